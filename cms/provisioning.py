@@ -1,0 +1,55 @@
+"""What a fresh tenant site gets at launch, and what the template must not carry."""
+
+from django.dispatch import receiver
+from django.utils.translation import gettext as _
+from django.utils.translation import override
+from wagtail.models import Locale, Page, Site
+
+from tenants.signals import template_migrated, tenant_launched
+
+from .models import HomePage, StandardPage
+
+DEFAULT_PAGES = [
+    # slug, title, summary, body
+    ("contact", "Contact us", "How to reach us: offices, phone and e-mail.",
+     "<p>Write to us or visit one of our offices. Opening hours are on each office page.</p>"),
+    ("accessibility", "Accessibility statement",
+     "How accessible this website is and how to report a problem.",
+     "<p>We want as many people as possible to be able to use this website. It aims to meet "
+     "the Web Content Accessibility Guidelines (WCAG) 2.2 at level AA.</p>"),
+    ("privacy", "Privacy notice", "What personal data we process, why, and your rights.",
+     "<p>We only process personal data needed to provide the services you ask for, keep it "
+     "for a limited time and never share it with other municipalities or regions.</p>"),
+]
+
+
+@receiver(template_migrated, dispatch_uid="cms-scrub-template")
+def scrub_template(schema_name, **_kwargs):
+    """Wagtail's migrations create a "Welcome" page and a localhost site; tenants get their own.
+    Both content languages are prepared once here so every tenant has them."""
+    Site.objects.all().delete()
+    for page in Page.objects.filter(depth=2):
+        page.delete()
+    for code in ("ru", "en"):
+        Locale.objects.get_or_create(language_code=code)
+
+
+@receiver(tenant_launched, dispatch_uid="cms-create-site")
+def create_site(tenant, options, **_kwargs):
+    """Home page, default pages and the Wagtail site for a newly launched tenant."""
+    root = Page.get_first_root_node()
+    locale = Locale.objects.get(language_code=tenant.default_language)
+    with override(tenant.default_language):
+        home = root.add_child(instance=HomePage(
+            title=tenant.name, slug="home", locale=locale,
+            intro=_("Official website of %(name)s: services, news and offices.")
+            % {"name": tenant.name},
+        ))
+        for slug, title, summary, body in DEFAULT_PAGES:
+            home.add_child(instance=StandardPage(
+                title=_(title), slug=slug, locale=locale, summary=_(summary), body=body,
+            ))
+    Site.objects.create(
+        hostname=options["domain"], port=80, root_page=home, is_default_site=True,
+        site_name=tenant.name,
+    )

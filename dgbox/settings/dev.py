@@ -1,0 +1,7 @@
+"""Local development and `make demo`."""
+
+from .base import *  # noqa: F403
+from .base import env
+
+DEBUG = env.bool("DGBOX_DEBUG", default=True)
+DGBOX_SITE_PORT = env.int("DGBOX_SITE_PORT", default=8000)

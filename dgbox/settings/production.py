@@ -1,0 +1,30 @@
+"""Production: every `manage.py check --deploy` warning answered."""
+
+from django.core.exceptions import ImproperlyConfigured
+
+from .base import *  # noqa: F403
+from .base import SECRET_KEY, env
+
+DEBUG = False
+if SECRET_KEY.startswith("dgbox-development") or len(SECRET_KEY) < 50:
+    raise ImproperlyConfigured(
+        "Set DGBOX_SECRET_KEY to a random value of at least 50 characters, e.g. "
+        "`python -c 'import secrets; print(secrets.token_urlsafe(64))'`."
+    )
+
+# TLS is terminated at the ingress / load balancer, which sets X-Forwarded-Proto.
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env.bool("DGBOX_SSL_REDIRECT", default=True)
+# Health probes come over plain HTTP from inside the cluster.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+SESSION_COOKIE_SECURE = True
+CSRF_COOKIE_SECURE = True
+SECURE_HSTS_SECONDS = env.int("DGBOX_HSTS_SECONDS", default=31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+SECURE_HSTS_PRELOAD = env.bool("DGBOX_HSTS_PRELOAD", default=True)
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+WAGTAILADMIN_BASE_URL = f"https://{env('DGBOX_BASE_DOMAIN', default='localhost')}"
+DGBOX_SITE_SCHEME = env("DGBOX_SITE_SCHEME", default="https")

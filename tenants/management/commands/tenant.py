@@ -1,0 +1,100 @@
+"""`dgbox tenant create|list|show|suspend|resume`."""
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+from rich.console import Console
+from rich.table import Table
+
+from tenants import lifecycle
+from tenants.models import Tenant
+from tenants.provisioning import LaunchRequest, launch_tenant, site_url
+
+LAUNCH_STEPS = ["validated", "template", "registered", "schema", "site", "administrator"]
+
+
+class Command(BaseCommand):
+    help = "Launch and manage tenants (regions and municipalities)."
+
+    def add_arguments(self, parser):
+        sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+        create = sub.add_parser("create", help="Launch a new tenant.")
+        create.add_argument("--name", required=True, help="Display name, e.g. 'Рябиновка'.")
+        create.add_argument("--kind", required=True, choices=["region", "municipality"])
+        create.add_argument("--parent", help="Slug of the region a municipality belongs to.")
+        create.add_argument("--admin-email", required=True,
+                            help="E-mail of the tenant's first administrator.")
+        create.add_argument("--slug", help="Web address and schema name (default: from name).")
+        create.add_argument("--domain", help="Host name (default: <slug>.<base domain>).")
+        create.add_argument("--language", help="Default language (ru or en).")
+        create.add_argument("--time-zone", help="IANA time zone, e.g. Asia/Yekaterinburg.")
+        lst = sub.add_parser("list", help="List tenants.")
+        lst.add_argument("--status", choices=[s.value for s in Tenant.Status])
+        for name, text in [("show", "Show one tenant."), ("suspend", "Show a maintenance page."),
+                           ("resume", "Serve the site again.")]:
+            p = sub.add_parser(name, help=text)
+            p.add_argument("slug")
+
+    def handle(self, *args, action, **options):
+        self.console = Console(file=self.stdout, highlight=False, soft_wrap=True)
+        try:
+            getattr(self, f"do_{action}")(**options)
+        except ValidationError as exc:
+            raise CommandError("\n".join(exc.messages)) from exc
+
+    def do_create(self, **o):
+        req = LaunchRequest(
+            name=o["name"], kind=o["kind"], parent=o.get("parent"), admin_email=o["admin_email"],
+            slug=o.get("slug"), domain=o.get("domain"), language=o.get("language"),
+            time_zone=o.get("time_zone"),
+        )
+        with self.console.status("Launching tenant...") as status:
+            def progress(step):
+                status.update(f"Launching tenant: {step} "
+                              f"({LAUNCH_STEPS.index(step) + 1}/{len(LAUNCH_STEPS)})")
+            result = launch_tenant(req, progress=progress)
+        t = result.tenant
+        self.console.print(f"[green]Launched[/] {t.name} ({t.get_kind_display().lower()}) "
+                           f"in {result.seconds:.2f} s (from a {result.method}).")
+        if result.method != "template":
+            self.console.print("[yellow]The template schema was stale and has been migrated "
+                               "first; the next launches are fast again.[/]")
+        self.console.print(f"  Site:  {site_url(result.domain)}/")
+        self.console.print(f"  Admin: {site_url(result.domain)}/admin/ as {result.admin_email}")
+        self.console.print("  One-time link to set the administrator's password "
+                           "(valid 3 days, send it to them):")
+        self.console.print(f"  {result.set_password_url}", markup=False)
+
+    def do_list(self, status=None, **_o):
+        tenants = Tenant.objects.launched().select_related("parent").prefetch_related("domains")
+        if status:
+            tenants = tenants.filter(status=status)
+        table = Table(title=f"{tenants.count()} tenants", title_justify="left")
+        for column in ("Slug", "Name", "Kind", "Parent", "Status", "Domain", "Created"):
+            table.add_column(column)
+        for t in tenants.order_by("kind", "name"):
+            table.add_row(t.slug, t.name, t.kind, t.parent.slug if t.parent else "",
+                          t.status, ", ".join(d.domain for d in t.domains.all()),
+                          f"{t.created_at:%Y-%m-%d}")
+        self.console.print(table)
+
+    def do_show(self, slug, **_o):
+        t = lifecycle.get_tenant(slug)
+        table = Table(show_header=False, box=None)
+        rows = [("Name", t.name), ("Slug", t.slug), ("Kind", t.get_kind_display()),
+                ("Parent", str(t.parent) if t.parent else "-"), ("Status", t.status),
+                ("Schema", t.schema_name),
+                ("Domains", ", ".join(d.domain for d in t.domains.all())),
+                ("Language", t.default_language), ("Time zone", t.time_zone),
+                ("Created", f"{t.created_at:%Y-%m-%d %H:%M %Z}"),
+                ("Municipalities", str(t.children.count()))]
+        for key, value in rows:
+            table.add_row(f"[bold]{key}[/]", value)
+        self.console.print(table)
+
+    def do_suspend(self, slug, **_o):
+        t = lifecycle.suspend(slug)
+        self.console.print(f"{t.name} is suspended: citizens see a maintenance page.")
+
+    def do_resume(self, slug, **_o):
+        t = lifecycle.resume(slug)
+        self.console.print(f"{t.name} is active again.")

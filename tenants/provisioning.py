@@ -1,0 +1,234 @@
+"""Launching a tenant: one service function for the CLI, the operator console and the API.
+
+`launch_tenant()` validates everything first, then creates the tenant row, its domain, its
+schema (replayed from the template snapshot), its site and first administrator in a single
+database transaction. PostgreSQL DDL is transactional, so a failure at any step leaves no
+schema, no row and no domain behind.
+"""
+
+import logging
+import time
+import zoneinfo
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.tokens import default_token_generator
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, connection, transaction
+from django.urls import reverse
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
+from django_tenants.utils import schema_context
+
+from . import spares, template
+from .models import Domain, Tenant
+from .signals import tenant_launched
+from .validation import check_domain, check_slug, default_domain, slug_to_schema, suggest_slug
+
+log = logging.getLogger(__name__)
+
+
+class LaunchError(ValidationError):
+    """The launch was refused; `messages` says why, one actionable line each."""
+
+
+@dataclass
+class LaunchResult:
+    tenant: Tenant
+    domain: str
+    admin_email: str
+    set_password_url: str
+    method: str  # "spare schema", "template" (snapshot replayed), or "migrated template"
+    seconds: float
+    steps: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class LaunchRequest:
+    name: str
+    kind: str
+    admin_email: str
+    parent: str | None = None
+    slug: str | None = None
+    domain: str | None = None
+    language: str | None = None
+    time_zone: str | None = None
+
+
+@lru_cache(maxsize=1)
+def _time_zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())  # walks the tz database: once
+
+
+def validate_launch(req: LaunchRequest) -> tuple[LaunchRequest, Tenant | None]:
+    """Check a launch request; return it normalised with the parent tenant, or raise LaunchError
+    listing every problem found."""
+    errors: list[str] = []
+    name = (req.name or "").strip()
+    if not name:
+        errors.append("Name is required.")
+    elif len(name) > 200:
+        errors.append("Name is too long (200 characters at most).")
+
+    kinds = (Tenant.Kind.REGION, Tenant.Kind.MUNICIPALITY)
+    if req.kind not in kinds:
+        errors.append(f"Kind '{req.kind}' is unknown: use 'region' or 'municipality'.")
+
+    parent = None
+    if req.parent:
+        parent = Tenant.objects.filter(slug=req.parent).first()
+        if parent is None:
+            errors.append(f"Parent '{req.parent}' does not exist (see `dgbox tenant list`).")
+        elif parent.kind != Tenant.Kind.REGION:
+            errors.append(
+                f"Parent '{req.parent}' is a {parent.get_kind_display().lower()}: a municipality "
+                "must belong to a region."
+            )
+        elif parent.status == Tenant.Status.ARCHIVED:
+            errors.append(f"Parent '{req.parent}' is archived.")
+    if req.kind == Tenant.Kind.MUNICIPALITY and not req.parent:
+        errors.append("A municipality needs --parent: the slug of its region.")
+    if req.kind == Tenant.Kind.REGION and req.parent:
+        errors.append("A region has no parent region; leave --parent out.")
+
+    slug = (req.slug or suggest_slug(name)).strip().lower()
+    try:
+        check_slug(slug)
+    except ValidationError as exc:
+        errors.extend(exc.messages)
+    else:
+        if Tenant.objects.filter(slug=slug).exists() or Tenant.objects.filter(
+            schema_name__iexact=slug_to_schema(slug)
+        ).exists():
+            errors.append(f"Slug '{slug}' is already taken by another tenant; choose another.")
+
+    domain = (req.domain or (default_domain(slug) if slug else "")).strip().lower()
+    if domain:
+        try:
+            check_domain(domain)
+        except ValidationError as exc:
+            errors.extend(exc.messages)
+        else:
+            if Domain.objects.filter(domain=domain).exists():
+                errors.append(f"Domain '{domain}' already serves another tenant.")
+
+    email = (req.admin_email or "").strip()
+    try:
+        validate_email(email)
+    except ValidationError:
+        errors.append(f"Administrator e-mail '{email}' is not a valid address.")
+
+    language = req.language or settings.LANGUAGE_CODE
+    if language not in dict(settings.LANGUAGES):
+        choices = ", ".join(dict(settings.LANGUAGES))
+        errors.append(f"Language '{language}' is not offered; choose one of: {choices}.")
+    time_zone = req.time_zone or settings.TIME_ZONE
+    if time_zone not in _time_zones():
+        errors.append(f"Time zone '{time_zone}' is unknown (use an IANA name, e.g. Europe/Moscow).")
+
+    if errors:
+        raise LaunchError(errors)
+    normalised = LaunchRequest(
+        name=name, kind=req.kind, admin_email=email.lower(), parent=req.parent, slug=slug,
+        domain=domain, language=language, time_zone=time_zone,
+    )
+    return normalised, parent
+
+
+def launch_tenant(req: LaunchRequest, *, progress: Callable[[str], None] | None = None,
+                  admin_password: str | None = None) -> LaunchResult:
+    """Launch a tenant in one step that either fully succeeds or leaves nothing behind."""
+    started = time.perf_counter()
+    steps: dict[str, float] = {}
+    report = progress or (lambda _step: None)
+
+    def mark(step: str, since: float) -> float:
+        now = time.perf_counter()
+        steps[step] = now - since
+        report(step)
+        return now
+
+    req, parent = validate_launch(req)
+    t = mark("validated", started)
+    snapshot_sql = template.current_snapshot_sql()
+    method = "template"
+    if snapshot_sql is None:
+        # Stale template (code with new migrations): migrate the template, not the tenant, so
+        # the launch itself stays one transaction. Slow once, fast again afterwards.
+        log.warning("Template schema is stale; migrating it before launching %s.", req.slug)
+        template.refresh_template()
+        snapshot_sql = template.current_snapshot_sql()
+        method = "migrated template"
+        t = mark("template", t)
+
+    connection.set_schema_to_public()
+    try:
+        with transaction.atomic():
+            tenant = Tenant(
+                schema_name=slug_to_schema(req.slug), slug=req.slug, name=req.name,
+                kind=req.kind, parent=parent, status=Tenant.Status.PROVISIONING,
+                default_language=req.language, time_zone=req.time_zone,
+            )
+            tenant.save()
+            Domain.objects.create(domain=req.domain, tenant=tenant, is_primary=True)
+            t = mark("registered", t)
+            if spares.claim_spare(tenant.schema_name):
+                method = "spare schema"
+            else:
+                _create_schema(tenant, snapshot_sql)
+            t = mark("schema", t)
+            with schema_context(tenant.schema_name):
+                tenant_launched.send(sender=Tenant, tenant=tenant, options={"domain": req.domain})
+                t = mark("site", t)
+                admin = _create_first_admin(req.admin_email, admin_password)
+                token = default_token_generator.make_token(admin)
+                uid = urlsafe_base64_encode(force_bytes(admin.pk))
+                t = mark("administrator", t)
+            tenant.status = Tenant.Status.ACTIVE
+            tenant.save(update_fields=["status", "updated_at"])
+            committed: list[float] = []
+            transaction.on_commit(lambda: committed.append(time.perf_counter()))
+            transaction.on_commit(_replenish_spares)
+    except IntegrityError as exc:
+        # Lost a race with a concurrent launch of the same slug or domain.
+        raise LaunchError(
+            [f"Slug '{req.slug}' or domain '{req.domain}' was taken while launching; "
+             f"nothing was created ({exc.__class__.__name__})."]
+        ) from exc
+    finally:
+        connection.set_schema_to_public()
+
+    path = reverse("wagtailadmin_password_reset_confirm", urlconf=settings.ROOT_URLCONF,
+                   kwargs={"uidb64": uid, "token": token})
+    return LaunchResult(
+        tenant=tenant, domain=req.domain, admin_email=req.admin_email,
+        set_password_url=site_url(req.domain) + path, method=method,
+        seconds=(committed[0] if committed else time.perf_counter()) - started, steps=steps,
+    )
+
+
+def site_url(domain: str) -> str:
+    port = f":{settings.DGBOX_SITE_PORT}" if settings.DGBOX_SITE_PORT else ""
+    return f"{settings.DGBOX_SITE_SCHEME}://{domain}{port}"
+
+
+def _replenish_spares():
+    from .tasks import replenish_spares
+
+    replenish_spares.delay()
+
+
+def _create_schema(tenant: Tenant, snapshot_sql: str) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(template.render_for_schema(snapshot_sql, tenant.schema_name))
+
+
+def _create_first_admin(email: str, password: str | None):
+    user = get_user_model().objects.create_user(
+        username=email, email=email, password=password, is_staff=True, is_superuser=True
+    )
+    return user

@@ -1,0 +1,15 @@
+"""Signals other apps answer to take part in a tenant's life, without `tenants` importing them.
+
+`tenant_launched` is sent inside the launch transaction with the connection already in the new
+tenant's schema: receivers create what a fresh tenant needs (cms: site, home and default pages).
+An exception in a receiver aborts the launch and nothing is left behind.
+
+`template_migrated` is sent with the connection in the template schema after it has been
+migrated, before it is snapshotted: receivers remove rows migrations created that must not be
+copied into every tenant (e.g. Wagtail's "Welcome" page).
+"""
+
+import django.dispatch
+
+tenant_launched = django.dispatch.Signal()  # kwargs: tenant, options
+template_migrated = django.dispatch.Signal()  # kwargs: schema_name

@@ -1,0 +1,30 @@
+"""The national portal (public schema): the platform's front door."""
+
+from django.shortcuts import render
+
+from .models import Tenant
+from .provisioning import site_url
+
+
+def portal_home(request):
+    """Active tenants grouped by region, municipalities under their region."""
+    active = (
+        Tenant.objects.launched().active().select_related("parent").prefetch_related("domains")
+    )
+    regions: dict[int, dict] = {}
+    orphans = []
+    for tenant in sorted(active, key=lambda t: (t.kind != Tenant.Kind.REGION, t.name)):
+        entry = {"tenant": tenant, "url": _url(tenant)}
+        if tenant.kind == Tenant.Kind.REGION:
+            regions[tenant.pk] = {**entry, "municipalities": []}
+        elif tenant.parent_id in regions:
+            regions[tenant.parent_id]["municipalities"].append(entry)
+        else:
+            orphans.append(entry)  # municipality of a suspended region: still reachable
+    return render(request, "tenants/portal_home.html",
+                  {"regions": list(regions.values()), "orphans": orphans})
+
+
+def _url(tenant):
+    domains = [d for d in tenant.domains.all() if d.is_primary] or list(tenant.domains.all())
+    return site_url(domains[0].domain) + "/" if domains else None
