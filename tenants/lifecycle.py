@@ -1,12 +1,26 @@
 """Suspending and resuming tenants (archive and delete come with fleet operations)."""
 
+from functools import wraps
+
 from django.core.exceptions import ValidationError
+from django_tenants.utils import get_public_schema_name, schema_context
 
 from .models import Tenant
 
 
 class LifecycleError(ValidationError):
     pass
+
+
+def _in_public_schema(func):
+    """Tenant rows live in the public schema, whatever schema the caller is serving."""
+
+    @wraps(func)
+    def wrapper(*args, **kwargs):
+        with schema_context(get_public_schema_name()):
+            return func(*args, **kwargs)
+
+    return wrapper
 
 
 def get_tenant(slug: str) -> Tenant:
@@ -16,6 +30,7 @@ def get_tenant(slug: str) -> Tenant:
     return tenant
 
 
+@_in_public_schema
 def suspend(slug: str) -> Tenant:
     """Citizens see a maintenance page until the tenant is resumed; nothing is deleted."""
     tenant = get_tenant(slug)
@@ -28,6 +43,7 @@ def suspend(slug: str) -> Tenant:
     return tenant
 
 
+@_in_public_schema
 def resume(slug: str) -> Tenant:
     tenant = get_tenant(slug)
     if tenant.status != Tenant.Status.SUSPENDED:

@@ -42,7 +42,8 @@ class LaunchResult:
     domain: str
     admin_email: str
     set_password_url: str
-    method: str  # "spare schema", "template" (snapshot replayed), or "migrated template"
+    method: str  # "spare schema" (renamed) or "template" (snapshot replayed)
+    template_refreshed: bool  # the template was stale and got migrated first
     seconds: float
     steps: dict[str, float] = field(default_factory=dict)
 
@@ -155,14 +156,14 @@ def launch_tenant(req: LaunchRequest, *, progress: Callable[[str], None] | None 
     req, parent = validate_launch(req)
     t = mark("validated", started)
     snapshot_sql = template.current_snapshot_sql()
-    method = "template"
+    method, template_refreshed = "template", False
     if snapshot_sql is None:
         # Stale template (code with new migrations): migrate the template, not the tenant, so
         # the launch itself stays one transaction. Slow once, fast again afterwards.
         log.warning("Template schema is stale; migrating it before launching %s.", req.slug)
         template.refresh_template()
         snapshot_sql = template.current_snapshot_sql()
-        method = "migrated template"
+        template_refreshed = True
         t = mark("template", t)
 
     connection.set_schema_to_public()
@@ -207,6 +208,7 @@ def launch_tenant(req: LaunchRequest, *, progress: Callable[[str], None] | None 
     return LaunchResult(
         tenant=tenant, domain=req.domain, admin_email=req.admin_email,
         set_password_url=site_url(req.domain) + path, method=method,
+        template_refreshed=template_refreshed,
         seconds=(committed[0] if committed else time.perf_counter()) - started, steps=steps,
     )
 

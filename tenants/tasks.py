@@ -14,14 +14,16 @@ def send_to_tenant(task, tenant, *args, **kwargs):
 
 @shared_task(name="tenants.fan_out", tenant_required=False)
 def fan_out(task_name, *args):
-    """Send the tenant task `task_name` once to every active tenant; returns how many."""
+    """Send the tenant task `task_name` once to every active tenant.
+
+    Returns {schema name: task id} so a caller can follow each tenant's run.
+    """
     task = current_app.tasks[task_name]
-    schemas = list(
-        Tenant.objects.launched().active().values_list("schema_name", flat=True)
-    )
-    for schema in schemas:
-        task.apply_async(args, headers={"_schema_name": schema})
-    return len(schemas)
+    schemas = Tenant.objects.launched().active().values_list("schema_name", flat=True)
+    return {
+        schema: task.apply_async(args, headers={"_schema_name": schema}).id
+        for schema in schemas
+    }
 
 
 @shared_task(name="tenants.replenish_spares", tenant_required=False)

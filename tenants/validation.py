@@ -40,7 +40,8 @@ def check_slug(slug: str) -> None:
             code="slug",
         )
     schema = slug_to_schema(slug)
-    if slug in RESERVED_SLUGS or schema.startswith("pg_") or schema == settings.DGBOX_TEMPLATE_SCHEMA:
+    reserved_schema = schema.startswith(("pg_", "dgbox_")) or schema == "information_schema"
+    if slug in RESERVED_SLUGS or reserved_schema:
         raise ValidationError(f"Slug '{slug}' is reserved by the platform; choose another.",
                               code="reserved")
 

@@ -142,7 +142,10 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "/static/"
-STATIC_ROOT = STATE_DIR / "static"
+# DGBOX_STATIC_ROOT: where `dgbox collectstatic` puts files WhiteNoise serves (bake it into
+# the image in production; development and tests serve straight from the apps' folders).
+STATIC_ROOT = Path(env("DGBOX_STATIC_ROOT", default=str(STATE_DIR / "static")))
+WHITENOISE_USE_FINDERS = DEBUG
 MEDIA_URL = "/media/"
 MEDIA_ROOT = STATE_DIR / "media"
 STORAGES = {
@@ -176,6 +179,8 @@ CELERY_BROKER_URL = REDIS_URL or "memory://localhost/"
 CELERY_RESULT_BACKEND = REDIS_URL or None
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 CELERY_TASK_EAGER_PROPAGATES = True
+# DGBOX_CELERY_QUEUE: the queue tasks are sent to and workers consume (default "celery").
+CELERY_TASK_DEFAULT_QUEUE = env("DGBOX_CELERY_QUEUE", default="celery")
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_ACKS_LATE = True

@@ -5,3 +5,6 @@ from .base import env
 
 DEBUG = env.bool("DGBOX_DEBUG", default=True)
 DGBOX_SITE_PORT = env.int("DGBOX_SITE_PORT", default=8000)
+
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True

@@ -1,6 +1,7 @@
 """Test settings: fast hasher, no outgoing mail, deterministic."""
 
 from .base import *  # noqa: F403
+from .base import env
 
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -13,4 +14,7 @@ CACHES = {"default": {
     "REVERSE_KEY_FUNCTION": "django_tenants.cache.reverse_key",
 }}
 # Tasks run in-process unless a test starts a real worker (tests/conftest.py: celery_worker).
-CELERY_TASK_ALWAYS_EAGER = True
+CELERY_TASK_ALWAYS_EAGER = env.bool("DGBOX_CELERY_EAGER", default=True)
+
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True

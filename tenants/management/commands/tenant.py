@@ -55,7 +55,7 @@ class Command(BaseCommand):
         t = result.tenant
         self.console.print(f"[green]Launched[/] {t.name} ({t.get_kind_display().lower()}) "
                            f"in {result.seconds:.2f} s (from a {result.method}).")
-        if result.method != "template":
+        if result.template_refreshed:
             self.console.print("[yellow]The template schema was stale and has been migrated "
                                "first; the next launches are fast again.[/]")
         self.console.print(f"  Site:  {site_url(result.domain)}/")

@@ -1,0 +1,193 @@
+"""Launching a tenant: success, every refused input, and all-or-nothing on failure."""
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django_tenants.utils import schema_context, schema_exists
+from wagtail.models import Page, Site
+
+from tenants import spares, template
+from tenants.models import Domain, SpareSchema, Tenant
+from tenants.provisioning import LaunchError
+from tenants.signals import tenant_launched
+
+from .conftest import launch
+
+pytestmark = pytest.mark.django_db
+
+
+def test_launch_creates_a_serving_site(client):
+    result = launch("Озёрный край", slug="ozerny", admin_email="Boss@Ozerny.example")
+    tenant = result.tenant
+    assert tenant.status == Tenant.Status.ACTIVE
+    assert tenant.schema_name == "ozerny"
+    assert result.domain == "ozerny.localhost"
+    assert schema_exists("ozerny")
+
+    response = client.get("/", HTTP_HOST="ozerny.localhost")
+    assert response.status_code == 200
+    assert "Озёрный край" in response.content.decode()
+    for slug in ("contact", "accessibility", "privacy"):
+        assert client.get(f"/{slug}/", HTTP_HOST="ozerny.localhost").status_code == 200
+
+    with schema_context("ozerny"):
+        admin = get_user_model().objects.get()
+        assert admin.email == "boss@ozerny.example"
+        assert admin.is_superuser and not admin.has_usable_password()
+        assert Site.objects.get().hostname == "ozerny.localhost"
+
+
+def test_one_time_link_sets_the_password_once(client):
+    result = launch("Каменск", slug="kamensk", admin_email="admin@kamensk.example")
+    path = result.set_password_url.split("kamensk.localhost", 1)[1]
+    host = {"HTTP_HOST": "kamensk.localhost"}
+    form_page = client.get(path, follow=True, **host)
+    assert form_page.status_code == 200
+    assert form_page.context["validlink"] is True
+    set_url = form_page.redirect_chain[-1][0]
+    password = "correct-horse-battery-staple-42"
+    done = client.post(set_url, {"new_password1": password, "new_password2": password}, **host)
+    assert done.status_code == 302
+    assert client.post("/admin/login/", {"username": "admin@kamensk.example",
+                                         "password": password}, **host).status_code == 302
+    assert client.get("/admin/", **host).status_code == 200
+    client.logout()
+    # The link is spent: the token no longer validates once the password has changed.
+    again = client.get(path, follow=True, **host)
+    assert again.context["validlink"] is False
+
+
+def test_municipality_belongs_to_its_region(session_tenants):
+    result = launch("Зареченск", kind="municipality", parent="north")
+    assert result.tenant.parent == session_tenants["a"]
+    assert result.tenant.slug == "zarechensk"  # transliterated from the name
+
+
+def test_launch_uses_a_spare_and_the_snapshot_when_none_is_left():
+    assert SpareSchema.objects.count() >= 1
+    first = launch("Первый", slug="first")
+    assert first.method == "spare schema"
+    assert not first.template_refreshed
+    SpareSchema.objects.all().delete()  # rolled back with the test
+    second = launch("Второй", slug="second")
+    assert second.method == "template"
+    with schema_context("second"):
+        assert Page.objects.filter(depth=2).count() == 1
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"slug": "north"}, "already taken"),
+        ({"slug": "admin"}, "reserved"),
+        ({"slug": "pg-catalog"}, "reserved"),
+        ({"slug": "dgbox-template"}, "reserved"),
+        ({"slug": "1st-town"}, "not valid"),
+        ({"slug": "город"}, "not valid"),
+        ({"slug": "my_town"}, "not valid"),
+        ({"slug": "a--b"}, "not valid"),
+        ({"slug": "x" * 64}, "not valid"),
+        ({"domain": "north.localhost"}, "already serves"),
+        ({"domain": "bad domain!"}, "not a valid host name"),
+        ({"kind": "municipality", "parent": "atlantis"}, "does not exist"),
+        ({"kind": "municipality", "parent": "ryabinovka"}, "must belong to a region"),
+        ({"kind": "municipality"}, "needs --parent"),
+        ({"parent": "north"}, "has no parent"),
+        ({"kind": "city"}, "unknown"),
+        ({"admin_email": "not-an-email"}, "not a valid address"),
+        ({"language": "fr"}, "not offered"),
+        ({"time_zone": "Mars/Olympus"}, "unknown"),
+        ({"name": "   "}, "Name is required"),
+    ],
+)
+def test_bad_input_is_refused_and_nothing_is_created(session_tenants, kwargs, message):
+    before = (Tenant.objects.count(), Domain.objects.count(), _schemas())
+    args = {"name": "Новый город", "kind": "region", "slug": "novy", **kwargs}
+    name, kind = args.pop("name"), args.pop("kind")
+    with pytest.raises(LaunchError) as excinfo:
+        launch(name, kind=kind, **args)
+    assert any(message in m for m in excinfo.value.messages), excinfo.value.messages
+    assert (Tenant.objects.count(), Domain.objects.count(), _schemas()) == before
+
+
+def test_all_problems_are_reported_at_once():
+    with pytest.raises(LaunchError) as excinfo:
+        launch("", kind="city", admin_email="nope", language="xx")
+    assert len(excinfo.value.messages) >= 4
+
+
+@pytest.mark.parametrize("use_spare", [True, False])
+def test_failure_half_way_leaves_nothing_behind(use_spare):
+    if not use_spare:
+        SpareSchema.objects.all().delete()
+    spares_before = set(SpareSchema.objects.values_list("schema_name", flat=True))
+    before = (Tenant.objects.count(), Domain.objects.count(), _schemas())
+
+    def explode(**_kwargs):
+        # Runs after the schema exists and the site is being built: the worst moment.
+        assert schema_exists("halfway")
+        raise RuntimeError("injected failure")
+
+    tenant_launched.connect(explode, dispatch_uid="test-explode")
+    try:
+        with pytest.raises(RuntimeError, match="injected failure"):
+            launch("Полпути", slug="halfway")
+    finally:
+        tenant_launched.disconnect(dispatch_uid="test-explode")
+
+    connection.set_schema_to_public()
+    assert not schema_exists("halfway")
+    assert not Tenant.objects.filter(slug="halfway").exists()
+    assert not Domain.objects.filter(domain="halfway.localhost").exists()
+    assert (Tenant.objects.count(), Domain.objects.count(), _schemas()) == before
+    # A spare claimed by the failed launch is back in the pool, under its own name.
+    assert set(SpareSchema.objects.values_list("schema_name", flat=True)) == spares_before
+    assert all(schema_exists(name) for name in spares_before)
+
+
+def test_failure_in_schema_ddl_leaves_nothing_behind(monkeypatch):
+    SpareSchema.objects.all().delete()
+    before = (Tenant.objects.count(), Domain.objects.count(), _schemas())
+    real = template.render_for_schema
+    monkeypatch.setattr(template, "render_for_schema",
+                        lambda sql, name: real(sql, name) + ";\nSELECT 1/0")
+    with pytest.raises(Exception, match="division by zero"):
+        launch("Ошибка", slug="ddl-failure")
+    connection.set_schema_to_public()
+    assert (Tenant.objects.count(), Domain.objects.count(), _schemas()) == before
+
+
+def test_stale_template_is_migrated_before_launch(monkeypatch):
+    monkeypatch.setattr(template, "migrations_fingerprint", lambda: "code-with-new-migrations")
+    assert template.current_snapshot_sql() is None
+    result = launch("Новая версия", slug="newcode")
+    assert result.template_refreshed
+    assert "template" in result.steps
+    assert template.current_snapshot_sql() is not None
+    assert SpareSchema.objects.filter(fingerprint="code-with-new-migrations").exists()
+    template._snapshot_cache.clear()
+
+
+def test_template_carries_no_users_sessions_or_pages():
+    with connection.cursor() as cursor:
+        for table in template.PRIVATE_TABLES:
+            cursor.execute(f"SELECT count(*) FROM {template.TEMPLATE_SCHEMA}.{table}")
+            assert cursor.fetchone()[0] == 0, table
+        cursor.execute(f"SELECT count(*) FROM {template.TEMPLATE_SCHEMA}.wagtailcore_page")
+        assert cursor.fetchone()[0] == 1  # the tree's root only
+        cursor.execute(f"SELECT count(*) FROM {template.TEMPLATE_SCHEMA}.wagtailcore_site")
+        assert cursor.fetchone()[0] == 0
+
+
+def test_spares_match_the_running_code():
+    fingerprint = template.migrations_fingerprint()
+    assert SpareSchema.objects.exclude(fingerprint=fingerprint).count() == 0
+    SpareSchema.objects.all().delete()
+    assert spares.fill_pool(2) == 2
+    assert spares.fill_pool(2) == 0
+
+
+def _schemas():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nspname FROM pg_namespace ORDER BY 1")
+        return [row[0] for row in cursor.fetchall()]
