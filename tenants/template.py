@@ -51,13 +51,17 @@ def tenant_app_labels() -> frozenset[str]:
 
 
 @lru_cache(maxsize=1)
-def migrations_fingerprint() -> str:
-    """Hash of every tenant-app migration this code ships (computed once per process)."""
+def expected_migration_keys() -> tuple[str, ...]:
+    """Every tenant-app migration this code ships, as "app.name" (read once per process)."""
     loader = MigrationLoader(None, load=False)
     loader.load_disk()
     labels = tenant_app_labels()
-    keys = sorted(f"{app}.{name}" for app, name in loader.disk_migrations if app in labels)
-    return hashlib.sha256("\n".join(keys).encode()).hexdigest()[:16]
+    return tuple(sorted(f"{app}.{name}" for app, name in loader.disk_migrations if app in labels))
+
+
+@lru_cache(maxsize=1)
+def migrations_fingerprint() -> str:
+    return hashlib.sha256("\n".join(expected_migration_keys()).encode()).hexdigest()[:16]
 
 
 _snapshot_cache: dict[str, str] = {}

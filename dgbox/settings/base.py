@@ -43,6 +43,9 @@ DATABASES["default"]["ENGINE"] = "django_tenants.postgresql_backend"
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DGBOX_DB_CONN_MAX_AGE", default=300)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)
+# Send `SET search_path` once per tenant switch instead of on every cursor: django-tenants
+# resets it on set_tenant() and on rollbacks, and every switch here goes through set_tenant.
+TENANT_LIMIT_SET_CALLS = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Tenancy -------------------------------------------------------------------------------
@@ -145,6 +148,7 @@ STATIC_URL = "/static/"
 # DGBOX_STATIC_ROOT: where `dgbox collectstatic` puts files WhiteNoise serves (bake it into
 # the image in production; development and tests serve straight from the apps' folders).
 STATIC_ROOT = Path(env("DGBOX_STATIC_ROOT", default=str(STATE_DIR / "static")))
+STATICFILES_DIRS = [BASE_DIR / "dgbox" / "static"]
 WHITENOISE_USE_FINDERS = DEBUG
 MEDIA_URL = "/media/"
 MEDIA_ROOT = STATE_DIR / "media"

@@ -2,10 +2,10 @@
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
-from rich.console import Console
 from rich.table import Table
 
 from tenants import lifecycle
+from tenants.console import console_for
 from tenants.models import Tenant
 from tenants.provisioning import LaunchRequest, launch_tenant, site_url
 
@@ -35,7 +35,7 @@ class Command(BaseCommand):
             p.add_argument("slug")
 
     def handle(self, *args, action, **options):
-        self.console = Console(file=self.stdout, highlight=False, soft_wrap=True)
+        self.console = console_for(self.stdout)
         try:
             getattr(self, f"do_{action}")(**options)
         except ValidationError as exc:

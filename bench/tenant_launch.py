@@ -1,0 +1,194 @@
+"""Tenant launch time: stock django-tenants versus dgbox, in the same run, same database.
+
+    python bench/tenant_launch.py [--n 20] [--present 0] [--modes ...]
+
+Modes (each launches N tenants one after another, then drops them untimed):
+  stock-migrate   django-tenants default: CREATE SCHEMA, then every migration for the schema
+  stock-clone     django-tenants TENANT_BASE_SCHEMA: clone_schema() PL/pgSQL copy of the
+                  template, then `migrate_schemas --fake` for the new schema
+  dgbox-snapshot  dgbox with no spare schema ready: the template's pg_dump snapshot replayed
+                  under the new name, in the launch transaction
+  dgbox-spare     dgbox with a spare ready (the normal case: the pool is topped up after each
+                  launch; the top-up is timed separately and reported, not counted)
+Every mode does the same work after the schema exists (Wagtail site, home and default pages,
+first administrator), so the difference is the schema creation path.
+
+--present K first makes sure K tenants exist (launched the dgbox way and kept between runs),
+to show launch time with a large fleet present. Figures are printed and written to
+bench/results/tenant_launch.json. Run it on an otherwise idle machine; it is a measurement,
+never a test.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dgbox.settings.dev")
+os.environ.setdefault("DGBOX_LOG_LEVEL", "ERROR")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.contrib.auth import get_user_model  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.test import override_settings  # noqa: E402
+from django_tenants.utils import schema_context  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.progress import Progress  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+from tenants import spares, template  # noqa: E402
+from tenants.models import Domain, SpareSchema, Tenant  # noqa: E402
+from tenants.provisioning import LaunchRequest, launch_tenant  # noqa: E402
+from tenants.signals import template_migrated, tenant_launched  # noqa: E402
+
+console = Console(highlight=False)
+MODES = ["stock-migrate", "stock-clone", "dgbox-snapshot", "dgbox-spare"]
+
+
+def stock_launch(slug: str, clone: bool) -> float:
+    """What django-tenants' TenantMixin.save() does with auto_create_schema, plus the same
+    site and administrator dgbox creates."""
+    started = time.perf_counter()
+    connection.set_schema_to_public()
+    tenant = Tenant.objects.create(schema_name=slug.replace("-", "_"), slug=slug, name=slug,
+                                   kind=Tenant.Kind.REGION, status=Tenant.Status.ACTIVE)
+    domain = f"{slug}.bench.localhost"
+    Domain.objects.create(domain=domain, tenant=tenant)
+    overrides = {"TENANT_CREATION_FAKES_MIGRATIONS": clone,
+                 "TENANT_BASE_SCHEMA": template.TEMPLATE_SCHEMA if clone else None}
+    with override_settings(**overrides):
+        tenant.create_schema(check_if_exists=True, verbosity=0)
+    with schema_context(tenant.schema_name):
+        if not clone:  # migrations re-create Wagtail's "Welcome" page and default site
+            template_migrated.send(sender=Tenant, schema_name=tenant.schema_name)
+        tenant_launched.send(sender=Tenant, tenant=tenant, options={"domain": domain})
+        get_user_model().objects.create_user(username="a@b.example", email="a@b.example",
+                                             is_staff=True, is_superuser=True)
+    return time.perf_counter() - started
+
+
+def dgbox_launch(slug: str) -> float:
+    result = launch_tenant(LaunchRequest(name=slug, kind="region", slug=slug,
+                                         domain=f"{slug}.bench.localhost",
+                                         admin_email="a@b.example"))
+    return result.seconds
+
+
+def drop(slugs):
+    connection.set_schema_to_public()
+    for tenant in Tenant.objects.filter(slug__in=slugs):
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP SCHEMA IF EXISTS {tenant.schema_name} CASCADE")
+        tenant.domains.all().delete()
+        tenant.delete()
+
+
+def ensure_present(count: int):
+    have = Tenant.objects.launched().count()
+    if have >= count:
+        return
+    with Progress(console=console) as progress:
+        task = progress.add_task(f"Filling the fleet to {count} tenants", total=count - have)
+        for i in range(have, count):
+            dgbox_launch(f"fleet-{i:05d}")
+            progress.advance(task)
+
+
+def run_mode(mode: str, n: int) -> dict:
+    slugs = [f"bench-{mode.split('-')[1]}-{i:03d}" for i in range(n)]
+    drop(slugs)
+    times, refills = [], []
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task(mode, total=n)
+        for slug in slugs:
+            if mode == "dgbox-snapshot":
+                SpareSchema.objects.all().delete()  # leaves schemas; dropped below
+            if mode.startswith("stock"):
+                times.append(stock_launch(slug, clone=mode == "stock-clone"))
+            else:
+                times.append(dgbox_launch(slug))
+            if mode == "dgbox-spare":
+                started = time.perf_counter()
+                spares.fill_pool()
+                refills.append(time.perf_counter() - started)
+            progress.advance(task)
+    drop(slugs)
+    return {"mode": mode, "n": n, "median": statistics.median(times),
+            "p95": _p95(times), "mean": statistics.fmean(times),
+            "refill_median": statistics.median(refills) if refills else None}
+
+
+def _p95(values):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+
+
+def _cleanup_orphan_spares():
+    """dgbox-snapshot forgets spares without dropping them: drop what no row points to."""
+    known = set(SpareSchema.objects.values_list("schema_name", flat=True))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'dgbox\\_spare\\_%'")
+        for (name,) in cursor.fetchall():
+            if name not in known:
+                cursor.execute(f"DROP SCHEMA {name} CASCADE")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--n", type=int, default=20, help="tenants launched per mode")
+    parser.add_argument("--present", type=int, default=0,
+                        help="make sure this many tenants exist before measuring")
+    parser.add_argument("--modes", nargs="+", choices=MODES, default=MODES)
+    args = parser.parse_args()
+
+    with console.status("Migrating the benchmark database and refreshing the template..."):
+        call_command("migrate", interactive=False, verbosity=0)
+    ensure_present(args.present)
+    migrations = len(template.expected_migration_keys())
+    present = Tenant.objects.launched().count()
+    console.print(f"{present} tenants present, {migrations} tenant migrations, "
+                  f"PostgreSQL {connection.pg_version // 10000}, N={args.n} per mode")
+
+    results = []
+    for mode in args.modes:
+        results.append(run_mode(mode, args.n))
+        _cleanup_orphan_spares()
+        console.print(f"  {mode:15} median {results[-1]['median']:.3f} s")
+    spares.fill_pool()
+
+    baseline = {r["mode"]: r for r in results}
+    table = Table(title=f"Tenant launch, {present} tenants present, N={args.n}",
+                  title_justify="left")
+    for column in ("mode", "median s", "p95 s", "mean s", "stock-migrate / mode",
+                   "stock-clone / mode"):
+        table.add_column(column, justify="right" if column != "mode" else "left")
+    for r in results:
+        ratios = [
+            f"{baseline[b]['median'] / r['median']:.1f}x" if b in baseline else "-"
+            for b in ("stock-migrate", "stock-clone")
+        ]
+        table.add_row(r["mode"], f"{r['median']:.3f}", f"{r['p95']:.3f}", f"{r['mean']:.3f}",
+                      *ratios)
+    console.print(table)
+    spare = baseline.get("dgbox-spare")
+    if spare and spare["refill_median"] is not None:
+        console.print(f"Pool top-up after each dgbox-spare launch (not part of the launch, "
+                      f"runs after commit): median {spare['refill_median']:.3f} s")
+    out = ROOT / "bench" / "results" / "tenant_launch.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps({"present": present, "migrations": migrations, "n": args.n,
+                               "results": results}, indent=2))
+    console.print(f"Written to {out.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
