@@ -1,0 +1,1 @@
+"""Deployment tests: the Helm chart and the Ansible roles and playbooks."""
