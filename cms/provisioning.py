@@ -2,24 +2,36 @@
 
 from django.dispatch import receiver
 from django.utils.translation import gettext as _
-from django.utils.translation import override
+from django.utils.translation import gettext_noop, override
 from wagtail.models import Locale, Page, Site
 
 from tenants.signals import template_migrated, tenant_launched
 
-from .models import HomePage, StandardPage
+from .models import (
+    BrandingSettings,
+    HomePage,
+    NewsIndexPage,
+    OfficeIndexPage,
+    ServiceIndexPage,
+    StandardPage,
+)
 
 DEFAULT_PAGES = [
     # slug, title, summary, body
-    ("contact", "Contact us", "How to reach us: offices, phone and e-mail.",
-     "<p>Write to us or visit one of our offices. Opening hours are on each office page.</p>"),
-    ("accessibility", "Accessibility statement",
-     "How accessible this website is and how to report a problem.",
-     "<p>We want as many people as possible to be able to use this website. It aims to meet "
-     "the Web Content Accessibility Guidelines (WCAG) 2.2 at level AA.</p>"),
-    ("privacy", "Privacy notice", "What personal data we process, why, and your rights.",
-     "<p>We only process personal data needed to provide the services you ask for, keep it "
-     "for a limited time and never share it with other municipalities or regions.</p>"),
+    ("contact", gettext_noop("Contact us"),
+     gettext_noop("How to reach us: offices, phone and e-mail."),
+     gettext_noop("<p>Write to us or visit one of our offices. Opening hours are on each "
+                  "office page.</p>")),
+    ("accessibility", gettext_noop("Accessibility statement"),
+     gettext_noop("How accessible this website is and how to report a problem."),
+     gettext_noop("<p>We want as many people as possible to be able to use this website. It "
+                  "aims to meet the Web Content Accessibility Guidelines (WCAG) 2.2 at level "
+                  "AA. If something does not work for you, tell us on the contact page.</p>")),
+    ("privacy", gettext_noop("Privacy notice"),
+     gettext_noop("What personal data we process, why, and your rights."),
+     gettext_noop("<p>We only process the personal data needed to provide the services you "
+                  "ask for, keep it for a limited time and never share it with other "
+                  "municipalities or regions.</p>")),
 ]
 
 
@@ -36,7 +48,8 @@ def scrub_template(schema_name, **_kwargs):
 
 @receiver(tenant_launched, dispatch_uid="cms-create-site")
 def create_site(tenant, options, **_kwargs):
-    """Home page, default pages and the Wagtail site for a newly launched tenant."""
+    """Home page, catalogue, news and office lists, the pages every public body must publish,
+    the Wagtail site and its branding, in the tenant's default language."""
     root = Page.get_first_root_node()
     locale = Locale.objects.get(language_code=tenant.default_language)
     with override(tenant.default_language):
@@ -45,11 +58,17 @@ def create_site(tenant, options, **_kwargs):
             intro=_("Official website of %(name)s: services, news and offices.")
             % {"name": tenant.name},
         ))
+        home.add_child(instance=ServiceIndexPage(title=_("Services"), slug="services",
+                                                 locale=locale))
+        home.add_child(instance=NewsIndexPage(title=_("News"), slug="news", locale=locale))
+        home.add_child(instance=OfficeIndexPage(title=_("Offices"), slug="offices",
+                                                locale=locale))
         for slug, title, summary, body in DEFAULT_PAGES:
             home.add_child(instance=StandardPage(
-                title=_(title), slug=slug, locale=locale, summary=_(summary), body=body,
+                title=_(title), slug=slug, locale=locale, summary=_(summary), body=_(body),
             ))
-    Site.objects.create(
+    site = Site.objects.create(
         hostname=options["domain"], port=80, root_page=home, is_default_site=True,
         site_name=tenant.name,
     )
+    BrandingSettings.objects.create(site=site, site_name=tenant.name)

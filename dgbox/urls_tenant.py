@@ -1,17 +1,26 @@
-"""URLs of every tenant site: Wagtail admin, documents, and the pages themselves."""
+"""URLs of every tenant site: Wagtail admin, feedback, and the pages under /ru/ and /en/."""
 
 from django.conf import settings
+from django.conf.urls.i18n import i18n_patterns
 from django.urls import include, path
 from wagtail import urls as wagtail_urls
 from wagtail.admin import urls as wagtailadmin_urls
 from wagtail.documents import urls as wagtaildocs_urls
 
+from cms import views as cms_views
+
 urlpatterns = [
     path("admin/", include(wagtailadmin_urls)),
     path("documents/", include(wagtaildocs_urls)),
+    path("feedback/", cms_views.page_feedback, name="page-feedback"),
 ]
 if settings.DEBUG:
     from django.conf.urls.static import static
 
     urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
-urlpatterns += [path("", include(wagtail_urls))]
+# "/" has no route: the locale middleware redirects it to the tenant's default language.
+urlpatterns += i18n_patterns(
+    path("search/", cms_views.search, name="search"),
+    path("", include(wagtail_urls)),
+    prefix_default_language=True,
+)

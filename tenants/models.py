@@ -115,3 +115,64 @@ class SpareSchema(models.Model):
 
     def __str__(self):
         return self.schema_name
+
+
+# --- National registers: reference data every tenant reads and none can edit -------------------
+
+
+class RegisterEntry(models.Model):
+    """Common shape of register entries: a stable code tenants refer to, names in both
+    languages."""
+
+    code = models.SlugField(max_length=64, unique=True)
+    name_ru = models.CharField(max_length=200)
+    name_en = models.CharField(max_length=200)
+    sort_order = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        abstract = True
+        ordering = ["sort_order", "code"]
+
+    def __str__(self):
+        return self.name_ru
+
+    def name(self, language: str) -> str:
+        return self.name_en if language == "en" else self.name_ru
+
+
+class LifeEvent(RegisterEntry):
+    """A life event or business situation ("having a baby", "starting a business") that groups
+    services across agencies, the way people think of them."""
+
+    class Audience(models.TextChoices):
+        CITIZEN = "citizen", "Citizens"
+        BUSINESS = "business", "Businesses"
+
+    audience = models.CharField(max_length=16, choices=Audience.choices,
+                                default=Audience.CITIZEN)
+
+    class Meta(RegisterEntry.Meta):
+        pass
+
+
+class ServiceCategory(RegisterEntry):
+    """The national service classification (e.g. "social support", "construction")."""
+
+    class Meta(RegisterEntry.Meta):
+        verbose_name_plural = "service categories"
+
+
+class Territory(RegisterEntry):
+    """The territory hierarchy: regions and the municipalities within them, whether or not they
+    have launched a site yet (code: the national territory code)."""
+
+    class Kind(models.TextChoices):
+        REGION = "region", "Region"
+        MUNICIPALITY = "municipality", "Municipality"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT,
+                               related_name="children")
+
+    class Meta(RegisterEntry.Meta):
+        verbose_name_plural = "territories"

@@ -22,8 +22,8 @@ def test_same_page_ids_different_tenants(client, tenant_a, tenant_b):
     assert home_a.pk == home_b.pk
     assert home_a.title != home_b.title
 
-    page_a = client.get("/", HTTP_HOST="north.localhost").content.decode()
-    page_b = client.get("/", HTTP_HOST="south.localhost").content.decode()
+    page_a = client.get("/ru/", HTTP_HOST="north.localhost").content.decode()
+    page_b = client.get("/ru/", HTTP_HOST="south.localhost").content.decode()
     assert tenant_a.name in page_a and tenant_b.name not in page_a
     assert tenant_b.name in page_b and tenant_a.name not in page_b
 
@@ -45,12 +45,12 @@ def test_wagtail_site_root_paths_are_not_served_to_the_next_tenant(client, tenan
     """Wagtail caches site root paths in the default cache under a fixed key; without a
     tenant-aware key function the first tenant's would be served to the next one."""
     cache.clear()
-    client.get("/", HTTP_HOST="north.localhost")  # fills A's cached root paths
+    client.get("/ru/", HTTP_HOST="north.localhost")  # fills A's cached root paths
     with tenant_context(tenant_b):
         paths = Site.get_site_root_paths()
     assert [p.root_url for p in paths] == ["http://south.localhost"]
-    body = client.get("/", HTTP_HOST="south.localhost").content.decode()
-    assert 'href="/contact/"' in body  # B's own links, resolved against B's site
+    body = client.get("/ru/", HTTP_HOST="south.localhost").content.decode()
+    assert 'href="/ru/services/"' in body  # B's own links, resolved against B's site
     assert "north.localhost" not in body
 
 

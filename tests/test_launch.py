@@ -25,10 +25,12 @@ def test_launch_creates_a_serving_site(client):
     assert schema_exists("ozerny")
 
     response = client.get("/", HTTP_HOST="ozerny.localhost")
+    assert response.status_code == 302 and response["Location"] == "/ru/"
+    response = client.get("/ru/", HTTP_HOST="ozerny.localhost")
     assert response.status_code == 200
     assert "Озёрный край" in response.content.decode()
-    for slug in ("contact", "accessibility", "privacy"):
-        assert client.get(f"/{slug}/", HTTP_HOST="ozerny.localhost").status_code == 200
+    for slug in ("services", "news", "offices", "contact", "accessibility", "privacy"):
+        assert client.get(f"/ru/{slug}/", HTTP_HOST="ozerny.localhost").status_code == 200
 
     with schema_context("ozerny"):
         admin = get_user_model().objects.get()
@@ -73,6 +75,7 @@ def test_launch_uses_a_spare_and_the_snapshot_when_none_is_left():
     assert second.method == "template"
     with schema_context("second"):
         assert Page.objects.filter(depth=2).count() == 1
+        assert Page.objects.filter(depth=3).count() == 6
 
 
 @pytest.mark.parametrize(

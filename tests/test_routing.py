@@ -22,7 +22,7 @@ def test_host_outside_allowed_hosts_is_404_not_500(client, session_tenants):
 
 
 def test_unknown_path_on_a_tenant_is_404(client, session_tenants):
-    response = client.get("/no-such-page/", HTTP_HOST="north.localhost")
+    response = client.get("/ru/no-such-page/", HTTP_HOST="north.localhost")
     assert response.status_code == 404
     assert "Page not found" in response.content.decode()
 
@@ -36,9 +36,9 @@ def test_suspended_tenant_serves_a_maintenance_page(client, session_tenants):
     assert "temporarily unavailable" in body and "Южная область" in body
     assert client.get("/admin/", HTTP_HOST="south.localhost").status_code == 503
     # Other tenants are unaffected.
-    assert client.get("/", HTTP_HOST="north.localhost").status_code == 200
+    assert client.get("/ru/", HTTP_HOST="north.localhost").status_code == 200
     lifecycle.resume("south")
-    assert client.get("/", HTTP_HOST="south.localhost").status_code == 200
+    assert client.get("/ru/", HTTP_HOST="south.localhost").status_code == 200
 
 
 def test_lifecycle_refuses_impossible_moves(session_tenants):

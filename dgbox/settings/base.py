@@ -70,6 +70,7 @@ SHARED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.postgres",
 ]
 TENANT_APPS = [
     "django.contrib.contenttypes",
@@ -77,6 +78,7 @@ TENANT_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "wagtail.contrib.settings",
+    "wagtail.contrib.simple_translation",
     "wagtail.contrib.redirects",
     "wagtail.embeds",
     "wagtail.sites",
@@ -101,7 +103,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
+    "cms.middleware.TenantLocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -120,6 +122,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
+                "wagtail.contrib.settings.context_processors.settings",
             ],
         },
     },
@@ -148,7 +151,6 @@ STATIC_URL = "/static/"
 # DGBOX_STATIC_ROOT: where `dgbox collectstatic` puts files WhiteNoise serves (bake it into
 # the image in production; development and tests serve straight from the apps' folders).
 STATIC_ROOT = Path(env("DGBOX_STATIC_ROOT", default=str(STATE_DIR / "static")))
-STATICFILES_DIRS = [BASE_DIR / "dgbox" / "static"]
 WHITENOISE_USE_FINDERS = DEBUG
 MEDIA_URL = "/media/"
 MEDIA_ROOT = STATE_DIR / "media"

@@ -1,7 +1,8 @@
 """`dgbox demo`: the product on this machine with three demo tenants, ready to click through.
 
 Prepares the database (migrations, template schema), launches one region and two
-municipalities if they are not there yet, prints their addresses and logins, then serves
+municipalities if they are not there yet, fills them with demo content (services, offices,
+news), prints their addresses and logins, then serves
 them on http://<slug>.localhost:8000/. With REDIS_URL set a real Celery worker (with beat)
 runs beside the web server; without it, tasks run in-process.
 """
@@ -13,8 +14,10 @@ import sys
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
+from django_tenants.utils import tenant_context
 from rich.table import Table
 
+from cms.demo_content import populate
 from tenants.console import console_for
 from tenants.models import Tenant
 from tenants.provisioning import LaunchRequest, launch_tenant, site_url
@@ -48,6 +51,10 @@ class Command(BaseCommand):
                 with console.status(f"Launching {req.name}..."):
                     result = launch_tenant(req, admin_password=DEMO_PASSWORD)
                 console.print(f"Launched {req.name} in {result.seconds:.2f} s")
+            tenant = Tenant.objects.get(slug=req.slug)
+            with console.status(f"Writing demo content for {req.name}..."), \
+                    tenant_context(tenant):
+                populate(tenant.default_language)
 
         table = Table(title="dgbox demo", title_justify="left")
         for column in ("Tenant", "Site", "Admin login"):

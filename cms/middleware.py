@@ -1,0 +1,20 @@
+"""Language: the URL prefix (/ru/, /en/) wins, then the language cookie, then the tenant's
+default language from its record (not the browser's Accept-Language: a municipality chooses
+the language its site opens in)."""
+
+from django.conf import settings
+from django.middleware.locale import LocaleMiddleware
+from django.utils import translation
+
+
+class TenantLocaleMiddleware(LocaleMiddleware):
+    def process_request(self, request):
+        supported = dict(settings.LANGUAGES)
+        language = translation.get_language_from_path(request.path_info)
+        if not language:
+            cookie = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)
+            tenant = getattr(request, "tenant", None)
+            default = getattr(tenant, "default_language", settings.LANGUAGE_CODE)
+            language = cookie if cookie in supported else default
+        translation.activate(language)
+        request.LANGUAGE_CODE = translation.get_language()

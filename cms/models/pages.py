@@ -1,0 +1,394 @@
+"""Page types of a tenant's content site (tenant schema): structured fields, not one blob."""
+
+import datetime
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+from modelcluster.fields import ParentalKey, ParentalManyToManyField
+from wagtail import blocks
+from wagtail.admin.panels import FieldPanel, FieldRowPanel, InlinePanel, MultiFieldPanel
+from wagtail.fields import RichTextField, StreamField
+from wagtail.models import Orderable, Page
+from wagtail.search import index
+
+from tenants import registers
+
+from ..fields import RegisterCodeField, RegisterCodesField
+
+CONTENT_BLOCKS = [
+    ("heading", blocks.CharBlock(form_classname="title", label=_("Heading"))),
+    ("paragraph", blocks.RichTextBlock(features=["bold", "italic", "link", "ol", "ul"])),
+    ("inset", blocks.TextBlock(label=_("Inset text"))),
+    ("warning", blocks.TextBlock(label=_("Warning"))),
+]
+
+
+class HomePage(Page):
+    """The tenant site's front page: top tasks, life events, latest news (alerts come from the
+    alert banner snippet)."""
+
+    intro = models.TextField(blank=True, help_text=_("One or two sentences under the site name."))
+    top_tasks = StreamField([("task", blocks.PageChooserBlock())], blank=True,
+                            help_text=_("The pages people come for most; up to 8."))
+
+    content_panels = [*Page.content_panels, FieldPanel("intro"), FieldPanel("top_tasks")]
+    search_fields = [*Page.search_fields, index.SearchField("intro")]
+    max_count_per_parent = 1
+    subpage_types = ["cms.ServiceIndexPage", "cms.GuidePage", "cms.StepByStepPage",
+                     "cms.NewsIndexPage", "cms.OfficeIndexPage", "cms.StandardPage"]
+
+    class Meta:
+        verbose_name = _("home page")
+
+    def get_context(self, request, *args, **kwargs):
+        context = super().get_context(request, *args, **kwargs)
+        tasks = [block.value.specific for block in self.top_tasks if block.value and
+                 block.value.live][:8]
+        if not tasks:
+            tasks = list(ServicePage.objects.live().public().descendant_of(self)
+                         .filter(locale=self.locale).order_by("title")[:6])
+        context["top_tasks"] = tasks
+        context["latest_news"] = (NewsPage.objects.live().public().descendant_of(self)
+                                  .order_by("-date")[:3])
+        context["service_index"] = ServiceIndexPage.objects.live().descendant_of(self).first()
+        used = set()
+        for codes in (ServicePage.objects.live().descendant_of(self)
+                      .values_list("life_events", flat=True)):
+            used.update(codes or [])
+        language = self.locale.language_code
+        context["life_events"] = [(code, name) for code, name in
+                                  registers.choices("life_events", language) if code in used]
+        return context
+
+
+class StandardPage(Page):
+    """A plain content page: contact, accessibility statement, privacy notice."""
+
+    summary = models.TextField(blank=True, help_text=_("Shown in lists and search results."))
+    body = RichTextField(blank=True)
+
+    content_panels = [*Page.content_panels, FieldPanel("summary"), FieldPanel("body")]
+    search_fields = [*Page.search_fields, index.SearchField("summary"), index.SearchField("body")]
+    subpage_types = ["cms.StandardPage"]
+
+    class Meta:
+        verbose_name = _("standard page")
+
+
+class ServiceIndexPage(Page):
+    """The service catalogue: every service, by category, filterable by life event."""
+
+    intro = models.TextField(blank=True)
+
+    content_panels = [*Page.content_panels, FieldPanel("intro")]
+    subpage_types = ["cms.ServicePage"]
+    max_count_per_parent = 1
+
+    class Meta:
+        verbose_name = _("service catalogue")
+
+    def get_context(self, request, *args, **kwargs):
+        context = super().get_context(request, *args, **kwargs)
+        services = ServicePage.objects.child_of(self).live().public().order_by("title")
+        life_event = request.GET.get("life_event", "")
+        language = self.locale.language_code
+        events = dict(registers.choices("life_events", language))
+        if life_event in events:
+            services = services.filter(life_events__contains=[life_event])
+            context["life_event"] = (life_event, events[life_event])
+        categories = dict(registers.choices("categories", language))
+        groups: dict[str, list] = {}
+        for service in services:
+            groups.setdefault(categories.get(service.category, _("Other services")),
+                              []).append(service)
+        context["groups"] = sorted(groups.items(), key=lambda item: str(item[0]))
+        context["service_count"] = len(services)
+        return context
+
+
+class ServicePage(Page):
+    """One public service: who can apply, what you need, cost, time, legal basis, channels."""
+
+    class Cost(models.TextChoices):
+        FREE = "free", _("Free")
+        FIXED = "fixed", _("Fixed fee")
+        VARIES = "varies", _("Depends on the case")
+
+    summary = models.TextField(help_text=_("What the service is for, in one or two sentences."))
+    who_can_apply = RichTextField(features=["bold", "link", "ul"], verbose_name=_("who can apply"))
+    documents = StreamField([
+        ("document", blocks.StructBlock([
+            ("name", blocks.CharBlock(label=_("Document"))),
+            ("note", blocks.CharBlock(required=False, label=_("Note"))),
+            ("original", blocks.BooleanBlock(required=False, label=_("Original required"))),
+        ], icon="doc-full")),
+    ], blank=True, verbose_name=_("what you need"))
+    cost_kind = models.CharField(max_length=8, choices=Cost.choices, default=Cost.FREE,
+                                 verbose_name=_("cost"))
+    cost_amount = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True,
+                                      verbose_name=_("fee (RUB)"))
+    cost_details = models.CharField(max_length=255, blank=True, verbose_name=_("cost details"))
+    processing_days = models.PositiveSmallIntegerField(
+        null=True, blank=True, verbose_name=_("working days to decide"))
+    processing_details = models.CharField(max_length=255, blank=True,
+                                          verbose_name=_("how long it takes"))
+    legal_basis = RichTextField(features=["link", "ul"], verbose_name=_("legal basis"))
+    category = RegisterCodeField("categories", blank=True, verbose_name=_("category"))
+    life_events = RegisterCodesField("life_events", verbose_name=_("life events"))
+    apply_url = models.URLField(blank=True, verbose_name=_("apply online at"),
+                                help_text=_("Shows an 'Apply online' button."))
+
+    content_panels = [
+        *Page.content_panels,
+        FieldPanel("summary"),
+        FieldPanel("who_can_apply"),
+        FieldPanel("documents"),
+        MultiFieldPanel([FieldPanel("cost_kind"), FieldRowPanel([FieldPanel("cost_amount"),
+                                                                FieldPanel("cost_details")])],
+                        heading=_("Cost")),
+        MultiFieldPanel([FieldPanel("processing_days"), FieldPanel("processing_details")],
+                        heading=_("How long it takes")),
+        FieldPanel("legal_basis"),
+        InlinePanel("channels", min_num=1, label=_("Channels")),
+        FieldPanel("apply_url"),
+        MultiFieldPanel([FieldPanel("category"), FieldPanel("life_events")],
+                        heading=_("Classification")),
+    ]
+    search_fields = [*Page.search_fields, index.SearchField("summary", boost=2),
+                     index.SearchField("who_can_apply"), index.SearchField("cost_details"),
+                     index.FilterField("category")]
+    parent_page_types = ["cms.ServiceIndexPage"]
+    subpage_types = []
+
+    class Meta:
+        verbose_name = _("service page")
+
+    def clean(self):
+        super().clean()
+        errors = {}
+        if self.cost_kind == self.Cost.FIXED and self.cost_amount is None:
+            errors["cost_amount"] = _("Give the fee for a fixed-fee service.")
+        if self.cost_kind == self.Cost.FREE and self.cost_amount:
+            errors["cost_amount"] = _("A free service has no fee; clear it or change the cost.")
+        if self.processing_days is None and not self.processing_details:
+            errors["processing_details"] = _("Say how long it takes (days or a description).")
+        if self.category:
+            try:
+                registers.validate_codes("categories", [self.category])
+            except ValidationError as exc:
+                errors["category"] = exc.messages
+        try:
+            registers.validate_codes("life_events", self.life_events)
+        except ValidationError as exc:
+            errors["life_events"] = exc.messages
+        if errors:
+            raise ValidationError(errors)
+
+    def get_context(self, request, *args, **kwargs):
+        context = super().get_context(request, *args, **kwargs)
+        language = self.locale.language_code
+        context["life_event_names"] = registers.names("life_events", self.life_events, language)
+        context["offices"] = self.offices.live().public().order_by("title")
+        return context
+
+
+class ServiceChannel(Orderable):
+    """How to use a service: online, at an office, by phone or by post."""
+
+    class Kind(models.TextChoices):
+        ONLINE = "online", _("Online")
+        OFFICE = "office", _("In person at an office")
+        PHONE = "phone", _("By phone")
+        POST = "post", _("By post")
+
+    page = ParentalKey(ServicePage, on_delete=models.CASCADE, related_name="channels")
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    details = models.TextField(help_text=_("What to do through this channel."))
+    url = models.URLField(blank=True)
+    phone = models.CharField(max_length=32, blank=True)
+    address = models.CharField(max_length=255, blank=True)
+
+    panels = [FieldPanel("kind"), FieldPanel("details"),
+              FieldRowPanel([FieldPanel("url"), FieldPanel("phone"), FieldPanel("address")])]
+
+    def clean(self):
+        required = {self.Kind.PHONE: "phone", self.Kind.POST: "address"}
+        field = required.get(self.kind)
+        if field and not getattr(self, field):
+            raise ValidationError({field: _("Required for this channel.")})
+
+
+class GuidePage(Page):
+    """A guide: explanatory content built from headings, paragraphs, insets and warnings."""
+
+    summary = models.TextField(blank=True)
+    body = StreamField(CONTENT_BLOCKS)
+
+    content_panels = [*Page.content_panels, FieldPanel("summary"), FieldPanel("body")]
+    search_fields = [*Page.search_fields, index.SearchField("summary"), index.SearchField("body")]
+    subpage_types = []
+
+    class Meta:
+        verbose_name = _("guide")
+
+
+class StepByStepPage(Page):
+    """A step-by-step journey through several services (e.g. "Having a baby")."""
+
+    summary = models.TextField(blank=True)
+
+    content_panels = [*Page.content_panels, FieldPanel("summary"),
+                      InlinePanel("steps", min_num=2, label=_("Steps"))]
+    search_fields = [*Page.search_fields, index.SearchField("summary")]
+    subpage_types = []
+
+    class Meta:
+        verbose_name = _("step-by-step")
+
+
+class Step(Orderable):
+    page = ParentalKey(StepByStepPage, on_delete=models.CASCADE, related_name="steps")
+    title = models.CharField(max_length=255)
+    body = RichTextField(features=["bold", "link", "ul"])
+    link = models.ForeignKey(Page, null=True, blank=True, on_delete=models.SET_NULL,
+                             related_name="+")
+
+    panels = [FieldPanel("title"), FieldPanel("body"), FieldPanel("link")]
+
+
+class NewsIndexPage(Page):
+    """The news list, newest first."""
+
+    subpage_types = ["cms.NewsPage"]
+    max_count_per_parent = 1
+
+    class Meta:
+        verbose_name = _("news index")
+
+    def get_context(self, request, *args, **kwargs):
+        context = super().get_context(request, *args, **kwargs)
+        context["items"] = NewsPage.objects.child_of(self).live().public().order_by("-date")[:50]
+        return context
+
+
+class NewsPage(Page):
+    """A news item."""
+
+    date = models.DateField(default=datetime.date.today)
+    summary = models.TextField()
+    body = RichTextField()
+
+    content_panels = [*Page.content_panels, FieldPanel("date"), FieldPanel("summary"),
+                      FieldPanel("body")]
+    search_fields = [*Page.search_fields, index.SearchField("summary"), index.SearchField("body"),
+                     index.FilterField("date")]
+    parent_page_types = ["cms.NewsIndexPage"]
+    subpage_types = []
+
+    class Meta:
+        verbose_name = _("news item")
+
+
+class OfficeIndexPage(Page):
+    """All offices where people can get help in person."""
+
+    subpage_types = ["cms.OfficePage"]
+    max_count_per_parent = 1
+
+    class Meta:
+        verbose_name = _("office list")
+
+    def get_context(self, request, *args, **kwargs):
+        context = super().get_context(request, *args, **kwargs)
+        context["offices"] = OfficePage.objects.child_of(self).live().public().order_by("title")
+        return context
+
+
+class OfficePage(Page):
+    """An office: address, location, opening hours with exceptions, services, accessibility."""
+
+    address = models.TextField()
+    latitude = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True)
+    longitude = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True)
+    phone = models.CharField(max_length=32, blank=True)
+    email = models.EmailField(blank=True)
+    accessibility = models.TextField(
+        blank=True, help_text=_("Step-free access, hearing loop, parking, toilets..."))
+    services = ParentalManyToManyField(ServicePage, blank=True, related_name="offices")
+
+    content_panels = [
+        *Page.content_panels, FieldPanel("address"),
+        FieldRowPanel([FieldPanel("latitude"), FieldPanel("longitude")]),
+        FieldRowPanel([FieldPanel("phone"), FieldPanel("email")]),
+        InlinePanel("hours", label=_("Opening hours")),
+        InlinePanel("exceptions", label=_("Exceptions (holidays, closures)")),
+        FieldPanel("services"), FieldPanel("accessibility"),
+    ]
+    search_fields = [*Page.search_fields, index.SearchField("address")]
+    parent_page_types = ["cms.OfficeIndexPage"]
+    subpage_types = []
+
+    class Meta:
+        verbose_name = _("office")
+
+    def clean(self):
+        super().clean()
+        if (self.latitude is None) != (self.longitude is None):
+            raise ValidationError({"longitude": _("Give both latitude and longitude, or none.")})
+        if self.latitude is not None and not -90 <= self.latitude <= 90:
+            raise ValidationError({"latitude": _("Latitude is between -90 and 90.")})
+        if self.longitude is not None and not -180 <= self.longitude <= 180:
+            raise ValidationError({"longitude": _("Longitude is between -180 and 180.")})
+
+    def get_context(self, request, *args, **kwargs):
+        context = super().get_context(request, *args, **kwargs)
+        today = datetime.date.today()
+        context["upcoming_exceptions"] = self.exceptions.filter(
+            date__gte=today, date__lte=today + datetime.timedelta(days=60)).order_by("date")
+        context["live_services"] = self.services.live().public().order_by("title")
+        return context
+
+
+class Weekday(models.IntegerChoices):
+    MONDAY = 0, _("Monday")
+    TUESDAY = 1, _("Tuesday")
+    WEDNESDAY = 2, _("Wednesday")
+    THURSDAY = 3, _("Thursday")
+    FRIDAY = 4, _("Friday")
+    SATURDAY = 5, _("Saturday")
+    SUNDAY = 6, _("Sunday")
+
+
+def _check_times(opens, closes):
+    if opens and closes and closes <= opens:
+        raise ValidationError({"closes": _("Closing time must be after opening time.")})
+
+
+class OpeningHours(Orderable):
+    page = ParentalKey(OfficePage, on_delete=models.CASCADE, related_name="hours")
+    weekday = models.PositiveSmallIntegerField(choices=Weekday.choices)
+    opens = models.TimeField()
+    closes = models.TimeField()
+
+    panels = [FieldRowPanel([FieldPanel("weekday"), FieldPanel("opens"), FieldPanel("closes")])]
+
+    def clean(self):
+        _check_times(self.opens, self.closes)
+
+
+class OpeningException(Orderable):
+    page = ParentalKey(OfficePage, on_delete=models.CASCADE, related_name="exceptions")
+    date = models.DateField()
+    closed = models.BooleanField(default=True)
+    opens = models.TimeField(null=True, blank=True)
+    closes = models.TimeField(null=True, blank=True)
+    note = models.CharField(max_length=255, blank=True)
+
+    panels = [FieldRowPanel([FieldPanel("date"), FieldPanel("closed")]),
+              FieldRowPanel([FieldPanel("opens"), FieldPanel("closes")]), FieldPanel("note")]
+
+    def clean(self):
+        if not self.closed and not (self.opens and self.closes):
+            raise ValidationError({"opens": _("Give the hours, or mark the day closed.")})
+        _check_times(self.opens, self.closes)
