@@ -7,6 +7,10 @@ from django.middleware.locale import LocaleMiddleware
 from django.utils import translation
 
 
+# Paths outside i18n_patterns: a 404 there is a real 404, not a page missing its /ru/ prefix.
+UNPREFIXED = ("/admin/", "/documents/", "/feedback/", "/static/", "/media/")
+
+
 class TenantLocaleMiddleware(LocaleMiddleware):
     def process_request(self, request):
         supported = dict(settings.LANGUAGES)
@@ -18,3 +22,9 @@ class TenantLocaleMiddleware(LocaleMiddleware):
             language = cookie if cookie in supported else default
         translation.activate(language)
         request.LANGUAGE_CODE = translation.get_language()
+
+    def process_response(self, request, response):
+        if request.path_info.startswith(UNPREFIXED):
+            response.headers.setdefault("Content-Language", translation.get_language())
+            return response
+        return super().process_response(request, response)

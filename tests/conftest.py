@@ -40,6 +40,13 @@ def session_tenants(django_db_setup, django_db_blocker):
         a = launch("Северная область", slug="north", admin_email="admin@north.example")
         b = launch("Южная область", slug="south", admin_email="admin@south.example")
         m = launch("Рябиновка", kind="municipality", parent="north", slug="ryabinovka")
+        from django_tenants.utils import tenant_context
+
+        from cms.demo_content import populate
+
+        for tenant in (a.tenant, b.tenant):
+            with tenant_context(tenant):
+                populate("ru")
         connection.set_schema_to_public()
     return {"a": a.tenant, "b": b.tenant, "m": m.tenant}
 

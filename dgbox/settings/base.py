@@ -139,6 +139,7 @@ AUTH_PASSWORD_VALIDATORS = [
 # One-time "set your password" links for a tenant's first administrator stay valid this long.
 PASSWORD_RESET_TIMEOUT = 3 * 24 * 3600
 
+LOCALE_PATHS = [BASE_DIR / "dgbox" / "locale"]
 LANGUAGE_CODE = "ru"
 LANGUAGES = [("ru", "Русский"), ("en", "English")]
 WAGTAIL_I18N_ENABLED = True
@@ -155,7 +156,9 @@ WHITENOISE_USE_FINDERS = DEBUG
 MEDIA_URL = "/media/"
 MEDIA_ROOT = STATE_DIR / "media"
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Files go under MEDIA_ROOT/<schema>/: one tenant's uploads never share a path with
+    # another's. (S3 with per-tenant prefixes replaces this in production: see infra/.)
+    "default": {"BACKEND": "django_tenants.files.storage.TenantFileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 
