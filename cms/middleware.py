@@ -6,7 +6,6 @@ from django.conf import settings
 from django.middleware.locale import LocaleMiddleware
 from django.utils import translation
 
-
 # Paths outside i18n_patterns: a 404 there is a real 404, not a page missing its /ru/ prefix.
 UNPREFIXED = ("/admin/", "/documents/", "/feedback/", "/static/", "/media/")
 

@@ -61,13 +61,15 @@ def test_life_event_filter_excludes_other_services(client, session_tenants):
 
 
 def test_apply_online_button_only_when_the_service_takes_applications(client, tenant_a):
-    assert "Apply online" not in client.get("/ru/services/building-permit/", **NORTH).content.decode()
+    before = client.get("/ru/services/building-permit/", **NORTH).content.decode()
+    assert "govuk-button--start" not in before
     with tenant_context(tenant_a):
         page = ServicePage.objects.get(slug="building-permit")
         page.apply_url = "https://north.localhost/apply/building-permit/"
         page.save_revision().publish()
     body = client.get("/ru/services/building-permit/", **NORTH).content.decode()
     assert "govuk-button--start" in body and "/apply/building-permit/" in body
+    assert "Подать заявление онлайн" in body
 
 
 def test_search_finds_services_and_never_another_tenants_content(client, tenant_a, tenant_b):
@@ -80,7 +82,8 @@ def test_search_finds_services_and_never_another_tenants_content(client, tenant_
     assert "1 результат<" in found and "/ru/services/hunting/" in found
     elsewhere = client.get("/ru/search/?q=охотничьего", **SOUTH).content.decode()
     assert "0 результатов" in elsewhere and "hunting" not in elsewhere
-    assert "Справка о составе семьи" in client.get("/ru/search/?q=справка", **SOUTH).content.decode()
+    south = client.get("/ru/search/?q=справка", **SOUTH).content.decode()
+    assert "Справка о составе семьи" in south
 
 
 def test_empty_and_long_queries_are_harmless(client, session_tenants):
@@ -99,7 +102,8 @@ def test_feedback_is_stored_in_the_tenant_that_received_it(client, tenant_a, ten
     assert "Спасибо за отзыв" in thanks
     with tenant_context(tenant_a):
         feedback = PageFeedback.objects.get()
-        assert (feedback.page_id, feedback.useful, feedback.comment) == (page.pk, False, "Нет адреса")
+        assert (feedback.page_id, feedback.useful) == (page.pk, False)
+        assert feedback.comment == "Нет адреса"
     with tenant_context(tenant_b):
         assert PageFeedback.objects.count() == 0
 
