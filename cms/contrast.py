@@ -23,3 +23,10 @@ def contrast_ratio(a: str, b: str) -> float:
 def darken(hex_colour: str, factor: float = 0.8) -> str:
     r, g, b = (int(int(hex_colour[i:i + 2], 16) * factor) for i in (1, 3, 5))
     return f"#{r:02x}{g:02x}{b:02x}"
+
+
+def tint(hex_colour: str, amount: float = 0.95) -> str:
+    """A very light tint of the colour (mixed with white), for backgrounds."""
+    r, g, b = (round(int(hex_colour[i:i + 2], 16) + (255 - int(hex_colour[i:i + 2], 16)) * amount)
+               for i in (1, 3, 5))
+    return f"#{r:02x}{g:02x}{b:02x}"

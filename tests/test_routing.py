@@ -11,20 +11,20 @@ pytestmark = pytest.mark.django_db
 def test_unknown_host_gets_a_proper_404_page(client, session_tenants):
     response = client.get("/", HTTP_HOST="atlantis.localhost")
     assert response.status_code == 404
-    assert "Site not found" in response.content.decode()
+    assert "Сайт не найден" in response.content.decode()
     assert "atlantis.localhost" in response.content.decode()
 
 
 def test_host_outside_allowed_hosts_is_404_not_500(client, session_tenants):
     response = client.get("/", HTTP_HOST="evil.example.com")
     assert response.status_code == 404
-    assert "Site not found" in response.content.decode()
+    assert "Сайт не найден" in response.content.decode()
 
 
 def test_unknown_path_on_a_tenant_is_404(client, session_tenants):
     response = client.get("/ru/no-such-page/", HTTP_HOST="north.localhost")
     assert response.status_code == 404
-    assert "Page not found" in response.content.decode()
+    assert "Страница не найдена" in response.content.decode()
 
 
 def test_suspended_tenant_serves_a_maintenance_page(client, session_tenants):
@@ -33,7 +33,7 @@ def test_suspended_tenant_serves_a_maintenance_page(client, session_tenants):
     assert response.status_code == 503
     assert response["Retry-After"] == "3600"
     body = response.content.decode()
-    assert "temporarily unavailable" in body and "Южная область" in body
+    assert "временно недоступен" in body and "Южная область" in body
     assert client.get("/admin/", HTTP_HOST="south.localhost").status_code == 503
     # Other tenants are unaffected.
     assert client.get("/ru/", HTTP_HOST="north.localhost").status_code == 200
@@ -54,7 +54,7 @@ def test_archived_tenant_is_gone(client, session_tenants):
     Tenant.objects.filter(slug="south").update(status=Tenant.Status.ARCHIVED)
     response = client.get("/", HTTP_HOST="south.localhost")
     assert response.status_code == 410
-    assert "no longer available" in response.content.decode()
+    assert "больше не работает" in response.content.decode()
 
 
 def test_portal_lists_active_tenants_by_region(client, session_tenants):

@@ -6,7 +6,7 @@ from django.urls import translate_url
 from django.utils.translation import get_language
 from wagtail.models import Locale
 
-from ..contrast import darken
+from ..contrast import darken, tint
 from ..models import AlertBanner, FooterLink
 
 register = template.Library()
@@ -41,5 +41,7 @@ def language_links(context):
 
 @register.simple_tag
 def brand_style(branding):
+    """CSS custom properties for the tenant's colour (see frontend/README.md)."""
     colour = getattr(branding, "primary_colour", "") or "#1d4f91"
-    return f"--dgbox-brand: {colour}; --dgbox-brand-dark: {darken(colour)};"
+    return (f"--dgbox-brand: {colour}; --dgbox-brand-dark: {darken(colour)}; "
+            f"--dgbox-brand-tint: {tint(colour)}; --dgbox-on-brand: #ffffff;")

@@ -1,7 +1,9 @@
 """Test settings: fast hasher, no outgoing mail, deterministic."""
 
+import os
+
 from .base import *  # noqa: F403
-from .base import env
+from .base import DATABASES, env
 
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -19,3 +21,6 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("DGBOX_CELERY_EAGER", default=True)
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
 MEDIA_ROOT = STATE_DIR / "test-media"  # noqa: F405
+# A test database per run: concurrent runs on one server (a developer's and a helper's, or
+# two checkouts) never drop each other's database half-way.
+DATABASES["default"]["TEST"] = {"NAME": f"test_dgbox_{os.getpid()}"}

@@ -1,0 +1,90 @@
+"""Browser tests: Debian's Chromium driven by Playwright against a live server on the test
+database, one tenant of their own (committed), one browser for the whole session."""
+
+import os
+import shutil
+
+import pytest
+from django.db import connection
+
+# Playwright's sync API keeps an event loop running in this thread; the ORM calls the tests
+# make here are still plain synchronous code (the documented workaround for Django tests).
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+PHONE = {"width": 360, "height": 740}
+
+
+def pytest_collection_modifyitems(config, items):
+    if shutil.which("chromium"):
+        return
+    skip = pytest.mark.skip(reason="Chromium is not installed (make test installs it as root: "
+                                   "apt-get install chromium)")
+    for item in items:
+        if "tests/browser" in str(item.fspath):
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def browser_tenant(django_db_setup, django_db_blocker, session_tenants):
+    from django_tenants.utils import tenant_context
+
+    from cms.demo_content import populate
+    from tests.conftest import launch
+
+    with django_db_blocker.unblock():
+        tenant = launch("Лесной", slug="lesnoy", admin_email="admin@lesnoy.example").tenant
+        with tenant_context(tenant):
+            populate("ru")
+        connection.set_schema_to_public()
+    return tenant
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"])
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="session")
+def server(browser_tenant):
+    """The whole WSGI application, with static files, on a loopback port in a thread."""
+    import threading
+    from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+    from django.core.handlers.wsgi import WSGIHandler
+    from django.core.servers.basehttp import ThreadedWSGIServer
+
+    class QuietHandler(WSGIRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    httpd = make_server("127.0.0.1", 0, WSGIHandler(), server_class=ThreadedWSGIServer,
+                        handler_class=QuietHandler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield httpd.server_port
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture
+def site(server):
+    """Base URL of the browser tenant (*.localhost resolves to loopback in Chromium)."""
+    return f"http://lesnoy.localhost:{server}"
+
+
+@pytest.fixture
+def phone(browser):
+    context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True,
+                                  has_touch=True, locale="ru-RU")
+    page = context.new_page()
+    page.set_default_timeout(60_000)  # readiness bound on a loaded machine, not a speed check
+    yield page
+    context.close()
