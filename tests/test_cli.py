@@ -43,7 +43,7 @@ def test_create_with_bad_input_names_every_problem():
 
 def test_list_show_suspend_resume(session_tenants):
     listing = run("tenant", "list")
-    assert "3 tenants" in listing
+    assert f"{Tenant.objects.launched().count()} tenants" in listing
     for slug in ("north", "south", "ryabinovka"):
         assert slug in listing
     assert "public" not in listing  # the national operator's row is not a tenant

@@ -12,6 +12,7 @@ SECRET = "k" * 20 + "-production-secret-for-the-check-only-0123456789"
 def _check(env_extra):
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "dgbox.settings.production",
            "DGBOX_BASE_DOMAIN": "gov.example", **env_extra}
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # set by the browser tests' session
     return subprocess.run([sys.executable, "-m", "dgbox.cli", "check", "--deploy",
                            "--fail-level", "WARNING"],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)

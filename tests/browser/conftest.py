@@ -7,9 +7,6 @@ import shutil
 import pytest
 from django.db import connection
 
-# Playwright's sync API keeps an event loop running in this thread; the ORM calls the tests
-# make here are still plain synchronous code (the documented workaround for Django tests).
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 PHONE = {"width": 360, "height": 740}
 
@@ -43,6 +40,10 @@ def browser_tenant(django_db_setup, django_db_blocker, session_tenants):
 def browser():
     from playwright.sync_api import sync_playwright
 
+    # Playwright's sync API keeps an event loop running in this thread; the ORM calls the
+    # tests make meanwhile are still plain synchronous code (Django's documented workaround),
+    # allowed only while the browser is open.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM, headless=True,
@@ -50,6 +51,7 @@ def browser():
                   "--disable-component-update", "--disable-sync", "--no-first-run"])
         yield browser
         browser.close()
+    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
 @pytest.fixture(scope="session")
