@@ -8,16 +8,16 @@ search_path` to public, the domain lookup, and a `SET search_path` to the tenant
 empties Django's ContentType cache twice, so Wagtail's `page.specific` queries content types
 again on every request. Here:
 
-* **Host cache.** Each process remembers `host -> tenant` (or "no such host") for
-  `DGBOX_TENANT_CACHE_SECONDS` seconds (default 5; 0 turns the cache off). Saving or deleting
-  a Tenant or Domain through the ORM in *this* process empties it at once (and again when
-  the transaction commits), so `dgbox tenant suspend` run from a web process, or a test,
-  takes effect on the next request. **Other processes** (other gunicorn workers, a CLI
-  command, a queryset `.update()` that sends no signal) see the change when their entry
-  expires: a suspended or archived tenant may keep serving, or a new domain keep answering
-  404, for at most that many seconds per process. Entries read inside a transaction are
-  only trusted inside that same transaction (the rows might never be committed: every test
-  is rolled back).
+* **Host map.** Each process loads every `host -> tenant` in one query and keeps the map for
+  `DGBOX_TENANT_CACHE_SECONDS` seconds (default 5; 0 turns it off). Saving or deleting a
+  Tenant or Domain through the ORM in *this* process drops it at once (and again when the
+  transaction commits), so a suspension made from a web process, or in a test, takes effect
+  on the next request. **Other processes** (other gunicorn workers, the `dgbox tenant` CLI,
+  a queryset `.update()` or `bulk_create()`, which send no signal) are seen when the map
+  expires: a suspended or archived tenant may keep serving, a deleted domain keep resolving
+  or a new one keep answering 404, for at most that many seconds in each process. A map
+  loaded inside a transaction is only trusted inside that same transaction (its rows might
+  never be committed: every test is rolled back).
 * **No redundant switch.** When the connection already serves the request's tenant (same
   schema, search path with public) nothing is sent to the database and nothing is cleared.
 * **Content types per schema.** `connection.set_tenant()` still empties the ContentType cache
@@ -27,13 +27,12 @@ again on every request. Here:
   cross schemas. This is the split the comment in django-tenants' `set_tenant()` asks for.
 """
 
-import copy
 import threading
 import time
 from collections import OrderedDict
 
 from django.conf import settings
-from django.contrib.contenttypes.models import ContentTypeManager
+from django.contrib.contenttypes.models import ContentType, ContentTypeManager
 from django.core.exceptions import DisallowedHost
 from django.db import DEFAULT_DB_ALIAS, connection, transaction
 from django.db.models.signals import post_delete, post_save
@@ -43,59 +42,61 @@ from django_tenants.utils import get_public_schema_name
 
 from .models import Domain, Tenant
 
-_MISSING = object()
 
+class HostMap:
+    """Every host name -> its tenant's row, loaded in one query and kept for `ttl` seconds.
 
-class HostCache:
-    """host name -> Tenant (or None: no such host), each entry valid for `ttl` seconds.
+    One query per process every `ttl` seconds, however many tenants there are and however
+    rarely each is visited: a cache per host would miss for every tenant visited less than
+    once per `ttl` in a process, which on a platform of many small sites is most of them. A
+    host that is not in the map is unknown (404, no query) until the next load, so unknown
+    hosts are remembered for `ttl` at most, and a flood of made-up names costs nothing and
+    stores nothing. Rows are kept as tuples (a few hundred bytes per domain) and each request
+    gets a Tenant instance of its own, so a view that changes `request.tenant` cannot change
+    what the next request gets.
 
-    Thread-safe; bounded (least recently used entries go first), so a flood of made-up host
-    names cannot grow it without limit. Tenants are handed out as copies: a request that
-    changes `request.tenant` cannot change what the next request gets.
+    Thread-safe: the map is replaced whole, never changed in place; one thread loads while
+    the others wait for it, and a load that started before a `clear()` is not kept. `ttl <= 0`
+    turns the map off (one lookup per request, as stock django-tenants).
     """
 
-    def __init__(self, ttl: float, max_entries: int = 10_000):
+    def __init__(self, ttl: float, clock=time.monotonic):
         self.ttl = ttl
-        self.max_entries = max_entries
-        self._entries: OrderedDict[str, tuple[Tenant | None, float, object]] = OrderedDict()
+        self.clock = clock
+        self.loads = 0
+        self._state: tuple[dict, float, object] | None = None  # rows, expiry, transaction
+        self._generation = 0
         self._lock = threading.Lock()
 
-    def get(self, hostname: str):
-        """The cached tenant (a copy), None for a known-unknown host, or _MISSING."""
+    def get(self, hostname: str, load):
+        """The row of the tenant serving `hostname`, or None. `load(hostname)` returns
+        {host: row} for every host (hostname=None) or for that one host."""
         if self.ttl <= 0:
-            return _MISSING
-        with self._lock:
-            entry = self._entries.get(hostname)
-            if entry is None:
-                return _MISSING
-            tenant, expires, scope = entry
-            if expires <= time.monotonic() or scope is not _transaction_scope():
-                del self._entries[hostname]
-                return _MISSING
-            self._entries.move_to_end(hostname)
-        return _copy(tenant) if tenant is not None else None
+            return load(hostname).get(hostname)
+        rows = self._fresh()
+        if rows is None:
+            with self._lock:
+                rows = self._fresh()
+                if rows is None:
+                    generation = self._generation
+                    rows = load(None)
+                    self.loads += 1
+                    if generation == self._generation:
+                        self._state = (rows, self.clock() + self.ttl, _transaction_scope())
+        return rows.get(hostname)
 
-    def put(self, hostname: str, tenant: Tenant | None) -> None:
-        if self.ttl <= 0:
-            return
-        entry = (_copy(tenant) if tenant is not None else None, time.monotonic() + self.ttl,
-                 _transaction_scope())
-        with self._lock:
-            self._entries[hostname] = entry
-            self._entries.move_to_end(hostname)
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
+    def _fresh(self) -> dict | None:
+        state = self._state
+        if state is None:
+            return None
+        rows, expires, scope = state
+        if expires <= self.clock() or scope is not _transaction_scope():
+            return None
+        return rows
 
     def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-
-    def __len__(self):
-        return len(self._entries)
-
-
-def _copy(tenant: Tenant) -> Tenant:
-    return copy.copy(tenant)  # Model.__reduce__ copies field values and _state; no query
+        self._generation += 1
+        self._state = None
 
 
 def _transaction_scope():
@@ -104,15 +105,15 @@ def _transaction_scope():
     return blocks[0] if blocks else None
 
 
-host_cache = HostCache(ttl=float(getattr(settings, "DGBOX_TENANT_CACHE_SECONDS", 5)))
+host_map = HostMap(ttl=float(getattr(settings, "DGBOX_TENANT_CACHE_SECONDS", 5)))
 
 
 def forget_tenants(**_kwargs) -> None:
-    """Empty this process's host cache now and again when the current transaction commits
-    (until then another thread could re-read the old committed row)."""
-    host_cache.clear()
+    """Forget this process's host map now, and again when the current transaction commits
+    (until then another thread could load the rows as they were before it)."""
+    host_map.clear()
     if connection.in_atomic_block:
-        transaction.on_commit(host_cache.clear)
+        transaction.on_commit(host_map.clear)
 
 
 for _model in (Tenant, Domain):
@@ -191,10 +192,23 @@ class SchemaContentTypeCache:
 
 
 content_types = SchemaContentTypeCache()
-# A data descriptor on the class wins over the `_cache` every manager instance (and each copy
-# Django makes with db_manager()/using()) sets in __init__: all of them use the one above.
-ContentTypeManager._cache = property(lambda _manager: content_types,
-                                     lambda _manager, _value: None)
+
+
+def _manager_cache(manager):
+    # The ContentType model's manager (and each copy Django makes with db_manager()/using())
+    # uses the per-schema cache; managers of historical models in migrations keep their own
+    # dict, as in stock Django (their instances are of another class).
+    if manager.model is ContentType:
+        return content_types
+    return manager.__dict__.setdefault("_cache", {})
+
+
+def _set_manager_cache(manager, value):
+    manager.__dict__["_cache"] = value
+
+
+# A data descriptor on the class wins over the `_cache` each manager sets in __init__.
+ContentTypeManager._cache = property(_manager_cache, _set_manager_cache)
 
 
 def use_tenant(tenant) -> None:
@@ -211,19 +225,29 @@ def use_tenant(tenant) -> None:
     content_types.attach(tenant, connection.alias)
 
 
+_TENANT_FIELDS = [f.attname for f in Tenant._meta.concrete_fields]
+
+
+def _load_hosts(hostname: str | None = None) -> dict[str, tuple]:
+    """{host: tenant row} for every domain, or for `hostname` only."""
+    connection.set_schema_to_public()  # the tenant list lives in the public schema
+    domains = Domain.objects.all() if hostname is None else Domain.objects.filter(
+        domain=hostname)
+    rows = domains.values_list("domain", *(f"tenant__{name}" for name in _TENANT_FIELDS))
+    return {row[0]: row[1:] for row in rows}
+
+
 class TenantMiddleware(TenantMainMiddleware):
     def process_request(self, request):
         try:
             hostname = self.hostname_from_request(request)
         except DisallowedHost:
             return self._not_found(request, request.META.get("HTTP_HOST", ""))
-        tenant = host_cache.get(hostname)
-        if tenant is _MISSING:
-            tenant = self._lookup(hostname)
-            host_cache.put(hostname, tenant)
-        if tenant is None:
+        row = host_map.get(hostname, _load_hosts)
+        if row is None:
             return self._not_found(request, hostname)
 
+        tenant = Tenant.from_db(connection.alias, _TENANT_FIELDS, row)
         tenant.domain_url = hostname
         request.tenant = tenant
         if tenant.schema_name != get_public_schema_name() and not tenant.is_serving:
@@ -231,14 +255,6 @@ class TenantMiddleware(TenantMainMiddleware):
         use_tenant(tenant)
         self.setup_url_routing(request)
         return None
-
-    def _lookup(self, hostname) -> Tenant | None:
-        # The tenant list lives in the public schema.
-        connection.set_schema_to_public()
-        try:
-            return self.get_tenant(Domain, hostname)
-        except Domain.DoesNotExist:
-            return None
 
     @staticmethod
     def _not_found(request, hostname):

@@ -246,6 +246,11 @@ LOGGING = {
     },
 }
 
+# DGBOX_TENANT_CACHE_SECONDS: how long each process keeps its host -> tenant map
+# (tenants/middleware.py). Changes made in another process show within this many seconds;
+# 0 looks the host up on every request.
+DGBOX_TENANT_CACHE_SECONDS = env.float("DGBOX_TENANT_CACHE_SECONDS", default=5)
+
 # DGBOX_SITE_SCHEME / DGBOX_SITE_PORT: how links to tenant sites are written in CLI output,
 # e-mails and one-time links (e.g. https and no port behind a TLS ingress).
 DGBOX_SITE_SCHEME = env("DGBOX_SITE_SCHEME", default="http")

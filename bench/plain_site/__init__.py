@@ -1,0 +1,1 @@
+"""A plain single-site Wagtail with dgbox's page types: the baseline of bench/serve.py."""
