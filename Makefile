@@ -33,6 +33,8 @@ test: lint browser-deps
 
 bench: $(STAMP)
 	$(PY) -m infra.localservices run --database dgbox_bench -- $(PY) bench/tenant_launch.py
+	$(PY) -m infra.localservices run --redis required -- $(PY) bench/serve.py
+	$(PY) -m infra.localservices run -- $(PY) bench/page_weight.py
 
 clean-state:
 	$(PY) -m infra.localservices stop || true

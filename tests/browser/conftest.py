@@ -55,7 +55,7 @@ def browser():
 
 
 @pytest.fixture(scope="session")
-def server(browser_tenant):
+def server(browser_tenant, django_db_blocker):
     """The whole WSGI application, with static files, on a loopback port in a thread."""
     import threading
     from wsgiref.simple_server import WSGIRequestHandler, make_server
@@ -74,6 +74,12 @@ def server(browser_tenant):
     yield httpd.server_port
     httpd.shutdown()
     httpd.server_close()
+    # The server's request threads kept their database connections open; end them so the
+    # test database can be dropped at the end of the session.
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                       "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                       "AND application_name NOT LIKE 'celery%%'")
 
 
 @pytest.fixture
