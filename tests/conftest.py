@@ -90,7 +90,9 @@ def celery_worker(session_tenants, django_db_setup):
         "DGBOX_CELERY_QUEUE": queue,
         "DGBOX_CELERY_EAGER": "0",
     })
-    log = open(ROOT / ".state" / "test-worker.log", "w")  # noqa: SIM115 - closed below
+    settings.STATE_DIR.mkdir(parents=True, exist_ok=True)
+    log_path = settings.STATE_DIR / "test-worker.log"
+    log = open(log_path, "w")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "dgbox", "worker", "--pool=solo",
          "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel=WARNING"],
@@ -102,7 +104,7 @@ def celery_worker(session_tenants, django_db_setup):
                     task_default_queue=queue)
     _forget_connections(app)
     try:
-        _wait_for_worker(app, proc, queue)
+        _wait_for_worker(app, proc, log_path)
         yield app
     finally:
         app.conf.update(saved)
@@ -128,16 +130,16 @@ def _forget_connections(app):
     app._local = threading.local()
 
 
-def _wait_for_worker(app, proc, queue):
+def _wait_for_worker(app, proc, log_path):
     # Readiness, not speed: generous, and fails with the worker's log rather than hanging.
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError("Celery worker exited: see .state/test-worker.log")
+            raise RuntimeError(f"Celery worker exited: see {log_path}")
         replies = app.control.ping(timeout=1.0, destination=None) or []
         if replies:
             return
-    raise RuntimeError("Celery worker did not answer within 120 s: see .state/test-worker.log")
+    raise RuntimeError(f"Celery worker did not answer within 120 s: see {log_path}")
 
 
 def _database_url(db) -> str:
