@@ -86,6 +86,27 @@ def test_search_finds_services_and_never_another_tenants_content(client, tenant_
     assert "Справка о составе семьи" in south
 
 
+@pytest.mark.parametrize(("host", "query", "expected"), [
+    (NORTH, "справки", "Справка о составе семьи"),        # another case of the same word
+    (NORTH, "строительства", "Разрешение на строительство"),
+    ({"HTTP_HOST": "lakeside.localhost"}, "permits", "Building permit"),
+])
+def test_search_understands_word_forms(client, session_tenants, host, query, expected):
+    if host["HTTP_HOST"] == "lakeside.localhost":
+        from django_tenants.utils import tenant_context
+
+        from cms.demo_content import populate
+
+        tenant = launch("Lakeside", slug="lakeside", language="en").tenant
+        with tenant_context(tenant):
+            populate("en")
+        path = "/en/search/?q="
+    else:
+        path = "/ru/search/?q="
+    body = client.get(path + query, **host).content.decode()
+    assert expected in body, query
+
+
 def test_empty_and_long_queries_are_harmless(client, session_tenants):
     assert client.get("/ru/search/", **NORTH).status_code == 200
     assert client.get("/ru/search/?q=" + "я" * 5000, **NORTH).status_code == 200

@@ -227,7 +227,11 @@ DEFAULT_FROM_EMAIL = env("DGBOX_FROM_EMAIL", default="no-reply@" + BASE_DOMAIN)
 # --- Wagtail -------------------------------------------------------------------------------------
 WAGTAIL_SITE_NAME = "dgbox"
 WAGTAILADMIN_BASE_URL = f"http://{BASE_DOMAIN}"
-WAGTAILSEARCH_BACKENDS = {"default": {"BACKEND": "wagtail.search.backends.database"}}
+# PostgreSQL's "russian" text search configuration stems Cyrillic words with the Russian
+# stemmer and latin ones with the English stemmer, so one index serves both languages
+# ("справки" finds "Справка", "permits" finds "permit").
+WAGTAILSEARCH_BACKENDS = {"default": {"BACKEND": "wagtail.search.backends.database",
+                                      "SEARCH_CONFIG": "russian"}}
 WAGTAIL_ENABLE_UPDATE_CHECK = False
 WAGTAIL_ENABLE_WHATS_NEW_BANNER = False
 WAGTAILADMIN_LOGIN_URL = "wagtailadmin_login"
