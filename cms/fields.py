@@ -8,6 +8,11 @@ from django.utils.translation import get_language
 from tenants import registers
 
 
+def _choices(register, blank=()):
+    """Choices read from the live register, in the editor's language, when the form is built."""
+    return lambda: list(blank) + registers.choices(register, (get_language() or "ru")[:2])
+
+
 class RegisterCodesField(ArrayField):
     """A list of register codes (e.g. life events), chosen from the live national register."""
 
@@ -25,9 +30,8 @@ class RegisterCodesField(ArrayField):
         return name, path, args, kwargs
 
     def formfield(self, **kwargs):
-        register = self.register
         return forms.TypedMultipleChoiceField(
-            choices=lambda: registers.choices(register, (get_language() or "ru")[:2]),
+            choices=_choices(self.register),
             required=not self.blank, widget=forms.CheckboxSelectMultiple,
             label=kwargs.get("label") or self.verbose_name.capitalize(),
             help_text=self.help_text,
@@ -48,10 +52,8 @@ class RegisterCodeField(models.CharField):
         return name, path, args, kwargs
 
     def formfield(self, **kwargs):
-        register = self.register
-        blank = [("", "---------")] if self.blank else []
         return forms.TypedChoiceField(
-            choices=lambda: blank + registers.choices(register, (get_language() or "ru")[:2]),
+            choices=_choices(self.register, [("", "---------")] if self.blank else []),
             required=not self.blank,
             label=kwargs.get("label") or self.verbose_name.capitalize(),
             help_text=self.help_text,

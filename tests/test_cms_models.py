@@ -142,3 +142,12 @@ def test_validation_messages_speak_the_editors_language(tenant_a):
         with pytest.raises(ValidationError) as excinfo:
             branding.full_clean()
     assert "Выберите более тёмный цвет" in excinfo.value.message_dict["primary_colour"][0]
+
+
+def test_register_fields_offer_the_live_register_in_the_editors_language(tenant_a):
+    with tenant_context(tenant_a), translation.override("en"):
+        events = dict(ServicePage._meta.get_field("life_events").formfield().choices)
+        categories = list(ServicePage._meta.get_field("category").formfield().choices)
+    assert events["birth"] == "Having a baby" and "start-business" in events
+    assert categories[0] == ("", "---------")
+    assert ("social", "Social support") in categories

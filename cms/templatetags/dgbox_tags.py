@@ -12,22 +12,28 @@ from ..models import AlertBanner, FooterLink
 register = template.Library()
 
 
-def _locale():
-    return Locale.objects.filter(language_code=get_language()).first()
+def _in_current_locale(context, queryset):
+    """Filter by the active language's Locale, looked up once per request (every page renders
+    both the alerts and the footer links)."""
+    request = context.get("request")
+    language = get_language()
+    cached = getattr(request, "_dgbox_locale", None)
+    if cached is None or cached[0] != language:
+        cached = (language, Locale.objects.filter(language_code=language).first())
+        if request is not None:
+            request._dgbox_locale = cached
+    locale = cached[1]
+    return list(queryset.filter(locale=locale) if locale else queryset)
 
 
-@register.simple_tag
-def active_alerts():
-    alerts = AlertBanner.objects.active()
-    locale = _locale()
-    return list(alerts.filter(locale=locale) if locale else alerts)
+@register.simple_tag(takes_context=True)
+def active_alerts(context):
+    return _in_current_locale(context, AlertBanner.objects.active())
 
 
-@register.simple_tag
-def footer_links():
-    links = FooterLink.objects.all()
-    locale = _locale()
-    return list(links.filter(locale=locale) if locale else links)
+@register.simple_tag(takes_context=True)
+def footer_links(context):
+    return _in_current_locale(context, FooterLink.objects.all())
 
 
 @register.simple_tag(takes_context=True)
