@@ -94,6 +94,7 @@ TENANT_APPS = [
     "taggit",
     "cms",
     "services",
+    "services.notifications",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -156,11 +157,31 @@ WHITENOISE_USE_FINDERS = DEBUG
 MEDIA_URL = "/media/"
 MEDIA_ROOT = STATE_DIR / "media"
 STORAGES = {
-    # Files go under MEDIA_ROOT/<schema>/: one tenant's uploads never share a path with
-    # another's. (S3 with per-tenant prefixes replaces this in production: see infra/.)
+    # Public media (page images, documents): MEDIA_ROOT/<schema>/, one tenant's files never
+    # share a path with another's.
     "default": {"BACKEND": "django_tenants.files.storage.TenantFileSystemStorage"},
+    # Private files (citizens' uploads, decision letters, backups): S3 under the tenant's own
+    # prefix, never public, read through short-lived signed links (infra/storage.py).
+    "private": {"BACKEND": "infra.storage.TenantPrivateS3Storage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+
+# --- S3-compatible object storage (infra/s3.py) ------------------------------------------------
+# DGBOX_S3_ENDPOINT_URL: any S3-compatible endpoint (SeaweedFS, MinIO, Ceph, a cloud). `make demo`
+# and `make test` start SeaweedFS on loopback when it is unset (infra/localservices.py).
+DGBOX_S3_ENDPOINT_URL = env("DGBOX_S3_ENDPOINT_URL", default="")
+# DGBOX_S3_ACCESS_KEY / DGBOX_S3_SECRET_KEY: credentials for that endpoint.
+DGBOX_S3_ACCESS_KEY = env("DGBOX_S3_ACCESS_KEY", default="")
+DGBOX_S3_SECRET_KEY = env("DGBOX_S3_SECRET_KEY", default="")
+# DGBOX_S3_REGION: signing region (any value for SeaweedFS/MinIO).
+DGBOX_S3_REGION = env("DGBOX_S3_REGION", default="us-east-1")
+# DGBOX_S3_BUCKET: the platform's private bucket; every tenant writes under tenants/<schema>/.
+DGBOX_S3_BUCKET = env("DGBOX_S3_BUCKET", default="dgbox-private")
+# DGBOX_S3_SSE: server-side encryption: "auto" (AES256 when the endpoint accepts it), "on"
+# (required: refuse to start without it) or "off".
+DGBOX_S3_SSE = env("DGBOX_S3_SSE", default="auto")
+# DGBOX_S3_SIGNED_URL_SECONDS: lifetime of the signed links staff use to open a file.
+DGBOX_S3_SIGNED_URL_SECONDS = env.int("DGBOX_S3_SIGNED_URL_SECONDS", default=120)
 
 # --- Cache, Celery ---------------------------------------------------------------------------
 # REDIS_URL: Redis for the cache and as Celery's broker. Unset: a per-process cache and tasks
@@ -203,6 +224,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
         "args": ("cms.publish_scheduled",),
     },
+    "resend-pending-notifications": {
+        "task": "tenants.fan_out",
+        "schedule": 60.0,
+        "args": ("notifications.resend_pending",),
+    },
     "clear-expired-sessions": {
         "task": "tenants.fan_out",
         "schedule": 24 * 3600.0,
@@ -223,6 +249,10 @@ SECURE_REFERRER_POLICY = "same-origin"
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env("DGBOX_FROM_EMAIL", default="no-reply@" + BASE_DOMAIN)
+# DGBOX_SMS_BACKEND: dotted path of the SMS gateway backend (services/notifications/sms.py).
+# The default writes each message to DGBOX_STATE_DIR/sms.log instead of sending it.
+DGBOX_SMS_BACKEND = env("DGBOX_SMS_BACKEND",
+                        default="services.notifications.sms.LogSMSBackend")
 
 # --- Wagtail -------------------------------------------------------------------------------------
 WAGTAIL_SITE_NAME = "dgbox"

@@ -24,3 +24,5 @@ MEDIA_ROOT = STATE_DIR / "test-media"  # noqa: F405
 # A test database per run: concurrent runs on one server (a developer's and a helper's, or
 # two checkouts) never drop each other's database half-way.
 DATABASES["default"]["TEST"] = {"NAME": f"test_dgbox_{os.getpid()}"}
+# A bucket per run on the shared loopback S3 server, for the same reason.
+DGBOX_S3_BUCKET = f"test-dgbox-{os.getpid()}"
