@@ -1,0 +1,173 @@
+"""Writing applications: drafts (answers that passed validation) and submission into a case.
+
+`save_draft()` stores answers and uploads in the database and the tenant's private S3 prefix;
+`submit_application()` turns a draft into exactly one case, however many times it is called
+(back button, double click, a retried request): the draft row is locked and remembers its case.
+"""
+
+import hashlib
+import logging
+import os
+import uuid
+
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.text import get_valid_filename
+
+from . import formspec
+from .models import ApplicationDraft, Case, CaseEvent, Payment, ServicesSettings, UploadedFile
+from .models.cases import Channel, private_storage
+from .models.definitions import default_prefix
+
+log = logging.getLogger(__name__)
+CONTACT_FIELDS = formspec.CONTACT_NAMES
+
+
+def safe_display_name(name):
+    """The applicant's file name, reduced to something harmless to show (never used as a
+    storage key): no folders, no `..`, printable, short."""
+    base = os.path.basename((name or "").replace("\\", "/")).strip().lstrip(".")
+    cleaned = get_valid_filename(base) if base else ""
+    return (cleaned or "file")[-100:]
+
+
+def _store_upload(draft, field_name, upload):
+    digest = hashlib.sha256()
+    upload.seek(0)
+    for chunk in upload.chunks():
+        digest.update(chunk)
+    upload.seek(0)
+    stored = UploadedFile(draft=draft, field_name=field_name,
+                          original_name=safe_display_name(upload.name),
+                          extension=upload.sniffed_extension, content_type=upload.sniffed_type,
+                          size=upload.size, sha256=digest.hexdigest())
+    # Never the applicant's file name: a random name under the draft's folder.
+    name = f"uploads/{draft.token.hex}/{uuid.uuid4().hex}.{upload.sniffed_extension}"
+    stored.storage_name = private_storage().save(name, upload)
+    stored.save()
+    return stored
+
+
+def file_answer(stored):
+    return {"file": str(stored.id), "name": stored.original_name, "size": stored.size,
+            "type": stored.content_type}
+
+
+@transaction.atomic
+def save_draft(service, version, cleaned, *, draft=None, channel=Channel.ONLINE, entered_by=None,
+               language=""):
+    """Store validated answers (and new uploads) as the applicant's draft."""
+    if draft is None or draft.case_id or draft.form_version_id != version.id:
+        draft = ApplicationDraft(service=service, form_version=version)
+    previous = dict(draft.answers or {})
+    draft.channel = channel
+    draft.entered_by = entered_by
+    draft.language = language or draft.language
+    draft.save()
+    answers = {}
+    for spec_field in version.spec:
+        name = spec_field["name"]
+        if name not in cleaned:
+            continue  # a conditional question that does not apply
+        value = cleaned[name]
+        if spec_field["type"] == "file":
+            if hasattr(value, "read"):
+                answers[name] = file_answer(_store_upload(draft, name, value))
+            elif previous.get(name):
+                answers[name] = previous[name]  # kept from an earlier upload
+            continue
+        if value in (None, "", []):
+            continue
+        answers[name] = formspec.to_json(value)
+    for name in CONTACT_FIELDS:
+        answers[name] = cleaned.get(name) or ""
+    draft.answers = answers
+    draft.save(update_fields=["answers", "updated_at"])
+    return draft
+
+
+def reference_prefix():
+    configured = ServicesSettings.load().reference_prefix
+    return configured or default_prefix(getattr(connection.tenant, "slug", "") or "")
+
+
+def next_reference(now=None):
+    """PREFIX-YEAR-NNNNNN from the tenant schema's own sequence: unique in the tenant, never
+    reused, no lock held while the submission commits."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nextval('services_case_reference_seq')")
+        number = cursor.fetchone()[0]
+    year = (now or timezone.now()).year
+    return f"{reference_prefix()}-{year}-{number:06d}"
+
+
+def submit_application(draft_token):
+    """Make the case for a draft, once. Returns (case, created)."""
+    from services.notifications.api import notify
+
+    with transaction.atomic():
+        draft = (ApplicationDraft.objects.select_for_update()
+                 .select_related("service__page", "form_version").filter(pk=draft_token).first())
+        if draft is None:
+            raise ApplicationDraft.DoesNotExist(draft_token)
+        if draft.case_id:
+            return Case.objects.get(pk=draft.case_id), False
+        answers = dict(draft.answers)
+        contact = {name: answers.pop(name, "") for name in CONTACT_FIELDS}
+        case = Case.objects.create(
+            reference=next_reference(), submission_key=draft.token, service=draft.service,
+            form_version=draft.form_version, answers=answers,
+            applicant_name=contact["applicant_name"], applicant_email=contact["applicant_email"],
+            applicant_phone=contact["applicant_phone"], language=draft.language,
+            channel=draft.channel, entered_by=draft.entered_by)
+        UploadedFile.objects.filter(draft=draft).update(case=case)
+        draft.case = case
+        draft.save(update_fields=["case", "updated_at"])
+        CaseEvent.objects.create(
+            case=case, kind=CaseEvent.Kind.SUBMITTED, public=True,
+            actor=draft.entered_by, actor_role="staff" if draft.entered_by else "applicant",
+            data={"channel": case.channel, "form_version": draft.form_version.number})
+        fee = draft.service.fee
+        if fee:
+            from .payments import provider
+
+            Payment.objects.create(case=case, amount=fee, provider=provider().name)
+        notify("application_received", language=case.language, topic=case.reference,
+               email=case.applicant_email or None, phone=case.applicant_phone or None,
+               context=notification_context(case))
+    return case, True
+
+
+def notification_context(case, **extra):
+    from django.conf import settings as dj_settings
+
+    tenant = connection.tenant
+    return {"reference": case.reference, "service": case.service.page.title,
+            "status": case.status_label, "applicant_name": case.applicant_name,
+            "tenant_name": tenant.name, "url": tracking_url(tenant, case.language,
+                                                           dj_settings), **extra}
+
+
+def tracking_url(tenant, language, dj_settings):
+    domain = tenant.primary_domain or ""
+    port = f":{dj_settings.DGBOX_SITE_PORT}" if dj_settings.DGBOX_SITE_PORT else ""
+    return f"{dj_settings.DGBOX_SITE_SCHEME}://{domain}{port}/{language}/track/"
+
+
+@transaction.atomic
+def change_status(case, status, *, actor=None):
+    """Move a case to another status and tell the applicant. (Case handling with configurable
+    workflows builds on this; see the README.)"""
+    from services.notifications.api import notify
+
+    case = Case.objects.select_for_update().get(pk=case.pk)
+    previous = case.status
+    case.status = status
+    case.save(update_fields=["status", "updated_at"])
+    CaseEvent.objects.create(case=case, kind=CaseEvent.Kind.STATUS, actor=actor,
+                             actor_role="staff" if actor else "system", public=True,
+                             data={"from": previous, "to": status})
+    notify("status_changed", language=case.language, topic=case.reference,
+           email=case.applicant_email or None, phone=case.applicant_phone or None,
+           context=notification_context(case))
+    return case

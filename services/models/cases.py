@@ -1,0 +1,194 @@
+"""Applications and what happens to them: drafts, cases, files, events, tracking, payments."""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from .definitions import FormVersion, OnlineService
+
+
+class Channel(models.TextChoices):
+    ONLINE = "online", _("Online")
+    OFFICE = "office", _("At an office")
+    PHONE = "phone", _("By phone")
+    POST = "post", _("By post")
+
+
+class ApplicationDraft(models.Model):
+    """Answers that passed validation, waiting on the check-your-answers page.
+
+    Kept in the database, not only in the session, so that nothing typed is lost; its token
+    is also the submission's idempotency key (one draft makes at most one case).
+    """
+
+    token = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    service = models.ForeignKey(OnlineService, on_delete=models.CASCADE, related_name="drafts")
+    form_version = models.ForeignKey(FormVersion, on_delete=models.PROTECT)
+    answers = models.JSONField(default=dict)
+    channel = models.CharField(max_length=8, choices=Channel.choices, default=Channel.ONLINE)
+    entered_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+    language = models.CharField(max_length=8, default=settings.LANGUAGE_CODE)
+    case = models.OneToOneField("Case", null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="draft")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return str(self.token)
+
+
+class CaseQuerySet(models.QuerySet):
+    def by_reference(self, reference):
+        return self.filter(reference=(reference or "").strip().upper()[:32])
+
+
+class Case(models.Model):
+    """One application and its handling, from submission to decision."""
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", _("Received")
+        IN_REVIEW = "in_review", _("Being reviewed")
+        MORE_INFO = "more_info", _("We need more information from you")
+        APPROVED = "approved", _("Approved")
+        REFUSED = "refused", _("Refused")
+        WITHDRAWN = "withdrawn", _("Withdrawn")
+
+    reference = models.CharField(max_length=32, unique=True)
+    submission_key = models.UUIDField(unique=True, editable=False)
+    service = models.ForeignKey(OnlineService, on_delete=models.PROTECT, related_name="cases")
+    form_version = models.ForeignKey(FormVersion, on_delete=models.PROTECT, related_name="+")
+    answers = models.JSONField(default=dict)
+    applicant_name = models.CharField(max_length=200)
+    applicant_email = models.EmailField(blank=True)
+    applicant_phone = models.CharField(max_length=24, blank=True)
+    language = models.CharField(max_length=8, default=settings.LANGUAGE_CODE)
+    channel = models.CharField(max_length=8, choices=Channel.choices, default=Channel.ONLINE,
+                               db_index=True)
+    entered_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+",
+                                   help_text=_("Staff member who entered it for the applicant."))
+    status = models.CharField(max_length=40, default=Status.RECEIVED, db_index=True)
+    submitted_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = CaseQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-submitted_at"]
+        verbose_name = _("case")
+
+    def __str__(self):
+        return self.reference
+
+    @property
+    def status_label(self):
+        return status_label(self.status)
+
+
+def status_label(status):
+    return str(dict(Case.Status.choices).get(status, status))
+
+
+def private_storage():
+    """The tenant-private S3 storage (infra/storage.py), looked up when used."""
+    from django.core.files.storage import storages
+
+    return storages["private"]
+
+
+class UploadedFile(models.Model):
+    """A file an applicant uploaded, stored privately in the tenant's S3 prefix."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    draft = models.ForeignKey(ApplicationDraft, null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="files")
+    case = models.ForeignKey(Case, null=True, blank=True, on_delete=models.CASCADE,
+                             related_name="files")
+    field_name = models.CharField(max_length=40)
+    #: The name in the private storage (the tenant prefix is added by the storage itself).
+    storage_name = models.CharField(max_length=200, unique=True)
+    original_name = models.CharField(max_length=120)
+    extension = models.CharField(max_length=8)
+    content_type = models.CharField(max_length=60)
+    size = models.PositiveBigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    uploaded_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return self.original_name
+
+    def open(self):
+        return private_storage().open(self.storage_name, "rb")
+
+
+class CaseEvent(models.Model):
+    """Append-only history of a case: who did what, when. No personal data is copied here
+    (answers, names and contact details stay on the case, which retention can erase)."""
+
+    class Kind(models.TextChoices):
+        SUBMITTED = "submitted", _("Application received")
+        STATUS = "status", _("Status changed")
+        PAYMENT = "payment", _("Payment")
+        FILE_VIEWED = "file_viewed", _("File opened")
+        TRACKED = "tracked", _("Status checked by the applicant")
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=24, choices=Kind.choices)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                              on_delete=models.SET_NULL, related_name="+")
+    actor_role = models.CharField(max_length=16, default="system",
+                                  help_text="applicant, staff or system")
+    public = models.BooleanField(default=False, help_text="Shown to the applicant")
+    data = models.JSONField(default=dict)
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self):
+        return f"{self.case_id}: {self.kind}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise RuntimeError("Case events are append-only.")
+        super().save(*args, **kwargs)
+
+
+class TrackingCode(models.Model):
+    """A one-time code sent to the applicant to open the status page; stored hashed."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="tracking_codes")
+    code_hash = models.CharField(max_length=128)
+    sent_to = models.CharField(max_length=8)  # "email" or "sms"
+    attempts = models.PositiveSmallIntegerField(default=0)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return f"code for case {self.case_id}"
+
+
+class Payment(models.Model):
+    """A fee owed for a case, paid through a payment provider (services/payments.py)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Waiting for payment")
+        PAID = "paid", _("Paid")
+        DECLINED = "declined", _("Declined")
+
+    token = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="payments")
+    amount = models.DecimalField(max_digits=10, decimal_places=2)
+    currency = models.CharField(max_length=3, default="RUB")
+    provider = models.CharField(max_length=40)
+    provider_reference = models.CharField(max_length=100, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return f"{self.amount} {self.currency} ({self.status})"

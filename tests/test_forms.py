@@ -1,0 +1,238 @@
+"""The form builder: every field type validates what it should, conditions, limits, and specs
+that cannot work are refused when saved."""
+
+from datetime import date, timedelta
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import translation
+
+from services import formspec, national_id
+
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00"
+       b"\x00\x90wS\xde\x00\x00\x00\x0cIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00"
+       b"\x00\x00\x00IEND\xaeB`\x82")
+
+SPEC = [
+    {"type": "text", "name": "purpose", "label": "Purpose", "required": True,
+     "min_length": 3, "max_length": 20},
+    {"type": "long_text", "name": "details", "label": "Details", "required": False,
+     "max_length": 50},
+    {"type": "number", "name": "children", "label": "Children", "required": True,
+     "min_value": "0", "max_value": "12"},
+    {"type": "date", "name": "born", "label": "Born", "required": True, "when": "past"},
+    {"type": "email", "name": "work_email", "label": "Work email", "required": False},
+    {"type": "phone", "name": "work_phone", "label": "Work phone", "required": False},
+    {"type": "choice", "name": "school", "label": "School", "required": True,
+     "choices": ["No. 1", "No. 2"]},
+    {"type": "multi_choice", "name": "clubs", "label": "Clubs", "required": False,
+     "choices": ["Chess", "Music", "Sport"], "max_selections": 2},
+    {"type": "yes_no", "name": "benefits", "label": "Benefits?", "required": True},
+    {"type": "text", "name": "benefit_no", "label": "Benefit number", "required": True,
+     "show_if": {"field": "benefits", "value": "yes"}},
+    {"type": "address", "name": "home", "label": "Home address", "required": True},
+    {"type": "national_id", "name": "snils", "label": "SNILS", "required": True,
+     "id_kind": "snils"},
+    {"type": "file", "name": "certificate", "label": "Certificate", "required": True,
+     "file_kinds": ["pdf"], "max_size_mb": 1},
+]
+
+GOOD = {
+    "applicant_name": "Анна Иванова", "applicant_email": "anna@example.org",
+    "purpose": "School", "children": "2", "born": "2019-05-01", "school": "No. 1",
+    "clubs": ["Chess"], "benefits": "no", "home_0": "ул. Ленина, 1", "home_1": "",
+    "home_2": "Северск", "home_3": "101000", "snils": "112-233-445 95",
+}
+
+
+def good_files(content=PDF, name="certificate.pdf"):
+    return {"certificate": SimpleUploadedFile(name, content, content_type="application/pdf")}
+
+
+def make(data=None, files=None, spec=SPEC):
+    return formspec.ApplicationForm(spec, data if data is not None else dict(GOOD),
+                                    files if files is not None else good_files())
+
+
+def errors_of(**changes):
+    data = dict(GOOD)
+    for key, value in changes.items():
+        if value is None:
+            data.pop(key, None)
+        else:
+            data[key] = value
+    form = make(data)
+    with translation.override("en"):
+        assert not form.is_valid()
+        return {name: " ".join(messages) for name, messages in form.errors.items()}
+
+
+def test_valid_answers_clean_to_json_ready_values():
+    form = make()
+    assert form.is_valid(), form.errors
+    data = form.cleaned_data
+    assert data["snils"] == "11223344595"
+    assert data["home"] == {"line1": "ул. Ленина, 1", "line2": "", "town": "Северск",
+                            "postcode": "101000"}
+    assert formspec.to_json(data["born"]) == "2019-05-01"
+    assert formspec.to_json(data["children"]) == "2"
+    assert data["certificate"].sniffed_type == "application/pdf"
+    assert "benefit_no" not in data  # condition not met: not asked, not stored
+
+
+@pytest.mark.parametrize(("changes", "field", "message"), [
+    ({"applicant_name": ""}, "applicant_name", "required"),
+    ({"applicant_email": "", "applicant_phone": ""}, "applicant_email", "email address or a"),
+    ({"applicant_email": "not-an-email"}, "applicant_email", "valid email"),
+    ({"applicant_phone": "12ab"}, "applicant_phone", "phone number"),
+    ({"purpose": "ab"}, "purpose", "at least 3"),
+    ({"purpose": "x" * 21}, "purpose", "at most 20"),
+    ({"details": "x" * 51}, "details", "at most 50"),
+    ({"children": "13"}, "children", "less than or equal to 12"),
+    ({"children": "-1"}, "children", "greater than or equal to 0"),
+    ({"children": "two"}, "children", "number"),
+    ({"children": "1.5"}, "children", "decimal places"),
+    ({"born": (date.today() + timedelta(days=1)).isoformat()}, "born", "past"),
+    ({"born": "1800-01-01"}, "born", "1900"),
+    ({"born": "31.02.2020"}, "born", "valid date"),
+    ({"work_email": "x@"}, "work_email", "valid email"),
+    ({"work_phone": "call me"}, "work_phone", "phone number"),
+    ({"school": "No. 3"}, "school", "valid choice"),
+    ({"clubs": ["Chess", "Music", "Sport"]}, "clubs", "at most 2"),
+    ({"clubs": ["Darts"]}, "clubs", "valid choice"),
+    ({"benefits": "maybe"}, "benefits", "valid choice"),
+    ({"benefits": "yes"}, "benefit_no", "required"),
+    ({"home_2": ""}, "home", "Town or city"),
+    ({"home_3": "12"}, "home", "6-digit postcode"),
+    ({"home_0": "", "home_2": "", "home_3": ""}, "home", "required"),
+    ({"snils": "112-233-445 96"}, "snils", "not valid"),
+    ({"snils": "123"}, "snils", "11 digits"),
+])
+def test_each_bad_answer_gets_its_own_message(changes, field, message):
+    errors = errors_of(**changes)
+    assert field in errors, errors
+    assert message in errors[field], errors[field]
+
+
+def test_condition_met_makes_the_question_required_and_kept():
+    data = dict(GOOD, benefits="yes", benefit_no="B-77")
+    form = make(data)
+    assert form.is_valid(), form.errors
+    assert form.cleaned_data["benefit_no"] == "B-77"
+
+
+def test_answer_to_a_question_whose_condition_is_not_met_is_dropped():
+    form = make(dict(GOOD, benefits="no", benefit_no="sneaked in"))
+    assert form.is_valid()
+    assert "benefit_no" not in form.cleaned_data
+
+
+@pytest.mark.parametrize(("content", "name", "message"), [
+    (PNG, "certificate.pdf", "must be a PDF"),  # name says PDF, bytes say PNG
+    (b"MZ\x90\x00" + b"\x00" * 100, "certificate.pdf", "must be a PDF"),  # a Windows program
+    (b"", "certificate.pdf", "empty"),
+    (PDF + b"\x00" * (1024 * 1024), "certificate.pdf", "smaller than 1 MB"),
+])
+def test_uploads_are_judged_by_content_and_size(content, name, message):
+    form = make(files=good_files(content, name))
+    with translation.override("en"):
+        assert not form.is_valid()
+        assert message in " ".join(form.errors["certificate"])
+
+
+def test_a_required_file_can_be_kept_from_an_earlier_try():
+    form = formspec.ApplicationForm(SPEC, dict(GOOD), {},
+                                    kept_files={"certificate": {"file": "x", "name": "a.pdf"}})
+    assert form.is_valid(), form.errors
+    assert form.cleaned_data.get("certificate") in (None, False)
+
+
+def test_error_summary_links_to_the_first_input_of_each_question():
+    form = make({"applicant_name": ""}, files={})
+    assert not form.is_valid()
+    anchors = [anchor for anchor, _message in form.error_list()]
+    assert "id_applicant_name" in anchors
+    assert "id_school_0" in anchors  # radios: the first option
+    assert "id_home_0" in anchors  # address: the first line
+    assert "id_certificate" in anchors
+
+
+@pytest.mark.parametrize(("kind", "value", "ok"), [
+    ("snils", "112-233-445 95", True), ("snils", "11223344595", True),
+    ("snils", "112-233-445 94", False), ("inn_person", "500100732259", True),
+    ("inn_person", "500100732258", False), ("inn_company", "7707083893", True),
+    ("inn_company", "7707083894", False), ("inn_company", "77070838", False),
+])
+def test_national_identifiers_check_digits(kind, value, ok):
+    if ok:
+        assert national_id.validate(kind, value).isdigit()
+    else:
+        with pytest.raises(ValidationError):
+            national_id.validate(kind, value)
+
+
+def spec_errors(spec):
+    with translation.override("en"), pytest.raises(ValidationError) as caught:
+        formspec.validate_spec(spec)
+    return " | ".join(caught.value.messages)
+
+
+def test_the_full_example_spec_is_valid():
+    formspec.validate_spec(SPEC)
+
+
+@pytest.mark.parametrize(("bad", "message"), [
+    ([], "at least one question"),
+    ([{"type": "text", "name": "a", "label": "A"}, {"type": "text", "name": "a", "label": "B"}],
+     "used twice"),
+    ([{"type": "text", "name": "applicant_email", "label": "A"}], "used twice"),
+    ([{"type": "text", "name": "1st", "label": "A"}], "must start with a letter"),
+    ([{"type": "text", "name": "a", "label": ""}], "give the question a label"),
+    ([{"type": "rocket", "name": "a", "label": "A"}], "unknown type"),
+    ([{"type": "text", "name": "a", "label": "A", "min_length": 9, "max_length": 3}],
+     "minimum length is above"),
+    ([{"type": "number", "name": "a", "label": "A", "min_value": "9", "max_value": "3"}],
+     "minimum is above"),
+    ([{"type": "choice", "name": "a", "label": "A", "choices": ["only"]}], "at least two"),
+    ([{"type": "choice", "name": "a", "label": "A", "choices": ["x", "x"]}], "listed twice"),
+    ([{"type": "multi_choice", "name": "a", "label": "A", "choices": ["x", "y"],
+       "max_selections": 3}], "at most 2"),
+    ([{"type": "file", "name": "a", "label": "A", "file_kinds": ["exe"], "max_size_mb": 5}],
+     "file types"),
+    ([{"type": "file", "name": "a", "label": "A", "file_kinds": ["pdf"], "max_size_mb": 500}],
+     "between 1 and 20"),
+    ([{"type": "national_id", "name": "a", "label": "A", "id_kind": "passport"}],
+     "which identifier"),
+    ([{"type": "text", "name": "b", "label": "B", "show_if": {"field": "a", "value": "yes"}},
+      {"type": "yes_no", "name": "a", "label": "A"}], "question above it"),
+    ([{"type": "text", "name": "a", "label": "A"},
+      {"type": "text", "name": "b", "label": "B", "show_if": {"field": "a", "value": "x"}}],
+     "choice or yes/no"),
+    ([{"type": "yes_no", "name": "a", "label": "A"},
+      {"type": "text", "name": "b", "label": "B", "show_if": {"field": "a", "value": "maybe"}}],
+     "not an answer"),
+])
+def test_specs_that_cannot_work_are_refused(bad, message):
+    assert message in spec_errors(bad)
+
+
+def test_every_problem_is_listed_at_once():
+    text = spec_errors([{"type": "text", "name": "1", "label": ""},
+                        {"type": "choice", "name": "c", "label": "C", "choices": []}])
+    assert "must start with a letter" in text and "at least two" in text
+
+
+def test_every_field_type_is_covered_by_the_example():
+    assert {f["type"] for f in SPEC} == set(formspec.FIELD_TYPES)
+
+
+def test_display_reads_answers_back_in_plain_words():
+    by_name = {f["name"]: f for f in SPEC}
+    with translation.override("en"):
+        assert formspec.display(by_name["benefits"], "yes") == "Yes"
+    assert formspec.display(by_name["born"], "2019-05-01") == "01.05.2019"
+    assert formspec.display(by_name["home"], {"line1": "A", "line2": "", "town": "B",
+                                              "postcode": "101000"}) == "A, B, 101000"
+    assert formspec.display(by_name["clubs"], ["Chess", "Music"]) == "Chess, Music"
