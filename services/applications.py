@@ -134,18 +134,22 @@ def submit_application(draft_token):
             Payment.objects.create(case=case, amount=fee, provider=provider().name)
         notify("application_received", language=case.language, topic=case.reference,
                email=case.applicant_email or None, phone=case.applicant_phone or None,
-               context=notification_context(case))
+               context=notification_context("application_received", case))
     return case, True
 
 
-def notification_context(case, **extra):
+def notification_context(key, case, **extra):
+    """The placeholders message `key` takes, filled from the case."""
     from django.conf import settings as dj_settings
 
+    from services.notifications.placeholders import PLACEHOLDERS
+
     tenant = connection.tenant
-    return {"reference": case.reference, "service": case.service.page.title,
-            "status": case.status_label, "applicant_name": case.applicant_name,
-            "tenant_name": tenant.name, "url": tracking_url(tenant, case.language,
-                                                           dj_settings), **extra}
+    values = {"reference": case.reference, "service": case.service.page.title,
+              "status": case.status_label, "applicant_name": case.applicant_name,
+              "tenant_name": tenant.name,
+              "url": tracking_url(tenant, case.language, dj_settings), **extra}
+    return {name: values.get(name, "") for name in PLACEHOLDERS[key]}
 
 
 def tracking_url(tenant, language, dj_settings):
@@ -169,5 +173,5 @@ def change_status(case, status, *, actor=None):
                              data={"from": previous, "to": status})
     notify("status_changed", language=case.language, topic=case.reference,
            email=case.applicant_email or None, phone=case.applicant_phone or None,
-           context=notification_context(case))
+           context=notification_context("status_changed", case))
     return case

@@ -122,3 +122,19 @@ def form_blocks():
 
 def spec_from_stream(stream):
     return [child.block.to_spec(child.block_type, child.value) for child in stream]
+
+
+def stream_data_from_spec(spec):
+    """The form builder's raw StreamField data for a spec (demo content, tests, imports)."""
+    data = []
+    for field in spec:
+        value = {"label": field["label"], "name": field["name"],
+                 "help_text": field.get("help_text", ""), "required": field.get("required", True)}
+        if field.get("show_if"):
+            value["show_if_field"] = field["show_if"]["field"]
+            value["show_if_value"] = field["show_if"]["value"]
+        for option in BLOCK_TYPES[field["type"]].options:
+            if option in field:
+                value[option] = field[option]
+        data.append({"type": field["type"], "value": value})
+    return data

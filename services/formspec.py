@@ -386,7 +386,7 @@ class ApplicationForm(ContactMixin):
         items = []
         for name in self.fields:
             bound = self[name]
-            spec_field = self.by_name.get(name, {"type": _contact_type(name)})
+            spec_field = self.by_name.get(name) or {"type": _contact_type(name)}
             item = {"field": bound, "type": spec_field["type"], "spec": spec_field,
                     "kept": self.kept_files.get(name)}
             condition = spec_field.get("show_if")

@@ -57,5 +57,6 @@ def complete(token, *, paid, provider_reference=""):
         if paid:
             notify("payment_received", language=case.language, topic=case.reference,
                    email=case.applicant_email or None, phone=case.applicant_phone or None,
-                   context=notification_context(case, amount=f"{payment.amount} ₽"))
+                   context=notification_context("payment_received", case,
+                                                amount=f"{payment.amount} ₽"))
     return payment, True

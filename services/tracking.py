@@ -76,7 +76,7 @@ def request_code(reference, client):
         notify("tracking_code", language=case.language, topic=case.reference,
                email=case.applicant_email or None,
                phone=None if case.applicant_email else case.applicant_phone,
-               context=notification_context(case, code=code))
+               context=notification_context("tracking_code", case, code=code))
     return case
 
 

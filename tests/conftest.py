@@ -26,6 +26,22 @@ def _public_schema_each_test():
     connection.set_schema_to_public()
 
 
+@pytest.fixture(autouse=True)
+def _tasks_in_process(request):
+    """Tasks run in-process (eagerly) except in tests that use the real worker: once the
+    session's worker has started, the app would otherwise keep sending to it, and it cannot
+    see a test's uncommitted rows."""
+    if "celery_worker" in request.fixturenames:
+        yield
+        return
+    from dgbox.celery import app
+
+    saved = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = saved
+
+
 def launch(name, kind="region", **kwargs):
     from tenants.provisioning import LaunchRequest, launch_tenant
 
@@ -156,3 +172,91 @@ def _database_url(db) -> str:
 @pytest.fixture
 def public_schema():
     return get_public_schema_name()
+
+
+# --- S3 (infra/s3.py, infra/storage.py) -------------------------------------------------------
+_S3_ENV = ("DGBOX_S3_ENDPOINT_URL", "DGBOX_S3_ACCESS_KEY", "DGBOX_S3_SECRET_KEY",
+           "DGBOX_S3_TEST_BUCKET")
+_s3_setup_error: list[Exception] = []
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _s3_test_bucket():
+    """The run's own bucket (test-dgbox-<pid>) on a real S3 server that checks signatures.
+
+    The server: DGBOX_S3_ENDPOINT_URL (`make test` exports the loopback SeaweedFS), else the
+    embedded one started or reused here. Its address, keys and the bucket are put in the
+    environment for processes the tests start (the Celery worker). At the end the bucket is
+    emptied and deleted. A failure here fails only the tests that ask for `s3_bucket`.
+    """
+    from django.conf import settings
+
+    from infra import localservices, s3
+
+    saved = {name: os.environ.get(name) for name in _S3_ENV}
+    try:
+        if not settings.DGBOX_S3_ENDPOINT_URL:
+            (settings.DGBOX_S3_ENDPOINT_URL, settings.DGBOX_S3_ACCESS_KEY,
+             settings.DGBOX_S3_SECRET_KEY) = localservices.ensure_s3()
+        os.environ.update({
+            "DGBOX_S3_ENDPOINT_URL": settings.DGBOX_S3_ENDPOINT_URL,
+            "DGBOX_S3_ACCESS_KEY": settings.DGBOX_S3_ACCESS_KEY,
+            "DGBOX_S3_SECRET_KEY": settings.DGBOX_S3_SECRET_KEY,
+            "DGBOX_S3_TEST_BUCKET": settings.DGBOX_S3_BUCKET,
+        })
+        try:
+            _drop_stale_test_buckets(s3)
+        except Exception as err:  # noqa: BLE001 - housekeeping only
+            print(f"could not remove stale test buckets: {err}", file=sys.stderr)  # noqa: T201
+        s3.ensure_bucket()
+    except Exception as err:  # noqa: BLE001 - reported by the s3_bucket fixture
+        _s3_setup_error.append(err)
+    yield settings.DGBOX_S3_BUCKET
+    try:
+        if not _s3_setup_error:
+            _drop_bucket(s3, settings.DGBOX_S3_BUCKET)
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@pytest.fixture
+def s3_bucket(_s3_test_bucket):
+    """Name of the run's bucket; fails the test with the reason when S3 is not available."""
+    if _s3_setup_error:
+        pytest.fail(f"no S3 for the tests: {_s3_setup_error[0]}", pytrace=False)
+    return _s3_test_bucket
+
+
+def _drop_bucket(s3, bucket):
+    s3.delete_keys([info.key for info in s3.iter_objects("", bucket=bucket)], bucket=bucket)
+    client = s3.client()
+    for upload in client.list_multipart_uploads(Bucket=bucket).get("Uploads", []):
+        client.abort_multipart_upload(Bucket=bucket, Key=upload["Key"],
+                                      UploadId=upload["UploadId"])
+    client.delete_bucket(Bucket=bucket)
+
+
+def _drop_stale_test_buckets(s3):
+    """Buckets of earlier runs on the loopback server whose process is gone (killed runs);
+    each holds a SeaweedFS volume, and their number is limited."""
+    import re
+    from urllib.parse import urlsplit
+
+    from django.conf import settings
+
+    if urlsplit(settings.DGBOX_S3_ENDPOINT_URL).hostname not in ("127.0.0.1", "localhost"):
+        return
+    for bucket in s3.client().list_buckets().get("Buckets", []):
+        found = re.fullmatch(r"test-dgbox-(\d+)", bucket["Name"])
+        if not found or bucket["Name"] == settings.DGBOX_S3_BUCKET:
+            continue
+        try:
+            os.kill(int(found[1]), 0)
+        except ProcessLookupError:
+            _drop_bucket(s3, bucket["Name"])
+        except PermissionError:
+            pass

@@ -177,11 +177,15 @@ DGBOX_S3_SECRET_KEY = env("DGBOX_S3_SECRET_KEY", default="")
 DGBOX_S3_REGION = env("DGBOX_S3_REGION", default="us-east-1")
 # DGBOX_S3_BUCKET: the platform's private bucket; every tenant writes under tenants/<schema>/.
 DGBOX_S3_BUCKET = env("DGBOX_S3_BUCKET", default="dgbox-private")
-# DGBOX_S3_SSE: server-side encryption: "auto" (AES256 when the endpoint accepts it), "on"
-# (required: refuse to start without it) or "off".
+# DGBOX_S3_SSE: server-side encryption (SSE-S3, AES256): "auto" (when the endpoint supports
+# it, else a logged note), "on" (required: infra.s3.ensure_bucket() fails without it) or "off".
 DGBOX_S3_SSE = env("DGBOX_S3_SSE", default="auto")
 # DGBOX_S3_SIGNED_URL_SECONDS: lifetime of the signed links staff use to open a file.
 DGBOX_S3_SIGNED_URL_SECONDS = env.int("DGBOX_S3_SIGNED_URL_SECONDS", default=120)
+# DGBOX_S3_CONNECT_TIMEOUT / DGBOX_S3_READ_TIMEOUT: seconds before a dead or stuck endpoint
+# fails the request (each retried up to 3 times) instead of hanging a web worker.
+DGBOX_S3_CONNECT_TIMEOUT = env.float("DGBOX_S3_CONNECT_TIMEOUT", default=3)
+DGBOX_S3_READ_TIMEOUT = env.float("DGBOX_S3_READ_TIMEOUT", default=60)
 
 # --- Cache, Celery ---------------------------------------------------------------------------
 # REDIS_URL: Redis for the cache and as Celery's broker. Unset: a per-process cache and tasks

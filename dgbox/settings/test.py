@@ -24,5 +24,17 @@ MEDIA_ROOT = STATE_DIR / "test-media"  # noqa: F405
 # A test database per run: concurrent runs on one server (a developer's and a helper's, or
 # two checkouts) never drop each other's database half-way.
 DATABASES["default"]["TEST"] = {"NAME": f"test_dgbox_{os.getpid()}"}
-# A bucket per run on the shared loopback S3 server, for the same reason.
-DGBOX_S3_BUCKET = f"test-dgbox-{os.getpid()}"
+# A bucket per run on the shared loopback S3 server, for the same reason; the run's Celery
+# worker is handed it in DGBOX_S3_TEST_BUCKET. The S3 endpoint comes from DGBOX_S3_ENDPOINT_URL
+# (`make test` exports the loopback SeaweedFS); run as plain `pytest`, tests/conftest.py starts
+# or reuses that server (infra.localservices.ensure_s3) and creates and deletes the bucket.
+DGBOX_S3_BUCKET = env("DGBOX_S3_TEST_BUCKET", default=f"test-dgbox-{os.getpid()}")
+
+# --- Rollout tests (tests/test_rollout.py; owned by the rollout work) ---------------------------
+# A tenant app that exists only in tests, whose migrations the rollout tests swap to ship "a new
+# release" (tests/rollout_fixture/). DGBOX_TEST_ROLLOUT_MIGRATIONS picks its migration module,
+# so a `dgbox rollout run` subprocess started by a test sees the same migrations as the test.
+TENANT_APPS = [*TENANT_APPS, "tests.rollout_fixture"]  # noqa: F405
+INSTALLED_APPS = [*INSTALLED_APPS, "tests.rollout_fixture"]  # noqa: F405
+MIGRATION_MODULES = {"rollout_fixture": env("DGBOX_TEST_ROLLOUT_MIGRATIONS",
+                                            default="tests.rollout_fixture.migrations")}

