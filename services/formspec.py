@@ -169,8 +169,22 @@ class ContactMixin(forms.Form):
         help_text=_("We send the receipt and the tracking codes here."))
     applicant_phone = forms.CharField(
         label=_("Mobile phone number"), required=False, max_length=24,
-        validators=[RegexValidator(PHONE_RE, _("Enter a phone number, like +7 900 123 45 67."))],
-        help_text=_("Give an email address, a mobile number or both."))
+        help_text=_("With the country code, like +7 900 123 45 67. Give an email address, a "
+                    "mobile number or both."))
+
+    # Checked by the same rules the notification service applies when it sends, so that an
+    # accepted application can always get its receipt.
+    def clean_applicant_email(self):
+        from services.notifications.recipients import normalise_email
+
+        value = self.cleaned_data.get("applicant_email", "")
+        return normalise_email(value) if value else ""
+
+    def clean_applicant_phone(self):
+        from services.notifications.recipients import normalise_phone
+
+        value = self.cleaned_data.get("applicant_phone", "")
+        return normalise_phone(value) if value else ""
 
     def clean(self):
         cleaned = super().clean()

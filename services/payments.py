@@ -33,8 +33,7 @@ class LocalTestProvider(PaymentProvider):
 
 
 def provider():
-    return import_string(getattr(settings, "DGBOX_PAYMENT_PROVIDER",
-                                 "services.payments.LocalTestProvider"))()
+    return import_string(settings.DGBOX_PAYMENT_PROVIDER)()
 
 
 def complete(token, *, paid, provider_reference=""):

@@ -322,3 +322,75 @@ def test_invalid_form_definition_is_refused_when_saved(tenant_a):
         with pytest.raises(ValidationError) as caught:
             service.full_clean()
         assert "form" in caught.value.message_dict
+
+
+def _in_thread(fn, *args):
+    """Run `fn` on its own database connection (so its writes commit and other connections
+    see them) and return its result."""
+    import threading
+
+    from django.db import connections
+
+    box = {}
+
+    def target():
+        try:
+            box["value"] = fn(*args)
+        except Exception as exc:  # noqa: BLE001 - handed to the test
+            box["error"] = exc
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join(120)
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
+def test_two_simultaneous_submissions_of_one_draft_make_one_case(tenant_a):
+    """Two requests racing with the same draft (double click on two connections): the draft
+    row lock lets one create the case; the other gets the same case back."""
+    import threading
+
+    def prepare():
+        with tenant_context(tenant_a):
+            service = make_service(spec=[{"type": "text", "name": "purpose",
+                                          "label": "Purpose"}])
+            draft = ApplicationDraft.objects.create(
+                service=service, form_version=service.current_version(),
+                answers={"purpose": "x", "applicant_name": "A",
+                         "applicant_email": "a@example.org", "applicant_phone": ""})
+            return service.pk, draft.token
+
+    service_pk, token = _in_thread(prepare)
+    barrier = threading.Barrier(2)
+    results = []
+
+    def racer():
+        with tenant_context(tenant_a):
+            barrier.wait(30)
+            case, created = submit_application(token)
+            results.append((case.pk, created))
+
+    threads = [threading.Thread(target=lambda: _in_thread(racer)) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+
+    def count_and_clean():
+        with tenant_context(tenant_a):
+            cases = list(Case.objects.filter(submission_key=token).values_list("pk", flat=True))
+            Message.objects.filter(topic__in=Case.objects.filter(
+                submission_key=token).values("reference")).delete()
+            ApplicationDraft.objects.filter(pk=token).delete()
+            Case.objects.filter(submission_key=token).delete()
+            OnlineService.objects.filter(pk=service_pk).delete()
+            return cases
+
+    cases = _in_thread(count_and_clean)
+    assert len(cases) == 1
+    assert sorted(created for _pk, created in results) == [False, True]
+    assert {pk for pk, _created in results} == {cases[0]}

@@ -87,6 +87,7 @@ def test_valid_answers_clean_to_json_ready_values():
     ({"applicant_email": "", "applicant_phone": ""}, "applicant_email", "email address or a"),
     ({"applicant_email": "not-an-email"}, "applicant_email", "valid email"),
     ({"applicant_phone": "12ab"}, "applicant_phone", "phone number"),
+    ({"applicant_phone": "8 912 345 67 89"}, "applicant_phone", "country code"),
     ({"purpose": "ab"}, "purpose", "at least 3"),
     ({"purpose": "x" * 21}, "purpose", "at most 20"),
     ({"details": "x" * 51}, "details", "at most 50"),

@@ -253,6 +253,10 @@ SECURE_REFERRER_POLICY = "same-origin"
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env("DGBOX_FROM_EMAIL", default="no-reply@" + BASE_DOMAIN)
+# DGBOX_PAYMENT_PROVIDER: dotted path of the payment provider (services/payments.py). The
+# default is the local test provider (a Pay / Decline page; no money moves).
+DGBOX_PAYMENT_PROVIDER = env("DGBOX_PAYMENT_PROVIDER",
+                             default="services.payments.LocalTestProvider")
 # DGBOX_SMS_BACKEND: dotted path of the SMS gateway backend (services/notifications/sms.py).
 # The default writes each message to DGBOX_STATE_DIR/sms.log instead of sending it.
 DGBOX_SMS_BACKEND = env("DGBOX_SMS_BACKEND",

@@ -18,6 +18,7 @@ from django_tenants.utils import tenant_context
 from rich.table import Table
 
 from cms.demo_content import populate
+from services.demo import populate as populate_forms
 from tenants.console import console_for
 from tenants.models import Tenant
 from tenants.provisioning import LaunchRequest, launch_tenant, site_url
@@ -55,6 +56,7 @@ class Command(BaseCommand):
             with console.status(f"Writing demo content for {req.name}..."), \
                     tenant_context(tenant):
                 populate(tenant.default_language)
+                populate_forms(tenant.default_language)
 
         table = Table(title="dgbox demo", title_justify="left")
         for column in ("Tenant", "Site", "Admin login"):

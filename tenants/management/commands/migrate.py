@@ -24,6 +24,11 @@ class Command(MigrateSchemasCommand):
         if partial or dry or options.get("skip_template"):
             return
         ensure_public_tenant()
+        # The private bucket (uploads, letters, backups) with its privacy, lifecycle and
+        # encryption settings; idempotent, like the rest of this command.
+        from infra.s3 import ensure_bucket
+
+        ensure_bucket()
         snapshot = refresh_template(verbosity=max(options.get("verbosity", 1) - 1, 0))
         if options.get("verbosity", 1):
             self.stdout.write(
