@@ -394,3 +394,29 @@ def test_two_simultaneous_submissions_of_one_draft_make_one_case(tenant_a):
     assert len(cases) == 1
     assert sorted(created for _pk, created in results) == [False, True]
     assert {pk for pk, _created in results} == {cases[0]}
+
+
+def test_staff_open_files_through_the_authorised_view_only(client, tenant_a, tenant_b,
+                                                           north_service):
+    post_form(client)
+    submit(client)
+    with tenant_context(tenant_a):
+        stored = Case.objects.get().files.get()
+        staff = get_user_model().objects.create_superuser("boss", "boss@north.example", "x")
+    anonymous = client.get(f"/admin/cases/files/{stored.pk}/", **NORTH)
+    assert anonymous.status_code == 302 and "/admin/login/" in anonymous["Location"]
+    with tenant_context(tenant_a):
+        client.force_login(staff)
+    response = client.get(f"/admin/cases/files/{stored.pk}/", **NORTH)
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content) == PDF
+    assert "attachment" in response["Content-Disposition"]
+    with tenant_context(tenant_a):
+        event = CaseEvent.objects.get(kind="file_viewed")
+        assert event.actor == staff and event.data["file"] == str(stored.pk)
+        assert "anna" not in str(event.data).lower()  # no personal data in the audit trail
+    # The same id on tenant B: B's staff (a superuser there) gets a 404, not A's file.
+    with tenant_context(tenant_b):
+        other = get_user_model().objects.create_superuser("boss", "boss@south.example", "x")
+        client.force_login(other)
+    assert client.get(f"/admin/cases/files/{stored.pk}/", **SOUTH).status_code == 404
