@@ -1,10 +1,10 @@
-"""`dgbox tenant create|list|show|suspend|resume`."""
+"""`dgbox tenant create|list|show|suspend|resume|archive|backup|restore|delete`."""
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from rich.table import Table
 
-from tenants import lifecycle
+from tenants import backup, lifecycle
 from tenants.console import console_for
 from tenants.models import Tenant
 from tenants.provisioning import LaunchRequest, launch_tenant, site_url
@@ -30,9 +30,25 @@ class Command(BaseCommand):
         lst = sub.add_parser("list", help="List tenants.")
         lst.add_argument("--status", choices=[s.value for s in Tenant.Status])
         for name, text in [("show", "Show one tenant."), ("suspend", "Show a maintenance page."),
-                           ("resume", "Serve the site again.")]:
+                           ("resume", "Serve the site again."),
+                           ("archive", "Answer 410 'no longer available'; keep all data.")]:
             p = sub.add_parser(name, help=text)
             p.add_argument("slug")
+        bkp = sub.add_parser("backup", help="Back up one tenant (schema, files, metadata).")
+        bkp.add_argument("slug")
+        bkp.add_argument("--output", default="s3", metavar="s3|PATH",
+                         help="s3 (default): backups/<slug>/<timestamp>.tar.gz in the bucket; "
+                              "or a local file or directory for the archive.")
+        rst = sub.add_parser("restore", help="Restore a backup as a new tenant.")
+        rst.add_argument("source", metavar="BACKUP",
+                         help="S3 key (backups/<slug>/<timestamp>.tar.gz) or local path.")
+        rst.add_argument("--slug", required=True, help="Slug of the new tenant.")
+        rst.add_argument("--domain", help="Host name (default: <slug>.<base domain>).")
+        dlt = sub.add_parser("delete", help="Export, then delete a tenant for good.")
+        dlt.add_argument("slug")
+        dlt.add_argument("--confirm", metavar="SLUG", help="The tenant's slug again.")
+        dlt.add_argument("--output", default="s3", metavar="s3|PATH",
+                         help="Where the export archive goes (as for backup).")
 
     def handle(self, *args, action, **options):
         self.console = console_for(self.stdout)
@@ -40,6 +56,8 @@ class Command(BaseCommand):
             getattr(self, f"do_{action}")(**options)
         except ValidationError as exc:
             raise CommandError("\n".join(exc.messages)) from exc
+        except (backup.BackupError, backup.RestoreError) as exc:
+            raise CommandError(str(exc)) from exc
 
     def do_create(self, **o):
         req = LaunchRequest(
@@ -98,3 +116,34 @@ class Command(BaseCommand):
     def do_resume(self, slug, **_o):
         t = lifecycle.resume(slug)
         self.console.print(f"{t.name} is active again.")
+
+    def do_archive(self, slug, **_o):
+        t = lifecycle.archive(slug)
+        self.console.print(f"{t.name} is archived: its site answers 'no longer available' "
+                           "(410); all data is kept.")
+
+    def do_backup(self, slug, output="s3", **_o):
+        with self.console.status(f"Backing up {slug}..."):
+            result = backup.backup_tenant(slug, output=output)
+        meta = result.metadata
+        self.console.print(f"[green]Backed up[/] {slug}: {len(meta['row_counts'])} tables, "
+                           f"{meta['rows']} rows, {result.files} files.")
+        self.console.print(f"  Archive: {result.key} ({result.size} bytes, sha256 "
+                           f"{result.sha256})", markup=False)
+        self.console.print(f"  Files:   {result.files_prefix}", markup=False)
+
+    def do_restore(self, source, slug, domain=None, **_o):
+        with self.console.status(f"Restoring {source} as {slug}..."):
+            result = backup.restore_tenant(source, slug=slug, domain=domain)
+        self.console.print(f"[green]Restored[/] {result.tenant.name} as {result.tenant.slug}: "
+                           f"{result.tables} tables, {result.rows} rows, {result.files} files "
+                           "verified.")
+        self.console.print(f"  Site: {site_url(result.domain)}/", markup=False)
+
+    def do_delete(self, slug, confirm=None, output="s3", **_o):
+        result = lifecycle.delete(slug, confirm=confirm, output=output)
+        self.console.print(f"[green]Deleted[/] {slug}: schema {result.schema_name} dropped, "
+                           f"{result.files_deleted} files deleted.")
+        self.console.print(f"  Export: {result.backup_key} ({result.backup_size} bytes)",
+                           markup=False)
+        self.console.print(f"  Audit:  {result.audit_key}", markup=False)
