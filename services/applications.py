@@ -31,18 +31,19 @@ def safe_display_name(name):
     return (cleaned or "file")[-100:]
 
 
-def _store_upload(draft, field_name, upload):
+def _store_upload(draft, field_name, upload, case=None):
     digest = hashlib.sha256()
     upload.seek(0)
     for chunk in upload.chunks():
         digest.update(chunk)
     upload.seek(0)
-    stored = UploadedFile(draft=draft, field_name=field_name,
+    stored = UploadedFile(draft=draft, case=case, field_name=field_name,
                           original_name=safe_display_name(upload.name),
                           extension=upload.sniffed_extension, content_type=upload.sniffed_type,
                           size=upload.size, sha256=digest.hexdigest())
     # Never the applicant's file name: a random name under the draft's folder.
-    name = f"uploads/{draft.token.hex}/{uuid.uuid4().hex}.{upload.sniffed_extension}"
+    folder = draft.token.hex if draft is not None else f"case-{case.pk}"
+    name = f"uploads/{folder}/{uuid.uuid4().hex}.{upload.sniffed_extension}"
     stored.storage_name = private_storage().save(name, upload)
     stored.save()
     return stored
@@ -121,6 +122,9 @@ def submit_application(draft_token):
             applicant_phone=contact["applicant_phone"], language=draft.language,
             channel=draft.channel, entered_by=draft.entered_by)
         UploadedFile.objects.filter(draft=draft).update(case=case)
+        from . import workflow
+
+        workflow.start(case)
         draft.case = case
         draft.save(update_fields=["case", "updated_at"])
         CaseEvent.objects.create(
@@ -135,7 +139,35 @@ def submit_application(draft_token):
         notify("application_received", language=case.language, topic=case.reference,
                email=case.applicant_email or None, phone=case.applicant_phone or None,
                context=notification_context("application_received", case))
+        workflow.apply_rules(case)
+        case.refresh_from_db()
     return case, True
+
+
+def provide_information(case, text, upload=None):
+    """The applicant answers a request for more information: their message (and a file) go
+    on the case and the case goes back to review."""
+    from . import workflow
+    from .models import CaseNote
+
+    with transaction.atomic():
+        flow = workflow.definition(case)
+        step = next((t for t in workflowspec_transitions(flow, case.status)
+                     if t["group"] == workflow.APPLICANT), None)
+        if step is None:
+            raise workflow.TransitionError("No information is being asked for.")
+        CaseNote.objects.create(case=case, text=text, kind=CaseNote.Kind.ANSWER)
+        if upload is not None:
+            _store_upload(None, "more_info", upload, case=case)
+        CaseEvent.objects.create(case=case, kind=CaseEvent.Kind.INFO_PROVIDED, public=True,
+                                 actor_role="applicant", data={"file": upload is not None})
+        return workflow.take(case.pk, step["code"], applicant=True)
+
+
+def workflowspec_transitions(flow, state):
+    from .workflowspec import transitions_from
+
+    return transitions_from(flow, state)
 
 
 def notification_context(key, case, **extra):
@@ -156,22 +188,3 @@ def tracking_url(tenant, language, dj_settings):
     domain = tenant.primary_domain or ""
     port = f":{dj_settings.DGBOX_SITE_PORT}" if dj_settings.DGBOX_SITE_PORT else ""
     return f"{dj_settings.DGBOX_SITE_SCHEME}://{domain}{port}/{language}/track/"
-
-
-@transaction.atomic
-def change_status(case, status, *, actor=None):
-    """Move a case to another status and tell the applicant. (Case handling with configurable
-    workflows builds on this; see the README.)"""
-    from services.notifications.api import notify
-
-    case = Case.objects.select_for_update().get(pk=case.pk)
-    previous = case.status
-    case.status = status
-    case.save(update_fields=["status", "updated_at"])
-    CaseEvent.objects.create(case=case, kind=CaseEvent.Kind.STATUS, actor=actor,
-                             actor_role="staff" if actor else "system", public=True,
-                             data={"from": previous, "to": status})
-    notify("status_changed", language=case.language, topic=case.reference,
-           email=case.applicant_email or None, phone=case.applicant_phone or None,
-           context=notification_context("status_changed", case))
-    return case

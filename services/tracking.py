@@ -14,6 +14,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from .models import Case, CaseEvent, TrackingCode
@@ -121,7 +122,10 @@ def public_history(case):
         if event.kind == CaseEvent.Kind.SUBMITTED:
             text = _("We received your application.")
         elif event.kind == CaseEvent.Kind.STATUS:
-            text = _("Status: %(status)s.") % {"status": status_label(event.data.get("to"))}
+            text = _("Status: %(status)s.") % {"status": status_label(
+                event.data.get("to"), case.workflow_version, get_language())}
+        elif event.kind == CaseEvent.Kind.INFO_PROVIDED:
+            text = _("You sent the information we asked for.")
         elif event.kind == CaseEvent.Kind.PAYMENT:
             text = (_("Payment received: %(amount)s ₽.") if event.data.get("status") == "paid"
                     else _("Payment was not made (%(amount)s ₽).")) % {

@@ -241,13 +241,50 @@ def track_code(request):
                   {"form": form, "errors": _errors(form)}, status=status)
 
 
+class InformationForm(forms.Form):
+    message = forms.CharField(label=_("Your answer"), max_length=4000,
+                              widget=forms.Textarea(attrs={"rows": 5}))
+    document = formspec.UploadField(kinds=formspec.DEFAULT_FILE_KINDS, max_size_mb=10,
+                                    required=False, label=_("A document (optional)"),
+                                    help_text=_("PDF, JPEG or PNG, up to 10 MB."))
+
+
 @never_cache
+@require_http_methods(["GET", "POST"])
 def track_status(request):
+    from . import workflow
+
     opened = request.session.get(TRACK_CASE) or {}
     if not opened or opened.get("until", 0) < timezone.now().timestamp():
         return HttpResponseRedirect(reverse("services:track"))
-    case = get_object_or_404(Case.objects.select_related("service__page"), pk=opened["id"])
+    case = get_object_or_404(Case.objects.select_related("service__page", "workflow_version"),
+                             pk=opened["id"])
+    asked = any(t["group"] == workflow.APPLICANT for t in
+                applications.workflowspec_transitions(workflow.definition(case), case.status))
+    info_form = None
+    if asked:
+        info_form = InformationForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and info_form.is_valid():
+            try:
+                applications.provide_information(case, info_form.cleaned_data["message"],
+                                                 info_form.cleaned_data.get("document"))
+            except workflow.TransitionError as exc:
+                info_form.add_error(None, str(exc))
+            else:
+                return HttpResponseRedirect(reverse("services:track-status"))
+    status = 400 if info_form is not None and info_form.errors else 200
     return render(request, "services/track_status.html", {
-        "case": case, "history": tracking.public_history(case),
+        "case": case, "history": tracking.public_history(case), "info_form": info_form,
+        "errors": _errors(info_form) if info_form is not None else [],
+        "request_message": _latest_request(case) if asked else "",
         "payment": case.payments.filter(status=Payment.Status.PENDING).first(),
-    })
+    }, status=status)
+
+
+def _latest_request(case):
+    """What staff asked the applicant (the message given with the request)."""
+    from .models import CaseNote
+
+    note = CaseNote.objects.filter(case=case, kind=CaseNote.Kind.REQUEST).order_by(
+        "-created_at").first()
+    return note.text if note else ""

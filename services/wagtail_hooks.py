@@ -9,7 +9,7 @@ from wagtail.snippets.models import register_snippet
 from wagtail.snippets.views.snippets import SnippetViewSet
 
 from . import admin_views
-from .models import OnlineService
+from .models import DecisionLetterTemplate, OnlineService, Workflow
 
 
 class OnlineServiceViewSet(SnippetViewSet):
@@ -22,6 +22,26 @@ class OnlineServiceViewSet(SnippetViewSet):
 
 
 register_snippet(OnlineServiceViewSet)
+
+
+class WorkflowViewSet(SnippetViewSet):
+    model = Workflow
+    icon = "tasks"
+    menu_label = _("Case workflows")
+    add_to_settings_menu = True
+    list_display = ["name", "updated_at"]
+
+
+class LetterTemplateViewSet(SnippetViewSet):
+    model = DecisionLetterTemplate
+    icon = "doc-full"
+    menu_label = _("Decision letters")
+    add_to_settings_menu = True
+    list_display = ["__str__", "title"]
+
+
+register_snippet(WorkflowViewSet)
+register_snippet(LetterTemplateViewSet)
 
 
 @hooks.register("register_admin_urls")

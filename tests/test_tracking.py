@@ -10,7 +10,8 @@ from django.db import connection
 from django_tenants.utils import tenant_context
 
 from services import tracking
-from services.applications import change_status, submit_application
+from services.applications import submit_application
+from services.workflow import take
 from services.models import ApplicationDraft, TrackingCode
 
 from .test_apply import NORTH, SOUTH, make_service
@@ -58,7 +59,7 @@ def test_applicant_tracks_with_reference_and_emailed_code(client, tenant_a, nort
     assert response.status_code == 302 and response["Location"].endswith("/track/code/")
     assert mail.outbox[-1].to == ["petr@example.org"]
     with tenant_context(tenant_a):
-        change_status(north_case, "in_review")
+        take(north_case.pk, "start_review", automatic=True)
     response = client.post("/ru/track/code/", {"code": last_code()}, **NORTH)
     assert response.status_code == 302 and response["Location"].endswith("/track/status/")
     status = client.get("/ru/track/status/", **NORTH)

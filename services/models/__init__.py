@@ -3,10 +3,14 @@ uploaded files, case events, tracking codes and payments."""
 
 from .cases import (  # noqa: F401
     ApplicationDraft,
+    AutomatedDecision,
     Case,
     CaseEvent,
+    CaseNote,
     Payment,
     TrackingCode,
     UploadedFile,
 )
 from .definitions import FormVersion, OnlineService, ServicesSettings  # noqa: F401
+from .letters import DecisionLetterTemplate  # noqa: F401, E402
+from .workflows import Workflow, WorkflowVersion  # noqa: F401

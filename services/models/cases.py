@@ -71,6 +71,19 @@ class Case(models.Model):
                                    on_delete=models.SET_NULL, related_name="+",
                                    help_text=_("Staff member who entered it for the applicant."))
     status = models.CharField(max_length=40, default=Status.RECEIVED, db_index=True)
+    workflow_version = models.ForeignKey("services.WorkflowVersion", null=True, blank=True,
+                                         on_delete=models.PROTECT, related_name="+")
+    group = models.CharField(max_length=80, blank=True, db_index=True,
+                             help_text=_("Staff group the case is routed to."))
+    assignee = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                 on_delete=models.SET_NULL, related_name="assigned_cases")
+    due_date = models.DateField(null=True, blank=True, db_index=True)
+    paused_since = models.DateField(null=True, blank=True)
+    sla_flag = models.CharField(max_length=8, blank=True, default="", db_index=True,
+                                help_text="'' on time, 'nearing' or 'overdue'")
+    decision_reason = models.TextField(blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    erased_at = models.DateTimeField(null=True, blank=True)
     submitted_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -85,10 +98,20 @@ class Case(models.Model):
 
     @property
     def status_label(self):
-        return status_label(self.status)
+        return status_label(self.status, self.workflow_version, self.language)
+
+    @property
+    def is_closed(self):
+        return self.closed_at is not None
 
 
-def status_label(status):
+def status_label(status, version=None, language=None):
+    from django.utils.translation import get_language
+
+    from .. import workflowspec
+
+    if version is not None:
+        return workflowspec.label(version.definition, status, language or get_language() or "ru")
     return str(dict(Case.Status.choices).get(status, status))
 
 
@@ -134,6 +157,15 @@ class CaseEvent(models.Model):
         PAYMENT = "payment", _("Payment")
         FILE_VIEWED = "file_viewed", _("File opened")
         TRACKED = "tracked", _("Status checked by the applicant")
+        ASSIGNED = "assigned", _("Assigned")
+        NOTE = "note", _("Internal note added")
+        AUTO_DECISION = "auto_decision", _("Automatic decision")
+        ROUTED = "routed", _("Routed to a group")
+        INFO_PROVIDED = "info_provided", _("Applicant provided information")
+        ESCALATED = "escalated", _("Deadline escalation")
+        EXPORTED = "exported", _("Data exported")
+        LETTER = "letter", _("Decision letter issued")
+        ERASED = "erased", _("Personal data erased")
 
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=24, choices=Kind.choices)
@@ -155,6 +187,47 @@ class CaseEvent(models.Model):
         if self.pk is not None:
             raise RuntimeError("Case events are append-only.")
         super().save(*args, **kwargs)
+
+
+class CaseNote(models.Model):
+    """A note on a case: by staff (internal), or the applicant's answer to a request for more
+    information."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="notes")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL,
+                               related_name="+")
+    class Kind(models.TextChoices):
+        INTERNAL = "internal", _("Internal note")
+        REQUEST = "request", _("Message to the applicant")
+        ANSWER = "answer", _("Applicant's answer")
+
+    text = models.TextField(max_length=4000)
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.INTERNAL)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self):
+        return f"note on {self.case_id}"
+
+
+class AutomatedDecision(models.Model):
+    """A decision taken by a rule: which rule, what it read, what it did. Reviewable by staff;
+    the inputs are personal data and are erased with the case."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="automated_decisions")
+    rule_name = models.CharField(max_length=200)
+    rule = models.JSONField()
+    inputs = models.JSONField(default=dict)
+    outcome = models.CharField(max_length=80)
+    reviewed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                    on_delete=models.SET_NULL, related_name="+")
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return f"{self.rule_name} -> {self.outcome}"
 
 
 class TrackingCode(models.Model):

@@ -28,10 +28,24 @@ class OnlineService(models.Model):
                                     help_text=_("Untick to stop new applications for a while."))
     form = StreamField(form_blocks(), verbose_name=_("application form"),
                        help_text=_("Name, email and phone are always asked first."))
+    workflow = models.ForeignKey("services.Workflow", null=True, blank=True,
+                                 on_delete=models.PROTECT, verbose_name=_("workflow"),
+                                 help_text=_("Empty: the standard workflow."))
+    sla_days = models.PositiveSmallIntegerField(
+        null=True, blank=True, verbose_name=_("deadline in working days"),
+        help_text=_("Empty: the working days given on the service page."))
+    retention_days = models.PositiveIntegerField(
+        default=365 * 3, verbose_name=_("keep personal data for (days after closing)"))
+    rules = models.JSONField(
+        default=list, blank=True, verbose_name=_("automatic decision rules"),
+        help_text=_('A list of {"name", "when" (JSON Logic over the answers), "then": '
+                    '"approve" | "refuse" | "route", "group"}. See docs/cases.md.'))
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    panels = [FieldPanel("page"), FieldPanel("accepting"), FieldPanel("form")]
+    panels = [FieldPanel("page"), FieldPanel("accepting"), FieldPanel("form"),
+              FieldPanel("workflow"), FieldPanel("sla_days"), FieldPanel("retention_days"),
+              FieldPanel("rules")]
 
     class Meta:
         verbose_name = _("online service")
@@ -55,10 +69,31 @@ class OnlineService(models.Model):
 
     def clean(self):
         super().clean()
+        errors = {}
         try:
             formspec.validate_spec(self.spec)
         except ValidationError as exc:
-            raise ValidationError({"form": exc.messages}) from exc
+            errors["form"] = exc.messages
+        try:
+            from .. import rules
+
+            rules.validate(self.rules, self.spec, self.workflow_definition())
+        except ValidationError as exc:
+            errors["rules"] = exc.messages
+        if errors:
+            raise ValidationError(errors)
+
+    def workflow_definition(self):
+        from .workflows import Workflow
+
+        workflow = self.workflow if self.workflow_id else Workflow.default()
+        return workflow.definition
+
+    @property
+    def deadline_days(self):
+        if self.sla_days is not None:
+            return self.sla_days
+        return self.page.processing_days if self.page_id else None
 
     def current_version(self):
         """The latest form version, made now if the form changed since the last one."""
