@@ -9,6 +9,7 @@ field is missing, or when somebody else moved the case first (`expected_state`).
 from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from . import rules as rules_engine
@@ -97,8 +98,8 @@ def take(case_id, code, *, actor=None, expected_state=None, values=None, automat
         if case.status not in transition["from"]:
             raise TransitionError(_(
                 "“%(step)s” cannot be taken while the case is “%(state)s”.") % {
-                    "step": transition["label"].get("en"),
-                    "state": workflowspec.label(flow, case.status, "en")})
+                    "step": _label(transition), "state": workflowspec.label(
+                        flow, case.status, get_language() or "ru")})
         if applicant:
             allowed = transition["group"] == APPLICANT
         else:
@@ -139,6 +140,11 @@ def take(case_id, code, *, actor=None, expected_state=None, values=None, automat
                    email=case.applicant_email or None, phone=case.applicant_phone or None,
                    context=notification_context(key, case))
     return case
+
+
+def _label(item):
+    language = get_language() or "ru"
+    return item["label"].get(language) or item["label"].get("ru") or item["code"]
 
 
 def _move_clock(case, flow, previous, new):

@@ -64,9 +64,10 @@ def broken(**changes):
     definition = copy.deepcopy(workflowspec.DEFAULT)
     for key, value in changes.items():
         definition[key] = value(definition) if callable(value) else value
-    with translation.override("en"), pytest.raises(ValidationError) as caught:
-        workflowspec.validate(definition)
-    return " | ".join(caught.value.messages)
+    with translation.override("en"):
+        with pytest.raises(ValidationError) as caught:
+            workflowspec.validate(definition)
+        return " | ".join(caught.value.messages)  # lazy messages: read in English
 
 
 def test_invalid_workflows_are_refused_with_reasons():
@@ -266,9 +267,10 @@ def test_a_case_decided_automatically_tells_the_applicant(north,
 ])
 def test_invalid_rules_are_refused_when_saved(north, rules, message):
     north.rules = rules
-    with translation.override("en"), pytest.raises(ValidationError) as caught:
-        north.full_clean()
-    assert message in " ".join(caught.value.message_dict["rules"])
+    with translation.override("en"):
+        with pytest.raises(ValidationError) as caught:
+            north.full_clean()
+        assert message in " ".join(caught.value.message_dict["rules"])
 
 
 # --- SLA ----------------------------------------------------------------------------------

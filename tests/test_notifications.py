@@ -158,9 +158,10 @@ def test_tenant_override_replaces_the_default_in_that_tenant_only(tenant_a, tena
 def test_invalid_templates_are_refused_with_a_field_error(fields, field, message):
     values = {"key": "application_received", "channel": "email", "language": "ru",
               "subject": "Заявление {reference}", "body": "Текст {reference}", **fields}
-    with translation.override("en"), pytest.raises(ValidationError) as refused:
-        NotificationTemplate(**values).clean()
-    assert message in " ".join(refused.value.message_dict[field])
+    with translation.override("en"):
+        with pytest.raises(ValidationError) as refused:
+            NotificationTemplate(**values).clean()
+        assert message in " ".join(refused.value.message_dict[field])
 
 
 @pytest.mark.django_db

@@ -11,8 +11,8 @@ from django_tenants.utils import tenant_context
 
 from services import tracking
 from services.applications import submit_application
-from services.workflow import take
 from services.models import ApplicationDraft, TrackingCode
+from services.workflow import take
 
 from .test_apply import NORTH, SOUTH, make_service
 

@@ -92,6 +92,7 @@ class Case(models.Model):
     class Meta:
         ordering = ["-submitted_at"]
         verbose_name = _("case")
+        verbose_name_plural = _("cases")
 
     def __str__(self):
         return self.reference

@@ -26,6 +26,7 @@ class DecisionLetterTemplate(models.Model):
 
     class Meta:
         verbose_name = _("decision letter template")
+        verbose_name_plural = _("decision letter templates")
         constraints = [models.UniqueConstraint(fields=["outcome", "language"],
                                                name="one_letter_per_outcome_language")]
 

@@ -17,6 +17,7 @@ class Workflow(models.Model):
 
     class Meta:
         verbose_name = _("case workflow")
+        verbose_name_plural = _("case workflows")
         ordering = ["name"]
 
     def __str__(self):
