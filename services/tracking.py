@@ -124,6 +124,8 @@ def public_history(case):
         elif event.kind == CaseEvent.Kind.STATUS:
             text = _("Status: %(status)s.") % {"status": status_label(
                 event.data.get("to"), case.workflow_version, get_language())}
+        elif event.kind == CaseEvent.Kind.LETTER:
+            text = _("Your decision letter is ready.")
         elif event.kind == CaseEvent.Kind.INFO_PROVIDED:
             text = _("You sent the information we asked for.")
         elif event.kind == CaseEvent.Kind.PAYMENT:

@@ -12,5 +12,6 @@ urlpatterns = [
     path("track/", views.track_start, name="track"),
     path("track/code/", views.track_code, name="track-code"),
     path("track/status/", views.track_status, name="track-status"),
+    path("track/letter/", views.track_letter, name="track-letter"),
     path("pay/<uuid:token>/", views.pay, name="pay"),
 ]

@@ -8,7 +8,7 @@ import uuid
 from datetime import timedelta
 
 from django import forms
-from django.http import HttpResponseRedirect
+from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils import timezone
@@ -273,12 +273,36 @@ def track_status(request):
             else:
                 return HttpResponseRedirect(reverse("services:track-status"))
     status = 400 if info_form is not None and info_form.errors else 200
+    letter = case.files.filter(field_name="decision_letter").order_by("-uploaded_at").first()
     return render(request, "services/track_status.html", {
+        "letter": letter,
         "case": case, "history": tracking.public_history(case), "info_form": info_form,
         "errors": _errors(info_form) if info_form is not None else [],
         "request_message": _latest_request(case) if asked else "",
         "payment": case.payments.filter(status=Payment.Status.PENDING).first(),
     }, status=status)
+
+
+@never_cache
+def track_letter(request):
+    """The applicant downloads their decision letter (same session as the status page)."""
+    from django.http import FileResponse
+
+    from .models import CaseEvent
+
+    opened = request.session.get(TRACK_CASE) or {}
+    if not opened or opened.get("until", 0) < timezone.now().timestamp():
+        return HttpResponseRedirect(reverse("services:track"))
+    case = get_object_or_404(Case, pk=opened["id"])
+    letter = case.files.filter(field_name="decision_letter").order_by("-uploaded_at").first()
+    if letter is None:
+        raise Http404("No decision letter yet.")
+    CaseEvent.objects.create(case=case, kind=CaseEvent.Kind.FILE_VIEWED, actor_role="applicant",
+                             data={"file": str(letter.pk), "field": letter.field_name})
+    response = FileResponse(letter.open(), as_attachment=True, filename=letter.original_name,
+                            content_type=letter.content_type)
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 def _latest_request(case):

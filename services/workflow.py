@@ -120,6 +120,9 @@ def take(case_id, code, *, actor=None, expected_state=None, values=None, automat
         if values.get("reason"):
             case.decision_reason = values["reason"]
         case.save()
+        from .letters import on_decision
+
+        on_decision(case)  # approved/refused: the decision letter is made after commit
         CaseEvent.objects.create(
             case=case, kind=CaseEvent.Kind.STATUS, actor=actor, public=True,
             actor_role="applicant" if applicant else ("system" if automatic else "staff"),

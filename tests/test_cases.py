@@ -342,3 +342,24 @@ def test_applicant_answers_a_request_for_more_information(client, tenant_a, nort
         assert CaseEvent.objects.filter(case=case, kind="info_provided").exists()
     # Nothing asked any more: the form is gone.
     assert 'name="message"' not in client.get("/ru/track/status/", **NORTH).content.decode()
+
+
+def test_applicant_sees_the_decision_and_downloads_the_letter(client, tenant_a, north,
+                                                            django_capture_on_commit_callbacks):
+    case = new_case(north)
+    worker = staff("worker", workflowspec.STAFF_GROUP)
+    with django_capture_on_commit_callbacks(execute=True):
+        workflow.take(case.pk, "refuse", actor=worker, values={"reason": "Зона застройки."})
+    connection.set_schema_to_public()
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post("/ru/track/", {"reference": case.reference}, **NORTH)
+    code = re.search(r"(?<![-\d])(\d{6})(?![-\d])", mail.outbox[-1].body).group(1)
+    client.post("/ru/track/code/", {"code": code}, **NORTH)
+    page = client.get("/ru/track/status/", **NORTH).content.decode()
+    assert "Зона застройки." in page and "Отказано" in page
+    letter = client.get("/ru/track/letter/", **NORTH)
+    assert letter.status_code == 200 and "no-store" in letter["Cache-Control"]
+    body = b"".join(letter.streaming_content).decode()
+    assert case.reference in body and "Зона застройки." in body and '<html lang="ru"' in body
+    with tenant_context(tenant_a):
+        assert case.events.filter(kind="file_viewed", actor_role="applicant").exists()

@@ -233,6 +233,16 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
         "args": ("notifications.resend_pending",),
     },
+    "escalate-deadlines": {
+        "task": "tenants.fan_out",
+        "schedule": 3600.0,
+        "args": ("services.escalate_deadlines",),
+    },
+    "apply-retention": {
+        "task": "tenants.fan_out",
+        "schedule": 24 * 3600.0,
+        "args": ("services.apply_retention",),
+    },
     "clear-expired-sessions": {
         "task": "tenants.fan_out",
         "schedule": 24 * 3600.0,
@@ -253,6 +263,9 @@ SECURE_REFERRER_POLICY = "same-origin"
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env("DGBOX_FROM_EMAIL", default="no-reply@" + BASE_DOMAIN)
+# DGBOX_HOLIDAYS: comma-separated ISO dates that are not working days (deadlines skip them,
+# like weekends; services/sla.py).
+DGBOX_HOLIDAYS = env.list("DGBOX_HOLIDAYS", default=[])
 # DGBOX_PAYMENT_PROVIDER: dotted path of the payment provider (services/payments.py). The
 # default is the local test provider (a Pay / Decline page; no money moves).
 DGBOX_PAYMENT_PROVIDER = env("DGBOX_PAYMENT_PROVIDER",

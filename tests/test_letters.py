@@ -1,0 +1,180 @@
+"""Decision letters: made when a case is approved or refused, from the tenant's template or the
+built-in Russian and English letters, as an accessible HTML document in the tenant's private
+S3 prefix; one per case and outcome; refused templates; erased with the case."""
+
+from datetime import UTC, datetime
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.core.files.storage import storages
+from django.db import transaction
+from django.utils import translation
+from django_tenants.utils import tenant_context
+
+from services import letters, retention
+from services.applications import submit_application
+from services.models import ApplicationDraft, Case, CaseEvent, DecisionLetterTemplate, UploadedFile
+from services.workflow import take
+
+from .test_apply import make_service
+
+pytestmark = pytest.mark.django_db
+SIMPLE = [{"type": "text", "name": "purpose", "label": "Purpose", "required": True}]
+DECIDED = datetime(2026, 3, 6, 9, 30, tzinfo=UTC)  # 12:30 in Moscow
+
+
+@pytest.fixture
+def north(tenant_a):
+    with tenant_context(tenant_a):
+        yield make_service(spec=SIMPLE)
+
+
+def new_case(service, language="ru", name="Анна <b>Иванова</b>"):
+    draft = ApplicationDraft.objects.create(
+        service=service, form_version=service.current_version(), language=language,
+        answers={"purpose": "дом", "applicant_name": name,
+                 "applicant_email": "anna@example.org", "applicant_phone": ""})
+    case, _created = submit_application(draft.token)
+    return case
+
+
+def decide(case, outcome, reason=""):
+    code = {"approved": "approve", "refused": "refuse"}[outcome]
+    take(case.pk, code, automatic=True, values={"reason": reason})
+    Case.objects.filter(pk=case.pk).update(closed_at=DECIDED)
+    return Case.objects.get(pk=case.pk)
+
+
+def text_of(letter):
+    with storages["private"].open(letter.storage_name) as handle:
+        return handle.read().decode("utf-8")
+
+
+EXPECTED = {
+    ("approved", "ru"): ["Решение по вашему заявлению", "Одобрено", "6 марта 2026",
+                         "Номер заявления", "заявление одобрено", "Северная область"],
+    ("approved", "en"): ["Decision on your application", "Approved", "6 March 2026",
+                         "Reference", "has been approved", "Северная область"],
+    ("refused", "ru"): ["Решение по вашему заявлению", "Отказано", "6 марта 2026",
+                        "Причина отказа: Участок в охранной зоне", "обжаловать"],
+    ("refused", "en"): ["Decision on your application", "Refused", "6 March 2026",
+                        "Reason for the refusal: Участок в охранной зоне", "appeal"],
+}
+
+
+@pytest.mark.parametrize(("outcome", "language"), sorted(EXPECTED))
+def test_default_letters_in_both_languages(north, tenant_a, s3_bucket, outcome, language):
+    case = new_case(north, language)
+    reason = "Участок в охранной зоне" if outcome == "refused" else ""
+    case = decide(case, outcome, reason)
+    letter = letters.issue_letter(case)
+    html = text_of(letter)
+    assert html.startswith("<!DOCTYPE html>")
+    assert f'<html lang="{language}">' in html
+    assert f"<title>Decision on your application — {case.reference}</title>" in html or \
+        f"<title>Решение по вашему заявлению — {case.reference}</title>" in html
+    assert '<meta charset="utf-8">' in html and "<main>" in html and "<h1>" in html
+    assert '<time datetime="2026-03-06">' in html
+    assert case.reference in html and north.page.title in html
+    for text in EXPECTED[(outcome, language)]:
+        assert text in html, text
+    # The applicant's name is shown as text, never as markup.
+    assert "Анна &lt;b&gt;Иванова&lt;/b&gt;" in html and "<b>" not in html
+    if outcome == "approved":  # no reason given: no empty "Note:" line
+        assert "Пояснение" not in html and "Note:" not in html
+
+
+def test_letter_is_stored_in_the_tenant_prefix_once(north, tenant_a, tenant_b, s3_bucket):
+    case = decide(new_case(north), "approved")
+    letter = letters.issue_letter(case)
+    assert letter.storage_name == f"letters/{case.pk}-approved.html"
+    assert storages["private"].key_for(letter.storage_name) == \
+        f"tenants/{tenant_a.schema_name}/letters/{case.pk}-approved.html"
+    assert (letter.case_id, letter.field_name, letter.content_type, letter.extension) == \
+        (case.pk, "decision_letter", "text/html", "html")
+    data = text_of(letter).encode()
+    import hashlib
+
+    assert letter.sha256 == hashlib.sha256(data).hexdigest() and letter.size == len(data)
+    assert list(case.events.filter(kind=CaseEvent.Kind.LETTER).values_list("data", flat=True)) \
+        == [{"file": str(letter.pk), "outcome": "approved", "language": "ru"}]
+
+    # Idempotent: the same letter, one file, one event.
+    assert letters.issue_letter(case).pk == letter.pk
+    assert UploadedFile.objects.filter(case=case, field_name="decision_letter").count() == 1
+    assert case.events.filter(kind=CaseEvent.Kind.LETTER).count() == 1
+    with tenant_context(tenant_b):
+        assert not storages["private"].exists(letter.storage_name)
+
+
+def test_a_leftover_object_from_a_failed_attempt_is_replaced(north, tenant_a, s3_bucket):
+    from django.core.files.base import ContentFile
+
+    case = decide(new_case(north), "approved")
+    name = letters.storage_name(case, "approved")
+    storages["private"].save(name, ContentFile(b"stale"))
+    letter = letters.issue_letter(case)
+    assert letter.storage_name == name and "<!DOCTYPE html>" in text_of(letter)
+
+
+def test_no_letter_without_a_decision(north, tenant_a):
+    case = new_case(north)
+    assert letters.issue_letter(case) is None
+    take(case.pk, "withdraw", automatic=True, values={"note": "by phone"})
+    assert letters.issue_letter(Case.objects.get(pk=case.pk)) is None
+    assert not UploadedFile.objects.filter(field_name="decision_letter").exists()
+
+
+def test_tenant_template_is_used(north, tenant_a, s3_bucket):
+    template = DecisionLetterTemplate(
+        outcome="refused", language="ru", title="Отказ по заявлению {reference}",
+        body="Уважаемый заявитель {applicant_name}!\n\nУслуга «{service}»: {decision}.\n"
+             "Основание: {reason}\n\n{date}, {tenant_name}")
+    template.full_clean()
+    template.save()
+    case = decide(new_case(north), "refused", "Нет документа")
+    html = text_of(letters.issue_letter(case))
+    assert f"<h1>Отказ по заявлению {case.reference}</h1>" in html
+    assert "Уважаемый заявитель Анна &lt;b&gt;Иванова&lt;/b&gt;!" in html
+    assert "Отказано.<br>\nОснование: Нет документа" in html
+    assert "6 марта 2026, Северная область" in html
+    assert "Мы рассмотрели" not in html  # not the built-in text
+    # The English letter of the same tenant still uses the default.
+    english = decide(new_case(north, "en"), "refused", "No document")
+    assert "Reason for the refusal: No document" in text_of(letters.issue_letter(english))
+
+
+def test_invalid_templates_are_refused():
+    with translation.override("en"):
+        for body, error in (("Dear {name}", "Unknown placeholders: name"),
+                            ("Dear {applicant_name", "Unmatched"),
+                            ("{reference.upper}", "not a placeholder")):
+            template = DecisionLetterTemplate(outcome="approved", language="en", title="T",
+                                              body=body)
+            with pytest.raises(ValidationError) as caught:
+                template.clean()
+            assert error in " ".join(caught.value.message_dict["body"]), body
+
+
+def test_on_decision_issues_the_letter_after_commit(north, tenant_a, s3_bucket,
+                                                    django_capture_on_commit_callbacks):
+    case = new_case(north)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        letters.on_decision(case)  # still received: nothing to do
+    assert callbacks == []
+    with django_capture_on_commit_callbacks(execute=True):
+        with transaction.atomic():
+            decided = take(case.pk, "approve", automatic=True)
+            letters.on_decision(decided)  # what take() calls
+            assert not UploadedFile.objects.filter(field_name="decision_letter").exists()
+    letter = UploadedFile.objects.get(case=case, field_name="decision_letter")
+    assert case.reference in text_of(letter)
+
+
+def test_letters_are_erased_with_the_case(north, tenant_a, s3_bucket):
+    case = decide(new_case(north), "approved")
+    letter = letters.issue_letter(case)
+    retention.erase_case(case.pk)
+    assert not storages["private"].exists(letter.storage_name)
+    assert not UploadedFile.objects.filter(pk=letter.pk).exists()
+    assert letters.issue_letter(case) is None  # never made again from erased data
