@@ -50,3 +50,11 @@ def health_probe():
         row = cursor.fetchone()
     return {"schema": connection.schema_name, "current_schema": current_schema,
             "site_hostname": row[0] if row else None}
+
+
+@shared_task(name="tenants.backup_all", tenant_required=False)
+def backup_all():
+    """Daily: back up every active tenant to S3 and prune old backups."""
+    from .scheduled_backups import backup_all as run
+
+    return run()

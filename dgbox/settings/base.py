@@ -243,6 +243,10 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 24 * 3600.0,
         "args": ("services.apply_retention",),
     },
+    "backup-tenants": {
+        "task": "tenants.backup_all",
+        "schedule": 24 * 3600.0,
+    },
     "clear-expired-sessions": {
         "task": "tenants.fan_out",
         "schedule": 24 * 3600.0,
@@ -263,6 +267,8 @@ SECURE_REFERRER_POLICY = "same-origin"
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env("DGBOX_FROM_EMAIL", default="no-reply@" + BASE_DOMAIN)
+# DGBOX_BACKUP_KEEP_DAYS: scheduled backups older than this are pruned (the newest is kept).
+DGBOX_BACKUP_KEEP_DAYS = env.int("DGBOX_BACKUP_KEEP_DAYS", default=30)
 # DGBOX_HOLIDAYS: comma-separated ISO dates that are not working days (deadlines skip them,
 # like weekends; services/sla.py).
 DGBOX_HOLIDAYS = env.list("DGBOX_HOLIDAYS", default=[])

@@ -1,0 +1,60 @@
+"""Scheduled backups: every active tenant once a day (Celery beat), older backups pruned.
+
+A backup is the set of objects `backups/<slug>/<stamp>.tar.gz`, `<stamp>.json` and
+`<stamp>/files/...` (tenants/backup.py). Pruning deletes whole sets older than
+DGBOX_BACKUP_KEEP_DAYS, always keeping the newest set, and never touches the audit records
+of deleted tenants (`<stamp>.delete.json`).
+"""
+
+import logging
+import re
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
+
+from infra import s3
+
+from .backup import backup_prefix, backup_tenant
+from .models import Tenant
+
+log = logging.getLogger(__name__)
+STAMP = re.compile(r"^(\d{8}T\d{12}Z)(?:\.tar\.gz|\.json|/files/.*)$")
+
+
+def backup_sets(slug):
+    """{stamp: [keys]} of the tenant's backups (audit records excluded)."""
+    prefix = backup_prefix(slug)
+    sets = {}
+    for item in s3.iter_objects(prefix):
+        match = STAMP.match(item.key[len(prefix):])
+        if match:
+            sets.setdefault(match.group(1), []).append(item.key)
+    return sets
+
+
+def prune(slug, *, keep_days=None, now=None):
+    """Delete backup sets older than `keep_days`, keeping the newest. Returns stamps removed."""
+    keep_days = settings.DGBOX_BACKUP_KEEP_DAYS if keep_days is None else keep_days
+    cutoff = (now or datetime.now(UTC)) - timedelta(days=keep_days)
+    sets = backup_sets(slug)
+    removed = []
+    for stamp in sorted(sets)[:-1]:  # the newest set always stays
+        made = datetime.strptime(stamp, "%Y%m%dT%H%M%S%fZ").replace(tzinfo=UTC)
+        if made < cutoff:
+            s3.delete_keys(sets[stamp])
+            removed.append(stamp)
+    return removed
+
+
+def backup_all(*, now=None):
+    """Back up every active tenant, then prune; one tenant's failure does not stop the rest."""
+    report = {}
+    for slug in Tenant.objects.launched().active().values_list("slug", flat=True):
+        try:
+            result = backup_tenant(slug)
+            report[slug] = {"key": result.key, "size": result.size,
+                            "pruned": prune(slug, now=now)}
+        except Exception as exc:  # noqa: BLE001 - reported per tenant, logged
+            log.exception("scheduled backup of %s failed", slug)
+            report[slug] = {"error": str(exc)}
+    return report

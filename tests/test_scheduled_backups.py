@@ -1,0 +1,47 @@
+"""Scheduled backups: every active tenant is backed up by the daily beat task; old backup
+sets are pruned, the newest always kept. Real PostgreSQL (pg_dump) and S3."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from infra import s3
+from tenants import scheduled_backups
+from tenants.backup import backup_prefix, backup_tenant
+from tenants.tasks import backup_all
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def clean_backups(session_tenants):
+    slugs = [t.slug for t in session_tenants.values()]
+    yield slugs
+    for slug in slugs:
+        s3.delete_prefix(backup_prefix(slug))
+
+
+def test_daily_task_backs_up_every_active_tenant(clean_backups):
+    report = backup_all.apply().get()
+    for slug in clean_backups:
+        assert "error" not in report[slug], report[slug]
+        assert report[slug]["key"].startswith(f"backups/{slug}/")
+        assert len(scheduled_backups.backup_sets(slug)) == 1
+
+
+def test_prune_keeps_recent_sets_and_always_the_newest(clean_backups):
+    slug = clean_backups[0]
+    backup_tenant(slug)
+    backup_tenant(slug)
+    s3.upload_bytes(f"{backup_prefix(slug)}20200101T000000000000Z.delete.json", b"{}",
+                    content_type="application/json")  # an audit record: never pruned
+    assert len(scheduled_backups.backup_sets(slug)) == 2
+    assert scheduled_backups.prune(slug, keep_days=30) == []  # both are recent
+    later = datetime.now(UTC) + timedelta(days=31)
+    removed = scheduled_backups.prune(slug, keep_days=30, now=later)
+    sets = scheduled_backups.backup_sets(slug)
+    assert len(removed) == 1 and len(sets) == 1 and removed[0] not in sets
+    assert max([*removed, *sets]) in sets  # the newest one stayed, with its files
+    keys = [item.key for item in s3.iter_objects(backup_prefix(slug))]
+    assert any(key.endswith(".delete.json") for key in keys)
+    assert not any(removed[0] in key for key in keys)
