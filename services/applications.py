@@ -107,7 +107,9 @@ def submit_application(draft_token):
     from services.notifications.api import notify
 
     with transaction.atomic():
-        draft = (ApplicationDraft.objects.select_for_update()
+        # Lock the draft row only: locking the joined service rows too would queue every
+        # submission to a service behind the others (and deadlock with FK checks).
+        draft = (ApplicationDraft.objects.select_for_update(of=("self",))
                  .select_related("service__page", "form_version").filter(pk=draft_token).first())
         if draft is None:
             raise ApplicationDraft.DoesNotExist(draft_token)

@@ -43,7 +43,8 @@ def complete(token, *, paid, provider_reference=""):
     from .applications import notification_context
 
     with transaction.atomic():
-        payment = Payment.objects.select_for_update().select_related("case").get(pk=token)
+        payment = (Payment.objects.select_for_update(of=("self",)).select_related("case")
+                   .get(pk=token))
         if payment.status != Payment.Status.PENDING:
             return payment, False
         payment.status = Payment.Status.PAID if paid else Payment.Status.DECLINED

@@ -28,3 +28,16 @@ def test_production_refuses_the_development_secret():
     proc = _check({"DGBOX_SECRET_KEY": ""})
     assert proc.returncode != 0
     assert "Set DGBOX_SECRET_KEY" in proc.stderr
+
+
+def test_production_keeps_every_storage_the_code_uses():
+    """Citizens' uploads go to storages["private"]: production must define it too."""
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "dgbox.settings.production",
+           "DGBOX_BASE_DOMAIN": "gov.example", "DGBOX_SECRET_KEY": SECRET}
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    code = ("import django; django.setup(); from django.core.files.storage import storages; "
+            "print(type(storages['private']).__name__, type(storages['default']).__name__)")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["TenantPrivateS3Storage", "TenantFileSystemStorage"]

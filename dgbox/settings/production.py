@@ -23,7 +23,7 @@ SECURE_HSTS_SECONDS = env.int("DGBOX_HSTS_SECONDS", default=31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = env.bool("DGBOX_HSTS_PRELOAD", default=True)
 STORAGES = {
-    "default": {"BACKEND": "django_tenants.files.storage.TenantFileSystemStorage"},
+    **STORAGES,  # noqa: F405 - the tenant-private S3 storage among them
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 WAGTAILADMIN_BASE_URL = f"https://{env('DGBOX_BASE_DOMAIN', default='localhost')}"
