@@ -1,5 +1,6 @@
-"""Admin for online services: the form builder (a snippet), and a simple case list with an
-authorised file view. (The staff inbox with workflows is issue #5.)"""
+"""Admin for online services: the form builder, workflows and letters (snippets), and the
+staff case screens (services/admin_views.py): the inbox, the case detail with its next
+actions, and the authorised file view."""
 
 from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
@@ -48,7 +49,16 @@ register_snippet(LetterTemplateViewSet)
 def case_urls():
     return [
         path("cases/", admin_views.case_list, name="services_cases"),
+        path("cases/results/", admin_views.case_list_results, name="services_cases_results"),
+        path("cases/assign/", admin_views.bulk_assign, name="services_cases_assign"),
         path("cases/<int:pk>/", admin_views.case_detail, name="services_case"),
+        path("cases/<int:pk>/steps/<slug:code>/", admin_views.case_transition,
+             name="services_case_transition"),
+        path("cases/<int:pk>/notes/", admin_views.case_note, name="services_case_note"),
+        path("cases/<int:pk>/assign/", admin_views.case_assign, name="services_case_assign"),
+        path("cases/<int:pk>/decisions/<int:decision_pk>/review/",
+             admin_views.decision_review, name="services_case_decision_review"),
+        path("cases/<int:pk>/export/", admin_views.case_export, name="services_case_export"),
         path("cases/files/<uuid:pk>/", admin_views.case_file, name="services_case_file"),
     ]
 

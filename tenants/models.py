@@ -14,6 +14,13 @@ class TenantQuerySet(models.QuerySet):
         return self.exclude(kind=Tenant.Kind.NATIONAL)
 
 
+class ReleaseChannel(models.TextChoices):
+    """Which ring of a rollout a tenant is in, and which feature flag defaults it gets."""
+
+    CANARY = "canary", "Canary"
+    STABLE = "stable", "Stable"
+
+
 class Tenant(TenantMixin):
     """A region or a municipality running its own site and services on the shared platform.
 
@@ -47,6 +54,26 @@ class Tenant(TenantMixin):
     time_zone = models.CharField(max_length=64, default=settings.TIME_ZONE)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Release management (tenants/rollout, tenants/flags.py).
+    release_channel = models.CharField(
+        max_length=16, choices=ReleaseChannel.choices, default=ReleaseChannel.STABLE,
+        help_text="Canary tenants are upgraded first in every rollout and see canary flags.",
+    )
+    maintenance = models.BooleanField(
+        default=False,
+        help_text="Set by a rollout only while this tenant's schema migrates: the site "
+                  "answers with the maintenance page (503). Independent of `status`.",
+    )
+    release = models.CharField(
+        max_length=80, blank=True,
+        help_text="Release the last rollout brought this tenant's schema to (blank: launched "
+                  "at a release, never rolled out since).",
+    )
+    flags = models.JSONField(
+        default=dict, blank=True,
+        help_text="Feature flags switched on or off for this tenant only, {name: bool}; "
+                  "flags not listed follow their default for the release channel.",
+    )
 
     # Schemas are created by tenants.provisioning (from the template, in one transaction)
     # and dropped only by the lifecycle service, never as a side effect of save()/delete().
@@ -69,7 +96,7 @@ class Tenant(TenantMixin):
 
     @property
     def is_serving(self):
-        return self.status == self.Status.ACTIVE
+        return self.status == self.Status.ACTIVE and not self.maintenance
 
     @property
     def primary_domain(self):
@@ -176,3 +203,106 @@ class Territory(RegisterEntry):
 
     class Meta(RegisterEntry.Meta):
         verbose_name_plural = "territories"
+
+
+# --- Releases: rollouts and feature flags (tenants/rollout, tenants/flags.py) --------------------
+
+
+class Rollout(models.Model):
+    """One upgrade of the fleet to the migrations of the running code (`dgbox rollout run`).
+
+    A rollout that halted (a ring over its failure threshold) or was killed is resumed by the
+    next `dgbox rollout run` of the same code: tenants already upgraded are skipped.
+    """
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        COMPLETED = "completed", "Completed"
+        PARTIAL = "partial", "Completed with failures"
+        HALTED = "halted", "Halted"
+        SUPERSEDED = "superseded", "Superseded by a newer release"
+
+    release = models.CharField(max_length=80)
+    fingerprint = models.CharField(max_length=64, db_index=True,
+                                   help_text="Of every migration the code ships.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING,
+                              db_index=True)
+    options = models.JSONField(default=dict, blank=True)
+    summary = models.JSONField(default=dict, blank=True)
+    halt_reason = models.TextField(blank=True)
+    started_by = models.CharField(max_length=200, blank=True, help_text="user@host (pid)")
+    runs = models.PositiveIntegerField(default=1, help_text="Times it was started or resumed.")
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    seconds = models.FloatField(null=True, blank=True,
+                                help_text="Wall time of all runs together.")
+
+    class Meta:
+        ordering = ["-started_at", "-pk"]
+
+    def __str__(self):
+        return f"rollout {self.pk} to {self.release} ({self.status})"
+
+
+class RolloutStep(models.Model):
+    """One schema's part in a rollout: the public schema, the template, or a tenant."""
+
+    class Kind(models.TextChoices):
+        PUBLIC = "public", "Public schema"
+        TEMPLATE = "template", "Template schema"
+        TENANT = "tenant", "Tenant"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    rollout = models.ForeignKey(Rollout, on_delete=models.CASCADE, related_name="steps")
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.TENANT)
+    tenant = models.ForeignKey(Tenant, null=True, blank=True, on_delete=models.SET_NULL,
+                               related_name="rollout_steps")
+    schema_name = models.CharField(max_length=63)
+    slug = models.CharField(max_length=63, blank=True)
+    ring = models.PositiveIntegerField(help_text="0: public and template, 1: canary, 2+: waves")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING,
+                              db_index=True)
+    pending = models.JSONField(default=list, blank=True,
+                               help_text="Migrations pending when the rollout was planned.")
+    applied = models.JSONField(default=list, blank=True)
+    error = models.TextField(blank=True)
+    health = models.JSONField(default=dict, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    seconds = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["ring", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["rollout", "schema_name"],
+                                    name="rollout_step_one_per_schema"),
+        ]
+
+    def __str__(self):
+        return f"{self.schema_name} in rollout {self.rollout_id}: {self.status}"
+
+
+class FeatureFlag(models.Model):
+    """A switch the code checks with `tenants.flags.is_enabled(name)`: on or off by default per
+    release channel, and overridable per tenant (`Tenant.flags`)."""
+
+    name = models.SlugField(max_length=64, unique=True)
+    description = models.CharField(max_length=300, blank=True)
+    canary = models.BooleanField(default=False, help_text="Default for canary tenants.")
+    stable = models.BooleanField(default=False, help_text="Default for stable tenants.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+    def default_for(self, channel: str) -> bool:
+        return self.canary if channel == ReleaseChannel.CANARY else self.stable

@@ -1,0 +1,162 @@
+"""The check a rollout runs on each tenant right after its schema migrated.
+
+* **schema**: every table and column the running code's tenant models expect can be read
+  (one round trip: a `SELECT ... LIMIT 0` per model), and no tenant migration is left pending;
+* **home page** and **service page**: rendered through Django's full request stack (routing
+  middleware included) with the tenant's own host name, as a citizen would get them. The
+  service page is the first published service, else the service catalogue every tenant gets
+  at launch. Pages are only checked for tenants that serve their site (a suspended tenant
+  answers 503 on purpose).
+
+A check that fails names what failed and why; the rollout records it and counts the tenant as
+failed for its ring's threshold. Nothing is rolled back: the migration already committed.
+"""
+
+import time
+
+from django.apps import apps
+from django.conf import settings
+from django.db import connection
+from django.db.migrations.recorder import MigrationRecorder
+from django.test import Client
+
+from .plan import migration_graph
+
+# Page types (content type model names) tried for "a service page", in order of preference.
+SERVICE_PAGE_MODELS = ("servicepage", "serviceindexpage")
+
+
+class HealthCheckFailed(Exception):
+    def __init__(self, results: dict):
+        self.results = results
+        failed = {k: v for k, v in results.items() if v != "ok"}
+        super().__init__("; ".join(f"{k}: {v}" for k, v in failed.items()))
+
+
+def check_schema(schema_name: str) -> dict:
+    """Checks that need only the connection in `schema_name` (tenants and the template)."""
+    results = {}
+    try:
+        graph = migration_graph()
+        applied = set(MigrationRecorder(connection).applied_migrations())
+        left = sorted(f"{a}.{n}" for a, n in graph.nodes - applied
+                      if graph.app_has_tables(a, schema_name)
+                      and not _squash_applied(graph, (a, n), applied))
+        results["migrations"] = "ok" if not left else "still pending: " + ", ".join(left[:5])
+    except Exception as exc:  # noqa: BLE001 - reported, not raised
+        results["migrations"] = _describe(exc)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(_schema_probe_sql(schema_name))
+        results["schema"] = "ok"
+    except Exception as exc:  # noqa: BLE001
+        results["schema"] = _describe(exc)
+    return results
+
+
+def _squash_applied(graph, key, applied) -> bool:
+    replaced = graph.replacements.get(key)
+    return bool(replaced) and all(r in applied for r in replaced)
+
+
+_probe_cache: dict[tuple, str] = {}
+
+
+def _schema_probe_sql(schema_name: str) -> str:
+    graph = migration_graph()
+    key = (graph.fingerprint, schema_name == "public")
+    sql = _probe_cache.get(key)
+    if sql is None:
+        quote = connection.ops.quote_name
+        statements = []
+        for model in apps.get_models(include_auto_created=True):
+            opts = model._meta
+            if (not opts.managed or opts.proxy
+                    or not graph.app_has_tables(opts.app_label, schema_name)):
+                continue
+            columns = ", ".join(quote(f.column) for f in opts.local_concrete_fields)
+            statements.append(f"SELECT {columns} FROM {quote(opts.db_table)} LIMIT 0")  # noqa: S608
+        sql = ";\n".join(statements)
+        _probe_cache[key] = sql
+    return sql
+
+
+def check_pages(tenant) -> dict:
+    """Render the tenant's home page and a service page through the whole request stack."""
+    from tenants.middleware import host_map
+
+    # Another worker may have loaded this process's host map while the tenant was in
+    # maintenance: read the tenant list again.
+    host_map.clear()
+    domain = tenant.primary_domain
+    if not domain:
+        return {"home page": "the tenant has no domain"}
+    client = _client()
+    secure = settings.DGBOX_SITE_SCHEME == "https"
+    results = {"home page": _get(client, "/", domain, secure)}
+    try:
+        path = _service_page_path(tenant)
+    except Exception as exc:  # noqa: BLE001
+        results["service page"] = _describe(exc)
+    else:
+        results["service page"] = (_get(client, path, domain, secure) if path
+                                   else "no published service or catalogue page")
+    connection.set_schema_to_public()
+    return results
+
+
+_clients: list[Client] = []
+
+
+def _client() -> Client:
+    # One per process: its handler loads the middleware chain once. No cookie carries over.
+    if not _clients:
+        _clients.append(Client())
+    client = _clients[0]
+    client.cookies.clear()
+    return client
+
+
+def _get(client, path, domain, secure) -> str:
+    try:
+        response = client.get(path, HTTP_HOST=domain, follow=True, secure=secure)
+    except Exception as exc:  # noqa: BLE001 - a view that raises is the failure we report
+        return _describe(exc)
+    if response.status_code != 200:
+        final = response.redirect_chain[-1][0] if response.redirect_chain else path
+        return f"GET {final} answered {response.status_code}"
+    return "ok"
+
+
+def _service_page_path(tenant) -> str | None:
+    from django_tenants.utils import tenant_context
+    from wagtail.models import Page
+
+    with tenant_context(tenant):
+        pages = Page.objects.live().public().filter(content_type__model__in=SERVICE_PAGE_MODELS)
+        by_model = {}
+        for page in pages.select_related("content_type").order_by("path")[:50]:
+            by_model.setdefault(page.content_type.model, page)
+        for model in SERVICE_PAGE_MODELS:
+            if model in by_model:
+                return by_model[model].get_url()
+    return None
+
+
+def run_health_check(tenant, schema_name: str, *, pages: bool) -> dict:
+    """Every check for one schema; raises HealthCheckFailed listing each result if any
+    failed, else returns {check: "ok", ..., "seconds": s}."""
+    started = time.perf_counter()
+    results = check_schema(schema_name)
+    if pages and tenant is not None:
+        connection.set_schema_to_public()
+        results.update(check_pages(tenant))
+    if any(v != "ok" for v in results.values()):
+        raise HealthCheckFailed(results)
+    results["seconds"] = round(time.perf_counter() - started, 3)
+    return results
+
+
+def _describe(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"[:500]
