@@ -162,7 +162,23 @@ def ensure_s3() -> tuple[str, str, str]:
     if os.environ.get("DGBOX_S3_ENDPOINT_URL"):
         return (os.environ["DGBOX_S3_ENDPOINT_URL"], os.environ.get("DGBOX_S3_ACCESS_KEY", ""),
                 os.environ.get("DGBOX_S3_SECRET_KEY", ""))
-    port = EMBEDDED_S3_PORT
+    try:
+        return _ensure_s3_on(EMBEDDED_S3_PORT)
+    except ForeignS3ServerError:
+        if "DGBOX_EMBEDDED_S3_PORT" in os.environ:
+            raise
+        # Another checkout's server holds the default port (e.g. a CI clone beside a
+        # developer's tree): use a port of our own, derived from this state directory.
+        return _ensure_s3_on(_own_s3_port())
+
+
+def _own_s3_port() -> int:
+    import zlib
+
+    return 21_000 + zlib.crc32(str(state_dir().resolve()).encode()) % 2_000 * 10
+
+
+def _ensure_s3_on(port: int) -> tuple[str, str, str]:
     if not 11_017 <= port <= 65_527:
         raise S3ServerError(f"DGBOX_EMBEDDED_S3_PORT={port}: give a port between 11017 and "
                             "65527 (SeaweedFS takes it, the next 8 and the port 9992 below it)")
@@ -321,6 +337,10 @@ def _s3_status(url: str) -> int | None:
         return None
 
 
+class ForeignS3ServerError(S3ServerError):
+    """The S3 server on our port was started by another state directory."""
+
+
 def _check_s3(endpoint: str, access_key: str, secret_key: str, folder: Path) -> None:
     """The server takes our signature and refuses anonymous and wrongly signed requests."""
     import boto3
@@ -342,7 +362,7 @@ def _check_s3(endpoint: str, access_key: str, secret_key: str, folder: Path) -> 
         except (BotoCoreError, ClientError) as err:
             code = getattr(err, "response", {}).get("Error", {}).get("Code", "")
             if code in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied"):
-                raise S3ServerError(
+                raise ForeignS3ServerError(
                     f"the S3 server on {endpoint} refuses the credentials in "
                     f"{folder / 'credentials.json'} ({code}): it was not started from this "
                     f"state directory. Stop it, or set DGBOX_EMBEDDED_S3_PORT to another "
