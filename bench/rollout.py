@@ -103,7 +103,8 @@ class Bench:
         self.n = tenants
         self.workers = workers
         self.skip_standard = skip_standard
-        self.console = Console(highlight=False)
+        # Full width when piped, so the table is never truncated.
+        self.console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
 
     def run(self):
         from django.core.management import call_command
@@ -133,6 +134,7 @@ class Bench:
             sides = sides[1:]
         results = {"tenants": len(self.schemas), "workers": self.workers,
                    "tenant_migrations": graph_size, "cpus": os.cpu_count(),
+                   "load_average_at_start": round(os.getloadavg()[0], 2),
                    "no-op": {}, "one migration": {}}
 
         self.use(V1)
@@ -146,6 +148,7 @@ class Bench:
         self.reset_to_pending()
         self.use(V1)
         self.restore_spares()
+        results["load_average_at_end"] = round(os.getloadavg()[0], 2)
         self.report(results)
 
     # --- Sides --------------------------------------------------------------------------------

@@ -138,9 +138,14 @@ def _forget_connections(app):
     drop them so the new broker and backend settings take effect."""
     import threading
 
+    from kombu import pools
+
     if app._pool is not None:
         app._pool.force_close_all()
         app._pool = None
+    # kombu keeps process-wide pools keyed by broker URL; a pool closed above would be handed
+    # out again the next time this URL is used ("Acquire on closed pool").
+    pools.reset()
     for attr in ("amqp", "control", "events"):
         app.__dict__.pop(attr, None)
     app._local = threading.local()

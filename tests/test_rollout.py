@@ -112,7 +112,9 @@ def rollout(*args):
     except CommandError as exc:
         error = str(exc)
     connection.set_schema_to_public()
-    return json.loads(report.read_text()), error, out.getvalue()
+    data = json.loads(report.read_text())
+    report.unlink()
+    return data, error, out.getvalue()
 
 
 def applied(schema_name) -> bool:

@@ -5,7 +5,8 @@
 * `runner.run_rollout()` migrates the public schema, refreshes the template, then upgrades the
   tenants ring by ring (canary first) with bounded parallelism, maintenance per tenant and a
   health check after each; it halts when a ring fails too often and resumes where it stopped;
-* `engine` applies one schema's migrations with a graph and state loaded once per process.
+* `steps` upgrades and health-checks one schema (`engine` applies its migrations with a graph
+  and state loaded once per process, `health` checks it); `report` writes what happened.
 """
 
 from .plan import Plan, build_plan

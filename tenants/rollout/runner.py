@@ -15,15 +15,11 @@ process that was killed leaves its tenants in maintenance and its steps "running
 next run, which puts them right first.
 """
 
-import getpass
-import json
 import logging
 import math
 import multiprocessing
 import os
-import socket
 import time
-import traceback
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -36,14 +32,22 @@ from django.utils import timezone
 
 from tenants.models import Rollout, RolloutStep, Tenant
 
-from . import health
 from .engine import get_engine
 from .plan import Plan, SchemaPlan, build_plan, migration_graph, public_plan, release_label, ring_of
+from .report import (
+    RING_CANARY,
+    RING_PLATFORM,
+    options_dict,
+    ring_name,
+    rollout_report,
+    started_by,
+    write_report,
+)
+from .steps import StepResult, child_init, describe_error, run_step
 
 log = logging.getLogger(__name__)
 
 _LOCK_KEY = 0x64676278726F  # pg_advisory_lock key for rollouts ("dgbxro")
-RING_PLATFORM, RING_CANARY = 0, 1
 
 
 class RolloutError(Exception):
@@ -76,19 +80,6 @@ class RolloutOptions:
         return int(text)
 
 
-@dataclass
-class StepResult:
-    step_id: int
-    schema_name: str
-    slug: str
-    ring: int
-    status: str
-    seconds: float
-    applied: list = field(default_factory=list)
-    error: str = ""
-    health: dict = field(default_factory=dict)
-
-
 class Reporter:
     """What a rollout tells its caller as it goes (the CLI draws a progress bar)."""
 
@@ -116,14 +107,6 @@ class Outcome:
     @property
     def ok(self) -> bool:
         return self.status == Rollout.Status.COMPLETED
-
-
-def ring_name(ring: int) -> str:
-    if ring == RING_PLATFORM:
-        return "platform"
-    if ring == RING_CANARY:
-        return "canary"
-    return f"wave {ring - RING_CANARY}"
 
 
 # --- The lock ------------------------------------------------------------------------------------
@@ -162,117 +145,6 @@ class _RolloutLock:
             finally:
                 self.conn.close()
                 self.conn = None
-
-
-# --- One step, run in a worker process (or in this one) ---------------------------------------
-
-
-def run_step(job: dict) -> dict:
-    """Upgrade one schema and health-check it. Records its own progress in its RolloutStep,
-    so the row is right even if the parent process dies."""
-    started = time.perf_counter()
-    step_id, schema_name = job["step_id"], job["schema_name"]
-    result = StepResult(step_id=step_id, schema_name=schema_name, slug=job["slug"],
-                        ring=job["ring"], status=RolloutStep.Status.DONE, seconds=0.0)
-    connection.set_schema_to_public()
-    RolloutStep.objects.filter(pk=step_id).update(
-        status=RolloutStep.Status.RUNNING, started_at=timezone.now(), finished_at=None,
-        attempts=F("attempts") + 1, error="")
-    try:
-        if job["kind"] == RolloutStep.Kind.TEMPLATE:
-            _upgrade_template(job, result)
-        else:
-            _upgrade_tenant(job, result)
-    except Exception as exc:  # noqa: BLE001 - every failure is recorded and reported
-        result.status = RolloutStep.Status.FAILED
-        result.error = result.error or _describe(exc)
-        log.warning("Rollout step %s failed: %s", schema_name, result.error)
-    result.seconds = round(time.perf_counter() - started, 3)
-    connection.set_schema_to_public()
-    RolloutStep.objects.filter(pk=step_id).update(
-        status=result.status, error=result.error, applied=result.applied,
-        health=result.health, finished_at=timezone.now(), seconds=result.seconds)
-    return asdict(result)
-
-
-def _upgrade_tenant(job: dict, result: StepResult) -> None:
-    tenant = Tenant.objects.get(pk=job["tenant_id"])
-    engine = get_engine()
-    current = []  # the migration being applied, for the error message
-    Tenant.objects.filter(pk=tenant.pk).update(maintenance=True)
-    tenant.maintenance = True
-    try:
-        connection.set_tenant(tenant)
-        result.applied = engine.migrate_current_schema(emit_signals=job["signals"],
-                                                       on_migration=current.append)
-    except Exception as exc:
-        result.error = (f"{current[-1]}: " if current else "") + _describe(exc)
-        raise
-    finally:
-        connection.set_schema_to_public()
-        Tenant.objects.filter(pk=tenant.pk).update(maintenance=False)
-        tenant.maintenance = False
-    if job["health"]:
-        connection.set_tenant(tenant)
-        try:
-            result.health = health.run_health_check(
-                tenant, tenant.schema_name, pages=tenant.status == Tenant.Status.ACTIVE)
-        except health.HealthCheckFailed as exc:
-            result.health = exc.results
-            result.error = f"health check: {exc}"
-            raise
-        finally:
-            connection.set_schema_to_public()
-    Tenant.objects.filter(pk=tenant.pk).update(release=job["release"])
-
-
-def _upgrade_template(job: dict, result: StepResult) -> None:
-    from tenants import template
-
-    before = set(_applied(template.TEMPLATE_SCHEMA))
-    try:
-        template.refresh_template()
-    finally:
-        connection.set_schema_to_public()
-    result.applied = sorted(f"{a}.{n}" for a, n in set(_applied(template.TEMPLATE_SCHEMA))
-                            - before)
-    if job["health"]:
-        connection.set_schema(template.TEMPLATE_SCHEMA)
-        try:
-            result.health = health.run_health_check(None, template.TEMPLATE_SCHEMA, pages=False)
-        except health.HealthCheckFailed as exc:
-            result.health = exc.results
-            result.error = f"health check: {exc}"
-            raise
-        finally:
-            connection.set_schema_to_public()
-
-
-def _applied(schema_name: str) -> list:
-    quote = connection.ops.quote_name
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT app, name FROM {quote(schema_name)}.django_migrations")  # noqa: S608
-        return [tuple(row) for row in cursor.fetchall()]
-
-
-def _describe(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    text = f"{type(exc).__name__}: {lines[0] if lines else ''}".strip()
-    frames = traceback.extract_tb(exc.__traceback__)
-    where = next((f for f in reversed(frames) if "/migrations/" in f.filename), None)
-    if where:
-        text += f" (at {Path(where.filename).parent.parent.name}/migrations/"
-        text += f"{Path(where.filename).name}:{where.lineno})"
-    return text[:2000]
-
-
-def _child_init() -> None:
-    # Connections were closed before the fork; make sure no state of the parent's is reused.
-    for conn in connections.all(initialized_only=True):
-        conn.connection = None
-    from tenants.middleware import host_map
-
-    host_map.clear()
 
 
 # --- The rollout ---------------------------------------------------------------------------------
@@ -326,7 +198,7 @@ def _run_locked(options: RolloutOptions, reporter: Reporter, started: float) -> 
                          f"and the template are at {plan.release}.")
         rollout = Rollout.objects.create(
             release=plan.release, fingerprint=plan.fingerprint, status=Rollout.Status.COMPLETED,
-            options=_options_dict(options), started_by=_who(), finished_at=timezone.now(),
+            options=options_dict(options), started_by=started_by(), finished_at=timezone.now(),
             seconds=round(time.perf_counter() - started, 3),
             summary={"nothing_to_do": True, "tenants": len(plan.tenants)})
         return _finish(rollout, plan, options, Rollout.Status.COMPLETED, "", started, [])
@@ -363,7 +235,7 @@ def _upgrade_public(public: SchemaPlan) -> StepResult:
     try:
         result.applied = get_engine().migrate_current_schema(emit_signals="always")
     except Exception as exc:  # noqa: BLE001
-        result.status, result.error = RolloutStep.Status.FAILED, _describe(exc)
+        result.status, result.error = RolloutStep.Status.FAILED, describe_error(exc)
     connection.set_schema_to_public()
     result.seconds = round(time.perf_counter() - started, 3)
     return result
@@ -373,9 +245,9 @@ def _public_failed(graph, result, options, started) -> Outcome:
     reason = f"The public schema failed to migrate: {result.error}"
     report = {"rollout": None, "release": release_label(), "fingerprint": graph.fingerprint,
               "status": Rollout.Status.HALTED,
-              "halt_reason": reason, "steps": [asdict(result)], "options": _options_dict(options),
+              "halt_reason": reason, "steps": [asdict(result)], "options": options_dict(options),
               "seconds": round(time.perf_counter() - started, 3)}
-    path = _write_report(report, options, "public-failure")
+    path = write_report(report, options, "public-failure")
     return Outcome(rollout=None, plan=None, status=Rollout.Status.HALTED, report=report,
                    report_path=path)
 
@@ -412,12 +284,12 @@ def _prepare(resumable: Rollout | None, plan: Plan, options: RolloutOptions,
     with transaction.atomic():
         if resumable is None:
             rollout = Rollout.objects.create(release=plan.release, fingerprint=plan.fingerprint,
-                                             options=_options_dict(options), started_by=_who())
+                                             options=options_dict(options), started_by=started_by())
             existing = {}
         else:
             rollout = resumable
             Rollout.objects.filter(pk=rollout.pk).update(
-                status=Rollout.Status.RUNNING, runs=F("runs") + 1, started_by=_who(),
+                status=Rollout.Status.RUNNING, runs=F("runs") + 1, started_by=started_by(),
                 halt_reason="", finished_at=None)
             rollout.refresh_from_db()
             existing = {s.schema_name: s for s in rollout.steps.all()}
@@ -539,7 +411,7 @@ def _start_pool(workers: int, plan: Plan) -> ProcessPoolExecutor:
         finally:
             connection.set_schema_to_public()
     connections.close_all()
-    pool = ProcessPoolExecutor(max_workers=workers, initializer=_child_init,
+    pool = ProcessPoolExecutor(max_workers=workers, initializer=child_init,
                                mp_context=multiprocessing.get_context("fork"))
     # With "fork", every worker starts at the first submit: do it now, before any thread
     # (e.g. a progress bar's) runs in this process.
@@ -585,7 +457,7 @@ def _tally(result, done, failed, reporter):
 
 
 def _worker_died(job: dict, exc: BaseException) -> dict:
-    error = f"worker process failed: {_describe(exc)}"
+    error = f"worker process failed: {describe_error(exc)}"
     connection.set_schema_to_public()
     RolloutStep.objects.filter(pk=job["step_id"]).update(
         status=RolloutStep.Status.FAILED, error=error, finished_at=timezone.now())
@@ -624,48 +496,5 @@ def _finish(rollout, plan, options, status, reason, started, extra_steps) -> Out
     rollout.refresh_from_db()
     report = rollout_report(rollout)
     report["this_run_seconds"] = elapsed
-    path = _write_report(report, options, f"rollout-{rollout.pk}")
+    path = write_report(report, options, f"rollout-{rollout.pk}")
     return Outcome(rollout=rollout, plan=plan, status=status, report=report, report_path=path)
-
-
-def rollout_report(rollout: Rollout) -> dict:
-    """Everything about a rollout, as JSON-ready data (the report file, `rollout show`)."""
-    steps = list(rollout.steps.order_by("ring", "pk"))
-    return {
-        "rollout": rollout.pk, "release": rollout.release, "fingerprint": rollout.fingerprint,
-        "status": rollout.status, "halt_reason": rollout.halt_reason,
-        "started_at": rollout.started_at.isoformat(),
-        "finished_at": rollout.finished_at.isoformat() if rollout.finished_at else None,
-        "seconds": rollout.seconds, "runs": rollout.runs, "started_by": rollout.started_by,
-        "options": rollout.options, "summary": rollout.summary,
-        "steps": [{"slug": s.slug, "schema": s.schema_name, "kind": s.kind, "ring": s.ring,
-                   "ring_name": ring_name(s.ring), "status": s.status, "pending": s.pending,
-                   "applied": s.applied, "error": s.error, "health": s.health,
-                   "attempts": s.attempts, "seconds": s.seconds,
-                   "started_at": s.started_at.isoformat() if s.started_at else None,
-                   "finished_at": s.finished_at.isoformat() if s.finished_at else None}
-                  for s in steps],
-    }
-
-
-def _write_report(report: dict, options: RolloutOptions, name: str) -> Path:
-    path = Path(options.report_path) if options.report_path else (
-        Path(settings.STATE_DIR) / "rollouts" / f"{name}.json")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report, indent=2, ensure_ascii=False, default=str))
-    return path
-
-
-def _options_dict(options: RolloutOptions) -> dict:
-    data = asdict(options)
-    data.pop("report_path", None)
-    data.pop("new", None)
-    return data
-
-
-def _who() -> str:
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):  # pragma: no cover - no passwd entry in some containers
-        user = "unknown"
-    return f"{user}@{socket.gethostname()} ({os.getpid()})"

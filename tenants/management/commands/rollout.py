@@ -14,7 +14,7 @@ from tenants.console import (
 )
 from tenants.models import FeatureFlag, ReleaseChannel, Rollout, Tenant
 from tenants.rollout import RolloutError, RolloutOptions, build_plan, run_rollout
-from tenants.rollout.runner import rollout_report
+from tenants.rollout.report import rollout_report
 
 ON_OFF = {"on": True, "off": False}
 

@@ -1,0 +1,140 @@
+"""One step of a rollout: upgrade one schema and check it, in a worker process or in the
+rollout's own. Each step records its progress in its RolloutStep row itself, so the row is
+right even if the process that started the rollout dies."""
+
+import logging
+import time
+import traceback
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from django.db import connection, connections
+from django.db.models import F
+from django.utils import timezone
+
+from tenants.models import RolloutStep, Tenant
+
+from . import health
+from .engine import get_engine
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class StepResult:
+    step_id: int
+    schema_name: str
+    slug: str
+    ring: int
+    status: str
+    seconds: float
+    applied: list = field(default_factory=list)
+    error: str = ""
+    health: dict = field(default_factory=dict)
+
+
+def run_step(job: dict) -> dict:
+    """Upgrade one schema and health-check it; returns a StepResult as a dict."""
+    started = time.perf_counter()
+    step_id, schema_name = job["step_id"], job["schema_name"]
+    result = StepResult(step_id=step_id, schema_name=schema_name, slug=job["slug"],
+                        ring=job["ring"], status=RolloutStep.Status.DONE, seconds=0.0)
+    connection.set_schema_to_public()
+    RolloutStep.objects.filter(pk=step_id).update(
+        status=RolloutStep.Status.RUNNING, started_at=timezone.now(), finished_at=None,
+        attempts=F("attempts") + 1, error="")
+    try:
+        if job["kind"] == RolloutStep.Kind.TEMPLATE:
+            _upgrade_template(job, result)
+        else:
+            _upgrade_tenant(job, result)
+    except Exception as exc:  # noqa: BLE001 - every failure is recorded and reported
+        result.status = RolloutStep.Status.FAILED
+        result.error = result.error or describe_error(exc)
+        log.warning("Rollout step %s failed: %s", schema_name, result.error)
+    result.seconds = round(time.perf_counter() - started, 3)
+    connection.set_schema_to_public()
+    RolloutStep.objects.filter(pk=step_id).update(
+        status=result.status, error=result.error, applied=result.applied,
+        health=result.health, finished_at=timezone.now(), seconds=result.seconds)
+    return asdict(result)
+
+
+def _upgrade_tenant(job: dict, result: StepResult) -> None:
+    tenant = Tenant.objects.get(pk=job["tenant_id"])
+    engine = get_engine()
+    current = []  # the migration being applied, for the error message
+    Tenant.objects.filter(pk=tenant.pk).update(maintenance=True)
+    tenant.maintenance = True
+    try:
+        connection.set_tenant(tenant)
+        result.applied = engine.migrate_current_schema(emit_signals=job["signals"],
+                                                       on_migration=current.append)
+    except Exception as exc:
+        result.error = (f"{current[-1]}: " if current else "") + describe_error(exc)
+        raise
+    finally:
+        connection.set_schema_to_public()
+        Tenant.objects.filter(pk=tenant.pk).update(maintenance=False)
+        tenant.maintenance = False
+    if job["health"]:
+        connection.set_tenant(tenant)
+        try:
+            result.health = health.run_health_check(
+                tenant, tenant.schema_name, pages=tenant.status == Tenant.Status.ACTIVE)
+        except health.HealthCheckFailed as exc:
+            result.health = exc.results
+            result.error = f"health check: {exc}"
+            raise
+        finally:
+            connection.set_schema_to_public()
+    Tenant.objects.filter(pk=tenant.pk).update(release=job["release"])
+
+
+def _upgrade_template(job: dict, result: StepResult) -> None:
+    from tenants import template
+
+    before = set(_applied(template.TEMPLATE_SCHEMA))
+    try:
+        template.refresh_template()
+    finally:
+        connection.set_schema_to_public()
+    result.applied = sorted(f"{a}.{n}" for a, n in set(_applied(template.TEMPLATE_SCHEMA))
+                            - before)
+    if job["health"]:
+        connection.set_schema(template.TEMPLATE_SCHEMA)
+        try:
+            result.health = health.run_health_check(None, template.TEMPLATE_SCHEMA, pages=False)
+        except health.HealthCheckFailed as exc:
+            result.health = exc.results
+            result.error = f"health check: {exc}"
+            raise
+        finally:
+            connection.set_schema_to_public()
+
+
+def _applied(schema_name: str) -> list:
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT app, name FROM {quote(schema_name)}.django_migrations")  # noqa: S608
+        return [tuple(row) for row in cursor.fetchall()]
+
+
+def describe_error(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    text = f"{type(exc).__name__}: {lines[0] if lines else ''}".strip()
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = next((f for f in reversed(frames) if "/migrations/" in f.filename), None)
+    if where:
+        text += f" (at {Path(where.filename).parent.parent.name}/migrations/"
+        text += f"{Path(where.filename).name}:{where.lineno})"
+    return text[:2000]
+
+
+def child_init() -> None:
+    # Connections were closed before the fork; make sure no state of the parent's is reused.
+    for conn in connections.all(initialized_only=True):
+        conn.connection = None
+    from tenants.middleware import host_map
+
+    host_map.clear()
