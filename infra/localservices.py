@@ -162,20 +162,25 @@ def ensure_s3() -> tuple[str, str, str]:
     if os.environ.get("DGBOX_S3_ENDPOINT_URL"):
         return (os.environ["DGBOX_S3_ENDPOINT_URL"], os.environ.get("DGBOX_S3_ACCESS_KEY", ""),
                 os.environ.get("DGBOX_S3_SECRET_KEY", ""))
-    try:
+    if "DGBOX_EMBEDDED_S3_PORT" in os.environ:
         return _ensure_s3_on(EMBEDDED_S3_PORT)
-    except ForeignS3ServerError:
-        if "DGBOX_EMBEDDED_S3_PORT" in os.environ:
-            raise
-        # Another checkout's server holds the default port (e.g. a CI clone beside a
-        # developer's tree): use a port of our own, derived from this state directory.
-        return _ensure_s3_on(_own_s3_port())
+    # Another checkout's server may hold the default port (a CI clone beside a developer's
+    # tree, or a server left by an earlier clone at the same path): then use ports of our
+    # own, derived from this state directory, skipping any that are taken.
+    problems = []
+    for port in [EMBEDDED_S3_PORT, *_own_s3_ports()]:
+        try:
+            return _ensure_s3_on(port)
+        except (ForeignS3ServerError, PortsBusyError) as exc:
+            problems.append(str(exc))
+    raise S3ServerError("no usable port for SeaweedFS: " + " | ".join(problems[-3:]))
 
 
-def _own_s3_port() -> int:
+def _own_s3_ports(count: int = 12) -> list[int]:
     import zlib
 
-    return 21_000 + zlib.crc32(str(state_dir().resolve()).encode()) % 2_000 * 10
+    first = zlib.crc32(str(state_dir().resolve()).encode()) % 2_000
+    return [21_000 + (first + 137 * i) % 2_000 * 10 for i in range(count)]
 
 
 def _ensure_s3_on(port: int) -> tuple[str, str, str]:
@@ -193,7 +198,7 @@ def _ensure_s3_on(port: int) -> tuple[str, str, str]:
             busy = [f"{number} ({name})" for name, number in ports.items()
                     if answers("127.0.0.1", number, timeout=0.2)]
             if busy:
-                raise S3ServerError(
+                raise PortsBusyError(
                     f"cannot start SeaweedFS: port(s) {', '.join(busy)} already in use; set "
                     "DGBOX_EMBEDDED_S3_PORT to another port (see infra/localservices.py)")
             print(f"dgbox: no S3 endpoint (DGBOX_S3_ENDPOINT_URL), starting SeaweedFS from "
@@ -335,6 +340,10 @@ def _s3_status(url: str) -> int | None:
         return err.code
     except (OSError, ValueError):
         return None
+
+
+class PortsBusyError(S3ServerError):
+    """Some of the ports SeaweedFS needs are taken by something else."""
 
 
 class ForeignS3ServerError(S3ServerError):
