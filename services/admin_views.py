@@ -20,7 +20,8 @@ from django.db.models import F
 from django.http import FileResponse, Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import dateformat, timezone
+from django.utils.formats import get_format
 from django.utils.functional import cached_property
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
@@ -212,14 +213,19 @@ class CaseIndexView(IndexView):
         day = query.today()
         horizon = sla.add_working_days(day, sla.NEARING_DAYS)
         link = reverse("services_case", args=[0]).rsplit("0/", 1)[0]  # reversed once, not 50x
+        short = get_format("SHORT_DATE_FORMAT")
+        zone = timezone.get_current_timezone()
         return [{
-            "pk": case.pk, "reference": case.reference, "url": f"{link}{case.pk}/",
+            "id": str(case.pk), "reference": case.reference, "url": f"{link}{case.pk}/",
             "service": services.get(case.service_id, ""),
             "applicant": case.applicant_name,
             "state": query.state_label(case, versions, lang),
             "assignee": query.display_name(case.assignee),
-            "due_date": case.due_date, "deadline": query.deadline_state(case, day, horizon),
-            "channel": case.get_channel_display(), "submitted_at": case.submitted_at,
+            "due_iso": case.due_date.isoformat() if case.due_date else "",
+            "due": dateformat.format(case.due_date, short) if case.due_date else "",
+            "deadline": query.deadline_state(case, day, horizon),
+            "channel": case.get_channel_display(),
+            "sent": dateformat.format(case.submitted_at.astimezone(zone), short),
         } for case in cases]
 
     def get_context_data(self, *args, **kwargs):
@@ -366,6 +372,24 @@ def readable_history(case, events, files, lang):
     return items
 
 
+def _decision_row(decision, steps, lang):
+    """An automated decision as staff read it: the rule's condition as JSON, what it read,
+    and its outcome in words."""
+    rule = decision.rule if isinstance(decision.rule, dict) else {}
+    outcome = decision.outcome
+    if outcome.startswith("route:"):
+        outcome = _("Routed to the group “%(group)s”.") % {"group": outcome.split(":", 1)[1]}
+    elif outcome in steps:
+        outcome = _label(steps[outcome]["label"], lang)
+    return {
+        "pk": decision.pk, "rule_name": decision.rule_name,
+        "when": json.dumps(rule.get("when"), ensure_ascii=False),
+        "inputs": sorted((decision.inputs or {}).items()), "outcome": outcome,
+        "created_at": decision.created_at, "reviewed_at": decision.reviewed_at,
+        "reviewed_by": query.display_name(decision.reviewed_by),
+    }
+
+
 def _detail_context(request, case, bound=None, note_form=None):
     lang = query.language()
     flow = workflow.definition(case)
@@ -376,6 +400,7 @@ def _detail_context(request, case, bound=None, note_form=None):
         forms_.append({"code": transition["code"], "label": _label(transition["label"], lang),
                        "form": form, "ends_case": workflowspec.state(
                            flow, transition["to"]).get("terminal", False)})
+    steps = {t["code"]: t for t in flow["transitions"]}
     files = list(query.files(case))
     events = list(query.history(case))
     group_names = {t["group"] for t in flow["transitions"] if t["group"] != workflow.APPLICANT}
@@ -391,7 +416,7 @@ def _detail_context(request, case, bound=None, note_form=None):
         "files": files,
         "history": readable_history(case, events, files, lang),
         "notes": notes,
-        "decisions": list(query.decisions(case)),
+        "decisions": [_decision_row(d, steps, lang) for d in query.decisions(case)],
         "actions": forms_,
         "note_form": note_form or NoteForm(),
         "assignees": [(u.pk, query.display_name(u)) for u in query.staff(group_names)],

@@ -445,7 +445,8 @@ def test_automated_decision_shown_and_marked_reviewed_once(client, north, north_
                   "then": "approve"}, inputs={"floors": 2}, outcome="approve")
     login(client, north["tenant"], north["ann"])
     html = body(client.get(f"/admin/cases/{north_case.pk}/", **NORTH))
-    assert "Small house" in html and "floors" in html and "approve" in html
+    assert "Small house" in html and "<code>floors</code> = 2" in html
+    assert "{&quot;&lt;=&quot;: [{&quot;var&quot;: &quot;floors&quot;}, 3]}" in html  # as JSON
     url = f"/admin/cases/{north_case.pk}/decisions/{decision.pk}/review/"
     assert client.post(url, **NORTH).status_code == 302
     assert client.post(url, **NORTH).status_code == 302  # twice: recorded once
