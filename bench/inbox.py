@@ -47,10 +47,11 @@ import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.common import database_url  # noqa: E402
 
 SLUG = "inbox-bench"
 PREFIX = "BEN"
@@ -78,23 +79,6 @@ LATIN = {"Анна": "anna", "Иван": "ivan", "Мария": "maria", "Пёт�
          "Сергей": "sergey", "Ольга": "olga", "Дмитрий": "dmitry", "Наталья": "natalia",
          "Алексей": "alexey", "Татьяна": "tatiana", "Андрей": "andrey", "Ирина": "irina",
          "Михаил": "mikhail", "Светлана": "svetlana", "Николай": "nikolay"}
-
-
-def database_url(name: str, fresh: bool) -> str:
-    import psycopg
-
-    from infra.localservices import ensure_database, ensure_postgres
-
-    base = os.environ.get("DATABASE_URL") or ensure_postgres(name)
-    url = urlunsplit(urlsplit(base)._replace(path="/" + name))
-    if fresh:
-        parts = urlsplit(url)
-        with psycopg.connect(host=parts.hostname, port=parts.port or 5432,
-                             user=parts.username or None, password=parts.password or None,
-                             dbname="postgres", autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    ensure_database(url)
-    return url
 
 
 def percentile(values, q):

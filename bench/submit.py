@@ -76,6 +76,8 @@ from urllib.parse import urlsplit, urlunsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import database_url  # noqa: E402
+
 SLUG = "submit-{:03d}"
 SERVICE = "building-permit"  # services/demo.py: what, where, floors + a PDF of the project
 BASELINE = "land-plot-scheme"  # another demo service page: the same questions, no PDF
@@ -101,23 +103,6 @@ def make_pdf(kb: int, tag: str = "") -> bytes:
 
 
 # --- Orchestrator ---------------------------------------------------------------------------
-
-
-def database_url(name: str, fresh: bool) -> str:
-    import psycopg
-
-    from infra.localservices import ensure_database, ensure_postgres
-
-    base = os.environ.get("DATABASE_URL") or ensure_postgres(name)
-    url = urlunsplit(urlsplit(base)._replace(path="/" + name))
-    if fresh:
-        parts = urlsplit(url)
-        with psycopg.connect(host=parts.hostname, port=parts.port or 5432,
-                             user=parts.username or None, password=parts.password or None,
-                             dbname="postgres", autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    ensure_database(url)
-    return url
 
 
 def child_env(args, url: str) -> dict:

@@ -18,6 +18,7 @@ from . import formspec
 from .models import ApplicationDraft, Case, CaseEvent, Payment, ServicesSettings, UploadedFile
 from .models.cases import Channel, private_storage
 from .models.definitions import default_prefix
+from .workflowspec import transitions_from
 
 log = logging.getLogger(__name__)
 CONTACT_FIELDS = formspec.CONTACT_NAMES
@@ -154,7 +155,7 @@ def provide_information(case, text, upload=None):
 
     with transaction.atomic():
         flow = workflow.definition(case)
-        step = next((t for t in workflowspec_transitions(flow, case.status)
+        step = next((t for t in transitions_from(flow, case.status)
                      if t["group"] == workflow.APPLICANT), None)
         if step is None:
             raise workflow.TransitionError("No information is being asked for.")
@@ -164,12 +165,6 @@ def provide_information(case, text, upload=None):
         CaseEvent.objects.create(case=case, kind=CaseEvent.Kind.INFO_PROVIDED, public=True,
                                  actor_role="applicant", data={"file": upload is not None})
         return workflow.take(case.pk, step["code"], applicant=True)
-
-
-def workflowspec_transitions(flow, state):
-    from .workflowspec import transitions_from
-
-    return transitions_from(flow, state)
 
 
 def notification_context(key, case, **extra):

@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from . import applications, formspec, payments, tracking
+from . import applications, formspec, payments, tracking, workflowspec
 from .models import ApplicationDraft, Case, OnlineService, Payment
 from .models.cases import Channel
 
@@ -260,7 +260,7 @@ def track_status(request):
     case = get_object_or_404(Case.objects.select_related("service__page", "workflow_version"),
                              pk=opened["id"])
     asked = any(t["group"] == workflow.APPLICANT for t in
-                applications.workflowspec_transitions(workflow.definition(case), case.status))
+                workflowspec.transitions_from(workflow.definition(case), case.status))
     info_form = None
     if asked:
         info_form = InformationForm(request.POST or None, request.FILES or None)

@@ -35,7 +35,8 @@ def start(case):
     """Put a new case on its service's current workflow version and set its deadline."""
     service = case.service
     workflow = service.workflow if service.workflow_id else Workflow.default()
-    version = workflow.current_version()
+    # Saving a workflow makes its version; no need to compare definitions on every submission.
+    version = workflow.versions.order_by("-number").first() or workflow.current_version()
     case.workflow_version = version
     case.status = version.definition["initial"]
     days = service.deadline_days
