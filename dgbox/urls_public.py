@@ -1,9 +1,17 @@
-"""URLs of the base domain (public schema): the national portal."""
+"""URLs of the base domain (public schema): the national portal and the operator console."""
 
 from django.urls import path
 
+from tenants import operator_views as operator
 from tenants import views
 
 urlpatterns = [
     path("", views.portal_home, name="portal-home"),
+    path("operator/", operator.home, name="operator-home"),
+    path("operator/login/", operator.LoginView.as_view(), name="operator-login"),
+    path("operator/logout/", operator.LogoutView.as_view(), name="operator-logout"),
+    path("operator/tenants/<slug:slug>/", operator.tenant_detail, name="operator-tenant"),
+    path("operator/rollouts/", operator.rollout_list, name="operator-rollouts"),
+    path("operator/rollouts/<int:pk>/", operator.rollout_detail, name="operator-rollout"),
+    path("operator/usage.csv", operator.usage_csv, name="operator-usage-csv"),
 ]

@@ -1,4 +1,5 @@
-"""URLs of every tenant site: Wagtail admin, feedback, and the pages under /ru/ and /en/."""
+"""URLs of every tenant site: Wagtail admin, feedback, the open API (/api/v2/), and the
+pages under /ru/ and /en/."""
 
 from django.conf import settings
 from django.conf.urls.i18n import i18n_patterns
@@ -8,11 +9,13 @@ from wagtail.admin import urls as wagtailadmin_urls
 from wagtail.documents import urls as wagtaildocs_urls
 
 from cms import views as cms_views
+from cms.api import api_router
 
 urlpatterns = [
     path("admin/", include(wagtailadmin_urls)),
     path("documents/", include(wagtaildocs_urls)),
     path("feedback/", cms_views.page_feedback, name="page-feedback"),
+    path("api/v2/", api_router.urls),
 ]
 if settings.DEBUG:
     from django.conf.urls.static import static

@@ -2,10 +2,15 @@ from django.apps import AppConfig
 
 
 class ServicesConfig(AppConfig):
-    """Service catalogue, online applications and cases (tenant schema). Not built yet: see
-    the README's "Known limits"; the app is registered now because an app's place in
-    TENANT_APPS is fixed by its first migration."""
+    """Online services, applications and cases (tenant schema)."""
 
     name = "services"
     verbose_name = "Digital services"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from tenants.metering import register_meter
+
+        from .metering import case_and_message_usage
+
+        register_meter(case_and_message_usage)

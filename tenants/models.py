@@ -306,3 +306,42 @@ class FeatureFlag(models.Model):
 
     def default_for(self, channel: str) -> bool:
         return self.canary if channel == ReleaseChannel.CANARY else self.stable
+
+
+# --- Usage metering (tenants/metering.py) ---------------------------------------------------------
+
+
+class UsageRecord(models.Model):
+    """What one tenant used on one day (platform time zone): counters for that day and, for
+    the latest day, gauges of its size. Empty (null) means "not measured", never zero.
+
+    Rows outlive their tenant (`tenant` is cleared on delete; `schema_name` stays) so usage
+    can still be accounted for after a tenant is gone.
+    """
+
+    tenant = models.ForeignKey(Tenant, null=True, blank=True, on_delete=models.SET_NULL,
+                               related_name="usage")
+    schema_name = models.CharField(max_length=63)
+    day = models.DateField()
+    cases_new = models.PositiveIntegerField(null=True, help_text="Cases submitted that day.")
+    cases_total = models.PositiveIntegerField(null=True, help_text="Cases held, open or closed.")
+    cases_open = models.PositiveIntegerField(null=True, help_text="Cases not yet decided.")
+    notifications_sent = models.PositiveIntegerField(
+        null=True, help_text="E-mails and SMS sent that day.")
+    sms_sent = models.PositiveIntegerField(null=True, help_text="Of which SMS.")
+    api_calls = models.PositiveIntegerField(null=True, help_text="Requests to /api/ that day.")
+    storage_objects = models.PositiveBigIntegerField(
+        null=True, help_text="Private files in S3 (uploads, letters).")
+    storage_bytes = models.PositiveBigIntegerField(null=True)
+    media_bytes = models.PositiveBigIntegerField(
+        null=True, help_text="Public media on disk (page images, documents).")
+    collected_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-day", "schema_name"]
+        constraints = [models.UniqueConstraint(fields=["schema_name", "day"],
+                                               name="usage_one_row_per_tenant_day")]
+        indexes = [models.Index(fields=["day"], name="usage_day")]
+
+    def __str__(self):
+        return f"usage of {self.schema_name} on {self.day}"

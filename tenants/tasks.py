@@ -58,3 +58,11 @@ def backup_all():
     from .scheduled_backups import backup_all as run
 
     return run()
+
+
+@shared_task(name="tenants.meter_usage")
+def meter_usage():
+    """Hourly, in each tenant's schema: store today's (and yesterday's) usage figures."""
+    from .metering import collect_usage
+
+    return [(record.day.isoformat(), record.api_calls) for record in collect_usage()]

@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from modelcluster.fields import ParentalKey, ParentalManyToManyField
 from wagtail import blocks
 from wagtail.admin.panels import FieldPanel, FieldRowPanel, InlinePanel, MultiFieldPanel
+from wagtail.api import APIField
 from wagtail.fields import RichTextField, StreamField
 from wagtail.models import Orderable, Page
 from wagtail.search import index
@@ -70,6 +71,7 @@ class StandardPage(Page):
 
     content_panels = [*Page.content_panels, FieldPanel("summary"), FieldPanel("body")]
     search_fields = [*Page.search_fields, index.SearchField("summary"), index.SearchField("body")]
+    api_fields = [APIField("summary"), APIField("body")]
     subpage_types = ["cms.StandardPage"]
 
     class Meta:
@@ -158,6 +160,10 @@ class ServicePage(Page):
     search_fields = [*Page.search_fields, index.SearchField("summary", boost=2),
                      index.SearchField("who_can_apply"), index.SearchField("cost_details"),
                      index.FilterField("category")]
+    api_fields = [APIField(name) for name in (
+        "summary", "who_can_apply", "documents", "cost_kind", "cost_amount", "cost_details",
+        "processing_days", "processing_details", "legal_basis", "category", "life_events",
+        "apply_url", "channels")]
     parent_page_types = ["cms.ServiceIndexPage"]
     subpage_types = []
 
@@ -211,6 +217,7 @@ class ServiceChannel(Orderable):
 
     panels = [FieldPanel("kind"), FieldPanel("details"),
               FieldRowPanel([FieldPanel("url"), FieldPanel("phone"), FieldPanel("address")])]
+    api_fields = [APIField(name) for name in ("kind", "details", "url", "phone", "address")]
 
     def clean(self):
         required = {self.Kind.PHONE: "phone", self.Kind.POST: "address"}
@@ -227,6 +234,7 @@ class GuidePage(Page):
 
     content_panels = [*Page.content_panels, FieldPanel("summary"), FieldPanel("body")]
     search_fields = [*Page.search_fields, index.SearchField("summary"), index.SearchField("body")]
+    api_fields = [APIField("summary"), APIField("body")]
     subpage_types = []
 
     class Meta:
@@ -241,6 +249,7 @@ class StepByStepPage(Page):
     content_panels = [*Page.content_panels, FieldPanel("summary"),
                       InlinePanel("steps", min_num=2, label=_("Steps"))]
     search_fields = [*Page.search_fields, index.SearchField("summary")]
+    api_fields = [APIField("summary"), APIField("steps")]
     subpage_types = []
 
     class Meta:
@@ -255,6 +264,7 @@ class Step(Orderable):
                              related_name="+")
 
     panels = [FieldPanel("title"), FieldPanel("body"), FieldPanel("link")]
+    api_fields = [APIField("title"), APIField("body"), APIField("link_id")]
 
 
 class NewsIndexPage(Page):
@@ -283,6 +293,7 @@ class NewsPage(Page):
                       FieldPanel("body")]
     search_fields = [*Page.search_fields, index.SearchField("summary"), index.SearchField("body"),
                      index.FilterField("date")]
+    api_fields = [APIField("date"), APIField("summary"), APIField("body")]
     parent_page_types = ["cms.NewsIndexPage"]
     subpage_types = []
 
@@ -326,6 +337,9 @@ class OfficePage(Page):
         FieldPanel("services"), FieldPanel("accessibility"),
     ]
     search_fields = [*Page.search_fields, index.SearchField("address")]
+    api_fields = [APIField(name) for name in (
+        "address", "latitude", "longitude", "phone", "email", "accessibility", "hours",
+        "exceptions")]
     parent_page_types = ["cms.OfficeIndexPage"]
     subpage_types = []
 
@@ -372,6 +386,7 @@ class OpeningHours(Orderable):
     closes = models.TimeField()
 
     panels = [FieldRowPanel([FieldPanel("weekday"), FieldPanel("opens"), FieldPanel("closes")])]
+    api_fields = [APIField(name) for name in ("weekday", "opens", "closes")]
 
     def clean(self):
         _check_times(self.opens, self.closes)
@@ -387,6 +402,7 @@ class OpeningException(Orderable):
 
     panels = [FieldRowPanel([FieldPanel("date"), FieldPanel("closed")]),
               FieldRowPanel([FieldPanel("opens"), FieldPanel("closes")]), FieldPanel("note")]
+    api_fields = [APIField(name) for name in ("date", "closed", "opens", "closes", "note")]
 
     def clean(self):
         if not self.closed and not (self.opens and self.closes):

@@ -88,6 +88,8 @@ TENANT_APPS = [
     "wagtail.images",
     "wagtail.search",
     "wagtail.admin",
+    "wagtail.api.v2",
+    "rest_framework",
     "wagtail.locales",
     "wagtail",
     "modelcluster",
@@ -108,6 +110,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "tenants.metering.ApiCallMeterMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -238,10 +241,20 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 3600.0,
         "args": ("services.escalate_deadlines",),
     },
+    "issue-missing-letters": {  # decision letters whose task was never queued (broker down)
+        "task": "tenants.fan_out",
+        "schedule": 600.0,
+        "args": ("services.issue_missing_letters",),
+    },
     "apply-retention": {
         "task": "tenants.fan_out",
         "schedule": 24 * 3600.0,
         "args": ("services.apply_retention",),
+    },
+    "meter-usage": {
+        "task": "tenants.fan_out",
+        "schedule": 3600.0,
+        "args": ("tenants.meter_usage",),
     },
     "backup-tenants": {
         "task": "tenants.backup_all",
@@ -253,6 +266,24 @@ CELERY_BEAT_SCHEDULE = {
         "args": ("tenants.clear_expired_sessions",),
     },
 }
+
+# --- Open API (cms/api.py: Wagtail API v2 at /api/v2/ on every tenant site) -----------------
+# Read-only, anonymous, JSON only; no session authentication, so no CSRF and no staff data.
+# DGBOX_API_RATE: requests a client may make per minute/hour/day (rest_framework throttle
+# syntax); over it the API answers 429 with Retry-After. Calls are metered per tenant.
+DGBOX_API_RATE = env("DGBOX_API_RATE", default="600/minute")
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.AnonRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"anon": DGBOX_API_RATE},
+    "UNAUTHENTICATED_USER": None,
+}
+WAGTAILAPI_LIMIT_MAX = 100
+# DGBOX_USAGE_COUNTER_DAYS: how long the per-day API call counters stay in the cache; the
+# hourly usage collection copies them into the database well before (tenants/metering.py).
+DGBOX_USAGE_COUNTER_DAYS = env.int("DGBOX_USAGE_COUNTER_DAYS", default=3)
 
 # --- Security defaults (production.py tightens them) ---------------------------------------
 SESSION_COOKIE_HTTPONLY = True

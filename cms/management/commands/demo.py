@@ -24,6 +24,7 @@ from tenants.models import Tenant
 from tenants.provisioning import LaunchRequest, launch_tenant, site_url
 
 DEMO_PASSWORD = "dgbox-demo-2026"  # noqa: S105 - printed on purpose; demo tenants only
+DEMO_OPERATOR = "operator"
 DEMO_TENANTS = [
     LaunchRequest(name="Северная область", kind="region", slug="severnaya",
                   admin_email="admin@severnaya.example"),
@@ -58,15 +59,19 @@ class Command(BaseCommand):
                 populate(tenant.default_language)
                 populate_forms(tenant.default_language)
 
+        _ensure_operator()
+        call_command("usage", "collect", stdout=self.stdout)
+
         table = Table(title="dgbox demo", title_justify="left")
         for column in ("Tenant", "Site", "Admin login"):
             table.add_column(column)
-        table.add_row("National portal", site_url(settings.BASE_DOMAIN) + "/", "")
+        table.add_row("National portal", site_url(settings.BASE_DOMAIN) + "/",
+                      f"{site_url(settings.BASE_DOMAIN)}/operator/\n{DEMO_OPERATOR} (console)")
         for req in DEMO_TENANTS:
             url = site_url(f"{req.slug}.{settings.BASE_DOMAIN}")
             table.add_row(req.name, url + "/", f"{url}/admin/\n{req.admin_email}")
         console.print(table)
-        console.print(f"Demo administrators' password: [bold]{DEMO_PASSWORD}[/]")
+        console.print(f"Demo administrators' and operator's password: [bold]{DEMO_PASSWORD}[/]")
 
         worker = None
         if settings.REDIS_URL:
@@ -89,3 +94,15 @@ class Command(BaseCommand):
             if worker:
                 worker.terminate()
                 worker.wait(30)
+
+
+def _ensure_operator():
+    """A platform operator in the public schema, for the console at /operator/."""
+    from django.contrib.auth import get_user_model
+
+    user, created = get_user_model().objects.get_or_create(
+        username=DEMO_OPERATOR, defaults={"email": "operator@dgbox.example", "is_staff": True,
+                                          "is_superuser": True})
+    if created:
+        user.set_password(DEMO_PASSWORD)
+        user.save(update_fields=["password"])

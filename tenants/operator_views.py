@@ -1,0 +1,180 @@
+"""The operator console at /operator/ on the platform's base domain (public schema).
+
+For central operators: every tenant with its status, release channel, release and usage;
+the fleet's usage over time; the history of rollouts with each tenant's step. Read-only:
+changes stay in the audited CLI (`dgbox tenant ...`, `dgbox rollout ...`).
+
+Operators are users of the public schema (`dgbox createsuperuser`, or a staff user given the
+"Can view tenant" permission); a tenant site's administrators are users of that tenant's
+schema and cannot sign in here. Pages are never cached.
+"""
+
+import csv
+import datetime
+
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import Count, Q
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse_lazy
+from django.utils.decorators import method_decorator
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.cache import never_cache
+
+from . import metering
+from .charts import bar_chart
+from .models import Rollout, RolloutStep, Tenant, UsageRecord
+
+PERMISSION = "tenants.view_tenant"
+DAY_CHOICES = (7, 30, 90)
+COUNTER_TITLES = {
+    "api_calls": _("API calls"),
+    "cases_new": _("New cases"),
+    "notifications_sent": _("Notifications sent"),
+}
+SORTS = {
+    "name": lambda r: r["tenant"].name.lower(),
+    "cases": lambda r: -(r["usage"].get("cases_total") or 0),
+    "new": lambda r: -r["usage"].get("cases_new", 0),
+    "notifications": lambda r: -r["usage"].get("notifications_sent", 0),
+    "api": lambda r: -r["usage"].get("api_calls", 0),
+    "storage": lambda r: -((r["usage"].get("storage_bytes") or 0)
+                           + (r["usage"].get("media_bytes") or 0)),
+}
+
+SORT_COLUMNS = [("name", _("Tenant")), ("cases", _("Cases open / total")),
+                ("new", _("New cases")), ("notifications", _("Notifications")),
+                ("api", _("API calls")), ("storage", _("Private files"))]
+
+
+def operator_required(view):
+    """Signed in (else to the console's login) and an operator (else 403)."""
+
+    @never_cache
+    @login_required(login_url=reverse_lazy("operator-login"))
+    def wrapped(request, *args, **kwargs):
+        if not (request.user.is_active and request.user.has_perm(PERMISSION)):
+            raise PermissionDenied(_("Only platform operators may use the console."))
+        return view(request, *args, **kwargs)
+
+    wrapped.__name__ = view.__name__
+    wrapped.__doc__ = view.__doc__
+    return wrapped
+
+
+class LoginView(auth_views.LoginView):
+    template_name = "operator/login.html"
+    redirect_authenticated_user = True
+    next_page = reverse_lazy("operator-home")
+
+    @method_decorator(never_cache)
+    def dispatch(self, request, *args, **kwargs):
+        return super().dispatch(request, *args, **kwargs)
+
+
+class LogoutView(auth_views.LogoutView):
+    next_page = reverse_lazy("operator-login")
+
+
+def _days(request) -> int:
+    try:
+        days = int(request.GET.get("days", 30))
+    except ValueError:
+        return 30
+    return days if days in DAY_CHOICES else 30
+
+
+def _charts(series: list[dict]) -> list[dict]:
+    return [{"title": title,
+             "field": field,
+             "svg": bar_chart([(p["day"].isoformat(), p[field]) for p in series],
+                              title=str(title)),
+             "total": sum(p[field] for p in series)}
+            for field, title in COUNTER_TITLES.items()]
+
+
+@operator_required
+def home(request):
+    """Every tenant with its usage, the fleet's daily counters as charts, the last rollout."""
+    days = _days(request)
+    sort = request.GET.get("sort") if request.GET.get("sort") in SORTS else "name"
+    usage = {row["schema_name"]: row for row in metering.fleet_usage(days)}
+    tenants = list(Tenant.objects.launched().select_related("parent").order_by("name"))
+    rows = [{"tenant": t, "usage": usage.get(t.schema_name, {})} for t in tenants]
+    rows.sort(key=SORTS[sort])
+    series = metering.daily_totals(days)
+    status_counts = dict(Tenant.objects.launched().values_list("status")
+                         .annotate(n=Count("pk")).values_list("status", "n"))
+    return render(request, "operator/home.html", {
+        "rows": rows, "days": days, "sort_columns": SORT_COLUMNS, "day_choices": DAY_CHOICES,
+        "sort": sort,
+        "charts": _charts(series), "series": series,
+        "status_counts": status_counts, "maintenance": sum(t.maintenance for t in tenants),
+        "totals": {c: sum(r["usage"].get(c, 0) for r in rows) for c in metering.COUNTERS},
+        "last_rollout": Rollout.objects.first(),
+    })
+
+
+@operator_required
+def tenant_detail(request, slug):
+    """One tenant: facts, usage charts, its part in recent rollouts."""
+    tenant = get_object_or_404(Tenant.objects.select_related("parent"), slug=slug)
+    days = _days(request)
+    series = metering.daily_totals(days, schema_name=tenant.schema_name)
+    latest = next((r for r in metering.fleet_usage(days)
+                   if r["schema_name"] == tenant.schema_name), {})
+    steps = (RolloutStep.objects.filter(schema_name=tenant.schema_name)
+             .select_related("rollout").order_by("-rollout__started_at")[:10])
+    return render(request, "operator/tenant.html", {
+        "tenant": tenant, "domains": tenant.domains.order_by("-is_primary", "domain"),
+        "days": days, "day_choices": DAY_CHOICES, "charts": _charts(series), "series": series,
+        "usage": latest, "steps": steps,
+    })
+
+
+@operator_required
+def rollout_list(request):
+    """Rollouts, newest first, with their step counts by status."""
+    rollouts = Rollout.objects.annotate(
+        tenants=Count("steps", filter=Q(steps__kind=RolloutStep.Kind.TENANT)),
+        done=Count("steps", filter=Q(steps__status=RolloutStep.Status.DONE)),
+        failed=Count("steps", filter=Q(steps__status=RolloutStep.Status.FAILED)),
+    ).order_by("-started_at", "-pk")
+    page = Paginator(rollouts, 25).get_page(request.GET.get("page"))
+    return render(request, "operator/rollouts.html", {"page": page})
+
+
+@operator_required
+def rollout_detail(request, pk):
+    """One rollout: options, halt reason, and every step by ring (failed ones first if asked)."""
+    rollout = get_object_or_404(Rollout, pk=pk)
+    steps = rollout.steps.all()
+    only_failed = request.GET.get("status") == "failed"
+    if only_failed:
+        steps = steps.filter(status=RolloutStep.Status.FAILED)
+    counts = dict(rollout.steps.values_list("status").annotate(n=Count("pk"))
+                  .values_list("status", "n"))
+    return render(request, "operator/rollout.html", {
+        "rollout": rollout, "steps": steps, "counts": counts, "only_failed": only_failed,
+    })
+
+
+@operator_required
+def usage_csv(request):
+    """Usage per tenant and day over the chosen period, for accounting."""
+    days = _days(request)
+    since = metering.platform_today() - datetime.timedelta(days=days - 1)
+    slugs = dict(Tenant.objects.values_list("schema_name", "slug"))
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="usage-{days}d.csv"'
+    writer = csv.writer(response)
+    fields = ["day", *metering.COUNTERS, *metering.GAUGES]
+    writer.writerow(["tenant", "schema", *fields])
+    for record in UsageRecord.objects.filter(day__gte=since).order_by("schema_name", "day"):
+        writer.writerow([slugs.get(record.schema_name, ""), record.schema_name,
+                         *("" if getattr(record, f) is None else getattr(record, f)
+                           for f in fields)])
+    return response

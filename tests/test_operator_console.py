@@ -1,0 +1,201 @@
+"""The operator console on the base domain: only public-schema operators get in (a tenant's
+administrator cannot), tenants are listed with their usage and status, rollouts with the
+tenants that failed and why, charts carry a text summary, bad parameters fall back to
+defaults, the query count does not grow with the number of tenants, and the console does
+not exist on a tenant's domain."""
+
+import csv
+import datetime
+import io
+import re
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from django_tenants.utils import tenant_context
+
+from tenants import metering
+from tenants.models import Rollout, RolloutStep, Tenant, UsageRecord
+
+pytestmark = pytest.mark.django_db
+PORTAL = {"HTTP_HOST": "localhost"}
+PASSWORD = "a long operator password"  # noqa: S105
+
+
+@pytest.fixture
+def operator(tenant_a):
+    user = get_user_model().objects.create_user("operator", "op@gov.example", PASSWORD,
+                                                is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="view_tenant",
+                                                     content_type__app_label="tenants"))
+    return user
+
+
+@pytest.fixture
+def console(client, operator):
+    client.force_login(operator)
+    return client
+
+
+def usage(tenant, days_ago=0, **values):
+    defaults = {"api_calls": 0, "cases_new": 0, "notifications_sent": 0, "sms_sent": 0,
+                "cases_total": 0, "cases_open": 0, "storage_objects": 0, "storage_bytes": 0,
+                "media_bytes": 0}
+    return UsageRecord.objects.create(
+        tenant=tenant, schema_name=tenant.schema_name,
+        day=metering.platform_today() - datetime.timedelta(days=days_ago),
+        collected_at=timezone.now(), **{**defaults, **values})
+
+
+# --- Who gets in -------------------------------------------------------------------------------
+
+
+def test_anonymous_is_sent_to_sign_in(client, tenant_a):
+    response = client.get("/operator/", **PORTAL)
+    assert response.status_code == 302
+    assert response["Location"].startswith("/operator/login/?next=/operator/")
+    page = client.get("/operator/login/", **PORTAL)
+    assert page.status_code == 200 and "no-store" in page["Cache-Control"]
+
+
+def test_operator_signs_in_and_out(client, operator):
+    response = client.post("/operator/login/", {"username": "operator", "password": PASSWORD},
+                           **PORTAL)
+    assert response.status_code == 302 and response["Location"] == "/operator/"
+    assert client.get("/operator/", **PORTAL).status_code == 200
+    assert client.post("/operator/logout/", **PORTAL).status_code == 302
+    assert client.get("/operator/", **PORTAL).status_code == 302
+
+
+def test_wrong_password_is_a_clear_error(client, operator):
+    response = client.post("/operator/login/", {"username": "operator", "password": "nope"},
+                           **PORTAL)
+    assert response.status_code == 200
+    assert 'class="govuk-error-summary"' in response.content.decode()
+    assert "_auth_user_id" not in client.session
+
+
+def test_a_tenant_administrator_cannot_sign_in(client, tenant_a):
+    with tenant_context(tenant_a):
+        get_user_model().objects.create_superuser("north-admin", "a@north.example", PASSWORD)
+    connection.set_schema_to_public()
+    response = client.post("/operator/login/", {"username": "north-admin",
+                                                "password": PASSWORD}, **PORTAL)
+    assert response.status_code == 200  # the form again: no such user in the public schema
+    assert client.get("/operator/", **PORTAL).status_code == 302
+
+
+def test_signed_in_without_the_permission_is_forbidden(client, tenant_a):
+    user = get_user_model().objects.create_user("clerk", "c@gov.example", PASSWORD)
+    client.force_login(user)
+    assert client.get("/operator/", **PORTAL).status_code == 403
+    assert client.get("/operator/rollouts/", **PORTAL).status_code == 403
+
+
+def test_no_console_on_a_tenant_site(console, tenant_a):
+    response = console.get("/operator/", HTTP_HOST="north.localhost", follow=True)
+    assert response.status_code == 404
+
+
+# --- What operators see ----------------------------------------------------------------------
+
+
+def test_home_lists_tenants_with_usage_and_fleet_charts(console, tenant_a, tenant_b):
+    usage(tenant_a, api_calls=40, cases_new=3, notifications_sent=5, cases_total=12,
+          cases_open=4, storage_bytes=3 * 1024 * 1024)
+    usage(tenant_a, days_ago=1, api_calls=2)
+    usage(tenant_b, api_calls=7)
+    response = console.get("/operator/", **PORTAL)
+    assert response.status_code == 200 and "no-store" in response["Cache-Control"]
+    rows = {r["tenant"].slug: r for r in response.context["rows"]}
+    assert rows[tenant_a.slug]["usage"]["api_calls"] == 42
+    assert rows[tenant_a.slug]["usage"]["cases_total"] == 12
+    assert rows[tenant_b.slug]["usage"]["api_calls"] == 7
+    body = response.content.decode()
+    assert tenant_a.name in body and tenant_b.name in body
+    assert "4 / 12" in body  # open / total cases
+    assert re.search(r"3[.,]0\xa0(MB|МБ)", body)  # private files
+    assert body.count('role="img"') == 3  # API calls, new cases, notifications
+    # The API chart's text summary gives the fleet's total, 42 + 7.
+    assert re.search(r'role="img" aria-label="[^"]*\b49\b', body)
+
+
+def test_sort_and_period_fall_back_on_bad_values(console, tenant_a, tenant_b):
+    usage(tenant_a, api_calls=1)
+    usage(tenant_b, api_calls=100)
+    by_api = console.get("/operator/?sort=api", **PORTAL).context["rows"]
+    assert [r["tenant"].slug for r in by_api][:2] == [tenant_b.slug, tenant_a.slug]
+    response = console.get("/operator/?sort=drop+table&days=abc", **PORTAL)
+    assert response.status_code == 200
+    assert response.context["sort"] == "name" and response.context["days"] == 30
+    assert console.get("/operator/?days=7", **PORTAL).context["days"] == 7
+    assert len(console.get("/operator/?days=7", **PORTAL).context["series"]) == 7
+
+
+def test_home_query_count_does_not_grow_with_tenants(console, tenant_a):
+    def queries():
+        with CaptureQueriesContext(connection) as ctx:
+            assert console.get("/operator/", **PORTAL).status_code == 200
+        return len(ctx.captured_queries)
+
+    few = queries()
+    for i in range(30):
+        tenant = Tenant.objects.create(name=f"Extra {i}", slug=f"extra-{i}", kind="region",
+                                       schema_name=f"extra_{i}", status="active")
+        usage(tenant, api_calls=i)
+    assert queries() == few
+
+
+def test_tenant_page_shows_facts_usage_and_rollout_steps(console, tenant_a):
+    usage(tenant_a, api_calls=9, cases_total=3, cases_open=1, storage_bytes=2048,
+          storage_objects=2, media_bytes=10)
+    rollout = Rollout.objects.create(release="2026.11.2", fingerprint="f" * 16,
+                                     status=Rollout.Status.HALTED)
+    RolloutStep.objects.create(rollout=rollout, tenant=tenant_a,
+                               schema_name=tenant_a.schema_name, slug=tenant_a.slug, ring=1,
+                               status=RolloutStep.Status.FAILED, error="column x already exists")
+    response = console.get(f"/operator/tenants/{tenant_a.slug}/", **PORTAL)
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "2026.11.2" in body and "column x already exists" in body
+    assert "1 open of 3" in body or "1 открыто из 3" in body
+    assert [p["api_calls"] for p in response.context["series"]][-1] == 9
+    assert console.get("/operator/tenants/no-such-tenant/", **PORTAL).status_code == 404
+
+
+def test_rollout_history_names_failed_tenants_and_errors(console, tenant_a, tenant_b):
+    rollout = Rollout.objects.create(release="2026.12.0", fingerprint="a" * 16,
+                                     status=Rollout.Status.HALTED,
+                                     halt_reason="ring 1: 1 of 2 tenants failed")
+    RolloutStep.objects.create(rollout=rollout, kind="public", schema_name="public", ring=0,
+                               status="done")
+    RolloutStep.objects.create(rollout=rollout, tenant=tenant_a, schema_name=tenant_a.schema_name,
+                               slug=tenant_a.slug, ring=1, status="failed",
+                               error='relation "services_case" already exists')
+    RolloutStep.objects.create(rollout=rollout, tenant=tenant_b, schema_name=tenant_b.schema_name,
+                               slug=tenant_b.slug, ring=1, status="done", seconds=1.5)
+    listing = console.get("/operator/rollouts/", **PORTAL)
+    row = next(r for r in listing.context["page"].object_list if r.pk == rollout.pk)
+    assert (row.tenants, row.done, row.failed) == (2, 2, 1)
+    detail = console.get(f"/operator/rollouts/{rollout.pk}/", **PORTAL)
+    body = detail.content.decode()
+    assert "ring 1: 1 of 2 tenants failed" in body
+    assert "relation &quot;services_case&quot; already exists" in body
+    failed = console.get(f"/operator/rollouts/{rollout.pk}/?status=failed", **PORTAL)
+    assert [s.slug for s in failed.context["steps"]] == [tenant_a.slug]
+    assert console.get("/operator/rollouts/999999/", **PORTAL).status_code == 404
+
+
+def test_usage_csv_has_one_row_per_tenant_and_day(console, tenant_a, tenant_b):
+    usage(tenant_a, api_calls=3, storage_bytes=None)
+    usage(tenant_a, days_ago=1, api_calls=4)
+    usage(tenant_b, days_ago=100, api_calls=5)  # outside the period
+    response = console.get("/operator/usage.csv?days=30", **PORTAL)
+    assert response["Content-Type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    assert [(r["tenant"], r["api_calls"]) for r in rows] == [(tenant_a.slug, "4"),
+                                                             (tenant_a.slug, "3")]
+    assert rows[1]["storage_bytes"] == ""  # not measured stays empty, never 0
