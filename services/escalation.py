@@ -9,8 +9,11 @@ due dates (see `due_ranges()`), so a run is one UPDATE per flag value.
 A case whose flag *changes* to "nearing" or "overdue" gets a CaseEvent ESCALATED
 {"flag", "due"} and its staff (the members of its group, default "Case workers", and its
 assignee) get one e-mail per run listing such cases: reference, service, due date and a link
-to the case in the admin, never the applicant's personal data. Running again the same day
-finds nothing changed and sends nothing.
+to the case in the admin, never the applicant's personal data. The e-mails are notifications
+of the kind "staff_escalation" (services.notifications: the tenant can reword them), written
+to the outbox in the same transaction as the flags and events, so a broker or mail server
+outage delays them and never loses them. Running again the same day finds nothing changed and
+writes nothing.
 """
 
 import logging
@@ -18,7 +21,7 @@ import zoneinfo
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.mail import EmailMessage, get_connection
+from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import Q
 from django.urls import NoReverseMatch, reverse
@@ -93,15 +96,14 @@ def escalate(day=None):
                 CaseEvent(case_id=row["pk"], kind=CaseEvent.Kind.ESCALATED, actor_role="system",
                           data={"flag": row["flag"], "due": row["due_date"].isoformat()})
                 for row in escalated])
-            messages = staff_messages(escalated)
-            transaction.on_commit(lambda: _send(messages), robust=True)
+            # In this transaction: the messages exist exactly when the flags changed.
+            notify_staff(escalated, day)
     return changed
 
 
-def staff_messages(escalated):
-    """One e-mail per member of staff concerned, listing their escalated cases."""
-    from .models import OnlineService
-
+def staff_recipients(escalated):
+    """{e-mail address: ([escalated rows], {user ids})} of the staff concerned: the active
+    members with an address of each case's group, and its assignee."""
     users = get_user_model().objects.filter(is_active=True).exclude(email="")
     groups = {row["group"] or STAFF_GROUP for row in escalated}
     members = {}
@@ -111,63 +113,84 @@ def staff_messages(escalated):
     assignees = dict(users.filter(pk__in={r["assignee_id"] for r in escalated
                                           if r["assignee_id"]})
                      .values_list("pk", "email"))
-    titles = dict(OnlineService.objects.filter(pk__in={r["service_id"] for r in escalated})
-                  .values_list("pk", "page__title"))
     per_recipient = {}
     for row in escalated:
         recipients = set(members.get(row["group"] or STAFF_GROUP, ()))
         if row["assignee_id"] in assignees:
             recipients.add((row["assignee_id"], assignees[row["assignee_id"]]))
-        for _user_id, email in recipients:
-            per_recipient.setdefault(email, []).append(row)
+        by_email = {}  # two accounts may share an address: one message
+        for user_id, email in recipients:
+            by_email.setdefault(email, set()).add(user_id)
+        for email, ids in by_email.items():
+            rows, user_ids = per_recipient.setdefault(email, ([], set()))
+            rows.append(row)
+            user_ids |= ids
+    return per_recipient
+
+
+def notify_staff(escalated, day):
+    """Write one pending "staff_escalation" e-mail per member of staff concerned, listing
+    their escalated cases, in the caller's transaction; the notifications outbox sends each
+    once after commit (services/notifications). Returns the messages."""
+    from services.notifications.api import notify
+
+    from .models import OnlineService
+
+    per_recipient = staff_recipients(escalated)
     if not per_recipient:
         return []
+    titles = dict(OnlineService.objects.filter(pk__in={r["service_id"] for r in escalated})
+                  .values_list("pk", "page__title"))
     tenant = connection.tenant
-    language = getattr(tenant, "default_language", "") or settings.LANGUAGE_CODE
+    language = staff_language(tenant)
     base = site_root(tenant)
-    return [_message(email, rows, titles, language, base, getattr(tenant, "name", ""))
-            for email, rows in sorted(per_recipient.items())]
+    messages = []
+    for email, (rows, user_ids) in sorted(per_recipient.items()):
+        try:
+            messages += notify("staff_escalation", language=language, email=email,
+                               topic=f"escalation {day.isoformat()}",
+                               context=staff_context(rows, titles, language, base))
+        except ValidationError:  # raised before anything is written: skip this address
+            log.warning("Deadline escalation in %s: the e-mail address of user(s) %s is not "
+                        "valid; they get no message. Correct it in Settings → Users.",
+                        connection.schema_name, ", ".join(map(str, sorted(user_ids))))
+    return messages
 
 
-TEXTS = {
-    "ru": {
-        "subject_one": "Срок по заявлению {reference}: {flag}",
-        "subject_many": "Сроки по заявлениям: {count} требуют внимания",
-        NEARING: "срок подходит к концу",
-        OVERDUE: "срок истёк",
-        "intro": "Сроки рассмотрения этих заявлений требуют внимания:",
-        "line": "{reference} — {service}\nСрок: {due} ({flag})\n{link}",
-        "footer": "Письмо отправлено автоматически системой «{tenant}». Сведения о "
-                  "заявителях в письмо не включаются: откройте заявление по ссылке.",
-    },
-    "en": {
-        "subject_one": "Deadline of case {reference}: {flag}",
-        "subject_many": "Deadlines: {count} cases need attention",
-        NEARING: "deadline is near",
-        OVERDUE: "deadline has passed",
-        "intro": "The deadlines of these cases need your attention:",
-        "line": "{reference} — {service}\nDue: {due} ({flag})\n{link}",
-        "footer": "This message was sent automatically by {tenant}. Applicants' details are "
-                  "never included: open the case with the link.",
-    },
+#: How each case is listed in a staff message (the {cases} placeholder). The rest of the
+#: message is a notification template (services/notifications/defaults.py).
+CASE_LINES = {
+    "ru": {NEARING: "срок подходит к концу", OVERDUE: "срок истёк",
+           "line": "{reference} — {service}\nСрок: {due} ({flag})\n{link}"},
+    "en": {NEARING: "deadline is near", OVERDUE: "deadline has passed",
+           "line": "{reference} — {service}\nDue: {due} ({flag})\n{link}"},
 }
+#: References named in the {references} placeholder (e.g. the subject); "…" when more.
+REFERENCES_SHOWN = 5
 
 
-def _message(email, rows, titles, language, base, tenant_name):
-    language = language if language in TEXTS else "en"
-    text = TEXTS[language]
+def staff_language(tenant):
+    """Staff messages are written in the tenant's default language (English if unknown)."""
+    language = (getattr(tenant, "default_language", "") or settings.LANGUAGE_CODE)
+    language = language.lower().split("-")[0]
+    return language if language in CASE_LINES else "en"
+
+
+def staff_context(rows, titles, language, base):
+    """The placeholder values of a "staff_escalation" message about `rows` (no personal
+    data: references, service titles, due dates and links to the admin only)."""
+    text = CASE_LINES[language]
     with translation.override(language):
         lines = [text["line"].format(
             reference=row["reference"], service=titles.get(row["service_id"], ""),
             due=formats.date_format(row["due_date"], "SHORT_DATE_FORMAT"),
             flag=text[row["flag"]], link=base + case_path(row["pk"])) for row in rows]
-    if len(rows) == 1:
-        subject = text["subject_one"].format(reference=rows[0]["reference"],
-                                             flag=text[rows[0]["flag"]])
-    else:
-        subject = text["subject_many"].format(count=len(rows))
-    body = "\n\n".join([text["intro"], *lines, text["footer"].format(tenant=tenant_name)])
-    return EmailMessage(subject=subject, body=body + "\n", to=[email])
+    references = [row["reference"] for row in rows]
+    shown = ", ".join(references[:REFERENCES_SHOWN])
+    if len(references) > REFERENCES_SHOWN:
+        shown += ", …"
+    return {"count": len(rows), "references": shown, "cases": "\n\n".join(lines),
+            "url": base + cases_path()}
 
 
 def case_path(pk):
@@ -177,17 +200,14 @@ def case_path(pk):
         return f"/admin/cases/{pk}/"
 
 
+def cases_path():
+    try:
+        return reverse("services_cases", urlconf=settings.ROOT_URLCONF)
+    except NoReverseMatch:
+        return "/admin/cases/"
+
+
 def site_root(tenant):
     domain = getattr(tenant, "primary_domain", None) or ""
     port = f":{settings.DGBOX_SITE_PORT}" if settings.DGBOX_SITE_PORT else ""
     return f"{settings.DGBOX_SITE_SCHEME}://{domain}{port}"
-
-
-def _send(messages):
-    if not messages:
-        return
-    try:
-        get_connection().send_messages(messages)
-    except Exception:  # noqa: BLE001 - the flags and events are committed; log and move on
-        log.exception("Could not e-mail %d deadline escalation message(s) of %s",
-                      len(messages), connection.schema_name)

@@ -8,14 +8,21 @@ standalone accessible HTML document and stored in the tenant's private storage a
 `letters/<case id>-<outcome>.html`, as an UploadedFile of the case (field_name
 "decision_letter"), with a CaseEvent LETTER. One letter per case and outcome: issuing again
 returns the letter already made. Letters hold personal data and are erased with the case.
+
+If the task could not be queued (broker down at commit) or gave up, the periodic tenant task
+`services.issue_missing_letters` (fanned out to every active tenant) finds decided cases
+without their letter and issues them (`issue_missing_letters()`).
 """
 
 import hashlib
 import logging
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import connection, transaction
+from django.db.models import Exists, OuterRef, TextField, Value
+from django.db.models.functions import Cast, Concat
 from django.utils import formats, timezone, translation
 from django.utils.html import escape
 
@@ -78,7 +85,7 @@ LABELS = {
 
 
 def storage_name(case, outcome):
-    return f"letters/{case.pk}-{outcome}.html"
+    return f"letters/{case.pk}-{outcome}.html"  # also in missing_letters() as SQL
 
 
 def letter_language(case):
@@ -222,3 +229,50 @@ def issue_letter(case):
                                  data={"file": str(letter.pk), "outcome": outcome,
                                        "language": letter_language(case)})
     return letter
+
+
+#: A decision younger than this (by the case's last change) is left to its own
+#: `services.issue_letter` task, which is queued on commit and retried for about half an hour
+#: when the storage fails; the sweep would only wait on the same row lock.
+SWEEP_GRACE = timedelta(minutes=10)
+#: Letters issued per tenant and sweep run (every 10 minutes); the rest wait for the next one.
+SWEEP_BATCH = 100
+
+
+def missing_letters(now=None):
+    """Approved or refused cases, not erased, unchanged for SWEEP_GRACE, that have no letter
+    for their outcome (a QuerySet, oldest change first)."""
+    now = now or timezone.now()
+    name = Concat(Value("letters/"), Cast("pk", TextField()), Value("-"), "status",
+                  Value(".html"), output_field=TextField())
+    letter = UploadedFile.objects.filter(case=OuterRef("pk"),
+                                         storage_name=OuterRef("letter_name"))
+    return (Case.objects.filter(status__in=OUTCOMES, erased_at__isnull=True,
+                                updated_at__lte=now - SWEEP_GRACE)
+            .annotate(letter_name=name).filter(~Exists(letter))
+            .order_by("updated_at", "pk"))
+
+
+def issue_missing_letters(now=None, limit=SWEEP_BATCH):
+    """Issue the letters of decided cases whose `services.issue_letter` task never ran (the
+    broker was down at commit) or gave up. Each case in its own transaction under the case's
+    row lock, so a letter being issued at the same moment is not made twice and a failure
+    (e.g. the storage is down) leaves that case for the next run.
+
+    Returns {"issued": n, "failed": n}."""
+    ids = list(missing_letters(now).values_list("pk", flat=True)[:limit])
+    issued = failed = 0
+    for case in Case.objects.filter(pk__in=ids).only("pk"):
+        try:
+            letter = issue_letter(case)
+        except Exception:  # noqa: BLE001 - logged; the next run tries this case again
+            log.exception("Decision letter of case %s in %s could not be issued; the next "
+                          "sweep tries again", case.pk, connection.schema_name)
+            failed += 1
+            continue
+        if letter is not None:
+            issued += 1
+    if ids:
+        log.warning("Issued %s missing decision letter(s) in %s (%s failed): their task was "
+                    "not queued or gave up", issued, connection.schema_name, failed)
+    return {"issued": issued, "failed": failed}

@@ -39,3 +39,14 @@ def issue_letter(case_id):
         return None
     letter = issue(case)
     return str(letter.pk) if letter is not None else None
+
+
+@shared_task(name="services.issue_missing_letters")
+def issue_missing_letters(now=None):
+    """Issue decision letters that their `services.issue_letter` task never made (the broker
+    was down when the decision committed). Idempotent: one letter per case and outcome.
+
+    `now`: an ISO date-time with its offset (tests); default: now."""
+    from . import letters
+
+    return letters.issue_missing_letters(datetime.fromisoformat(now) if now else None)

@@ -2,19 +2,23 @@
 built-in Russian and English letters, as an accessible HTML document in the tenant's private
 S3 prefix; one per case and outcome; refused templates; erased with the case."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from unittest import mock
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.files.storage import storages
-from django.db import transaction
-from django.utils import translation
+from django.db import connection, transaction
+from django.utils import timezone, translation
 from django_tenants.utils import tenant_context
 
 from services import letters, retention
 from services.applications import submit_application
 from services.models import ApplicationDraft, Case, CaseEvent, DecisionLetterTemplate, UploadedFile
+from services.tasks import issue_letter as issue_letter_task
+from services.tasks import issue_missing_letters as sweep_task
 from services.workflow import take
+from tenants.tasks import fan_out
 
 from .test_apply import make_service
 
@@ -178,3 +182,98 @@ def test_letters_are_erased_with_the_case(north, tenant_a, s3_bucket):
     assert not storages["private"].exists(letter.storage_name)
     assert not UploadedFile.objects.filter(pk=letter.pk).exists()
     assert letters.issue_letter(case) is None  # never made again from erased data
+
+
+# --- the sweep: letters whose task was never queued -----------------------------------------
+NOW = timezone.now()
+OLD = NOW - letters.SWEEP_GRACE - timedelta(minutes=1)
+
+
+def last_changed(case, when):
+    Case.objects.filter(pk=case.pk).update(updated_at=when)
+
+
+def letters_of(case):
+    return UploadedFile.objects.filter(case=case, field_name="decision_letter")
+
+
+def test_sweep_issues_each_missing_letter_once(north, tenant_a, s3_bucket):
+    """take() queues the letter on commit; the test transaction never commits, so these
+    decided cases are exactly those whose task was lost with the broker."""
+    missing = decide(new_case(north), "approved")
+    refused = decide(new_case(north, "en"), "refused", "No document")
+    has_one = decide(new_case(north), "approved")
+    existing = letters.issue_letter(has_one)
+    recent = decide(new_case(north), "refused", "Нет документа")
+    still_open = new_case(north)
+    withdrawn = new_case(north)
+    take(withdrawn.pk, "withdraw", automatic=True, values={"note": "by phone"})
+    erased = decide(new_case(north), "approved")
+    retention.erase_case(erased.pk)
+    for case in (missing, refused, has_one, still_open, withdrawn, erased):
+        last_changed(case, OLD)
+    last_changed(recent, NOW - letters.SWEEP_GRACE + timedelta(minutes=1))
+
+    assert set(letters.missing_letters(NOW).values_list("pk", flat=True)) == {
+        missing.pk, refused.pk}
+    assert letters.issue_missing_letters(NOW) == {"issued": 2, "failed": 0}
+    for case, outcome in ((missing, "approved"), (refused, "refused")):
+        [letter] = letters_of(case)
+        assert letter.storage_name == f"letters/{case.pk}-{outcome}.html"
+        assert case.reference in text_of(letter)
+        assert case.events.filter(kind=CaseEvent.Kind.LETTER).count() == 1
+    assert "Reason for the refusal: No document" in text_of(letters_of(refused).get())
+    assert list(letters_of(has_one)) == [existing]
+    for case in (recent, still_open, withdrawn, erased):
+        assert not letters_of(case).exists(), case.status
+
+    # Again, as the beat task, and the case's own task arriving late: nothing new.
+    assert sweep_task.apply(args=(NOW.isoformat(),)).get() == {"issued": 0, "failed": 0}
+    assert issue_letter_task.apply(args=(missing.pk,)).get() == str(letters_of(missing).get().pk)
+    assert letters_of(missing).count() == 1
+    assert CaseEvent.objects.filter(kind=CaseEvent.Kind.LETTER).count() == 3
+    # Once it is old enough, the recent decision is swept too.
+    later = NOW + letters.SWEEP_GRACE
+    assert letters.issue_missing_letters(later) == {"issued": 1, "failed": 0}
+    assert letters_of(recent).count() == 1
+
+
+def test_sweep_leaves_a_failing_case_for_the_next_run(north, tenant_a, s3_bucket, caplog):
+    broken, fine = (decide(new_case(north), "approved") for _ in range(2))
+    for case in (broken, fine):
+        last_changed(case, OLD)
+    real = letters.issue_letter
+
+    def storage_down_for_broken(case):
+        if case.pk == broken.pk:
+            raise ConnectionError("S3 unavailable")
+        return real(case)
+
+    with mock.patch.object(letters, "issue_letter", side_effect=storage_down_for_broken):
+        assert letters.issue_missing_letters(NOW) == {"issued": 1, "failed": 1}
+    assert "could not be issued" in caplog.text
+    assert not letters_of(broken).exists() and letters_of(fine).count() == 1
+    assert letters.issue_missing_letters(NOW) == {"issued": 1, "failed": 0}
+    assert letters_of(broken).count() == 1
+
+
+def test_sweep_runs_in_every_tenants_schema(tenant_a, tenant_b, s3_bucket):
+    """The beat entry fans the sweep out: each tenant's missing letter is made in its own
+    schema and its own storage prefix."""
+    decided = {}
+    for tenant in (tenant_a, tenant_b):
+        with tenant_context(tenant):
+            case = decide(new_case(make_service(spec=SIMPLE)), "approved")
+            last_changed(case, OLD)
+            decided[tenant.schema_name] = case
+    connection.set_schema_to_public()
+    sent = fan_out.apply(args=("services.issue_missing_letters",)).get()
+    assert {tenant_a.schema_name, tenant_b.schema_name} <= set(sent)
+    for tenant in (tenant_a, tenant_b):
+        with tenant_context(tenant):
+            case = decided[tenant.schema_name]
+            [letter] = letters_of(case)
+            assert storages["private"].key_for(letter.storage_name) == \
+                f"tenants/{tenant.schema_name}/letters/{case.pk}-approved.html"
+            assert case.reference in text_of(letter)
+            assert not letters.missing_letters(NOW + timedelta(hours=1)).exists()

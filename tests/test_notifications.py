@@ -22,7 +22,7 @@ from django_tenants.utils import tenant_context
 
 from services.notifications import delivery
 from services.notifications.api import messages_for, notify, render
-from services.notifications.choices import Channel, MessageKind, Status
+from services.notifications.choices import Channel, MessageKind, Status, channels_for
 from services.notifications.defaults import DEFAULT_TEMPLATES
 from services.notifications.models import Message, NotificationTemplate
 from services.notifications.placeholders import check
@@ -83,7 +83,7 @@ def _log_lines(path: Path) -> list[dict]:
 
 def test_defaults_exist_for_every_kind_channel_and_language_and_are_valid():
     for kind in MessageKind:
-        for channel in Channel:
+        for channel in channels_for(kind):
             for language in ("ru", "en"):
                 subject, body = DEFAULT_TEMPLATES[(kind, channel, language)]
                 check(subject, kind)
@@ -95,6 +95,41 @@ def test_defaults_exist_for_every_kind_channel_and_language_and_are_valid():
                     assert not subject and len(body) <= 70, (kind, language)
                 else:
                     assert subject and "{tenant_name}" in body, (kind, language)
+
+
+def test_staff_messages_are_email_only():
+    assert channels_for(MessageKind.STAFF_ESCALATION) == (Channel.EMAIL,)
+    assert channels_for(MessageKind.STATUS_CHANGED) == (Channel.EMAIL, Channel.SMS)
+    assert not any(key[0] == MessageKind.STAFF_ESCALATION and key[1] == Channel.SMS
+                   for key in DEFAULT_TEMPLATES)
+    with translation.override("en"):
+        template = NotificationTemplate(key="staff_escalation", channel="sms", language="ru",
+                                        body="{count}")
+        with pytest.raises(ValidationError) as caught:
+            template.clean()
+    assert caught.value.message_dict["channel"] == [
+        "“Deadlines need attention (staff)” messages are only sent by E-mail."]
+
+
+@pytest.mark.django_db
+def test_a_message_about_no_case_to_staff(tenant_a, django_capture_on_commit_callbacks):
+    """notify() needs no case: a staff message has its own placeholders and topic."""
+    context = {"count": 2, "references": "R-1, R-2", "cases": "R-1\n\nR-2",
+               "url": "http://north.localhost/admin/cases/"}
+    with tenant_context(tenant_a):
+        with pytest.raises(ValueError, match="e-mail only"):
+            notify("staff_escalation", language="ru", context=context, phone="+79123456789")
+        with django_capture_on_commit_callbacks(execute=True):
+            [message] = notify("staff_escalation", language="en", context=context,
+                               email="worker@north.example", topic="escalation 2026-03-06")
+        message.refresh_from_db()
+        assert (message.status, message.key, message.topic) == (
+            "sent", "staff_escalation", "escalation 2026-03-06")
+    [sent] = mail.outbox
+    assert sent.subject == "Deadlines need attention (2): R-1, R-2"
+    assert sent.body.startswith("The deadlines of these cases need your attention:\n\nR-1")
+    assert "All cases: http://north.localhost/admin/cases/" in sent.body
+    assert "sent automatically by Северная область" in sent.body
 
 
 @pytest.mark.django_db

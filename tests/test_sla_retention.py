@@ -2,6 +2,8 @@
 every tenant's schema by the fan-out) and retention (personal data of old closed cases erased,
 files deleted from S3, statistics kept). Frozen dates are passed in, never the real clock."""
 
+import logging
+import os
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from types import SimpleNamespace
@@ -30,11 +32,13 @@ from services.models import (
     TrackingCode,
     UploadedFile,
 )
-from services.notifications.models import Message
+from services.notifications.models import Message, NotificationTemplate
+from services.notifications.tasks import resend_pending
 from services.tasks import apply_retention as retention_task
 from tenants.tasks import fan_out
 
 from .test_apply import make_service
+from .test_notifications import PrivateRedis, _celery_on
 
 pytestmark = pytest.mark.django_db
 SIMPLE = [{"type": "text", "name": "purpose", "label": "Purpose", "required": True}]
@@ -219,9 +223,147 @@ def test_fan_out_escalates_in_every_tenants_schema(tenant_a, tenant_b,
         assert all(c.reference in message.body for c in created[schema])
 
 
+def staff_messages():
+    return Message.objects.filter(key="staff_escalation").order_by("recipient")
+
+
+def test_staff_messages_are_written_to_the_outbox_with_the_escalation(
+        north, django_capture_on_commit_callbacks):
+    """The e-mails are outbox rows written in escalate()'s transaction: pending until it
+    commits, sent once after, never written again by a second run; an invalid address is
+    skipped without undoing the run."""
+    staff("worker", "Case workers")
+    broken = staff("broken", "Case workers")
+    get_user_model().objects.filter(pk=broken.pk).update(email="not an address")
+    cases = [new_case(north, due=date(2026, 3, 2)), new_case(north, due=TUE)]
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        assert escalation.escalate(FRI) == {"overdue": 1, "nearing": 1, "cleared": 0}
+    [message] = staff_messages()
+    assert (message.status, message.recipient, message.channel, message.language,
+            message.topic) == ("pending", "worker@north.example", "email", "ru",
+                               "escalation 2026-03-06")
+    assert message.subject == f"Сроки по заявлениям (2): {cases[0].reference}, " \
+                              f"{cases[1].reference}"
+    assert "02.03.2026 (срок истёк)" in message.body
+    assert "10.03.2026 (срок подходит к концу)" in message.body
+    assert "Все заявления: http://north.localhost/admin/cases/" in message.body
+    for personal in (NAME, EMAIL, PHONE, "дом"):
+        assert personal not in message.subject + message.body
+    assert mail.outbox == []  # nothing leaves before the transaction commits
+    for callback in callbacks:
+        callback()
+    message.refresh_from_db()
+    assert (message.status, message.attempts) == ("sent", 1)
+    assert [m.to for m in mail.outbox] == [["worker@north.example"]]
+    with django_capture_on_commit_callbacks(execute=True):
+        assert escalation.escalate(FRI) == {"overdue": 0, "nearing": 0, "cleared": 0}
+    assert staff_messages().count() == 1 and len(mail.outbox) == 1
+
+
+def test_escalation_e_mails_survive_a_broker_outage_and_are_sent_once(
+        north, tenant_a, tmp_path, caplog, django_capture_on_commit_callbacks):
+    """A real redis-server, stopped when escalate() commits: the staff messages stay pending
+    and due; once it is back the resend job queues each once, and running every queued task
+    twice (a redelivery) still sends one e-mail per person. A rerun of the escalation adds
+    nothing."""
+    import redis
+
+    staff("worker", "Case workers")
+    assignee = staff("assignee")
+    late = new_case(north, due=date(2026, 3, 2), assignee=assignee)
+    new_case(north, due=TUE)
+    queue = f"dgbox-escalation-test-{os.getpid()}"
+    broker = PrivateRedis(tmp_path)
+    broker.start()
+    mail.outbox.clear()
+    try:
+        with _celery_on(broker.url, queue) as app:
+            broker.stop()
+            with caplog.at_level(logging.WARNING), \
+                    django_capture_on_commit_callbacks(execute=True):
+                escalation.escalate(FRI)
+            assert "stay pending" in caplog.text
+            ids = set(staff_messages().values_list("pk", flat=True))
+            assert len(ids) == 2
+            assert set(Message.objects.due().values_list("pk", flat=True)) == ids
+            assert mail.outbox == []
+            # The next hourly run (still no broker) writes nothing more.
+            with django_capture_on_commit_callbacks(execute=True):
+                assert escalation.escalate(FRI) == {"overdue": 0, "nearing": 0, "cleared": 0}
+            assert set(staff_messages().values_list("pk", flat=True)) == ids
+
+            broker.start()
+            with django_capture_on_commit_callbacks(execute=True):
+                assert resend_pending() == 2
+            assert redis.Redis.from_url(broker.url).llen(queue) == 2
+            queued = drain(app, queue)
+            assert sorted(queued) == sorted(("notifications.deliver", "north", (pk,))
+                                            for pk in ids)
+            for name, _schema, args in queued * 2:  # each delivered twice: sent once
+                app.tasks[name].apply(args)
+            assert resend_pending() == 0
+    finally:
+        broker.stop()
+    assert [(m.status, m.attempts) for m in staff_messages()] == [("sent", 1), ("sent", 1)]
+    assert sorted(m.to[0] for m in mail.outbox) == ["assignee@north.example",
+                                                    "worker@north.example"]
+    by_person = {m.to[0]: m for m in mail.outbox}
+    assert late.reference in by_person["assignee@north.example"].body
+    assert by_person["worker@north.example"].subject.startswith("Сроки по заявлениям (2)")
+
+
+def drain(app, queue):
+    """Take every task message off `queue` as a worker would: [(task, schema, args)]."""
+    taken = []
+    with app.connection_for_read() as conn:
+        simple = conn.SimpleQueue(queue, no_ack=True)
+        try:
+            while True:
+                try:
+                    message = simple.get(block=False)
+                except simple.Empty:
+                    break
+                args, _kwargs, _embed = message.decode()
+                taken.append((message.headers["task"], message.headers["_schema_name"],
+                              tuple(args)))
+        finally:
+            simple.close()
+    return taken
+
+
+def test_staff_message_wording_is_per_tenant(tenant_a, tenant_b,
+                                             django_capture_on_commit_callbacks):
+    """Tenant B rewords the staff message; tenant A keeps the default."""
+    with tenant_context(tenant_b):
+        template = NotificationTemplate(
+            key="staff_escalation", channel="email", language=tenant_b.default_language,
+            subject="Просрочено: {count} ({references})",
+            body="Коллеги, проверьте:\n\n{cases}\n\n{url}\n{tenant_name}")
+        template.full_clean()
+        template.save()
+    references = {}
+    for tenant in (tenant_a, tenant_b):
+        with tenant_context(tenant):
+            staff("worker", "Case workers", domain=f"{tenant.slug}.example")
+            case = new_case(make_service(spec=SIMPLE), due=date(2026, 3, 2))
+            references[tenant.slug] = case.reference
+            with django_capture_on_commit_callbacks(execute=True):
+                escalation.escalate(FRI)
+    sent = {m.to[0].split("@")[1]: m for m in mail.outbox}
+    north_mail, south_mail = sent["north.example"], sent["south.example"]
+    assert south_mail.subject == f"Просрочено: 1 ({references['south']})"
+    assert south_mail.body.startswith("Коллеги, проверьте:")
+    assert "http://south.localhost/admin/cases/" in south_mail.body
+    assert north_mail.subject == f"Сроки по заявлениям (1): {references['north']}"
+    assert north_mail.body.startswith("Сроки рассмотрения этих заявлений")
+    with tenant_context(tenant_a):
+        assert not NotificationTemplate.objects.exists()
+
+
 def test_tasks_are_tenant_tasks_and_refuse_the_public_schema():
     for name in ("services.escalate_deadlines", "services.apply_retention",
-                 "services.issue_letter"):
+                 "services.issue_letter", "services.issue_missing_letters"):
         assert current_app.tasks[name].tenant_required
     connection.set_schema_to_public()
     with pytest.raises(TenantRequiredError):

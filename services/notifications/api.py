@@ -19,7 +19,7 @@ from django.utils import timezone
 from django_tenants.utils import get_public_schema_name
 
 from . import placeholders
-from .choices import Channel, MessageKind, Status
+from .choices import Channel, MessageKind, Status, channels_for
 from .defaults import DEFAULT_TEMPLATES
 from .models import Message, NotificationTemplate
 from .outbox import QUEUED_GRACE, enqueue_on_commit
@@ -38,11 +38,13 @@ def notify(key: str, *, language: str, context: dict[str, object], email: str | 
     counts as its base language). `context`: a value for every placeholder the kind declares
     (placeholders.PLACEHOLDERS; `tenant_name` defaults to the current tenant's name); values
     are shown as text, None as empty. `topic`: what the messages are about, e.g. the case
-    reference, to find them again with messages_for(); no other personal data.
+    reference, to find them again with messages_for(); no other personal data. A message to
+    staff (`staff_escalation`, e-mail only) is about no one case: its topic names the run.
 
     Raises ValidationError (keys "email"/"phone") for an invalid address, before anything is
-    written, and ValueError for a programming error (unknown kind, language, or placeholder
-    values missing or not allowed). Returns [] when neither e-mail nor phone is given.
+    written, and ValueError for a programming error (unknown kind, language, placeholder
+    values missing or not allowed, or a phone for an e-mail-only kind). Returns [] when
+    neither e-mail nor phone is given.
     If the broker cannot be reached after commit, a warning is logged and the messages stay
     pending for the periodic `notifications.resend_pending`: nothing is lost.
     """
@@ -50,6 +52,8 @@ def notify(key: str, *, language: str, context: dict[str, object], email: str | 
     kind = _kind(key)
     language = _language(language)
     values = _values(kind, context, tenant)
+    if phone and Channel.SMS not in channels_for(kind):
+        raise ValueError(f"notify({kind.value!r}) is sent by e-mail only: pass no phone.")
     recipients = _recipients(email, phone)
     if not recipients:
         return []

@@ -14,6 +14,7 @@ class MessageKind(models.TextChoices):
     MORE_INFORMATION_REQUESTED = "more_information_requested", _("More information requested")
     DECISION_MADE = "decision_made", _("Decision made")
     PAYMENT_RECEIVED = "payment_received", _("Payment received")
+    STAFF_ESCALATION = "staff_escalation", _("Deadlines need attention (staff)")
 
 
 class Channel(models.TextChoices):
@@ -25,3 +26,15 @@ class Status(models.TextChoices):
     PENDING = "pending", _("Pending")
     SENT = "sent", _("Sent")
     FAILED = "failed", _("Failed")
+
+
+#: Kinds sent on some channels only (every other kind: every channel). Staff messages go by
+#: e-mail: there is no phone number on record for staff.
+KIND_CHANNELS: dict[str, tuple[str, ...]] = {
+    MessageKind.STAFF_ESCALATION: (Channel.EMAIL,),
+}
+
+
+def channels_for(kind: str) -> tuple[str, ...]:
+    """The channels a message of `kind` can be sent on (and a tenant can word it for)."""
+    return KIND_CHANNELS.get(kind, tuple(Channel.values))

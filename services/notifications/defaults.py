@@ -2,7 +2,8 @@
 
 A tenant overrides any of them with a NotificationTemplate (Wagtail snippet); the rest keep
 using these. SMS texts stay short: one SMS part holds 70 Cyrillic characters (160 latin).
-Keys are (kind, channel, language); values are (subject, body); SMS has no subject.
+Keys are (kind, channel, language); values are (subject, body); SMS has no subject. A kind
+sent on some channels only (choices.KIND_CHANNELS) has texts for those channels only.
 """
 
 from .choices import Channel, MessageKind
@@ -107,4 +108,19 @@ DEFAULT_TEMPLATES: dict[tuple[str, str, str], tuple[str, str]] = {
     ),
     (K.PAYMENT_RECEIVED, SMS, "ru"): ("", "Оплата {amount} по заявлению {reference} получена."),
     (K.PAYMENT_RECEIVED, SMS, "en"): ("", "Payment of {amount} received for {reference}."),
+    # --- staff_escalation (to staff, e-mail only; never the applicants' details) -----------
+    (K.STAFF_ESCALATION, EMAIL, "ru"): (
+        "Сроки по заявлениям ({count}): {references}",
+        "Сроки рассмотрения этих заявлений требуют внимания:\n\n{cases}\n\n"
+        "Все заявления: {url}\n\n"
+        "Письмо отправлено автоматически системой «{tenant_name}». Сведения о заявителях в "
+        "письмо не включаются: откройте заявление по ссылке.",
+    ),
+    (K.STAFF_ESCALATION, EMAIL, "en"): (
+        "Deadlines need attention ({count}): {references}",
+        "The deadlines of these cases need your attention:\n\n{cases}\n\n"
+        "All cases: {url}\n\n"
+        "This message was sent automatically by {tenant_name}. Applicants' details are never "
+        "included: open the case with the link.",
+    ),
 }

@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from wagtail.admin.panels import FieldPanel, FieldRowPanel, HelpPanel
 
 from . import placeholders
-from .choices import Channel, MessageKind, Status
+from .choices import Channel, MessageKind, Status, channels_for
 from .query import MessageQuerySet
 from .recipients import normalise_recipient
 
@@ -85,6 +85,11 @@ class NotificationTemplate(models.Model):
                     placeholders.check(getattr(self, field) or "", self.key)
                 except placeholders.PlaceholderError as exc:
                     errors[field] = str(exc)
+        if self.key in MessageKind.values and self.channel in Channel.values and \
+                self.channel not in channels_for(self.key):
+            errors["channel"] = _("“%(kind)s” messages are only sent by %(channels)s.") % {
+                "kind": MessageKind(self.key).label,
+                "channels": ", ".join(str(Channel(c).label) for c in channels_for(self.key))}
         if self.channel == Channel.EMAIL and not (self.subject or "").strip():
             errors.setdefault("subject", _("An e-mail needs a subject."))
         if self.channel == Channel.SMS and (self.subject or "").strip():

@@ -27,6 +27,9 @@ PLACEHOLDERS: dict[str, tuple[str, ...]] = {
         "reference", "service", "status", "url", "applicant_name", "tenant_name"),
     MessageKind.PAYMENT_RECEIVED: (
         "reference", "service", "amount", "url", "applicant_name", "tenant_name"),
+    # To staff, about several cases: `cases` is the list (reference, service, due date and
+    # link per case), `references` the first few references, `url` the admin's case list.
+    MessageKind.STAFF_ESCALATION: ("count", "references", "cases", "url", "tenant_name"),
 }
 
 _TOKEN = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
