@@ -21,6 +21,17 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+@pytest.fixture(autouse=True)
+def _patient_expect():
+    """Assertions wait as long as actions do (the pages' default timeout): readiness on a
+    loaded machine, not a speed check. Playwright's own default is 5 s."""
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=60_000)
+    yield
+    expect.set_options(timeout=None)  # back to Playwright's default
+
+
 @pytest.fixture(scope="session")
 def browser_tenant(django_db_setup, django_db_blocker, session_tenants):
     from django_tenants.utils import tenant_context
