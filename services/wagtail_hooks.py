@@ -2,14 +2,21 @@
 staff case screens (services/admin_views.py): the inbox, the case detail with its next
 actions, and the authorised file view."""
 
+import json
+
+from django.contrib.auth.models import Group
+from django.core.exceptions import NON_FIELD_ERRORS
 from django.urls import path, reverse
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from wagtail import hooks
+from wagtail.admin.forms import WagtailAdminModelForm
 from wagtail.admin.menu import MenuItem
+from wagtail.admin.panels import FieldPanel, ObjectList, Panel, TabbedInterface
 from wagtail.snippets.models import register_snippet
 from wagtail.snippets.views.snippets import SnippetViewSet
 
-from . import admin_views
+from . import admin_views, workflow_blocks, workflowspec
 from .models import DecisionLetterTemplate, OnlineService, Workflow
 
 
@@ -25,12 +32,59 @@ class OnlineServiceViewSet(SnippetViewSet):
 register_snippet(OnlineServiceViewSet)
 
 
+class WorkflowForm(WagtailAdminModelForm):
+    """The workflow editor's form. A block that is itself wrong (an empty name, a bad code) is
+    left out of what the model checks, so the whole-workflow messages (Workflow.clean) would be
+    about a half-read workflow: they wait until the blocks' own errors are fixed. A new
+    workflow starts as a copy of the standard one."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance._state.adding and not self.is_bound:
+            data = workflow_blocks.stream_data_from_definition(workflowspec.DEFAULT)
+            for name in ("states", "transitions"):
+                self.initial[name] = self.fields[name].block.to_python(data[name])
+
+    def _post_clean(self):
+        super()._post_clean()
+        if {"states", "transitions"} & set(self._errors):
+            self._errors.pop(NON_FIELD_ERRORS, None)
+
+
+class WorkflowOverviewPanel(Panel):
+    """Read-only overview of the saved workflow: its states and the steps between them."""
+
+    class BoundPanel(Panel.BoundPanel):
+        template_name = "services/admin/workflow_overview.html"
+
+        def is_shown(self):
+            return bool(self.instance and self.instance.pk)
+
+        def get_context_data(self, parent_context=None):
+            context = super().get_context_data(parent_context)
+            version = self.instance.versions.order_by("-number").first()
+            definition = version.definition if version else self.instance.definition
+            groups = Group.objects.filter(
+                name__in=[t.get("group") for t in definition.get("transitions") or []]
+            ).values_list("name", flat=True)
+            language = (get_language() or "ru").split("-")[0]
+            context.update(workflow_blocks.overview(definition, language, groups),
+                           version=version,
+                           definition_json=json.dumps(definition, ensure_ascii=False, indent=2))
+            return context
+
+
 class WorkflowViewSet(SnippetViewSet):
     model = Workflow
     icon = "tasks"
     menu_label = _("Case workflows")
     add_to_settings_menu = True
     list_display = ["name", "updated_at"]
+    edit_handler = TabbedInterface([
+        ObjectList([FieldPanel("name"), FieldPanel("states"), FieldPanel("transitions")],
+                   heading=_("Workflow")),
+        ObjectList([WorkflowOverviewPanel(heading=_("Saved workflow"))], heading=_("Overview")),
+    ], base_form_class=WorkflowForm)
 
 
 class LetterTemplateViewSet(SnippetViewSet):

@@ -3,16 +3,30 @@
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.utils.translation import gettext_lazy as _
+from wagtail.fields import StreamField
 
-from .. import workflowspec
+from .. import workflow_blocks, workflowspec
 
 
 class Workflow(models.Model):
     """A named workflow (states and transitions) that services use; each saved change makes a
-    new WorkflowVersion and cases keep the version they started with."""
+    new WorkflowVersion and cases keep the version they started with.
+
+    Editors build it from blocks (`states`, `transitions`); `definition` is what the blocks
+    say, the one thing the engine and the versions read. clean() derives and checks it from
+    the blocks. save() keeps the two in step for code that sets `definition` directly (older
+    rows, tests, `default()`): whichever side changed since the last version wins.
+    """
 
     name = models.CharField(max_length=120, unique=True)
-    definition = models.JSONField(default=workflowspec.default_definition)
+    states = StreamField(
+        workflow_blocks.state_blocks(), verbose_name=_("states"),
+        help_text=_("Where a case can be. Tick where new cases start and which states end "
+                    "the case."))
+    transitions = StreamField(
+        workflow_blocks.transition_blocks(), blank=True, verbose_name=_("steps"),
+        help_text=_("What staff (or the applicant) can do, from which states, to which state."))
+    definition = models.JSONField(default=workflowspec.default_definition, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -24,15 +38,73 @@ class Workflow(models.Model):
         return self.name
 
     def save(self, *args, **kwargs):
+        changed = self.sync_blocks()
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and changed:
+            kwargs["update_fields"] = {*update_fields, *changed}
         with transaction.atomic():
             super().save(*args, **kwargs)
             self.current_version()
 
     def clean(self):
+        super().clean()
+        definition = workflow_blocks.definition_from_stream(self.states, self.transitions)
+        problems = workflow_blocks.stream_problems(self.states)
         try:
-            workflowspec.validate(self.definition)
+            workflowspec.validate(definition)
         except ValidationError as exc:
-            raise ValidationError({"definition": exc.messages}) from exc
+            problems += exc.messages
+        if not problems:
+            problems += self.broken_rules(definition)
+        if problems:
+            # Not tied to one field: a problem is often between a step and a state.
+            raise ValidationError(problems)
+        self.definition = definition
+
+    def broken_rules(self, definition):
+        """Automatic rules of the services on this workflow that `definition` would break: a
+        rule's step no longer allowed where new cases start would fail every submission."""
+        from .definitions import OnlineService
+
+        on_this = models.Q(workflow=self) if self.pk else models.Q(pk__in=[])
+        if self.name == DEFAULT_NAME:
+            on_this |= models.Q(workflow__isnull=True)
+        allowed = {t["code"] for t in workflowspec.transitions_from(
+            definition, definition["initial"])}
+        problems = []
+        for service in OnlineService.objects.filter(on_this).exclude(rules=[]) \
+                .select_related("page"):
+            for rule in service.rules:
+                step = rule.get("then") if isinstance(rule, dict) else None
+                if step and step != "route" and step not in allowed:
+                    problems.append(_(
+                        "The online service “%(service)s” has the automatic rule “%(rule)s”, "
+                        "which takes the step “%(step)s”: keep that step possible from the "
+                        "state new cases start in, or change the rule first.")
+                        % {"service": service, "rule": rule.get("name"), "step": step})
+        return problems
+
+    def fill_blocks(self):
+        """Set the blocks from `definition` (so the editor opens on what the engine runs)."""
+        data = workflow_blocks.stream_data_from_definition(self.definition)
+        self.states, self.transitions = data["states"], data["transitions"]
+
+    def sync_blocks(self):
+        """Make the blocks and `definition` agree; returns the names of the fields changed."""
+        has_blocks = len(self.states) > 0
+        derived = (workflow_blocks.definition_from_stream(self.states, self.transitions)
+                   if has_blocks else None)
+        if derived is not None and derived == workflow_blocks.normalise(self.definition):
+            return ()
+        saved = None
+        if not self._state.adding:
+            latest = self.versions.order_by("-number").values_list("definition", flat=True)
+            saved = latest.first()
+        if derived is not None and (saved is None or derived != workflow_blocks.normalise(saved)):
+            self.definition = derived  # the blocks changed: they are what the editor meant
+            return ("definition",)
+        self.fill_blocks()  # the definition was set directly, or there are no blocks yet
+        return ("states", "transitions")
 
     def current_version(self):
         latest = self.versions.order_by("-number").first()
