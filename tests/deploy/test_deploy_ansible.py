@@ -335,11 +335,52 @@ def test_dgbox_app_check_mode_changes_nothing(prefix, ansible_env):
     assert "DGBOX_BASE_DOMAIN=gov.example" in proc.stdout
 
 
+ROLLOUT_OPTIONS = {
+    "dgbox_app_rollout_max_failures": "5%",
+    "dgbox_app_rollout_wave_size": 20,
+    "dgbox_app_rollout_workers": 2,
+    "dgbox_app_rollout_canary": ["ryabinovka", "zarechensk"],
+}
+ROLLOUT_ARGV = [
+    "rollout",
+    "run",
+    "--json",
+    "--max-failures",
+    "5%",
+    "--wave-size",
+    "20",
+    "--workers",
+    "2",
+    "--canary",
+    "ryabinovka,zarechensk",
+]
+HALT_REASON = (
+    "Ring canary halted: 1 failed (at most 0 allowed): ryabinovka "
+    "(services.0002_case_index: column case.opened_at does not exist)"
+)
+
+
+def migrations_run(log: list[dict]) -> list[list[str]]:
+    """argv of every `dgbox migrate` and `dgbox rollout`, in order."""
+    return [
+        c["argv"]
+        for c in log
+        if c["command"] == "dgbox" and c["argv"][:1] in (["migrate"], ["rollout"])
+    ]
+
+
 def test_dgbox_app_converges_and_is_idempotent(prefix, supervisord, ansible_env):
+    prefix.vars.update(ROLLOUT_OPTIONS)
     prefix.write()
     first = prefix.playbook_run(ansible_env)
     assert first.returncode == 0, first.stdout[-6000:] + first.stderr
     assert recap(first.stdout)["changed"] > 0
+    # The shared schemas, then the tenants in a rollout with the configured options, once.
+    assert migrations_run(calls(prefix)) == [["migrate", "--shared"], ROLLOUT_ARGV]
+    assert {
+        "Migrate the public and template schemas",
+        "Upgrade the tenants with a staged rollout",
+    } <= changed_tasks(first.stdout)
 
     state = Path(prefix.vars["dgbox_app_state_dir"])
     release = Path(prefix.vars["dgbox_app_home"]) / "releases" / "r1"
@@ -378,11 +419,11 @@ def test_dgbox_app_converges_and_is_idempotent(prefix, supervisord, ansible_env)
     assert (Path(prefix.vars["dgbox_app_home"]) / "current").resolve() == release
     assert (state / "static" / "staticfiles.json").exists()
 
-    # What ran: migrate once, collectstatic once, the three processes as `nobody`, with the
-    # production settings and the secret key from the environment file.
+    # What ran: migrate and rollout once each (above), collectstatic once, the three
+    # processes as `nobody`, with the production settings and the secret key from the
+    # environment file.
     log = calls(prefix)
     commands = [(c["command"], c["argv"][:1]) for c in log]
-    assert commands.count(("dgbox", ["migrate"])) == 1
     assert commands.count(("dgbox", ["collectstatic"])) == 1
     gunicorn = [c for c in log if c["command"] == "gunicorn"]
     assert gunicorn, log
@@ -423,12 +464,18 @@ def test_dgbox_app_converges_and_is_idempotent(prefix, supervisord, ansible_env)
     assert cli.returncode == 0, cli.stderr
     assert "No migrations to apply." in cli.stdout
 
-    # Second run: nothing to do.
+    # Second run: nothing to do; the rollout ran again and reported "nothing_to_do".
     second = prefix.playbook_run(ansible_env)
     assert second.returncode == 0, second.stdout[-6000:] + second.stderr
     assert recap(second.stdout)["changed"] == 0, second.stdout[-6000:]
-    migrations = [c for c in calls(prefix) if c["argv"][:1] == ["migrate"]]
-    assert len(migrations) == 3  # first run, the operator command, the second run
+    # First run, the operator command, the second run.
+    assert migrations_run(calls(prefix)) == [
+        ["migrate", "--shared"],
+        ROLLOUT_ARGV,
+        ["migrate"],
+        ["migrate", "--shared"],
+        ROLLOUT_ARGV,
+    ]
 
     # A changed environment file changes every program definition (supervisor `update` then
     # restarts them): the definitions carry the file's fingerprint.
@@ -437,6 +484,70 @@ def test_dgbox_app_converges_and_is_idempotent(prefix, supervisord, ansible_env)
     for component in ("web", "worker", "beat"):
         program = (conf_dir / f"dgbox-{component}.conf").read_text()
         assert f'environment=DGBOX_ENV_FINGERPRINT="{fingerprint}"' in program
+
+    # A rollout that halts fails the play with its message, before any process is touched.
+    halt = state / "fake-halt"
+    halt.write_text(HALT_REASON + "\n")
+    halt.chmod(0o644)
+    programs = {p.name: p.stat().st_mtime_ns for p in conf_dir.iterdir()}
+    halted = prefix.playbook_run(ansible_env)
+    assert halted.returncode != 0, halted.stdout[-6000:]
+    assert recap(halted.stdout)["failed"] == 1, halted.stdout[-6000:]
+    failure = halted.stdout[halted.stdout.index("FAILED!") :]
+    assert "TASK [dgbox_app : Stop the deployment when the rollout did not upgrade" in (
+        halted.stdout
+    )
+    assert f"CommandError: Rollout halted: {HALT_REASON}" in failure, failure
+    assert "run the play again: the rollout resumes" in failure
+    assert "Write the supervisor programs" not in halted.stdout
+    assert {p.name: p.stat().st_mtime_ns for p in conf_dir.iterdir()} == programs
+    assert migrations_run(calls(prefix))[-2:] == [["migrate", "--shared"], ROLLOUT_ARGV]
+
+    # mode `migrate`: the single `dgbox migrate` over every schema, and no rollout.
+    halt.unlink()
+    before = len(migrations_run(calls(prefix)))
+    stock = prefix.playbook_run(ansible_env, "-e", "dgbox_app_migrate_mode=migrate")
+    assert stock.returncode == 0, stock.stdout[-6000:] + stock.stderr
+    assert recap(stock.stdout)["changed"] == 0, stock.stdout[-6000:]
+    assert migrations_run(calls(prefix))[before:] == [["migrate"]]
+
+
+@pytest.mark.parametrize(
+    "options, expected",
+    [
+        ({}, ["--max-failures", "0", "--wave-size", "50", "--workers", "0"]),
+        (
+            {
+                "dgbox_app_rollout_canary": " pilot-city , severnaya,",
+                "dgbox_app_rollout_workers": 3,
+            },
+            ["--max-failures", "0", "--wave-size", "50", "--workers", "3"]
+            + ["--canary", "pilot-city,severnaya"],
+        ),
+        ({"dgbox_app_rollout_max_failures": "lots"}, "dgbox_app_rollout_max_failures"),
+        ({"dgbox_app_migrate_mode": "stock"}, "dgbox_app_migrate_mode must be rollout or migrate"),
+    ],
+)
+def test_rollout_command_and_its_validation(prefix, ansible_env, options, expected):
+    """Defaults pass no --canary; a canary string is cleaned up; bad settings are refused."""
+    prefix.vars.update(options)
+    prefix.write(roles_tasks_from="validate.yml")
+    playbook = yaml.safe_load(prefix.playbook.read_text())
+    playbook[0]["tasks"].append(
+        {
+            "name": "Show the rollout command",
+            "ansible.builtin.debug": {"msg": "ROLLOUT={{ dgbox_app_rollout_command | to_json }}"},
+        }
+    )
+    prefix.playbook.write_text(yaml.safe_dump(playbook, sort_keys=False))
+    proc = prefix.playbook_run(ansible_env)
+    if isinstance(expected, str):
+        assert proc.returncode != 0, proc.stdout[-4000:]
+        assert expected in proc.stdout, proc.stdout[-4000:]
+        return
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr
+    shown = re.search(r'"msg": "ROLLOUT=(.*)"$', proc.stdout, re.M).group(1)
+    assert json.loads(shown.replace('\\"', '"')) == ["dgbox", "rollout", "run", "--json", *expected]
 
 
 def test_systemd_units_render(prefix, ansible_env):

@@ -163,12 +163,36 @@ def test_helm_lint_strict(which):
         ({"image": {"pullPolicy": "Sometimes"}}, "/image/pullPolicy"),
         ({"config": {"baseDomain": "Gov.Example/"}}, "/config/baseDomain"),
         ({"web": {"resources": {"limits": {"memory": "lots"}}}}, "/web/resources/limits/memory"),
+        (
+            {"jobs": {"migrate": {"rollout": {"maxFailures": "lots"}}}},
+            "/jobs/migrate/rollout/maxFailures",
+        ),
+        (
+            {"jobs": {"migrate": {"rollout": {"maxFailures": "-1"}}}},
+            "/jobs/migrate/rollout/maxFailures",
+        ),
+        ({"jobs": {"migrate": {"rollout": {"waveSize": 0}}}}, "/jobs/migrate/rollout/waveSize"),
+        ({"jobs": {"migrate": {"rollout": {"workers": -1}}}}, "/jobs/migrate/rollout/workers"),
+        (
+            {"jobs": {"migrate": {"rollout": {"canary": "Pilot City"}}}},
+            "/jobs/migrate/rollout/canary",
+        ),
+        ({"jobs": {"migrate": {"mode": "stock"}}}, "/jobs/migrate/mode"),
     ],
 )
 def test_schema_rejects_bad_values(bad, where):
     with pytest.raises(helm.HelmValuesError) as error:
         render(bad)
     assert where in str(error.value)
+
+
+@pytest.mark.parametrize("max_failures, rendered", [("5%", "5%"), ("2.5%", "2.5%"), (3, "3")])
+def test_schema_accepts_max_failures_as_a_number_or_a_percentage(max_failures, rendered):
+    job = workload(
+        render({"jobs": {"migrate": {"rollout": {"maxFailures": max_failures}}}}), "migrate"
+    )
+    args = container(job)["args"]
+    assert args[args.index("--max-failures") + 1] == rendered
 
 
 def _leaves(values: dict, prefix: str = "") -> list[str]:
@@ -214,7 +238,6 @@ def test_migrate_job_is_a_pre_install_and_pre_upgrade_hook(docs):
     annotations = job["metadata"]["annotations"]
     assert annotations[HOOK] == "pre-install,pre-upgrade"
     assert "before-hook-creation" in annotations["helm.sh/hook-delete-policy"]
-    assert container(job)["args"] == ["dgbox", "migrate"]
     assert job["spec"]["template"]["spec"]["restartPolicy"] == "Never"
     # Everything the Job mounts or reads exists before it: hook copies with a lower weight.
     job_weight = int(annotations["helm.sh/hook-weight"])
@@ -226,7 +249,12 @@ def test_migrate_job_is_a_pre_install_and_pre_upgrade_hook(docs):
     spec = job["spec"]["template"]["spec"]
     env = container(job)
     needed = {("ConfigMap", env["envFrom"][0]["configMapRef"]["name"])}
-    secret_names = {e["valueFrom"]["secretKeyRef"]["name"] for e in env["env"] if "valueFrom" in e}
+    secret_names = {
+        e["valueFrom"]["secretKeyRef"]["name"]
+        for c in [*spec["initContainers"], *spec["containers"]]
+        for e in c["env"]
+        if "valueFrom" in e
+    }
     (secret_name,) = secret_names
     if secret_name != "dgbox-prod-env":  # an existing Secret is there before the release
         needed.add(("Secret", secret_name))
@@ -236,6 +264,91 @@ def test_migrate_job_is_a_pre_install_and_pre_upgrade_hook(docs):
         hook = hooks[key]["metadata"]["annotations"]
         assert hook[HOOK] == "pre-install,pre-upgrade"
         assert int(hook["helm.sh/hook-weight"]) < job_weight
+
+
+def init_containers(doc) -> list[dict]:
+    return doc["spec"]["template"]["spec"].get("initContainers", [])
+
+
+def rollout_args(**options) -> list[str]:
+    """`dgbox rollout run` as the Job runs it, with the chart's defaults unless given."""
+    args = [
+        "dgbox",
+        "rollout",
+        "run",
+        "--json",
+        "--max-failures",
+        options.get("max_failures", "0"),
+        "--wave-size",
+        options.get("wave_size", "50"),
+        "--workers",
+        options.get("workers", "0"),
+    ]
+    if "canary" in options:
+        args += ["--canary", options["canary"]]
+    return args
+
+
+def test_migrate_job_migrates_shared_schemas_then_rolls_out(default_docs, production_docs):
+    """Default mode: `dgbox migrate --shared` in an initContainer (public schema, national
+    tenant, bucket, template), then `dgbox rollout run` with the values' options."""
+    for docs, expected in (
+        (default_docs, rollout_args()),
+        (production_docs, rollout_args(wave_size="100", workers="2")),
+    ):
+        job = workload(docs, "migrate")
+        (init,) = init_containers(job)
+        main = container(job)
+        assert (init["name"], init["args"]) == ("migrate-shared", ["dgbox", "migrate", "--shared"])
+        assert (main["name"], main["args"]) == ("rollout", expected)
+        assert "--canary" not in main["args"]  # only when jobs.migrate.rollout.canary is set
+        # `kubectl logs job/...` shows the rollout, not the initContainer.
+        annotations = job["spec"]["template"]["metadata"]["annotations"]
+        assert annotations["kubectl.kubernetes.io/default-container"] == "rollout"
+        # Both run the same image with the same environment, mounts, security and resources.
+        same = {k: v for k, v in init.items() if k not in ("name", "args")}
+        assert same == {k: v for k, v in main.items() if k not in ("name", "args")}
+        assert set(same) == {
+            "image",
+            "imagePullPolicy",
+            "securityContext",
+            "envFrom",
+            "env",
+            "volumeMounts",
+            "resources",
+        }
+    limits = container(workload(production_docs, "migrate"))["resources"]["limits"]
+    assert limits == {"cpu": "2", "memory": "1Gi", "ephemeral-storage": "2Gi"}
+
+
+def test_migrate_job_passes_the_configured_rollout_options():
+    rollout = {"maxFailures": "5%", "waveSize": 20, "workers": 3, "canary": "pilot-city,severnaya"}
+    job = workload(render({"jobs": {"migrate": {"rollout": rollout}}}), "migrate")
+    kubernetes_validate.validate(job, KUBE_VERSION, strict=True)
+    assert container(job)["args"] == rollout_args(
+        max_failures="5%", wave_size="20", workers="3", canary="pilot-city,severnaya"
+    )
+    assert init_containers(job)[0]["args"] == ["dgbox", "migrate", "--shared"]
+    # An empty canary list passes no --canary at all (the command would reject "").
+    job = workload(render({"jobs": {"migrate": {"rollout": {"canary": ""}}}}), "migrate")
+    assert container(job)["args"] == rollout_args()
+
+
+def test_migrate_mode_runs_the_single_migrate_command():
+    values = {"jobs": {"migrate": {"mode": "migrate", "rollout": {"canary": "pilot-city"}}}}
+    job = workload(render(values), "migrate")
+    kubernetes_validate.validate(job, KUBE_VERSION, strict=True)
+    assert init_containers(job) == []
+    main = container(job)
+    assert (main["name"], main["args"]) == ("migrate", ["dgbox", "migrate"])
+    annotations = job["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["kubectl.kubernetes.io/default-container"] == "migrate"
+    # Everything but the command is as in rollout mode.
+    rollout_job = workload(render(), "migrate")
+    assert {k: v for k, v in main.items() if k not in ("name", "args")} == {
+        k: v for k, v in container(rollout_job).items() if k not in ("name", "args")
+    }
+    assert job["metadata"]["annotations"] == rollout_job["metadata"]["annotations"]
 
 
 def test_hook_copies_carry_the_same_configuration(default_docs):
@@ -313,16 +426,16 @@ def test_pods_are_locked_down(docs):
         volumes = {v["name"]: v for v in pod["volumes"]}
         assert set(volumes) == {"tmp", "state"}
         assert all("emptyDir" in v for v in volumes.values())
-        main = container(doc)
-        security = main["securityContext"]
-        assert security["readOnlyRootFilesystem"] is True
-        assert security["allowPrivilegeEscalation"] is False
-        assert security["capabilities"]["drop"] == ["ALL"]
-        mounts = {m["mountPath"]: m["name"] for m in main["volumeMounts"]}
-        assert mounts == {"/tmp": "tmp", "/var/lib/dgbox": "state"}  # noqa: S108
-        resources = main["resources"]
-        assert {"cpu", "memory"} <= set(resources["requests"])
-        assert "memory" in resources["limits"]
+        for main in [*pod.get("initContainers", []), *pod["containers"]]:
+            security = main["securityContext"]
+            assert security["readOnlyRootFilesystem"] is True
+            assert security["allowPrivilegeEscalation"] is False
+            assert security["capabilities"]["drop"] == ["ALL"]
+            mounts = {m["mountPath"]: m["name"] for m in main["volumeMounts"]}
+            assert mounts == {"/tmp": "tmp", "/var/lib/dgbox": "state"}  # noqa: S108
+            resources = main["resources"]
+            assert {"cpu", "memory"} <= set(resources["requests"])
+            assert "memory" in resources["limits"]
 
 
 def test_environment_comes_from_the_configmap_and_the_secret(default_docs, production_docs):
