@@ -2,6 +2,8 @@
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from django_tenants.models import DomainMixin, TenantMixin
 
 
@@ -17,8 +19,8 @@ class TenantQuerySet(models.QuerySet):
 class ReleaseChannel(models.TextChoices):
     """Which ring of a rollout a tenant is in, and which feature flag defaults it gets."""
 
-    CANARY = "canary", "Canary"
-    STABLE = "stable", "Stable"
+    CANARY = "canary", _("Canary")
+    STABLE = "stable", _("Stable")
 
 
 class Tenant(TenantMixin):
@@ -34,10 +36,10 @@ class Tenant(TenantMixin):
         MUNICIPALITY = "municipality", "Municipality"
 
     class Status(models.TextChoices):
-        PROVISIONING = "provisioning", "Provisioning"
-        ACTIVE = "active", "Active"
-        SUSPENDED = "suspended", "Suspended"
-        ARCHIVED = "archived", "Archived"
+        PROVISIONING = "provisioning", pgettext_lazy("tenant status", "Provisioning")
+        ACTIVE = "active", pgettext_lazy("tenant status", "Active")
+        SUSPENDED = "suspended", pgettext_lazy("tenant status", "Suspended")
+        ARCHIVED = "archived", pgettext_lazy("tenant status", "Archived")
 
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=63, unique=True)
@@ -216,11 +218,11 @@ class Rollout(models.Model):
     """
 
     class Status(models.TextChoices):
-        RUNNING = "running", "Running"
-        COMPLETED = "completed", "Completed"
-        PARTIAL = "partial", "Completed with failures"
-        HALTED = "halted", "Halted"
-        SUPERSEDED = "superseded", "Superseded by a newer release"
+        RUNNING = "running", pgettext_lazy("rollout", "Running")
+        COMPLETED = "completed", pgettext_lazy("rollout", "Completed")
+        PARTIAL = "partial", pgettext_lazy("rollout", "Completed with failures")
+        HALTED = "halted", pgettext_lazy("rollout", "Halted")
+        SUPERSEDED = "superseded", pgettext_lazy("rollout", "Superseded by a newer release")
 
     release = models.CharField(max_length=80)
     fingerprint = models.CharField(max_length=64, db_index=True,
@@ -248,15 +250,15 @@ class RolloutStep(models.Model):
     """One schema's part in a rollout: the public schema, the template, or a tenant."""
 
     class Kind(models.TextChoices):
-        PUBLIC = "public", "Public schema"
-        TEMPLATE = "template", "Template schema"
-        TENANT = "tenant", "Tenant"
+        PUBLIC = "public", pgettext_lazy("rollout", "Public schema")
+        TEMPLATE = "template", pgettext_lazy("rollout", "Template schema")
+        TENANT = "tenant", pgettext_lazy("rollout", "Tenant")
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        RUNNING = "running", "Running"
-        DONE = "done", "Done"
-        FAILED = "failed", "Failed"
+        PENDING = "pending", pgettext_lazy("rollout", "Pending")
+        RUNNING = "running", pgettext_lazy("rollout", "Running")
+        DONE = "done", pgettext_lazy("rollout", "Done")
+        FAILED = "failed", pgettext_lazy("rollout", "Failed")
 
     rollout = models.ForeignKey(Rollout, on_delete=models.CASCADE, related_name="steps")
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.TENANT)

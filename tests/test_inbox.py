@@ -245,7 +245,7 @@ def test_bulk_assign_writes_one_event_per_case(client, north):
 def test_only_staff_who_can_view_cases_reach_the_inbox(client, north):
     with tenant_context(north["tenant"]):
         case = make_cases(north["permit"], 1)[0]
-        clerk = make_staff("clerk", view=False)
+        clerk = make_staff("clerk", view=False, group=False)
     assert client.get("/admin/cases/", **NORTH).status_code == 302  # anonymous: login
     login(client, north["tenant"], clerk)
     for method, path in (("get", "/admin/cases/"), ("get", f"/admin/cases/{case.pk}/"),

@@ -9,7 +9,6 @@ from django.db import models
 from django.utils import timezone
 from django.utils.functional import lazy
 from django.utils.html import format_html, format_html_join
-from django.utils.translation import gettext as _gettext
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.panels import FieldPanel, FieldRowPanel, HelpPanel
 
@@ -31,8 +30,8 @@ def _placeholder_help() -> str:
     )
     return format_html(
         "<p>{}</p><ul>{}</ul>",
-        _gettext("Placeholders are names in braces, filled in when the message is sent. "
-                 "Each kind of message can use these (write {{ and }} for a literal brace):"),
+        _("Placeholders are names in braces, filled in when the message is sent. "
+           "Each kind of message can use these (write {{ and }} for a literal brace):"),
         rows,
     )
 
