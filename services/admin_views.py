@@ -384,10 +384,22 @@ def _decision_row(decision, steps, lang):
     return {
         "pk": decision.pk, "rule_name": decision.rule_name,
         "when": json.dumps(rule.get("when"), ensure_ascii=False),
-        "inputs": sorted((decision.inputs or {}).items()), "outcome": outcome,
+        "inputs": [(name, _input_text(value))
+                   for name, value in sorted((decision.inputs or {}).items())],
+        "outcome": outcome,
         "created_at": decision.created_at, "reviewed_at": decision.reviewed_at,
         "reviewed_by": query.display_name(decision.reviewed_by),
     }
+
+
+def _input_text(value):
+    """A value a rule read, in words; a register's source as "name: key …, N records,
+    imported …" (what the register held when the rule read it)."""
+    if isinstance(value, dict) and "register" in value:
+        return _("%(register)s: key %(key)s, %(records)s records, imported %(imported)s") % {
+            "register": value.get("register"), "key": value.get("key") or "—",
+            "records": value.get("records", "—"), "imported": value.get("imported_at") or "—"}
+    return value
 
 
 def _detail_context(request, case, bound=None, note_form=None):

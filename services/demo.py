@@ -1,11 +1,12 @@
-"""Online forms for the demo tenants (`dgbox demo`): three services a visitor can apply for."""
+"""Online forms for the demo tenants (`dgbox demo`): three services a visitor can apply for,
+and a register of large families the kindergarten service checks the child against."""
 
 from django.db import transaction
 
 from cms.models import ServicePage
 
 from .blocks import stream_data_from_spec
-from .models import OnlineService
+from .models import OnlineService, Register
 
 FORMS = {
     "ru": {
@@ -51,16 +52,55 @@ FORMS["en"] = {
          "file_kinds": ["pdf"], "max_size_mb": 20},
     ],
 }
+#: A register (services/registers.py) and what a service does with it: a child of a large
+#: family (the example SNILS of the form's hint is one) goes to the priority queue's staff.
+REGISTERS = {
+    "ru": [{"code": "large_families", "name": "Многодетные семьи", "key_kind": "snils",
+            "description": "Дети из многодетных семей (СНИЛС ребёнка), по данным соцзащиты.",
+            "fields": [{"name": "children", "type": "number"},
+                       {"name": "certificate_until", "type": "date"}],
+            "records": [("11223344595", {"children": 3, "certificate_until": "2028-06-30"}),
+                        ("12345678964", {"children": 4, "certificate_until": "2027-01-31"}),
+                        ("23456789099", {"children": 5})]}],
+}
+LOOKUPS = {
+    "kindergarten-place": {
+        "register_lookups": [{"register": "large_families", "question": "child_snils"}],
+        "rules": [{"name": "Многодетная семья — в льготную очередь",
+                   "when": {"and": [{"var": "registers.large_families.found"},
+                                    {">=": [{"var": "registers.large_families.children"}, 3]}]},
+                   "then": "route", "group": "Льготная очередь"}],
+    },
+}
 
 
 @transaction.atomic
 def populate(language):
-    """Make the demo forms of this tenant (idempotent)."""
+    """Make the demo forms and registers of this tenant (idempotent)."""
+    from .registers import replace_records
+
+    for spec in REGISTERS.get(language, []):
+        register, created = Register.objects.get_or_create(code=spec["code"], defaults={
+            "name": spec["name"], "key_kind": spec["key_kind"],
+            "description": spec["description"],
+            "fields": [{"type": "field", "value": f} for f in spec["fields"]]})
+        if created:
+            replace_records(register, spec["records"])
+    codes = set(Register.objects.values_list("code", flat=True))
     made = 0
     for slug, spec in FORMS.get(language, FORMS["ru"]).items():
         page = ServicePage.objects.filter(slug=slug, locale__language_code=language).first()
         if page is None or OnlineService.objects.filter(page=page).exists():
             continue
-        OnlineService.objects.create(page=page, form=stream_data_from_spec(spec))
+        extra = {}
+        if slug in LOOKUPS and {lookup["register"] for lookup in
+                                LOOKUPS[slug]["register_lookups"]} <= codes:
+            extra = {"rules": LOOKUPS[slug]["rules"], "register_lookups": [
+                {"type": "lookup", "value": lookup}
+                for lookup in LOOKUPS[slug]["register_lookups"]]}
+        service = OnlineService(page=page, form=stream_data_from_spec(spec), **extra)
+        if extra:
+            service.full_clean()  # the lookups and rules are checked like an editor's
+        service.save()
         made += 1
     return made

@@ -10,6 +10,11 @@ A service's rules are a list, tried in order; the first whose condition holds is
 evaluated. Only the operators in ALLOWED are accepted and every `var` must name a question of
 the form (or `channel`), so a rule that cannot work is refused when the service is saved.
 `then` is a transition the workflow allows from the state cases start in, or "route".
+
+Rules may also read the tenant's registers the service looks up (OnlineService
+register_lookups, services/registers.py): `registers.<code>.found` (whether the answer to the
+lookup's question is a key of the register) and `registers.<code>.<field>` (the record's
+value, None when absent). Those names only, for the registers the service looks up.
 """
 
 from decimal import Decimal, InvalidOperation
@@ -23,9 +28,15 @@ ALLOWED = {"==", "===", "!=", "!==", ">", ">=", "<", "<=", "!", "!!", "and", "or
            "var", "missing", "+", "-", "*", "/", "%", "min", "max", "cat", "all", "some",
            "none"}
 EXTRA_VARS = {"channel"}
+REGISTERS = "registers"
+#: Where facts() keeps what the lookups read from (not reachable by a rule: names start with
+#: a letter), for inputs_of() to record.
+SOURCES = "_registers"
 
 
-def validate(rules, spec, definition):
+def validate(rules, spec, definition, registers=None):
+    """Refuse rules that cannot work. `registers` is {code: [field names]} of the registers
+    the service looks up (services.registers.validate_lookups)."""
     errors = []
     if not isinstance(rules, list):
         raise ValidationError(_("Rules must be a list."))
@@ -39,7 +50,7 @@ def validate(rules, spec, definition):
             continue
         where = _("Rule “%(name)s”") % {"name": rule["name"]}
         try:
-            _check_logic(rule.get("when"), names)
+            _check_logic(rule.get("when"), names, registers=registers or {})
         except ValueError as exc:
             errors.append(f"{where}: {exc}")
         then = rule.get("then")
@@ -54,12 +65,12 @@ def validate(rules, spec, definition):
         raise ValidationError(errors)
 
 
-def _check_logic(node, names, top=True):
+def _check_logic(node, names, top=True, registers=None):
     if top and not isinstance(node, dict):
         raise ValueError(_("the condition must be a JSON Logic object."))
     if isinstance(node, list):
         for item in node:
-            _check_logic(item, names, top=False)
+            _check_logic(item, names, top=False, registers=registers)
         return
     if not isinstance(node, dict):
         return
@@ -71,26 +82,61 @@ def _check_logic(node, names, top=True):
     if operator == "var":
         name = args[0] if isinstance(args, list) and args else args
         root = str(name).split(".", 1)[0]
-        if root not in names:
+        if root == REGISTERS and (registers or root not in names):
+            _check_register_var(str(name), registers or {})
+        elif root not in names:
             raise ValueError(_("“%(name)s” is not a question of this form.") % {"name": name})
         return
-    _check_logic(args, names, top=False)
+    _check_logic(args, names, top=False, registers=registers)
+
+
+def _check_register_var(name, registers):
+    parts = name.split(".")
+    if len(parts) != 3:
+        raise ValueError(_("“%(name)s”: read registers.<register code>.found or "
+                           "registers.<register code>.<field>.") % {"name": name})
+    code, field = parts[1], parts[2]
+    if code not in registers:
+        raise ValueError(_("“%(name)s” reads the register “%(code)s”, which this service does "
+                           "not look up (it looks up: %(codes)s). Add a register lookup "
+                           "first.") % {"name": name, "code": code,
+                                        "codes": ", ".join(sorted(registers)) or _("none")})
+    if field != "found" and field not in registers[code]:
+        raise ValueError(_("“%(name)s”: the register “%(code)s” has no field “%(field)s” "
+                           "(it has: %(fields)s).")
+                         % {"name": name, "code": code, "field": field,
+                            "fields": ", ".join(["found", *registers[code]])})
 
 
 def inputs_of(node, data):
-    """The values of the variables a condition reads (recorded with each decision)."""
-    found = {}
+    """The values of the variables a condition reads (recorded with each decision) and, for
+    each register it reads, `registers.<code>`: which register, the key looked up, its
+    number of records and when it was last imported."""
+    found = {name: _lookup(data, name) for name in _vars_of(node)}
+    if SOURCES in data:
+        for code in _registers_read(node):
+            found[f"{REGISTERS}.{code}"] = data[SOURCES].get(code)
+    return found
+
+
+def _vars_of(node):
+    names = []
     if isinstance(node, list):
         for item in node:
-            found.update(inputs_of(item, data))
+            names += _vars_of(item)
     elif isinstance(node, dict):
         for operator, args in node.items():
             if operator == "var":
                 name = args[0] if isinstance(args, list) and args else args
-                found[str(name)] = _lookup(data, str(name))
+                names.append(str(name))
             else:
-                found.update(inputs_of(args, data))
-    return found
+                names += _vars_of(args)
+    return names
+
+
+def _registers_read(node):
+    return list(dict.fromkeys(name.split(".")[1] for name in _vars_of(node)
+                              if name.startswith(REGISTERS + ".")))
 
 
 def _lookup(data, dotted):
@@ -101,7 +147,8 @@ def _lookup(data, dotted):
 
 
 def facts(case):
-    """What rules see: the answers with numbers as numbers, plus the channel."""
+    """What rules see: the answers with numbers as numbers, the channel, and what the
+    service's register lookups found (one query for all of them)."""
     data = {}
     spec = {f["name"]: f for f in case.form_version.spec}
     for name, value in case.answers.items():
@@ -112,6 +159,11 @@ def facts(case):
                 value = None
         data[name] = value
     data["channel"] = case.channel
+    lookups = case.service.lookups
+    if lookups:
+        from .registers import look_up
+
+        data[REGISTERS], data[SOURCES] = look_up(lookups, case.answers)
     return data
 
 
@@ -119,9 +171,20 @@ def first_match(rules, data):
     from json_logic import jsonLogic
 
     for rule in rules:
+        if _reads_missing_register(rule, data):
+            continue  # a register deleted since the service was saved never decides
         try:
             if jsonLogic(rule["when"], data):
                 return rule
         except (TypeError, ValueError, ZeroDivisionError, KeyError, AttributeError):
             continue  # an answer of an unexpected shape never decides anything
     return None
+
+
+def _reads_missing_register(rule, data):
+    read = _registers_read(rule.get("when"))
+    if not read:
+        return False
+    if SOURCES not in data:  # the service looks nothing up: only a question can be read
+        return REGISTERS not in data
+    return any(data[REGISTERS].get(code) is None for code in read)

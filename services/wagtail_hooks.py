@@ -16,7 +16,7 @@ from wagtail.admin.panels import FieldPanel, ObjectList, Panel, TabbedInterface
 from wagtail.snippets.models import register_snippet
 from wagtail.snippets.views.snippets import SnippetViewSet
 
-from . import admin_views, workflow_blocks, workflowspec
+from . import admin_views, register_views, workflow_blocks, workflowspec
 from .models import DecisionLetterTemplate, OnlineService, Workflow
 
 
@@ -126,3 +126,16 @@ class CasesMenuItem(MenuItem):
 def cases_menu_item():
     return CasesMenuItem(_("Cases"), reverse("services_cases"), icon_name="folder-open-inverse",
                          order=260)
+
+
+# --- Registers (services/register_views.py): the snippet, its CSV import, and no deleting a
+# register a service looks up.
+
+register_snippet(register_views.RegisterViewSet)
+hooks.register("before_delete_snippet", register_views.refuse_deleting_used)
+
+
+@hooks.register("register_admin_urls")
+def register_urls():
+    return [path("registers/<int:pk>/import/", register_views.register_import,
+                 name="services_register_import")]

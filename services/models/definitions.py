@@ -12,6 +12,7 @@ from wagtail.fields import StreamField
 
 from .. import formspec
 from ..blocks import form_blocks, spec_from_stream
+from .registers import RegisterLookupBlock
 
 
 class OnlineService(models.Model):
@@ -36,16 +37,22 @@ class OnlineService(models.Model):
         help_text=_("Empty: the working days given on the service page."))
     retention_days = models.PositiveIntegerField(
         default=365 * 3, verbose_name=_("keep personal data for (days after closing)"))
+    register_lookups = StreamField(
+        [("lookup", RegisterLookupBlock())], blank=True, default=list,
+        verbose_name=_("register lookups"),
+        help_text=_("Registers the rules check the applicant against: rules then read "
+                    "registers.<code>.found and registers.<code>.<field>. See docs/cases.md."))
     rules = models.JSONField(
         default=list, blank=True, verbose_name=_("automatic decision rules"),
-        help_text=_('A list of {"name", "when" (JSON Logic over the answers), "then": '
-                    '"approve" | "refuse" | "route", "group"}. See docs/cases.md.'))
+        help_text=_('A list of {"name", "when" (JSON Logic over the answers and the '
+                    'registers looked up), "then": "approve" | "refuse" | "route", "group"}. '
+                    'See docs/cases.md.'))
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     panels = [FieldPanel("page"), FieldPanel("accepting"), FieldPanel("form"),
               FieldPanel("workflow"), FieldPanel("sla_days"), FieldPanel("retention_days"),
-              FieldPanel("rules")]
+              FieldPanel("register_lookups"), FieldPanel("rules")]
 
     class Meta:
         verbose_name = _("online service")
@@ -67,6 +74,13 @@ class OnlineService(models.Model):
     def spec(self):
         return spec_from_stream(self.form)
 
+    @property
+    def lookups(self):
+        """[{"register": code, "question": field name}] (services/registers.py)."""
+        return [{"register": child.value.get("register") or "",
+                 "question": child.value.get("question") or ""}
+                for child in self.register_lookups]
+
     def clean(self):
         super().clean()
         errors = {}
@@ -74,10 +88,14 @@ class OnlineService(models.Model):
             formspec.validate_spec(self.spec)
         except ValidationError as exc:
             errors["form"] = exc.messages
-        try:
-            from .. import rules
+        from .. import registers, rules
 
-            rules.validate(self.rules, self.spec, self.workflow_definition())
+        looked_up, problems = registers.check_lookups(self.lookups, self.spec)
+        if problems:
+            errors["register_lookups"] = [str(p) for p in problems]
+        try:
+            rules.validate(self.rules, self.spec, self.workflow_definition(),
+                           registers=looked_up)
         except ValidationError as exc:
             errors["rules"] = exc.messages
         if errors:
