@@ -83,6 +83,25 @@ def test_api_bad_input_is_a_clear_400_not_a_500(client, tenant_a):
     assert "limit" in response.json()["message"]
 
 
+@pytest.mark.parametrize("kind, fields", [("cms.ServicePage", "summary,channels"),
+                                          ("cms.OfficePage", "hours,exceptions")])
+def test_api_lists_cost_the_same_queries_whatever_their_length(client, tenant_a, kind, fields):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries(limit):
+        with CaptureQueriesContext(connection) as ctx:
+            response = client.get(f"/api/v2/pages/?type={kind}&fields={fields}&limit={limit}",
+                                  **NORTH)
+        assert response.status_code == 200
+        return len(response.json()["items"]), len(ctx.captured_queries)
+
+    queries(1)  # warm caches (site root paths, content types)
+    few, many = queries(1), queries(20)
+    assert many[0] > few[0] >= 1
+    assert many[1] == few[1], (few, many)
+
+
 # --- API call counters ---------------------------------------------------------------------------
 
 
