@@ -59,7 +59,15 @@ def file_answer(stored):
 def save_draft(service, version, cleaned, *, draft=None, channel=Channel.ONLINE, entered_by=None,
                language=""):
     """Store validated answers (and new uploads) as the applicant's draft."""
-    if draft is None or draft.case_id or draft.form_version_id != version.id:
+    if draft is not None and not draft.case_id and draft.form_version_id == version.id:
+        # Locked, so the daily clean-up (services/cleanup.py) never deletes a draft being
+        # saved; if it deleted this one a moment ago, the applicant starts a fresh draft
+        # rather than resurrecting one whose files are gone.
+        draft = (ApplicationDraft.objects.select_for_update(of=("self",))
+                 .filter(pk=draft.pk, case__isnull=True).first())
+    else:
+        draft = None
+    if draft is None:
         draft = ApplicationDraft(service=service, form_version=version)
     previous = dict(draft.answers or {})
     draft.channel = channel

@@ -27,6 +27,17 @@ def apply_retention(now=None):
     return retention.apply_retention(datetime.fromisoformat(now) if now else None)
 
 
+@shared_task(name="services.clean_up_personal_data")
+def clean_up_personal_data(now=None):
+    """Delete abandoned drafts with their uploads and orphaned upload objects, and mask
+    tracking codes left in sent messages (services/cleanup.py).
+
+    `now`: an ISO date-time with its offset (tests); default: now."""
+    from . import cleanup
+
+    return cleanup.clean_up(datetime.fromisoformat(now) if now else None)
+
+
 @shared_task(name="services.issue_letter", autoretry_for=(Exception,), retry_backoff=60,
              retry_backoff_max=3600, max_retries=5)
 def issue_letter(case_id):

@@ -2,11 +2,14 @@
 
 The answer to "send me a code" is the same whether the reference exists or not (no probing for
 references). Codes are 6 digits, stored hashed, valid 15 minutes, 5 tries each; requests are
-rate limited per client address and per case through the tenant-aware cache.
+rate limited per client address and per case through the tenant-aware cache. The code reaches
+the applicant in a `tracking_code` message; once that is sent, the stored copy shows "••••••"
+instead (`codes_in_message` finds it for services.notifications.api.redact_finished).
 """
 
 import hashlib
 import hmac
+import re
 import secrets
 from datetime import timedelta
 
@@ -23,6 +26,7 @@ CODE_MINUTES = 15
 TRIES_PER_CODE = 5
 CODES_PER_CASE = 3  # per CODE_MINUTES
 REQUESTS_PER_CLIENT = 10  # per hour, codes asked and codes tried together
+_SIX_DIGITS = re.compile(r"(?<!\d)\d{6}(?!\d)")
 
 
 class TrackingError(Exception):
@@ -79,6 +83,19 @@ def request_code(reference, client):
                phone=None if case.applicant_email else case.applicant_phone,
                context=notification_context("tracking_code", case, code=code))
     return case
+
+
+def codes_in_message(message):
+    """The tracking codes of the message's case (its topic is the reference) that appear in its
+    subject, body or last error. Recognised by their hash, so that other six-digit numbers
+    (the reference's own) are left as they are."""
+    text = "\n".join((message.subject, message.body, message.last_error))
+    candidates = set(_SIX_DIGITS.findall(text))
+    if not candidates or not message.topic:
+        return []
+    hashes = set(TrackingCode.objects.filter(case__reference=message.topic)
+                 .values_list("code_hash", flat=True))
+    return sorted(code for code in candidates if _hash(code) in hashes)
 
 
 def verify_code(reference, code, client):

@@ -20,7 +20,7 @@ from django.db import connection, transaction
 from django.utils import timezone, translation
 from django_tenants.utils import tenant_context
 
-from services.notifications import delivery
+from services.notifications import api, delivery
 from services.notifications.api import messages_for, notify, render
 from services.notifications.choices import Channel, MessageKind, Status, channels_for
 from services.notifications.defaults import DEFAULT_TEMPLATES
@@ -347,6 +347,63 @@ def test_messages_for_a_topic_and_tenant_isolation(tenant_a, tenant_b):
         assert messages_for(topic).count() == 1
     with tenant_context(tenant_a):
         assert messages_for(topic).count() == 3
+
+
+# --- secrets are masked in the stored copy once delivered ----------------------------------
+
+CODE_CONTEXT = {"reference": "R-2026-0007", "service": "Справка", "code": "123456",
+                "url": "https://north.localhost/ru/track/", "applicant_name": "Анна"}
+
+
+def finds_the_code(message):
+    return ["123456"]
+
+
+def finder_that_breaks(message):
+    raise RuntimeError("finder broke")
+
+
+@pytest.mark.django_db
+def test_secrets_are_masked_only_once_a_message_is_finished(tenant_a, monkeypatch, settings,
+                                                            django_capture_on_commit_callbacks):
+    monkeypatch.setitem(api.SECRET_FINDERS, MessageKind.TRACKING_CODE,
+                        "tests.test_notifications.finds_the_code")
+    settings.DGBOX_SMS_BACKEND = "tests.test_notifications.FlakySMSBackend"
+    with tenant_context(tenant_a):
+        with django_capture_on_commit_callbacks(execute=False):
+            email, sms = notify("tracking_code", language="en", context=CODE_CONTEXT,
+                                email="anna@example.com", phone="+79123456789",
+                                topic="R-2026-0007")
+            [receipt] = _notify(phone=None)
+        assert deliver.apply(args=(sms.pk,)).get() == "pending"  # gateway down: retried
+        assert deliver.apply(args=(email.pk,)).get() == "sent"
+        assert deliver.apply(args=(receipt.pk,)).get() == "sent"
+        # A second pass (the daily sweep) changes nothing more.
+        assert api.redact_finished(Message.objects.all()) == 0
+        for message in (email, sms, receipt):
+            message.refresh_from_db()
+    assert "123456" in mail.outbox[0].body and email.body == mail.outbox[0].body.replace(
+        "123456", api.REDACTED)
+    assert "123456" in sms.body and sms.status == "pending"  # the retry still has it
+    assert receipt.body == mail.outbox[1].body  # a kind without secrets is never changed
+
+
+@pytest.mark.django_db
+def test_a_masking_failure_never_undoes_or_repeats_a_delivery(tenant_a, monkeypatch, caplog,
+                                                              django_capture_on_commit_callbacks):
+    monkeypatch.setitem(api.SECRET_FINDERS, MessageKind.TRACKING_CODE,
+                        "tests.test_notifications.finder_that_breaks")
+    with tenant_context(tenant_a):
+        with django_capture_on_commit_callbacks(execute=False):
+            [message] = notify("tracking_code", language="ru", context=CODE_CONTEXT,
+                               email="anna@example.com", topic="R-2026-0007")
+        with caplog.at_level(logging.ERROR):
+            assert deliver.apply(args=(message.pk,)).get() == "sent"
+        assert deliver.apply(args=(message.pk,)).get() == "skipped"
+        message.refresh_from_db()
+    assert message.status == "sent" and "123456" in message.body  # left for the sweep
+    assert len(mail.outbox) == 1 and "123456" in mail.outbox[0].body
+    assert "could not be masked" in caplog.text
 
 
 # --- failures and retries -------------------------------------------------------------------

@@ -1,20 +1,28 @@
 """Tracking an application: reference + one-time code, wrong codes refused and rate limited,
-the status page shows the history in plain words, never cached, nothing personal in URLs."""
+the status page shows the history in plain words, never cached, nothing personal in URLs; the
+code is delivered, then masked in the stored message."""
 
 import re
 
 import pytest
 from django.core import mail
 from django.core.cache import cache
+from django.core.mail.backends.base import BaseEmailBackend
 from django.db import connection
+from django.utils import timezone
 from django_tenants.utils import tenant_context
 
-from services import tracking
+from services import cleanup, tracking
 from services.applications import submit_application
 from services.models import ApplicationDraft, TrackingCode
+from services.notifications import delivery
+from services.notifications.api import REDACTED
+from services.notifications.models import Message
+from services.notifications.tasks import resend_pending
 from services.workflow import take
 
 from .test_apply import NORTH, SOUTH, make_service
+from .test_notifications import _log_lines
 
 pytestmark = pytest.mark.django_db
 SIMPLE = [{"type": "text", "name": "purpose", "label": "Purpose", "required": True}]
@@ -42,14 +50,31 @@ def north_case(tenant_a, django_capture_on_commit_callbacks):
     return case
 
 
+@pytest.fixture
+def sms_log(settings, tmp_path):
+    """SMS go to this test's own log (the local backend writes STATE_DIR/sms.log)."""
+    settings.STATE_DIR = tmp_path
+    settings.DGBOX_SMS_BACKEND = "services.notifications.sms.LogSMSBackend"
+    return tmp_path / "sms.log"
+
+
 def ask_code(client, reference, host=NORTH, capture=None):
     with capture(execute=True):
         response = client.post("/ru/track/", {"reference": reference}, **host)
     return response
 
 
+def code_in(text):
+    return re.search(r"(?<![-\d])(\d{6})(?![-\d])", text).group(1)
+
+
 def last_code():
-    return re.search(r"(?<![-\d])(\d{6})(?![-\d])", mail.outbox[-1].body).group(1)
+    return code_in(mail.outbox[-1].body)
+
+
+def stored_code_message(tenant, reference):
+    with tenant_context(tenant):
+        return Message.objects.get(topic=reference, key="tracking_code")
 
 
 def test_applicant_tracks_with_reference_and_emailed_code(client, tenant_a, north_case,
@@ -133,18 +158,111 @@ def test_a_reference_of_tenant_a_is_unknown_on_tenant_b(client, north_case,
     assert mail.outbox == []
 
 
-def test_code_by_sms_when_only_a_phone_was_given(tenant_a, django_capture_on_commit_callbacks):
-    from services.notifications.models import Message
-
-    with tenant_context(tenant_a):
+def phone_only_case(tenant):
+    with tenant_context(tenant):
         service = make_service(spec=SIMPLE)
         draft = ApplicationDraft.objects.create(
             service=service, form_version=service.current_version(),
             answers={"purpose": "x", "applicant_name": "Ира", "applicant_email": "",
                      "applicant_phone": "+7 900 123 45 67"})
-        case, _created = submit_application(draft.token)
+        case, _created = submit_application(draft.token)  # its receipt is never sent here
+    return case
+
+
+def test_code_by_sms_when_only_a_phone_was_given(tenant_a, sms_log,
+                                                 django_capture_on_commit_callbacks):
+    case = phone_only_case(tenant_a)
+    with tenant_context(tenant_a):
+        with django_capture_on_commit_callbacks(execute=True):
+            tracking.request_code(case.reference, "10.0.0.1")
+        [sms] = _log_lines(sms_log)
+        code = code_in(sms["text"])
+        assert sms["phone"] == "+79001234567" and case.reference in sms["text"]
+        assert TrackingCode.objects.get(case=case).sent_to == "sms"
+        message = Message.objects.get(topic=case.reference, key="tracking_code")
+        # Delivered with the code; stored without it, the rest kept as a record.
+        assert (message.channel, message.status) == ("sms", "sent")
+        assert message.body == sms["text"].replace(code, REDACTED)
+        assert code not in message.body
+        assert tracking.verify_code(case.reference, code, "10.0.0.1") == case
+
+
+# --- the code is masked in the stored message once delivered -------------------------------
+
+def test_the_emailed_code_is_masked_in_the_stored_message(client, tenant_a, north_case,
+                                                          django_capture_on_commit_callbacks):
+    ask_code(client, north_case.reference, capture=django_capture_on_commit_callbacks)
+    sent = mail.outbox[-1]
+    code = last_code()
+    message = stored_code_message(tenant_a, north_case.reference)
+    assert message.status == "sent" and message.sent_at
+    assert code not in message.body and code not in message.subject
+    assert message.body == sent.body.replace(code, REDACTED)
+    assert message.subject == sent.subject and north_case.reference in message.subject
+    # The reference's own six digits are not a code: only the code is masked.
+    assert message.body.count(REDACTED) == 1 and north_case.reference in message.body
+    # The applicant's code works as before.
+    assert client.post("/ru/track/code/", {"code": code}, **NORTH).status_code == 302
+    # Other messages about the case are left as they were.
+    with tenant_context(tenant_a):
+        receipt = Message.objects.get(topic=north_case.reference, key="application_received")
+    assert REDACTED not in receipt.body and north_case.reference in receipt.body
+
+
+class UnreachableEmailBackend(BaseEmailBackend):
+    def send_messages(self, email_messages):
+        raise ConnectionError("mail server unreachable")
+
+
+def test_a_code_waiting_for_a_retry_is_kept_and_the_retry_delivers_it(
+        client, tenant_a, north_case, settings, django_capture_on_commit_callbacks):
+    settings.EMAIL_BACKEND = "tests.test_tracking.UnreachableEmailBackend"
+    ask_code(client, north_case.reference, capture=django_capture_on_commit_callbacks)
+    assert mail.outbox == []
+    waiting = stored_code_message(tenant_a, north_case.reference)
+    assert (waiting.status, waiting.attempts) == ("pending", 1)
+    assert REDACTED not in waiting.body
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    with tenant_context(tenant_a):
+        Message.objects.filter(pk=waiting.pk).update(next_attempt_at=timezone.now())
+        with django_capture_on_commit_callbacks(execute=True):
+            assert resend_pending() == 1
+    [sent] = mail.outbox
+    code = last_code()
+    assert sent.body == waiting.body  # the retry sent the stored text, code included
+    message = stored_code_message(tenant_a, north_case.reference)
+    assert (message.status, message.attempts) == ("sent", 2)
+    assert code not in message.body and message.body == sent.body.replace(code, REDACTED)
+    assert client.post("/ru/track/code/", {"code": code}, **NORTH).status_code == 302
+
+
+def test_a_code_that_could_not_be_delivered_is_masked_too(tenant_a, settings,
+                                                          django_capture_on_commit_callbacks):
+    settings.DGBOX_SMS_BACKEND = "tests.test_notifications.RefusingSMSBackend"
+    case = phone_only_case(tenant_a)
+    with tenant_context(tenant_a):
         with django_capture_on_commit_callbacks(execute=True):
             tracking.request_code(case.reference, "10.0.0.1")
         message = Message.objects.get(topic=case.reference, key="tracking_code")
-        assert message.channel == "sms" and re.search(r"\d{6}", message.body)
-        assert TrackingCode.objects.get(case=case).sent_to == "sms"
+        assert message.status == "failed"
+        assert REDACTED in message.body and tracking.codes_in_message(message) == []
+
+
+def test_the_daily_sweep_masks_codes_that_were_sent_unmasked(tenant_a, sms_log,
+                                                             django_capture_on_commit_callbacks):
+    """A message sent without the task's masking (before it existed, or masking failed)."""
+    case = phone_only_case(tenant_a)
+    with tenant_context(tenant_a):
+        with django_capture_on_commit_callbacks(execute=False):
+            tracking.request_code(case.reference, "10.0.0.1")
+        message = Message.objects.get(topic=case.reference, key="tracking_code")
+        assert delivery.deliver_message(message.pk) == "sent"
+        [sms] = _log_lines(sms_log)
+        code = code_in(sms["text"])
+        message.refresh_from_db()
+        assert code in message.body
+        assert cleanup.redact_delivered_codes() == 1
+        message.refresh_from_db()
+        assert message.body == sms["text"].replace(code, REDACTED)
+        assert cleanup.redact_delivered_codes() == 0  # done once

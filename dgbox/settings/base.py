@@ -260,6 +260,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "tenants.backup_all",
         "schedule": 24 * 3600.0,
     },
+    "clean-up-personal-data": {  # abandoned drafts, orphaned uploads, delivered codes
+        "task": "tenants.fan_out",
+        "schedule": 24 * 3600.0,
+        "args": ("services.clean_up_personal_data",),
+    },
     "clear-expired-sessions": {
         "task": "tenants.fan_out",
         "schedule": 24 * 3600.0,
@@ -300,6 +305,9 @@ vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env("DGBOX_FROM_EMAIL", default="no-reply@" + BASE_DOMAIN)
 # DGBOX_BACKUP_KEEP_DAYS: scheduled backups older than this are pruned (the newest is kept).
 DGBOX_BACKUP_KEEP_DAYS = env.int("DGBOX_BACKUP_KEEP_DAYS", default=30)
+# DGBOX_DRAFT_KEEP_DAYS: an application draft never sent and not changed for this many days is
+# deleted with its uploads by the daily clean-up (services/cleanup.py).
+DGBOX_DRAFT_KEEP_DAYS = env.int("DGBOX_DRAFT_KEEP_DAYS", default=30)
 # DGBOX_HOLIDAYS: comma-separated ISO dates that are not working days (deadlines skip them,
 # like weekends; services/sla.py).
 DGBOX_HOLIDAYS = env.list("DGBOX_HOLIDAYS", default=[])
