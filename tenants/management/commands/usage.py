@@ -3,6 +3,7 @@
 import json as jsonlib
 
 from django.core.management.base import BaseCommand, CommandError
+from django.template.defaultfilters import filesizeformat
 from django_tenants.utils import tenant_context
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -13,13 +14,7 @@ from tenants.models import Tenant
 
 
 def human_bytes(value) -> str:
-    if value is None:
-        return "-"
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return str(value)
+    return "-" if value is None else filesizeformat(value)
 
 
 class Command(BaseCommand):
