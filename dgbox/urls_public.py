@@ -10,6 +10,8 @@ urlpatterns = [
     path("operator/", operator.home, name="operator-home"),
     path("operator/login/", operator.LoginView.as_view(), name="operator-login"),
     path("operator/logout/", operator.LogoutView.as_view(), name="operator-logout"),
+    path("operator/password/<uidb64>/<token>/", operator.SetPasswordView.as_view(),
+         name="operator-set-password"),
     path("operator/tenants/<slug:slug>/", operator.tenant_detail, name="operator-tenant"),
     path("operator/rollouts/", operator.rollout_list, name="operator-rollouts"),
     path("operator/rollouts/<int:pk>/", operator.rollout_detail, name="operator-rollout"),

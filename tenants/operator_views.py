@@ -12,6 +12,7 @@ schema and cannot sign in here. Pages are never cached.
 import csv
 import datetime
 
+from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -77,6 +78,23 @@ class LoginView(auth_views.LoginView):
 
 class LogoutView(auth_views.LogoutView):
     next_page = reverse_lazy("operator-login")
+
+
+class SetPasswordView(auth_views.PasswordResetConfirmView):
+    """The one-time link `dgbox operator add|link` prints: choose a password, then sign in.
+    A used, expired or mistyped link says so and how to get a new one."""
+
+    template_name = "operator/set_password.html"
+    success_url = reverse_lazy("operator-login")
+    reset_url_token = "set-password"  # noqa: S105 - a URL segment, not a secret
+
+    @method_decorator(never_cache)
+    def dispatch(self, request, *args, **kwargs):
+        return super().dispatch(request, *args, **kwargs)
+
+    def form_valid(self, form):
+        messages.success(self.request, _("Your password is set. Sign in with it."))
+        return super().form_valid(form)
 
 
 def _days(request) -> int:

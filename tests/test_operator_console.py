@@ -199,3 +199,62 @@ def test_usage_csv_has_one_row_per_tenant_and_day(console, tenant_a, tenant_b):
     assert [(r["tenant"], r["api_calls"]) for r in rows] == [(tenant_a.slug, "4"),
                                                              (tenant_a.slug, "3")]
     assert rows[1]["storage_bytes"] == ""  # not measured stays empty, never 0
+
+
+# --- Operators from the CLI ------------------------------------------------------------------
+
+
+def _cli(*args):
+    from django.core.management import call_command
+
+    out = io.StringIO()
+    call_command("operator", *args, stdout=out)
+    return out.getvalue()
+
+
+def test_an_added_operator_sets_a_password_with_the_one_time_link_and_signs_in(client,
+                                                                              tenant_a):
+    out = _cli("add", "Olga@Gov.example")
+    link = re.search(r"http://localhost(?::\d+)?(/operator/password/\S+/)", out).group(1)
+    user = get_user_model().objects.get(email="olga@gov.example")
+    assert user.is_staff and not user.is_superuser and not user.has_usable_password()
+    assert user.has_perm("tenants.view_tenant")
+    # Django moves the token into the session and redirects to a token-less URL.
+    form_url = client.get(link, **PORTAL)["Location"]
+    assert client.get(form_url, **PORTAL).context["validlink"]
+    weak = client.post(form_url, {"new_password1": "short", "new_password2": "short"}, **PORTAL)
+    assert weak.status_code == 200 and 'class="govuk-error-summary"' in weak.content.decode()
+    done = client.post(form_url, {"new_password1": PASSWORD, "new_password2": PASSWORD},
+                       **PORTAL)
+    assert done.status_code == 302 and done["Location"] == "/operator/login/"
+    assert client.post("/operator/login/", {"username": "olga@gov.example",
+                                            "password": PASSWORD}, **PORTAL).status_code == 302
+    assert client.get("/operator/", **PORTAL).status_code == 200
+    # The link worked once.
+    client.post("/operator/logout/", **PORTAL)
+    again = client.get(client.get(link, **PORTAL).get("Location", link), **PORTAL)
+    assert again.status_code == 200 and not again.context["validlink"]
+
+
+def test_operator_cli_refuses_bad_input_with_a_clear_error(operator):
+    from django.core.management import CommandError
+
+    with pytest.raises(CommandError, match="not an e-mail address"):
+        _cli("add", "not-an-address")
+    with pytest.raises(CommandError, match="already has an account"):
+        _cli("add", "op@gov.example")
+    with pytest.raises(CommandError, match="No operator nobody@gov.example"):
+        _cli("link", "nobody@gov.example")
+
+
+def test_a_deactivated_operator_loses_access_at_once(console, operator):
+    assert console.get("/operator/", **PORTAL).status_code == 200
+    _cli("deactivate", "op@gov.example")
+    assert console.get("/operator/", **PORTAL).status_code == 302  # the session stops working
+    assert "deactivated" in _cli("list")
+    from django.core.management import CommandError
+
+    with pytest.raises(CommandError, match="deactivated"):
+        _cli("link", "op@gov.example")
+    _cli("activate", "op@gov.example")
+    assert "active" in _cli("list")
