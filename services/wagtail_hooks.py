@@ -16,7 +16,7 @@ from wagtail.admin.panels import FieldPanel, ObjectList, Panel, TabbedInterface
 from wagtail.snippets.models import register_snippet
 from wagtail.snippets.views.snippets import SnippetViewSet
 
-from . import admin_views, register_views, workflow_blocks, workflowspec
+from . import admin_views, register_views, workflow_blocks, workflow_diagram, workflowspec
 from .models import DecisionLetterTemplate, OnlineService, Workflow
 
 
@@ -70,6 +70,8 @@ class WorkflowOverviewPanel(Panel):
             language = (get_language() or "ru").split("-")[0]
             context.update(workflow_blocks.overview(definition, language, groups),
                            version=version,
+                           diagram=workflow_diagram.state_diagram(definition, language),
+                           diagram_limit=workflow_diagram.MAX_STATES,
                            definition_json=json.dumps(definition, ensure_ascii=False, indent=2))
             return context
 
