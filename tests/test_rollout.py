@@ -464,3 +464,21 @@ def test_maintenance_flag_serves_the_maintenance_page_and_keeps_status(fleet, cl
     assert response.status_code == 503 and "Retry-After" in response
     assert Tenant.objects.get(slug="ro-c").status == Tenant.Status.ACTIVE
     assert client.get("/ru/", HTTP_HOST="ro-d.localhost").status_code == 200
+
+
+@pytest.mark.parametrize(("cpu_max", "expected"), [
+    ("max 100000\n", None),  # no quota: the affinity mask
+    ("100000 100000\n", 1),  # a 1-CPU container limit
+    ("150000 100000\n", 2),  # 1.5 CPUs: two workers
+    ("50000 100000\n", 1),  # half a CPU: still one
+])
+def test_auto_workers_follow_the_containers_cpu_limit(tmp_path, cpu_max, expected):
+    import os
+
+    from tenants.rollout.runner import usable_cpus
+
+    path = tmp_path / "cpu.max"
+    path.write_text(cpu_max)
+    mask = len(os.sched_getaffinity(0))
+    assert usable_cpus(str(path)) == (mask if expected is None else min(mask, expected))
+    assert usable_cpus(str(tmp_path / "missing")) == mask  # cgroup v1 or no cgroup: the mask

@@ -58,11 +58,25 @@ class RolloutBusy(RolloutError):
     pass
 
 
+def usable_cpus(cgroup_cpu_max: str = "/sys/fs/cgroup/cpu.max") -> int:
+    """CPUs this process may use: its affinity mask, capped by a cgroup v2 CPU quota (a
+    container's CPU limit; `os.cpu_count()` would give the whole node's)."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
+        os.cpu_count() or 1)
+    try:
+        quota, period = Path(cgroup_cpu_max).read_text().split()[:2]
+    except (OSError, ValueError):
+        return cpus
+    if quota != "max" and int(period) > 0:
+        cpus = min(cpus, max(1, math.ceil(int(quota) / int(period))))
+    return cpus
+
+
 @dataclass
 class RolloutOptions:
     canary: list[str] = field(default_factory=list)  # slugs added to the canary ring
     wave_size: int = 50
-    workers: int = 0  # 0: min(4, CPUs)
+    workers: int = 0  # 0: min(4, CPUs this process may use)
     max_failures: str = "0"  # per ring: a number of tenants, or a percentage like "5%"
     tenants: list[str] | None = None  # only these tenants (slugs)
     health_check: bool = True
@@ -71,7 +85,7 @@ class RolloutOptions:
     new: bool = False  # start a new rollout even if an unfinished one of this code exists
 
     def resolved_workers(self) -> int:
-        return self.workers or max(1, min(4, os.cpu_count() or 1))
+        return self.workers or max(1, min(4, usable_cpus()))
 
     def allowed_failures(self, ring_size: int) -> int:
         text = str(self.max_failures).strip()
