@@ -28,6 +28,7 @@ from django.views.decorators.cache import never_cache
 from . import metering
 from .charts import bar_chart
 from .models import Rollout, RolloutStep, Tenant, UsageRecord
+from .provisioning import site_url
 
 PERMISSION = "tenants.view_tenant"
 DAY_CHOICES = (7, 30, 90)
@@ -147,7 +148,9 @@ def tenant_detail(request, slug):
     steps = (RolloutStep.objects.filter(schema_name=tenant.schema_name)
              .select_related("rollout").order_by("-rollout__started_at")[:10])
     return render(request, "operator/tenant.html", {
-        "tenant": tenant, "domains": tenant.domains.order_by("-is_primary", "domain"),
+        "tenant": tenant,
+        "domains": [{"domain": d.domain, "is_primary": d.is_primary, "url": site_url(d.domain)}
+                    for d in tenant.domains.order_by("-is_primary", "domain")],
         "days": days, "day_choices": DAY_CHOICES, "charts": _charts(series), "series": series,
         "usage": latest, "steps": steps,
     })

@@ -161,6 +161,8 @@ def test_tenant_page_shows_facts_usage_and_rollout_steps(console, tenant_a):
     body = response.content.decode()
     assert response.status_code == 200
     assert "2026.11.2" in body and "column x already exists" in body
+    primary = tenant_a.domains.get(is_primary=True).domain
+    assert f'href="http://{primary}' in body and '/admin/"' in body  # its site and admin
     assert "1 open of 3" in body or "1 открыто из 3" in body
     assert [p["api_calls"] for p in response.context["series"]][-1] == 9
     assert console.get("/operator/tenants/no-such-tenant/", **PORTAL).status_code == 404
