@@ -40,7 +40,7 @@ BOX_W, BOX_H = 144, 56
 GAP_X, GAP_Y = 116, 40
 STATE_FONT, STEP_FONT, LINE_GAP = 13, 12, 14
 STATE_CHARS, STEP_CHARS = 16, 17  # characters a line holds (Cyrillic is the wider)
-TEXT, BORDER, LINE, ACCENT = "#333", "#2e1f5e", "#5c5c5c", "#007d7e"
+TEXT, BORDER, LINE, ACCENT = "#333333", "#2e1f5e", "#5c5c5c", "#007d7e"
 END_FILL = "#f3f1f8"  # behind text #333: 11.3:1
 
 

@@ -167,15 +167,19 @@ def collect_usage(now=None) -> list[UsageRecord]:
 # --- Reading (operator console, `dgbox usage show`) ---------------------------------------------
 
 
-def fleet_usage(days: int = 30, now=None) -> list[dict]:
-    """One dict per tenant that has usage rows: its latest gauges and its counters summed over
-    the last `days` days (today included). Two queries whatever the number of tenants."""
+def fleet_usage(days: int = 30, now=None, schema_name: str | None = None) -> list[dict]:
+    """One dict per tenant that has usage rows (or only `schema_name`'s): its latest gauges
+    and its counters summed over the last `days` days (today included). Two queries whatever
+    the number of tenants."""
     from django.db.models import Sum
 
     since = platform_today(now) - datetime.timedelta(days=days - 1)
-    sums = {row["schema_name"]: row for row in UsageRecord.objects.filter(day__gte=since)
+    records = UsageRecord.objects.all()
+    if schema_name:
+        records = records.filter(schema_name=schema_name)
+    sums = {row["schema_name"]: row for row in records.filter(day__gte=since)
             .values("schema_name").annotate(**{f: Sum(f) for f in COUNTERS})}
-    latest = (UsageRecord.objects.exclude(cases_total=None).order_by("schema_name", "-day")
+    latest = (records.exclude(cases_total=None).order_by("schema_name", "-day")
               .distinct("schema_name"))
     rows = {r.schema_name: {"schema_name": r.schema_name, "day": r.day,
                             "collected_at": r.collected_at,

@@ -143,8 +143,7 @@ def tenant_detail(request, slug):
     tenant = get_object_or_404(Tenant.objects.select_related("parent"), slug=slug)
     days = _days(request)
     series = metering.daily_totals(days, schema_name=tenant.schema_name)
-    latest = next((r for r in metering.fleet_usage(days)
-                   if r["schema_name"] == tenant.schema_name), {})
+    latest = next(iter(metering.fleet_usage(days, schema_name=tenant.schema_name)), {})
     steps = (RolloutStep.objects.filter(schema_name=tenant.schema_name)
              .select_related("rollout").order_by("-rollout__started_at")[:10])
     return render(request, "operator/tenant.html", {
