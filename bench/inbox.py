@@ -27,7 +27,7 @@ stands on (sessions, permissions, the menu, the base template).
 
 Automatic decisions: --decisions new cases of the building-permit service (a 3-rule JSON Logic
 set: route tall buildings, approve small houses applied for online, refuse garages) run through
-services.workflow.apply_rules, each in its own transaction as at submission; the tasks queued
+services.cases.engine.apply_rules, each in its own transaction as at submission; the tasks queued
 after commit (receipt, decision letter) go to Celery's in-memory broker and are not run.
 
 --proposed-indexes measures with the indexes proposed for services.Case (PROPOSED_INDEXES,
@@ -98,12 +98,13 @@ def prepare(console):
     from django.db.migrations.executor import MigrationExecutor
     from django_tenants.utils import tenant_context
 
-    from cms import demo_content
     from cms.models import ServicePage
+    from demo import forms as demo_forms
+    from demo import site as demo_site
     from dgbox.celery import app
-    from services import demo, workflowspec
-    from services.blocks import stream_data_from_spec
+    from services.forms.blocks import stream_data_from_spec
     from services.models import OnlineService
+    from services.workflows import spec as workflowspec
     from tenants.models import Tenant
     from tenants.provisioning import LaunchRequest, launch_tenant
 
@@ -123,8 +124,8 @@ def prepare(console):
     with tenant_context(tenant):
         if not ServicePage.objects.filter(slug="building-permit").exists():
             with console.status("Writing the demo site..."):
-                demo_content.populate("ru")
-        demo.populate("ru")
+                demo_site.populate("ru")
+        demo_forms.populate("ru")
         for slug in SERVICES:
             page = ServicePage.objects.get(slug=slug, locale__language_code="ru")
             if not OnlineService.objects.filter(page=page).exists():
@@ -197,7 +198,7 @@ def fill(tenant, services, staff, count, console, seed=42):
     from django_tenants.utils import tenant_context
     from psycopg.types.json import Jsonb
 
-    from services import sla
+    from services.cases import sla
     from services.models import Workflow
 
     rng = random.Random(seed)  # noqa: S311 - a reproducible spread, not a secret
@@ -384,7 +385,7 @@ def measure_rules(tenant, services, count, console, rng):
     from psycopg.types.json import Jsonb
 
     from dgbox.celery import app
-    from services import workflow
+    from services.cases import engine
     from services.models import AutomatedDecision, Case, Workflow
 
     permit = next(s for s in services if s.page.slug == "building-permit")
@@ -421,7 +422,7 @@ def measure_rules(tenant, services, count, console, rng):
         with CaptureQueriesContext(connection) as captured:  # warm up; count queries
             for pk in ids[:21]:
                 with transaction.atomic():
-                    workflow.apply_rules(Case.objects.select_related(
+                    engine.apply_rules(Case.objects.select_related(
                         "service", "form_version", "workflow_version").get(pk=pk))
         queries = len(captured) / 21
         with console.status(f"Applying rules to {count - 21} new cases..."):
@@ -430,7 +431,7 @@ def measure_rules(tenant, services, count, console, rng):
                 with transaction.atomic():
                     case = Case.objects.select_related("service", "form_version",
                                                        "workflow_version").get(pk=pk)
-                    workflow.apply_rules(case)
+                    engine.apply_rules(case)
             seconds = time.perf_counter() - started
         outcomes = Counter(AutomatedDecision.objects.filter(case_id__in=ids[21:])
                            .values_list("outcome", flat=True))

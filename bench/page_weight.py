@@ -173,7 +173,7 @@ def main() -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from cms.demo_content import populate
+    from demo.site import populate
     from tenants.models import Tenant
 
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 110)

@@ -235,7 +235,7 @@ def prepare_side(side: str, tenants: int) -> int:
     import django
 
     django.setup()
-    from cms.demo_content import populate
+    from demo.site import populate
 
     if side == "plain":
         _prepare_plain(populate)

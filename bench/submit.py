@@ -7,7 +7,7 @@ at 1 tenant and at --tenants tenants, in the same run.
 What runs: a database of its own (--database, created and kept between runs: the first run
 migrates it and launches the tenants with their demo site and online services, which takes
 many minutes; later runs only migrate what changed and clear the previous run's cases;
---fresh drops it first). Every tenant has the demo forms of services/demo.py; the benchmark
+--fresh drops it first). Every tenant has the demo forms of demo/forms.py; the benchmark
 adds the building-permit form again without its PDF question on another service page
 (land-plot-scheme) as the baseline. The application runs under gunicorn (gthread,
 --workers x --threads, dgbox.settings.base with DEBUG off and persistent connections) on a
@@ -32,7 +32,7 @@ client (untimed warm-up), then `journey` (the above) and `no upload` (the same j
 without the PDF question) for --seconds each. Then `submit only`: the final step alone for
 --submit-seconds or until its --submit-drafts drafts run out, on drafts made while
 preparing: one the way the form step makes it (answers validated by the form,
-applications.save_draft, the PDF through the private storage), the rest bulk copies of it
+submission.save_draft, the PDF through the private storage), the rest bulk copies of it
 in their tenants, each with its own PDF in S3 and its file row. Each client keeps one
 connection and one session per tenant, and makes its CSRF secret itself, which Django
 accepts as it accepts its own. Rates count what completed inside the window; latencies are
@@ -79,7 +79,7 @@ sys.path.insert(0, str(ROOT))
 from bench.common import database_url  # noqa: E402
 
 SLUG = "submit-{:03d}"
-SERVICE = "building-permit"  # services/demo.py: what, where, floors + a PDF of the project
+SERVICE = "building-permit"  # demo/forms.py: what, where, floors + a PDF of the project
 BASELINE = "land-plot-scheme"  # another demo service page: the same questions, no PDF
 QUEUE = "dgbox-bench-submit"
 STEPS = ["form", "send", "check", "submit", "done"]
@@ -741,7 +741,7 @@ def bench_tenants():
 
 
 def baseline_spec():
-    from services.demo import FORMS
+    from demo_forms.forms import FORMS
 
     return [field for field in FORMS["ru"][SERVICE] if field["type"] != "file"]
 
@@ -754,12 +754,12 @@ def prepare(args, _payload) -> dict:  # noqa: PLR0915 - one linear preparation
     from django_tenants.utils import tenant_context
     from rich.progress import Progress
 
-    from cms import demo_content
     from cms.models import ServicePage
+    from demo import forms as demo_forms
+    from demo import site as demo_site
     from dgbox.celery import app
     from infra import s3
-    from services import demo
-    from services.blocks import stream_data_from_spec
+    from services.forms.blocks import stream_data_from_spec
     from services.models import (
         ApplicationDraft,
         Case,
@@ -814,8 +814,8 @@ def prepare(args, _payload) -> dict:  # noqa: PLR0915 - one linear preparation
             task = progress.add_task("Writing the demo site and services", total=len(unready))
             for tenant in unready:
                 with tenant_context(tenant), transaction.atomic():
-                    demo_content.populate("ru")
-                    demo.populate("ru")
+                    demo_site.populate("ru")
+                    demo_forms.populate("ru")
                     page = ServicePage.objects.get(slug=BASELINE, locale__language_code="ru")
                     if not OnlineService.objects.filter(page=page).exists():
                         OnlineService.objects.create(
@@ -858,7 +858,7 @@ def prepare(args, _payload) -> dict:  # noqa: PLR0915 - one linear preparation
 
 def make_drafts(args, sets) -> list:
     """Drafts for the submit step alone. The first is made exactly as the form step makes it
-    (the form validates the answers, applications.save_draft stores them and the PDF through
+    (the form validates the answers, submission.save_draft stores them and the PDF through
     the private storage); the others are copies of it in their tenants (the same answers,
     each with a PDF of its own in S3 and its UploadedFile row), written in bulk so that a few
     hundred take seconds. One list per set, hosts round-robin in each."""
@@ -870,7 +870,8 @@ def make_drafts(args, sets) -> list:
     from django_tenants.utils import tenant_context
 
     from infra import s3
-    from services import applications, formspec
+    from services.applications import submission
+    from services.forms import spec as formspec
     from services.models import ApplicationDraft, OnlineService, UploadedFile
     from tenants.models import Domain
 
@@ -887,7 +888,7 @@ def make_drafts(args, sets) -> list:
         form = formspec.ApplicationForm(version.spec, dict(ANSWERS), files)
         if not form.is_valid():
             raise SystemExit(f"the bench answers are not valid: {form.errors}")
-        original = applications.save_draft(service, version, form.cleaned_data, language="ru")
+        original = submission.save_draft(service, version, form.cleaned_data, language="ru")
         model = original.files.get()
     made[(0, 0)] = {"host": first_host, "token": str(original.token),
                     "sha256": hashlib.sha256(pdf).hexdigest()}

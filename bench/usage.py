@@ -48,7 +48,7 @@ def prepare(count, console):
     from django_tenants.utils import tenant_context
     from rich.progress import Progress
 
-    from cms.demo_content import populate
+    from demo.site import populate
     from dgbox.celery import app
     from tenants.models import Tenant
     from tenants.provisioning import LaunchRequest, launch_tenant

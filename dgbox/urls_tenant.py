@@ -24,7 +24,7 @@ if settings.DEBUG:
 # "/" has no route: the locale middleware redirects it to the tenant's default language.
 urlpatterns += i18n_patterns(
     path("search/", cms_views.search, name="search"),
-    path("", include("services.urls")),
+    path("", include("services.applications.urls")),
     path("", include(wagtail_urls)),
     prefix_default_language=True,
 )

@@ -9,8 +9,13 @@ class ServicesConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from tenants.metering import register_meter
+        # Django's idiom: these modules use models, which are importable only once the app
+        # registry is ready, i.e. here and not at the top of this module.
+        from tenants.metering import register_meter  # noqa: PLC0415
 
-        from .metering import case_and_message_usage
+        from .cases.metering import case_and_message_usage  # noqa: PLC0415
+        from .cases.signals import case_decided  # noqa: PLC0415
+        from .letters.tasks import on_decision  # noqa: PLC0415
 
         register_meter(case_and_message_usage)
+        case_decided.connect(on_decision, dispatch_uid="services.letters.on_decision")

@@ -1,5 +1,5 @@
 """Admin for online services: the form builder, workflows and letters (snippets), and the
-staff case screens (services/admin_views.py): the inbox, the case detail with its next
+staff case screens (services/inbox.py): the inbox, the case detail with its next
 actions, and the authorised file view."""
 
 import json
@@ -16,8 +16,12 @@ from wagtail.admin.panels import FieldPanel, ObjectList, Panel, TabbedInterface
 from wagtail.snippets.models import register_snippet
 from wagtail.snippets.views.snippets import SnippetViewSet
 
-from . import admin_views, register_views, workflow_blocks, workflow_diagram, workflowspec
+from .cases import inbox
 from .models import DecisionLetterTemplate, OnlineService, Workflow
+from .registers import views as register_views
+from .workflows import blocks as workflow_blocks
+from .workflows import diagram as workflow_diagram
+from .workflows import spec as workflowspec
 
 
 class OnlineServiceViewSet(SnippetViewSet):
@@ -104,18 +108,18 @@ register_snippet(LetterTemplateViewSet)
 @hooks.register("register_admin_urls")
 def case_urls():
     return [
-        path("cases/", admin_views.case_list, name="services_cases"),
-        path("cases/results/", admin_views.case_list_results, name="services_cases_results"),
-        path("cases/assign/", admin_views.bulk_assign, name="services_cases_assign"),
-        path("cases/<int:pk>/", admin_views.case_detail, name="services_case"),
-        path("cases/<int:pk>/steps/<slug:code>/", admin_views.case_transition,
+        path("cases/", inbox.case_list, name="services_cases"),
+        path("cases/results/", inbox.case_list_results, name="services_cases_results"),
+        path("cases/assign/", inbox.bulk_assign, name="services_cases_assign"),
+        path("cases/<int:pk>/", inbox.case_detail, name="services_case"),
+        path("cases/<int:pk>/steps/<slug:code>/", inbox.case_transition,
              name="services_case_transition"),
-        path("cases/<int:pk>/notes/", admin_views.case_note, name="services_case_note"),
-        path("cases/<int:pk>/assign/", admin_views.case_assign, name="services_case_assign"),
+        path("cases/<int:pk>/notes/", inbox.case_note, name="services_case_note"),
+        path("cases/<int:pk>/assign/", inbox.case_assign, name="services_case_assign"),
         path("cases/<int:pk>/decisions/<int:decision_pk>/review/",
-             admin_views.decision_review, name="services_case_decision_review"),
-        path("cases/<int:pk>/export/", admin_views.case_export, name="services_case_export"),
-        path("cases/files/<uuid:pk>/", admin_views.case_file, name="services_case_file"),
+             inbox.decision_review, name="services_case_decision_review"),
+        path("cases/<int:pk>/export/", inbox.case_export, name="services_case_export"),
+        path("cases/files/<uuid:pk>/", inbox.case_file, name="services_case_file"),
     ]
 
 
@@ -130,7 +134,7 @@ def cases_menu_item():
                          order=260)
 
 
-# --- Registers (services/register_views.py): the snippet, its CSV import, and no deleting a
+# --- Registers (services/registers/views.py): the snippet, its CSV import, and no deleting a
 # register a service looks up.
 
 register_snippet(register_views.RegisterViewSet)

@@ -58,7 +58,7 @@ def session_tenants(django_db_setup, django_db_blocker):
         m = launch("Рябиновка", kind="municipality", parent="north", slug="ryabinovka")
         from django_tenants.utils import tenant_context
 
-        from cms.demo_content import populate
+        from demo.site import populate
 
         for tenant in (a.tenant, b.tenant):
             with tenant_context(tenant):

@@ -15,8 +15,8 @@ from django.db import connection
 from django_tenants.utils import tenant_context
 
 from cms.models import ServicePage
-from services.applications import submit_application
-from services.blocks import stream_data_from_spec
+from services.applications.submission import submit_application
+from services.forms.blocks import stream_data_from_spec
 from services.models import ApplicationDraft, Case, CaseEvent, OnlineService, Payment
 from services.notifications.models import Message
 

@@ -47,7 +47,7 @@ def _source_tenant(slugs, slug, *, content=False):
     tenant = launch(f"Тест {slug}", slug=slug).tenant
     with tenant_context(tenant):
         if content:
-            from cms.demo_content import populate
+            from demo.site import populate
 
             populate("ru")
         Page.objects.filter(slug="privacy").update(title="Политика конфиденциальности 2026")

@@ -15,9 +15,10 @@ from django.db import connection
 from django.utils import translation
 from django_tenants.utils import tenant_context
 
-from services import sla, workflow, workflowspec
-from services.applications import submit_application
+from services.applications.submission import submit_application
+from services.cases import engine, sla
 from services.models import ApplicationDraft, AutomatedDecision, Case, CaseEvent, Workflow
+from services.workflows import spec as workflowspec
 
 from .test_apply import NORTH, _in_thread, make_service
 
@@ -96,11 +97,11 @@ def test_workflow_change_keeps_cases_in_flight_on_their_version(north):
     assert standard.versions.count() == 2
     admin = staff("lead", workflowspec.STAFF_GROUP)
     # The old case still has "start review" (its version); a new case does not.
-    workflow.take(case.pk, "start_review", actor=admin)
+    engine.take(case.pk, "start_review", actor=admin)
     newer = new_case(north)
     assert newer.workflow_version.number == 2
-    with pytest.raises(workflow.TransitionError):
-        workflow.take(newer.pk, "start_review", actor=admin)
+    with pytest.raises(engine.TransitionError):
+        engine.take(newer.pk, "start_review", actor=admin)
 
 
 # --- transitions ---------------------------------------------------------------------------
@@ -109,23 +110,23 @@ def test_transition_rules_state_role_and_required_fields(north):
     worker = staff("worker", workflowspec.STAFF_GROUP)
     outsider = staff("outsider")
     with translation.override("en"):
-        with pytest.raises(workflow.TransitionError, match="Only members"):
-            workflow.take(case.pk, "start_review", actor=outsider)
-        with pytest.raises(workflow.TransitionError, match="Fill in: Reason"):
-            workflow.take(case.pk, "refuse", actor=worker)
-        with pytest.raises(workflow.TransitionError, match="cannot be taken"):
-            workflow.take(case.pk, "info_received", actor=worker)
-        with pytest.raises(workflow.TransitionError, match="no step"):
-            workflow.take(case.pk, "teleport", actor=worker)
+        with pytest.raises(engine.TransitionError, match="Only members"):
+            engine.take(case.pk, "start_review", actor=outsider)
+        with pytest.raises(engine.TransitionError, match="Fill in: Reason"):
+            engine.take(case.pk, "refuse", actor=worker)
+        with pytest.raises(engine.TransitionError, match="cannot be taken"):
+            engine.take(case.pk, "info_received", actor=worker)
+        with pytest.raises(engine.TransitionError, match="no step"):
+            engine.take(case.pk, "teleport", actor=worker)
         # The applicant's step is never a staff step, even for a superuser.
-        workflow.take(case.pk, "request_info", actor=worker, values={"message": "Plan?"})
+        engine.take(case.pk, "request_info", actor=worker, values={"message": "Plan?"})
         boss = get_user_model().objects.create_superuser("boss", "b@north.example", "x")
-        with pytest.raises(workflow.TransitionError, match="Only members"):
-            workflow.take(case.pk, "info_received", actor=boss)
+        with pytest.raises(engine.TransitionError, match="Only members"):
+            engine.take(case.pk, "info_received", actor=boss)
     case.refresh_from_db()
     assert case.status == "more_info"
     refused = new_case(north)
-    workflow.take(refused.pk, "refuse", actor=worker, values={"reason": "Wrong zone"})
+    engine.take(refused.pk, "refuse", actor=worker, values={"reason": "Wrong zone"})
     refused.refresh_from_db()
     assert refused.status == "refused" and refused.closed_at and \
         refused.decision_reason == "Wrong zone"
@@ -134,9 +135,9 @@ def test_transition_rules_state_role_and_required_fields(north):
 def test_every_action_writes_an_event_without_personal_data(north):
     case = new_case(north)
     worker = staff("worker", workflowspec.STAFF_GROUP)
-    workflow.assign([case.pk], worker, actor=worker)
-    workflow.add_note(case, "Called the applicant", actor=worker)
-    workflow.take(case.pk, "start_review", actor=worker)
+    engine.assign([case.pk], worker, actor=worker)
+    engine.add_note(case, "Called the applicant", actor=worker)
+    engine.take(case.pk, "start_review", actor=worker)
     kinds = list(case.events.values_list("kind", flat=True))
     assert kinds == ["submitted", "assigned", "note", "status"]
     for event in case.events.all():
@@ -154,10 +155,10 @@ def test_stale_page_gets_a_clear_conflict(north):
     case = new_case(north)
     one = staff("one", workflowspec.STAFF_GROUP)
     two = staff("two", workflowspec.STAFF_GROUP)
-    workflow.take(case.pk, "start_review", actor=one, expected_state="received")
-    with translation.override("en"), pytest.raises(workflow.ConflictError,
+    engine.take(case.pk, "start_review", actor=one, expected_state="received")
+    with translation.override("en"), pytest.raises(engine.ConflictError,
                                                    match="Someone else changed"):
-        workflow.take(case.pk, "approve", actor=two, expected_state="received")
+        engine.take(case.pk, "approve", actor=two, expected_state="received")
 
 
 def test_two_staff_acting_at_the_same_moment_one_wins(tenant_a):
@@ -181,10 +182,10 @@ def test_two_staff_acting_at_the_same_moment_one_wins(tenant_a):
             user = get_user_model().objects.get(pk=user_pk)
             barrier.wait(30)
             try:
-                workflow.take(case_pk, code, actor=user, expected_state="received",
+                engine.take(case_pk, code, actor=user, expected_state="received",
                               values=values)
                 outcomes.append(("ok", code))
-            except workflow.ConflictError:
+            except engine.ConflictError:
                 outcomes.append(("conflict", code))
 
     threads = [threading.Thread(target=_in_thread, args=(act, one_pk, "approve", {})),
@@ -289,18 +290,18 @@ def test_working_days_skip_weekends_and_holidays(settings):
 
 def test_deadline_set_at_submission_and_paused_while_waiting(north, monkeypatch):
     monday = date(2026, 11, 23)
-    monkeypatch.setattr(workflow, "local_today", lambda: monday)
+    monkeypatch.setattr(engine, "local_today", lambda: monday)
     north.sla_days = 5
     north.save()
     case = new_case(north)
     assert case.due_date == date(2026, 11, 30)
     worker = staff("worker", workflowspec.STAFF_GROUP)
-    workflow.take(case.pk, "request_info", actor=worker, values={"message": "Plan?"})
+    engine.take(case.pk, "request_info", actor=worker, values={"message": "Plan?"})
     case.refresh_from_db()
     assert case.paused_since == monday and case.sla_flag == ""
     thursday = date(2026, 11, 26)
-    monkeypatch.setattr(workflow, "local_today", lambda: thursday)
-    from services.applications import provide_information
+    monkeypatch.setattr(engine, "local_today", lambda: thursday)
+    from services.applications.submission import provide_information
 
     provide_information(case, "Here it is")
     case.refresh_from_db()
@@ -315,7 +316,7 @@ def test_applicant_answers_a_request_for_more_information(client, tenant_a, nort
     case = new_case(north)
     worker = staff("worker", workflowspec.STAFF_GROUP)
     with django_capture_on_commit_callbacks(execute=True):
-        workflow.take(case.pk, "request_info", actor=worker,
+        engine.take(case.pk, "request_info", actor=worker,
                       values={"message": "Please send the site plan."})
     assert any(case.reference in m.body for m in mail.outbox)
     connection.set_schema_to_public()
@@ -349,7 +350,7 @@ def test_applicant_sees_the_decision_and_downloads_the_letter(client, tenant_a, 
     case = new_case(north)
     worker = staff("worker", workflowspec.STAFF_GROUP)
     with django_capture_on_commit_callbacks(execute=True):
-        workflow.take(case.pk, "refuse", actor=worker, values={"reason": "Зона застройки."})
+        engine.take(case.pk, "refuse", actor=worker, values={"reason": "Зона застройки."})
     connection.set_schema_to_public()
     with django_capture_on_commit_callbacks(execute=True):
         client.post("/ru/track/", {"reference": case.reference}, **NORTH)

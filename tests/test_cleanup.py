@@ -1,7 +1,8 @@
-"""The daily clean-up (services/cleanup.py): abandoned drafts go with their uploads, in every
-tenant, never a draft that became a case, not even one being submitted at that moment; S3
-objects under uploads/ that no row names go after a grace period, nothing else does. Real
-PostgreSQL, real S3 (the run's bucket), uploads made through services.applications."""
+"""The daily clean-up (services/applications/cleanup.py): abandoned drafts go with their
+uploads, in every tenant, never a draft that became a case, not even one being submitted
+at that moment; S3 objects under uploads/ that no row names go after a grace period,
+nothing else does. Real PostgreSQL, real S3 (the run's bucket), uploads made through
+services.applications.submission."""
 
 import threading
 import time
@@ -16,8 +17,9 @@ from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from infra import s3
-from services import cleanup, formspec
-from services.applications import save_draft, submit_application
+from services.applications import cleanup
+from services.applications.submission import save_draft, submit_application
+from services.forms import spec as formspec
 from services.models import ApplicationDraft, Case, OnlineService, UploadedFile
 from services.notifications.models import Message
 from services.tasks import clean_up_personal_data

@@ -95,7 +95,7 @@ def test_search_understands_word_forms(client, session_tenants, host, query, exp
     if host["HTTP_HOST"] == "lakeside.localhost":
         from django_tenants.utils import tenant_context
 
-        from cms.demo_content import populate
+        from demo.site import populate
 
         tenant = launch("Lakeside", slug="lakeside", language="en").tenant
         with tenant_context(tenant):

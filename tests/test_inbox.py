@@ -18,7 +18,6 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
-from services import workflowspec
 from services.models import (
     AutomatedDecision,
     Case,
@@ -27,6 +26,7 @@ from services.models import (
     UploadedFile,
     Workflow,
 )
+from services.workflows import spec as workflowspec
 
 from .test_apply import NORTH, SOUTH, make_service
 
@@ -194,7 +194,7 @@ def test_search_by_name_or_email_can_use_the_trigram_indexes(north, text):
     """The indexes match the expressions the search writes (UPPER(col) LIKE ...): with
     sequential scans off, PostgreSQL answers from them. On a handful of rows it would not
     choose them on its own; bench/inbox.py measures the difference at 100,000 cases."""
-    from services import query
+    from services.cases import query
 
     with tenant_context(north["tenant"]):
         found = query.search(Case.objects.order_by(), text)

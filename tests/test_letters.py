@@ -12,12 +12,14 @@ from django.db import connection, transaction
 from django.utils import timezone, translation
 from django_tenants.utils import tenant_context
 
-from services import letters, retention
-from services.applications import submit_application
+from services.applications.submission import submit_application
+from services.cases import retention
+from services.cases.engine import take
+from services.letters import service as letters
+from services.letters import tasks as letter_tasks
 from services.models import ApplicationDraft, Case, CaseEvent, DecisionLetterTemplate, UploadedFile
 from services.tasks import issue_letter as issue_letter_task
 from services.tasks import issue_missing_letters as sweep_task
-from services.workflow import take
 from tenants.tasks import fan_out
 
 from .test_apply import make_service
@@ -164,12 +166,12 @@ def test_on_decision_issues_the_letter_after_commit(north, tenant_a, s3_bucket,
                                                     django_capture_on_commit_callbacks):
     case = new_case(north)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        letters.on_decision(case)  # still received: nothing to do
+        letter_tasks.on_decision(case)  # still received: nothing to do
     assert callbacks == []
     with django_capture_on_commit_callbacks(execute=True):
         with transaction.atomic():
             decided = take(case.pk, "approve", automatic=True)
-            letters.on_decision(decided)  # what take() calls
+            letter_tasks.on_decision(decided)  # what take() calls
             assert not UploadedFile.objects.filter(field_name="decision_letter").exists()
     letter = UploadedFile.objects.get(case=case, field_name="decision_letter")
     assert case.reference in text_of(letter)

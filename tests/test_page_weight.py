@@ -13,7 +13,7 @@ from bench.page_weight import (
     referenced_assets,
     weigh,
 )
-from cms.demo_content import populate
+from demo.site import populate
 
 from .conftest import launch
 

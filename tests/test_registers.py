@@ -11,8 +11,9 @@ from django.db import connection
 from django.utils import translation
 from django_tenants.utils import tenant_context
 
-from services import registers, rules
 from services.models import AutomatedDecision, Register, RegisterRecord
+from services.registers import service as registers
+from services.rules import logic as rules
 
 from .test_apply import NORTH, make_service
 from .test_cases import new_case
@@ -401,7 +402,7 @@ def test_a_tenant_reads_only_its_own_register(tenant_a, tenant_b):
 
 
 def test_demo_kindergarten_service_checks_the_large_families_register(tenant_a):
-    from services.demo import populate
+    from demo.forms import populate
     from services.models import OnlineService
 
     with tenant_context(tenant_a):

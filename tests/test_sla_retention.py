@@ -21,8 +21,8 @@ from django.db.models import Count
 from django_tenants.utils import tenant_context
 
 from dgbox.celery import TenantRequiredError
-from services import escalation, retention, sla, workflow
-from services.applications import next_reference
+from services.applications.submission import next_reference
+from services.cases import engine, escalation, retention, sla
 from services.models import (
     ApplicationDraft,
     AutomatedDecision,
@@ -65,8 +65,8 @@ def submitted_on(service, day, working_days):
     """A case started by the workflow engine as if submitted on `day`."""
     service.sla_days = working_days
     case = new_case(service, status="received")
-    with mock.patch("services.workflow.local_today", return_value=day):
-        workflow.start(case)
+    with mock.patch("services.cases.engine.local_today", return_value=day):
+        engine.start(case)
     return case
 
 
@@ -89,7 +89,7 @@ def escalated_events():
 
 # --- SLA flags -------------------------------------------------------------------------------
 def test_flag_ranges_give_exactly_what_sla_flag_gives(north, settings):
-    """One UPDATE per flag value must agree with services.sla.flag() case by case, across
+    """One UPDATE per flag value must agree with services.cases.sla.flag() case by case, across
     weekends and a holiday."""
     settings.DGBOX_HOLIDAYS = ["2026-03-09", "2026-03-23"]
     cases = [new_case(north, due=FRI + timedelta(days=n)) for n in range(-3, 21)]
@@ -402,7 +402,7 @@ def test_retention_erases_exactly_the_expired_cases(north, tenant_a, s3_bucket):
     period = timedelta(days=30)
     expired = new_case(north, status="refused", decision_reason=f"Отказано: {NAME}",
                        closed_at=NOW - period - timedelta(minutes=1))
-    workflow.start(expired)
+    engine.start(expired)
     Case.objects.filter(pk=expired.pk).update(status="refused")
     kept = new_case(north, status="approved", closed_at=NOW - period + timedelta(minutes=1))
     open_case = new_case(north)

@@ -12,14 +12,14 @@ from django.db import connection
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
-from services import cleanup, tracking
-from services.applications import submit_application
+from services.applications import cleanup, tracking
+from services.applications.submission import submit_application
+from services.cases.engine import take
 from services.models import ApplicationDraft, TrackingCode
 from services.notifications import delivery
 from services.notifications.api import REDACTED
 from services.notifications.models import Message
 from services.notifications.tasks import resend_pending
-from services.workflow import take
 
 from .test_apply import NORTH, SOUTH, make_service
 from .test_notifications import _log_lines

@@ -1,4 +1,4 @@
-"""The state diagram on the workflow's Overview tab (services/workflow_diagram.py): one box per
+"""The state diagram on the workflow's Overview tab (services/workflows/diagram.py): one box per
 state laid out left to right from where new cases start, one arrow per (from, to) pair, steps
 back as curves, every editor's label escaped, a summary for screen readers, no diagram past
 the size limit, and the diagram in the admin's Overview tab."""
@@ -12,8 +12,9 @@ from django.utils import translation
 from django_tenants.utils import tenant_context
 
 from cms.contrast import contrast_ratio
-from services import workflow_diagram, workflowspec
 from services.models import Workflow
+from services.workflows import diagram as workflow_diagram
+from services.workflows import spec as workflowspec
 
 from . import test_workflow_editor
 from .test_apply import NORTH

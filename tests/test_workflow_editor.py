@@ -12,9 +12,11 @@ from django.db import connection
 from django.utils import translation
 from django_tenants.utils import tenant_context
 
-from services import workflow, workflow_blocks, workflowspec
+from services.cases import engine
 from services.models import Case, Workflow
-from services.models.workflows import DEFAULT_NAME
+from services.workflows import blocks as workflow_blocks
+from services.workflows import spec as workflowspec
+from services.workflows.models import DEFAULT_NAME
 
 from .test_apply import NORTH, make_service
 from .test_cases import SPEC, new_case, staff
@@ -137,14 +139,14 @@ def test_saving_in_the_admin_makes_a_version_new_cases_follow(editor):
         inspector = staff("inspector", "Inspectors", workflowspec.STAFF_GROUP)
         newer = new_case(editor["service"])
         assert newer.workflow_version.number == first + 1
-        workflow.take(newer.pk, "start_review", actor=inspector)
-        workflow.take(newer.pk, "plan_visit", actor=inspector, values={"note": "Tuesday"})
+        engine.take(newer.pk, "start_review", actor=inspector)
+        engine.take(newer.pk, "plan_visit", actor=inspector, values={"note": "Tuesday"})
         assert Case.objects.get(pk=newer.pk).status == "site_visit"
         # The case already open keeps version 1, which has no site visit.
-        workflow.take(old_case.pk, "start_review", actor=inspector)
-        with translation.override("en"), pytest.raises(workflow.TransitionError,
+        engine.take(old_case.pk, "start_review", actor=inspector)
+        with translation.override("en"), pytest.raises(engine.TransitionError,
                                                        match="no step"):
-            workflow.take(old_case.pk, "plan_visit", actor=inspector, values={"note": "x"})
+            engine.take(old_case.pk, "plan_visit", actor=inspector, values={"note": "x"})
         assert Case.objects.get(pk=old_case.pk).workflow_version.number == first
         versions = standard.versions.count()
     # Saving again without a change makes no new version.

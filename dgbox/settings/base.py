@@ -306,15 +306,16 @@ DEFAULT_FROM_EMAIL = env("DGBOX_FROM_EMAIL", default="no-reply@" + BASE_DOMAIN)
 # DGBOX_BACKUP_KEEP_DAYS: scheduled backups older than this are pruned (the newest is kept).
 DGBOX_BACKUP_KEEP_DAYS = env.int("DGBOX_BACKUP_KEEP_DAYS", default=30)
 # DGBOX_DRAFT_KEEP_DAYS: an application draft never sent and not changed for this many days is
-# deleted with its uploads by the daily clean-up (services/cleanup.py).
+# deleted with its uploads by the daily clean-up (services/applications/cleanup.py).
 DGBOX_DRAFT_KEEP_DAYS = env.int("DGBOX_DRAFT_KEEP_DAYS", default=30)
 # DGBOX_HOLIDAYS: comma-separated ISO dates that are not working days (deadlines skip them,
-# like weekends; services/sla.py).
+# like weekends; services/cases/sla.py).
 DGBOX_HOLIDAYS = env.list("DGBOX_HOLIDAYS", default=[])
-# DGBOX_PAYMENT_PROVIDER: dotted path of the payment provider (services/payments.py). The
-# default is the local test provider (a Pay / Decline page; no money moves).
+# DGBOX_PAYMENT_PROVIDER: dotted path of the payment provider
+# (services/applications/payments.py). The default is the local test provider (a Pay /
+# Decline page; no money moves).
 DGBOX_PAYMENT_PROVIDER = env("DGBOX_PAYMENT_PROVIDER",
-                             default="services.payments.LocalTestProvider")
+                             default="services.applications.payments.LocalTestProvider")
 # DGBOX_SMS_BACKEND: dotted path of the SMS gateway backend (services/notifications/sms.py).
 # The default writes each message to DGBOX_STATE_DIR/sms.log instead of sending it.
 DGBOX_SMS_BACKEND = env("DGBOX_SMS_BACKEND",

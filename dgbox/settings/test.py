@@ -35,6 +35,6 @@ DGBOX_S3_BUCKET = env("DGBOX_S3_TEST_BUCKET", default=f"test-dgbox-{os.getpid()}
 # release" (tests/rollout_fixture/). DGBOX_TEST_ROLLOUT_MIGRATIONS picks its migration module,
 # so a `dgbox rollout run` subprocess started by a test sees the same migrations as the test.
 TENANT_APPS = [*TENANT_APPS, "tests.rollout_fixture"]  # noqa: F405
-INSTALLED_APPS = [*INSTALLED_APPS, "tests.rollout_fixture"]  # noqa: F405
+INSTALLED_APPS = [*INSTALLED_APPS, "tests.rollout_fixture", "demo"]  # noqa: F405
 MIGRATION_MODULES = {"rollout_fixture": env("DGBOX_TEST_ROLLOUT_MIGRATIONS",
                                             default="tests.rollout_fixture.migrations")}

@@ -2,7 +2,7 @@
 
 import django.core.validators
 import django.db.models.deletion
-import services.models.registers
+import services.registers.models
 import wagtail.fields
 from django.conf import settings
 from django.db import migrations, models
@@ -19,7 +19,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='onlineservice',
             name='register_lookups',
-            field=wagtail.fields.StreamField([('lookup', 2)], blank=True, block_lookup={0: ('wagtail.blocks.ChoiceBlock', [], {'choices': services.models.registers.register_choices, 'label': 'Register'}), 1: ('wagtail.blocks.RegexBlock', (), {'error_messages': {'invalid': 'Use only a-z, 0-9 and _, starting with a letter.'}, 'help_text': "Field name of the question whose answer is the register's key.", 'label': 'Looked up with the question', 'max_length': 40, 'regex': '^[a-z][a-z0-9_]{0,39}$'}), 2: ('wagtail.blocks.StructBlock', [[('register', 0), ('question', 1)]], {})}, default=list, help_text='Registers the rules check the applicant against: rules then read registers.<code>.found and registers.<code>.<field>. See docs/cases.md.', verbose_name='register lookups'),
+            field=wagtail.fields.StreamField([('lookup', 2)], blank=True, block_lookup={0: ('wagtail.blocks.ChoiceBlock', [], {'choices': services.registers.models.register_choices, 'label': 'Register'}), 1: ('wagtail.blocks.RegexBlock', (), {'error_messages': {'invalid': 'Use only a-z, 0-9 and _, starting with a letter.'}, 'help_text': "Field name of the question whose answer is the register's key.", 'label': 'Looked up with the question', 'max_length': 40, 'regex': '^[a-z][a-z0-9_]{0,39}$'}), 2: ('wagtail.blocks.StructBlock', [[('register', 0), ('question', 1)]], {})}, default=list, help_text='Registers the rules check the applicant against: rules then read registers.<code>.found and registers.<code>.<field>. See docs/cases.md.', verbose_name='register lookups'),
         ),
         migrations.AlterField(
             model_name='onlineservice',

@@ -5,6 +5,7 @@ import smtplib
 from datetime import timedelta
 from email.utils import parseaddr
 
+from celery import shared_task
 from django.conf import settings
 from django.core.mail import BadHeaderError, EmailMessage, make_msgid
 from django.db import connection, transaction
@@ -12,6 +13,7 @@ from django.utils import timezone
 
 from .choices import Channel, Status
 from .models import Message
+from .redaction import redact_finished
 from .sms import PermanentDeliveryError, get_sms_backend
 
 logger = logging.getLogger(__name__)
@@ -98,3 +100,30 @@ def _from_address() -> str:
     # message (email.utils.formataddr would encode it a second time).
     quoted = name.replace("\\", "\\\\").replace('"', '\\"')
     return f'"{quoted}" <{address}>'
+
+
+@shared_task(name="notifications.deliver", ignore_result=True)
+def deliver(message_id: int) -> str:
+    """Send one pending message (idempotent: a message already sent is not sent again).
+
+    Once the provider has accepted it (or it failed for good), its secrets (a tracking code)
+    are masked in the stored copy in the same transaction that records the outcome; a message
+    left pending for a retry keeps them, so the retry sends the same text.
+    """
+    with transaction.atomic():
+        outcome = deliver_message(message_id)
+        if outcome in (Status.SENT, Status.FAILED):
+            _redact(message_id)
+    return outcome
+
+
+def _redact(message_id: int) -> None:
+    # In a savepoint, and never raised: a masking failure must not undo "sent" (the message
+    # would go out again); the daily sweep masks it instead.
+    try:
+        with transaction.atomic():
+            redact_finished(Message.objects.filter(pk=message_id))
+    except Exception:  # noqa: BLE001
+        logger.exception("Notification %s was delivered but its secrets could not be masked "
+                         "in %s; services.clean_up_personal_data will try again",
+                         message_id, connection.schema_name)

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
+from .delivery import deliver
 from .models import Message
 
 logger = logging.getLogger(__name__)
@@ -30,8 +31,6 @@ PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 
 def enqueue(message_ids: list[int], tenant) -> list[int]:
     """Queue `notifications.deliver` for each id in `tenant`'s schema; return the ids that
     could not be queued (left pending and due now, for resend_pending)."""
-    from .tasks import deliver
-
     failed: list[int] = []
     with tenant_context(tenant):
         for position, message_id in enumerate(message_ids):

@@ -36,7 +36,7 @@ def _patient_expect():
 def browser_tenant(django_db_setup, django_db_blocker, session_tenants):
     from django_tenants.utils import tenant_context
 
-    from cms.demo_content import populate
+    from demo.site import populate
     from tests.conftest import launch
 
     with django_db_blocker.unblock():

@@ -16,7 +16,7 @@ from .test_citizen import assert_accessible, assert_fits_the_phone
 # what they wrote through the test's connection, which sees committed rows.
 pytestmark = pytest.mark.django_db
 
-SLUG = "kindergarten-place"  # services/demo.py: a yes/no question that reveals an upload
+SLUG = "kindergarten-place"  # demo/forms.py: a yes/no question that reveals an upload
 REFERENCE = re.compile(r"[A-Z]{2,5}-\d{4}-\d{6}")
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 UPLOAD = {"name": "льгота.pdf", "mimeType": "application/pdf", "buffer": PDF}
@@ -35,7 +35,7 @@ def online_service(browser_tenant, django_db_blocker):
     """The tenant's demo forms (`dgbox demo` makes them), committed for the live server; the
     ones made here are closed afterwards so that the other browser tests see the service pages
     as before (a closed service has no "Apply online" button)."""
-    from services.demo import populate
+    from demo.forms import populate
     from services.models import OnlineService
 
     with django_db_blocker.unblock(), tenant_context(browser_tenant):

@@ -22,7 +22,7 @@ from .test_citizen import assert_accessible, assert_fits_the_phone
 # what they wrote through the test's connection, which sees committed rows.
 pytestmark = pytest.mark.django_db
 
-SLUG = "street-trading"  # services/demo.py: no upload asked, no automatic rules
+SLUG = "street-trading"  # demo/forms.py: no upload asked, no automatic rules
 APPLICANT_EMAIL = "oleg@example.org"
 REQUEST = "Пришлите, пожалуйста, схему торгового места с размерами."
 ANSWER = "Схема во вложении: 2 × 3 метра, у входа в парк."
@@ -44,7 +44,7 @@ def case_worker(browser_tenant, django_db_blocker):
     from django.contrib.auth.models import Group, Permission
     from wagtail.users.models import UserProfile
 
-    from services.workflowspec import STAFF_GROUP
+    from services.workflows.spec import STAFF_GROUP
 
     password = secrets.token_urlsafe(12)
     with django_db_blocker.unblock(), tenant_context(browser_tenant):
@@ -70,8 +70,9 @@ def submitted_case(browser_tenant, django_db_blocker):
     so that the other browser tests see the service pages as before."""
     from django.http import QueryDict
 
-    from services import applications, formspec
-    from services.demo import populate
+    from demo.forms import populate
+    from services.applications import submission
+    from services.forms import spec as formspec
     from services.models import OnlineService
 
     with django_db_blocker.unblock(), tenant_context(browser_tenant):
@@ -88,8 +89,8 @@ def submitted_case(browser_tenant, django_db_blocker):
         data.setlist("goods", ["Цветы", "Выпечка"])
         form = formspec.ApplicationForm(version.spec, data)
         assert form.is_valid(), form.errors
-        draft = applications.save_draft(service, version, form.cleaned_data, language="ru")
-        case, _created = applications.submit_application(draft.token)
+        draft = submission.save_draft(service, version, form.cleaned_data, language="ru")
+        case, _created = submission.submit_application(draft.token)
         assert case.status == "received", case.status  # nobody has touched it yet
     return case.reference
 

@@ -1,0 +1,170 @@
+"""Writing applications: drafts (answers that passed validation) and submission into a case.
+
+`save_draft()` stores answers and uploads in the database and the tenant's private S3 prefix;
+`submit_application()` turns a draft into exactly one case, however many times it is called
+(back button, double click, a retried request): the draft row is locked and remembers its case.
+"""
+
+import hashlib
+import logging
+import os
+import uuid
+
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.text import get_valid_filename
+
+from ..cases import engine
+from ..cases.messages import notification_context
+from ..cases.models import Case, CaseEvent, CaseNote, Channel
+from ..forms import spec as formspec
+from ..forms.models import ServicesSettings, default_prefix
+from ..notifications.api import notify
+from ..workflows.spec import transitions_from
+from .models import ApplicationDraft, Payment, UploadedFile, private_storage
+from .payments import provider
+
+log = logging.getLogger(__name__)
+CONTACT_FIELDS = formspec.CONTACT_NAMES
+
+
+def safe_display_name(name):
+    """The applicant's file name, reduced to something harmless to show (never used as a
+    storage key): no folders, no `..`, printable, short."""
+    base = os.path.basename((name or "").replace("\\", "/")).strip().lstrip(".")
+    cleaned = get_valid_filename(base) if base else ""
+    return (cleaned or "file")[-100:]
+
+
+def _store_upload(draft, field_name, upload, case=None):
+    digest = hashlib.sha256()
+    upload.seek(0)
+    for chunk in upload.chunks():
+        digest.update(chunk)
+    upload.seek(0)
+    stored = UploadedFile(draft=draft, case=case, field_name=field_name,
+                          original_name=safe_display_name(upload.name),
+                          extension=upload.sniffed_extension, content_type=upload.sniffed_type,
+                          size=upload.size, sha256=digest.hexdigest())
+    # Never the applicant's file name: a random name under the draft's folder.
+    folder = draft.token.hex if draft is not None else f"case-{case.pk}"
+    name = f"uploads/{folder}/{uuid.uuid4().hex}.{upload.sniffed_extension}"
+    stored.storage_name = private_storage().save(name, upload)
+    stored.save()
+    return stored
+
+
+def file_answer(stored):
+    return {"file": str(stored.id), "name": stored.original_name, "size": stored.size,
+            "type": stored.content_type}
+
+
+@transaction.atomic
+def save_draft(service, version, cleaned, *, draft=None, channel=Channel.ONLINE, entered_by=None,
+               language=""):
+    """Store validated answers (and new uploads) as the applicant's draft."""
+    if draft is not None and not draft.case_id and draft.form_version_id == version.id:
+        # Locked, so the daily clean-up (services/applications/cleanup.py) never deletes a
+        # draft being saved; if it deleted this one a moment ago, the applicant starts a fresh draft
+        # rather than resurrecting one whose files are gone.
+        draft = (ApplicationDraft.objects.select_for_update(of=("self",))
+                 .filter(pk=draft.pk, case__isnull=True).first())
+    else:
+        draft = None
+    if draft is None:
+        draft = ApplicationDraft(service=service, form_version=version)
+    previous = dict(draft.answers or {})
+    draft.channel = channel
+    draft.entered_by = entered_by
+    draft.language = language or draft.language
+    draft.save()
+    answers = {}
+    for spec_field in version.spec:
+        name = spec_field["name"]
+        if name not in cleaned:
+            continue  # a conditional question that does not apply
+        value = cleaned[name]
+        if spec_field["type"] == "file":
+            if hasattr(value, "read"):
+                answers[name] = file_answer(_store_upload(draft, name, value))
+            elif previous.get(name):
+                answers[name] = previous[name]  # kept from an earlier upload
+            continue
+        if value in (None, "", []):
+            continue
+        answers[name] = formspec.to_json(value)
+    for name in CONTACT_FIELDS:
+        answers[name] = cleaned.get(name) or ""
+    draft.answers = answers
+    draft.save(update_fields=["answers", "updated_at"])
+    return draft
+
+
+def reference_prefix():
+    configured = ServicesSettings.load().reference_prefix
+    return configured or default_prefix(getattr(connection.tenant, "slug", "") or "")
+
+
+def next_reference(now=None):
+    """PREFIX-YEAR-NNNNNN from the tenant schema's own sequence: unique in the tenant, never
+    reused, no lock held while the submission commits."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nextval('services_case_reference_seq')")
+        number = cursor.fetchone()[0]
+    year = (now or timezone.now()).year
+    return f"{reference_prefix()}-{year}-{number:06d}"
+
+
+def submit_application(draft_token):
+    """Make the case for a draft, once. Returns (case, created)."""
+    with transaction.atomic():
+        # Lock the draft row only: locking the joined service rows too would queue every
+        # submission to a service behind the others (and deadlock with FK checks).
+        draft = (ApplicationDraft.objects.select_for_update(of=("self",))
+                 .select_related("service__page", "form_version").filter(pk=draft_token).first())
+        if draft is None:
+            raise ApplicationDraft.DoesNotExist(draft_token)
+        if draft.case_id:
+            return Case.objects.get(pk=draft.case_id), False
+        answers = dict(draft.answers)
+        contact = {name: answers.pop(name, "") for name in CONTACT_FIELDS}
+        case = Case.objects.create(
+            reference=next_reference(), submission_key=draft.token, service=draft.service,
+            form_version=draft.form_version, answers=answers,
+            applicant_name=contact["applicant_name"], applicant_email=contact["applicant_email"],
+            applicant_phone=contact["applicant_phone"], language=draft.language,
+            channel=draft.channel, entered_by=draft.entered_by)
+        UploadedFile.objects.filter(draft=draft).update(case=case)
+        engine.start(case)
+        draft.case = case
+        draft.save(update_fields=["case", "updated_at"])
+        CaseEvent.objects.create(
+            case=case, kind=CaseEvent.Kind.SUBMITTED, public=True,
+            actor=draft.entered_by, actor_role="staff" if draft.entered_by else "applicant",
+            data={"channel": case.channel, "form_version": draft.form_version.number})
+        fee = draft.service.fee
+        if fee:
+            Payment.objects.create(case=case, amount=fee, provider=provider().name)
+        notify("application_received", language=case.language, topic=case.reference,
+               email=case.applicant_email or None, phone=case.applicant_phone or None,
+               context=notification_context("application_received", case))
+        engine.apply_rules(case)
+        case.refresh_from_db()
+    return case, True
+
+
+def provide_information(case, text, upload=None):
+    """The applicant answers a request for more information: their message (and a file) go
+    on the case and the case goes back to review."""
+    with transaction.atomic():
+        flow = engine.definition(case)
+        step = next((t for t in transitions_from(flow, case.status)
+                     if t["group"] == engine.APPLICANT), None)
+        if step is None:
+            raise engine.TransitionError("No information is being asked for.")
+        CaseNote.objects.create(case=case, text=text, kind=CaseNote.Kind.ANSWER)
+        if upload is not None:
+            _store_upload(None, "more_info", upload, case=case)
+        CaseEvent.objects.create(case=case, kind=CaseEvent.Kind.INFO_PROVIDED, public=True,
+                                 actor_role="applicant", data={"file": upload is not None})
+        return engine.take(case.pk, step["code"], applicant=True)

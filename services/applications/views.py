@@ -1,0 +1,300 @@
+"""Citizen-facing pages: apply (form -> check your answers -> confirmation), track, pay.
+
+Every page here is `Cache-Control: no-store` and carries no personal data in its URL: the
+draft and the case being tracked are remembered in the (tenant-scoped) session.
+"""
+
+import uuid
+from datetime import timedelta
+
+from django import forms
+from django.http import FileResponse, Http404, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods
+
+from ..cases import engine
+from ..cases.models import Case, CaseEvent, CaseNote, Channel
+from ..forms import spec as formspec
+from ..forms.models import OnlineService
+from ..forms.spec import answer_rows
+from ..workflows import spec as workflowspec
+from . import payments, submission, tracking
+from .models import ApplicationDraft, Payment
+
+DRAFTS = "dgbox_drafts"
+DONE = "dgbox_done"
+TRACK_REF = "dgbox_track_reference"
+TRACK_CASE = "dgbox_track_case"
+TRACK_MINUTES = 30
+
+
+def _remember(request, key, slug, value):
+    store = dict(request.session.get(key) or {})
+    store[slug] = value
+    request.session[key] = store
+
+
+def _client(request):
+    return request.META.get("REMOTE_ADDR", "unknown")
+
+
+def _service(slug):
+    return get_object_or_404(OnlineService.objects.select_related("page"), slug=slug,
+                             page__live=True)
+
+
+def _can_assist(request):
+    user = request.user
+    return user.is_authenticated and user.has_perm("services.apply_on_behalf")
+
+
+class ChannelForm(forms.Form):
+    channel = forms.ChoiceField(choices=Channel.choices, initial=Channel.OFFICE,
+                                label=_("How the application reached us"),
+                                widget=forms.RadioSelect)
+
+
+def _draft_for(request, service):
+    token = (request.session.get(DRAFTS) or {}).get(service.slug)
+    if not token:
+        return None
+    return ApplicationDraft.objects.filter(pk=token, service=service, case__isnull=True).first()
+
+
+def _initial(draft):
+    if draft is None:
+        return {}
+    return {name: value for name, value in draft.answers.items()
+            if not isinstance(value, dict) or "file" not in value}
+
+
+def _too_large(request, version):
+    limit = sum((f.get("max_size_mb") or 10) for f in version.spec if f["type"] == "file")
+    limit = (limit + 1) * 1024 * 1024
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0) > limit
+    except ValueError:
+        return True
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def apply(request, slug):
+    service = _service(slug)
+    if not service.accepting:
+        return render(request, "services/closed.html", {"service": service}, status=503)
+    version = service.versions.order_by("-number").first() or service.current_version()
+    draft = _draft_for(request, service)
+    if draft is not None and draft.form_version_id != version.id:
+        draft = None  # the form changed since: start on the new version (answers kept below)
+    kept_files = {name: value for name, value in (draft.answers if draft else {}).items()
+                  if isinstance(value, dict) and "file" in value}
+    assisted = _can_assist(request)
+    channel_form = None
+    if request.method == "POST":
+        if _too_large(request, version):
+            return render(request, "services/too_large.html", {"service": service}, status=413)
+        form = formspec.ApplicationForm(version.spec, request.POST, request.FILES,
+                                        kept_files=kept_files)
+        channel_form = ChannelForm(request.POST, prefix="assist") if assisted else None
+        if form.is_valid() and (channel_form is None or channel_form.is_valid()):
+            channel = channel_form.cleaned_data["channel"] if channel_form else Channel.ONLINE
+            draft = submission.save_draft(
+                service, version, form.cleaned_data, draft=draft, channel=channel,
+                entered_by=request.user if assisted else None, language=get_language())
+            _remember(request, DRAFTS, slug, str(draft.token))
+            return HttpResponseRedirect(reverse("services:check", kwargs={"slug": slug}))
+        status = 400
+    else:
+        form = formspec.ApplicationForm(version.spec, initial=_initial(draft),
+                                        kept_files=kept_files)
+        channel_form = ChannelForm(prefix="assist") if assisted else None
+        status = 200
+    return render(request, "services/apply.html", {
+        "service": service, "form": form, "channel_form": channel_form,
+        "questions": form.questions(), "errors": form.error_list(channel_form),
+    }, status=status)
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def check_answers(request, slug):
+    service = _service(slug)
+    if request.method == "POST":
+        try:
+            case, _created = submission.submit_application(
+                uuid.UUID(request.POST.get("draft", "")))
+        except (ValueError, ApplicationDraft.DoesNotExist):
+            return render(request, "services/expired.html", {"service": service}, status=400)
+        _remember(request, DONE, slug, case.reference)
+        return HttpResponseRedirect(reverse("services:done", kwargs={"slug": slug}))
+    token = (request.session.get(DRAFTS) or {}).get(slug)
+    draft = ApplicationDraft.objects.filter(pk=token, service=service).first() if token else None
+    if draft is None:
+        return HttpResponseRedirect(reverse("services:apply", kwargs={"slug": slug}))
+    if draft.case_id:
+        return HttpResponseRedirect(reverse("services:done", kwargs={"slug": slug}))
+    return render(request, "services/check.html", {
+        "service": service, "draft": draft,
+        "rows": answer_rows(draft.form_version.spec, draft.answers, with_contact=True),
+        "assisted": draft.entered_by_id is not None, "fee": service.fee,
+    })
+
+
+@never_cache
+def confirmation(request, slug):
+    service = _service(slug)
+    reference = (request.session.get(DONE) or {}).get(slug)
+    case = Case.objects.filter(reference=reference, service=service).first() if reference else None
+    if case is None:
+        return HttpResponseRedirect(reverse("services:apply", kwargs={"slug": slug}))
+    payment = case.payments.filter(status=Payment.Status.PENDING).first()
+    pay_url = payments.provider().start(payment, request) if payment else None
+    return render(request, "services/done.html", {
+        "service": service, "case": case, "payment": payment,
+        "pay_url": pay_url, "processing_days": service.page.processing_days,
+    })
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def pay(request, token):
+    """The local test provider's page: pay or decline, then back to the confirmation."""
+    payment = get_object_or_404(Payment.objects.select_related("case__service__page"),
+                                pk=token)
+    if request.method == "POST" and payment.status == Payment.Status.PENDING:
+        payment, _changed = payments.complete(token, paid=request.POST.get("outcome") == "pay",
+                                              provider_reference="local-test")
+    return render(request, "services/pay.html", {"payment": payment,
+                                                 "service": payment.case.service})
+
+
+def _errors(form):
+    return [(form[name].auto_id, message) for name, messages in form.errors.items()
+            for message in messages]
+
+
+class ReferenceForm(forms.Form):
+    reference = forms.CharField(label=_("Application reference"), max_length=32,
+                                help_text=_("For example, ABC-2026-000123. It is in your "
+                                            "receipt."))
+
+
+class CodeForm(forms.Form):
+    code = forms.CharField(label=_("Code"), max_length=12,
+                           help_text=_("The 6-digit code we sent you."),
+                           widget=forms.TextInput(attrs={"inputmode": "numeric",
+                                                         "autocomplete": "one-time-code"}))
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def track_start(request):
+    form = ReferenceForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            tracking.request_code(form.cleaned_data["reference"], _client(request))
+        except tracking.TrackingError as exc:
+            form.add_error("reference", str(exc))
+        else:
+            request.session[TRACK_REF] = form.cleaned_data["reference"].strip().upper()
+            return HttpResponseRedirect(reverse("services:track-code"))
+    status = 400 if form.errors else 200
+    return render(request, "services/track_start.html",
+                  {"form": form, "errors": _errors(form)}, status=status)
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def track_code(request):
+    reference = request.session.get(TRACK_REF)
+    if not reference:
+        return HttpResponseRedirect(reverse("services:track"))
+    form = CodeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            case = tracking.verify_code(reference, form.cleaned_data["code"], _client(request))
+        except tracking.TrackingError as exc:
+            form.add_error("code", str(exc))
+        else:
+            request.session.cycle_key()
+            request.session[TRACK_CASE] = {"id": case.pk,
+                                           "until": (timezone.now() + timedelta(
+                                               minutes=TRACK_MINUTES)).timestamp()}
+            return HttpResponseRedirect(reverse("services:track-status"))
+    status = 400 if form.errors else 200
+    return render(request, "services/track_code.html",
+                  {"form": form, "errors": _errors(form)}, status=status)
+
+
+class InformationForm(forms.Form):
+    message = forms.CharField(label=_("Your answer"), max_length=4000,
+                              widget=forms.Textarea(attrs={"rows": 5}))
+    document = formspec.UploadField(kinds=formspec.DEFAULT_FILE_KINDS, max_size_mb=10,
+                                    required=False, label=_("A document (optional)"),
+                                    help_text=_("PDF, JPEG or PNG, up to 10 MB."))
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def track_status(request):
+    opened = request.session.get(TRACK_CASE) or {}
+    if not opened or opened.get("until", 0) < timezone.now().timestamp():
+        return HttpResponseRedirect(reverse("services:track"))
+    case = get_object_or_404(Case.objects.select_related("service__page", "workflow_version"),
+                             pk=opened["id"])
+    asked = any(t["group"] == engine.APPLICANT for t in
+                workflowspec.transitions_from(engine.definition(case), case.status))
+    info_form = None
+    if asked:
+        info_form = InformationForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and info_form.is_valid():
+            try:
+                submission.provide_information(case, info_form.cleaned_data["message"],
+                                                 info_form.cleaned_data.get("document"))
+            except engine.TransitionError as exc:
+                info_form.add_error(None, str(exc))
+            else:
+                return HttpResponseRedirect(reverse("services:track-status"))
+    status = 400 if info_form is not None and info_form.errors else 200
+    letter = case.files.filter(field_name="decision_letter").order_by("-uploaded_at").first()
+    return render(request, "services/track_status.html", {
+        "letter": letter,
+        "case": case, "history": tracking.public_history(case), "info_form": info_form,
+        "errors": _errors(info_form) if info_form is not None else [],
+        "request_message": _latest_request(case) if asked else "",
+        "payment": case.payments.filter(status=Payment.Status.PENDING).first(),
+    }, status=status)
+
+
+@never_cache
+def track_letter(request):
+    """The applicant downloads their decision letter (same session as the status page)."""
+
+
+    opened = request.session.get(TRACK_CASE) or {}
+    if not opened or opened.get("until", 0) < timezone.now().timestamp():
+        return HttpResponseRedirect(reverse("services:track"))
+    case = get_object_or_404(Case, pk=opened["id"])
+    letter = case.files.filter(field_name="decision_letter").order_by("-uploaded_at").first()
+    if letter is None:
+        raise Http404("No decision letter yet.")
+    CaseEvent.objects.create(case=case, kind=CaseEvent.Kind.FILE_VIEWED, actor_role="applicant",
+                             data={"file": str(letter.pk), "field": letter.field_name})
+    response = FileResponse(letter.open(), as_attachment=True, filename=letter.original_name,
+                            content_type=letter.content_type)
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def _latest_request(case):
+    """What staff asked the applicant (the message given with the request)."""
+
+    note = CaseNote.objects.filter(case=case, kind=CaseNote.Kind.REQUEST).order_by(
+        "-created_at").first()
+    return note.text if note else ""
