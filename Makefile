@@ -27,6 +27,7 @@ browser-deps:
 		else echo "Chromium is missing: browser tests will be skipped (sudo apt-get install chromium)"; fi; }
 
 test: lint browser-deps
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet --site-dir .state/site
 	$(PY) -m infra.localservices run --redis required -- sh -c '\
 		$(VENV)/bin/dgbox makemigrations --check --dry-run && \
 		$(VENV)/bin/pytest $(PYTEST_ARGS)'
