@@ -33,28 +33,6 @@ ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 SKIP_DIRS = {".git", ".venv", "node_modules", ".state", "site", "build", "dist", "__pycache__"}
 
-# Paths of the layout being introduced by issue 11 (services/ split by concept, the demo app):
-# the docs may name them before the code moves. Once the restructuring is merged, set
-# PLANNED_PATHS = set() and rerun `pytest tests/test_docs.py`: every failure is then a path
-# the docs name that the merged code does not have.
-PLANNED_PACKAGES = {
-    "services/forms": "spec.py blocks.py national_id.py models.py",
-    "services/applications": "service.py tracking.py payments.py cleanup.py views.py urls.py "
-    "models.py",
-    "services/cases": "models.py engine.py query.py sla.py escalation.py retention.py inbox.py "
-    "metering.py",
-    "services/letters": "models.py service.py",
-    "services/workflows": "spec.py blocks.py diagram.py models.py",
-    "services/rules": "logic.py",
-    "services/registers": "models.py service.py views.py",
-}
-PLANNED_PATHS = {"demo/", "services/models.py", "services/versioning.py"} | {
-    path
-    for package, modules in PLANNED_PACKAGES.items()
-    for path in [f"{package}/", *(f"{package}/{module}" for module in modules.split())]
-}
-
-
 # --- Reading the Markdown ---------------------------------------------------------------------
 
 
@@ -99,9 +77,7 @@ def rel(path):
 
 # --- Paths ------------------------------------------------------------------------------------
 
-TOP_LEVEL = {p.name for p in ROOT.iterdir() if p.name not in SKIP_DIRS} | {
-    p.split("/")[0] for p in PLANNED_PATHS
-}
+TOP_LEVEL = {p.name for p in ROOT.iterdir() if p.name not in SKIP_DIRS}
 PLACEHOLDER = re.compile(r"\.\.\.|[<>*{}$|\[\]]|://|^/|^~")
 STRIP = "`'\"()[],;:."
 
@@ -124,7 +100,7 @@ def path_candidates(chunk):
 
 
 def path_exists(token):
-    return (ROOT / token).exists() or token in PLANNED_PATHS or f"{token}/" in PLANNED_PATHS
+    return (ROOT / token).exists()
 
 
 def named_paths():
