@@ -8,6 +8,7 @@ Calls are counted per tenant for usage metering (tenants/metering.py).
 """
 
 from wagtail.api.v2.router import WagtailAPIRouter
+from wagtail.api.v2.utils import BadRequestError
 from wagtail.api.v2.views import PagesAPIViewSet
 
 #: Child rows each page type's `api_fields` list, fetched for a whole page of results at once.
@@ -20,6 +21,13 @@ class PublicPagesAPIViewSet(PagesAPIViewSet):
     the same few queries whatever their length: locales joined, child rows prefetched."""
 
     name = "pages"
+
+    def check_query_parameters(self, queryset):
+        super().check_query_parameters(queryset)
+        # Wagtail passes it on unchecked and the search backend raises ValueError (a 500).
+        operator = self.request.GET.get("search_operator")
+        if operator is not None and operator not in ("and", "or"):
+            raise BadRequestError("search_operator must be 'and' or 'or'")
 
     def get_queryset(self):
         queryset = super().get_queryset().select_related("locale")
