@@ -1,13 +1,16 @@
 """Search and page feedback for a tenant site."""
 
 from django import forms
+from django.conf import settings
 from django.core.paginator import Paginator
-from django.http import HttpResponseRedirect
+from django.db import connection
+from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
+from django.views.static import serve
 from wagtail.models import Locale, Page
 
 from .models import PageFeedback
@@ -54,3 +57,12 @@ def page_feedback(request):
     if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
         target = "/"
     return HttpResponseRedirect(f"{target}?feedback=thanks#feedback")
+
+
+def tenant_media(request, schema, path):
+    """Page images and documents in DEBUG (`make demo`), for the site's own tenant only: its
+    files are under MEDIA_ROOT/<schema>/ and another tenant's folder is a 404 here."""
+    if schema != connection.schema_name:
+        raise Http404("No such file on this site.")
+    return serve(request, path, document_root=settings.MEDIA_ROOT / schema)
+

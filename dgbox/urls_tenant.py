@@ -3,7 +3,7 @@ pages under /ru/ and /en/."""
 
 from django.conf import settings
 from django.conf.urls.i18n import i18n_patterns
-from django.urls import include, path
+from django.urls import include, path, re_path
 from wagtail import urls as wagtail_urls
 from wagtail.admin import urls as wagtailadmin_urls
 from wagtail.documents import urls as wagtaildocs_urls
@@ -17,10 +17,8 @@ urlpatterns = [
     path("feedback/", cms_views.page_feedback, name="page-feedback"),
     path("api/v2/", api_router.urls),
 ]
-if settings.DEBUG:
-    from django.conf.urls.static import static
-
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+if settings.DEBUG:  # in production a web server or S3 serves media, never Django
+    urlpatterns.append(re_path(r"^media/(?P<schema>[^/]+)/(?P<path>.+)$", cms_views.tenant_media))
 # "/" has no route: the locale middleware redirects it to the tenant's default language.
 urlpatterns += i18n_patterns(
     path("search/", cms_views.search, name="search"),

@@ -1,6 +1,7 @@
 """What citizens hand in: drafts (answers waiting to be submitted), their uploaded files,
 the one-time codes that open a case's status page, and payments of fees."""
 
+import unicodedata
 import uuid
 
 from django.conf import settings
@@ -64,6 +65,17 @@ class UploadedFile(models.Model):
 
     def open(self):
         return private_storage().open(self.storage_name, "rb")
+
+    @property
+    def download_name(self):
+        """The name a download is saved under: the applicant's name without control or
+        formatting characters (right-to-left overrides included), its extension replaced by
+        the one of the type sniffed from the content (a PDF named x.html downloads as
+        x.pdf)."""
+        shown = "".join(c for c in self.original_name
+                        if unicodedata.category(c) not in ("Cc", "Cf"))
+        stem = shown.rsplit(".", 1)[0].strip(" .") if "." in shown else shown.strip(" .")
+        return f"{stem or 'file'}.{self.extension}" if self.extension else stem or "file"
 
 
 class TrackingCode(models.Model):

@@ -8,6 +8,7 @@
 import hashlib
 import logging
 import os
+import unicodedata
 import uuid
 
 from django.db import connection, transaction
@@ -31,7 +32,8 @@ CONTACT_FIELDS = formspec.CONTACT_NAMES
 def safe_display_name(name):
     """The applicant's file name, reduced to something harmless to show (never used as a
     storage key): no folders, no `..`, printable, short."""
-    base = os.path.basename((name or "").replace("\\", "/")).strip().lstrip(".")
+    base = "".join(c for c in (name or "") if unicodedata.category(c) not in ("Cc", "Cf"))
+    base = os.path.basename(base.replace("\\", "/")).strip().lstrip(".")
     cleaned = get_valid_filename(base) if base else ""
     return (cleaned or "file")[-100:]
 

@@ -286,7 +286,7 @@ def track_letter(request):
         raise Http404("No decision letter yet.")
     CaseEvent.objects.create(case=case, kind=CaseEvent.Kind.FILE_VIEWED, actor_role="applicant",
                              data={"file": str(letter.pk), "field": letter.field_name})
-    response = FileResponse(letter.open(), as_attachment=True, filename=letter.original_name,
+    response = FileResponse(letter.open(), as_attachment=True, filename=letter.download_name,
                             content_type=letter.content_type)
     response["X-Content-Type-Options"] = "nosniff"
     return response

@@ -615,7 +615,7 @@ def case_file(request, pk):
     CaseEvent.objects.create(case_id=stored.case_id, kind=CaseEvent.Kind.FILE_VIEWED,
                              actor=request.user, actor_role="staff",
                              data={"file": str(stored.pk), "field": stored.field_name})
-    response = FileResponse(handle, as_attachment=True, filename=stored.original_name,
+    response = FileResponse(handle, as_attachment=True, filename=stored.download_name,
                             content_type=stored.content_type)
     response["X-Content-Type-Options"] = "nosniff"
     return response
