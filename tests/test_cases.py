@@ -8,23 +8,27 @@ from datetime import date
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from django.core import mail
 from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.utils import translation
 from django_tenants.utils import tenant_context
 
-from services.applications.submission import submit_application
 from services.cases import engine, sla
 from services.models import ApplicationDraft, AutomatedDecision, Case, CaseEvent, Workflow
 from services.workflows import spec as workflowspec
 
-from .test_apply import NORTH, _in_thread, make_service
+from .factories import (
+    NORTH,
+    PDF,
+    PERMIT_SPEC,
+    OnlineServiceFactory,
+    StaffFactory,
+    SubmittedCaseFactory,
+)
 
 pytestmark = pytest.mark.django_db
-SPEC = [{"type": "number", "name": "floors", "label": "Floors", "required": True},
-        {"type": "yes_no", "name": "heritage", "label": "Heritage site?", "required": True}]
 RULES = [
     {"name": "Heritage goes to specialists", "when": {"==": [{"var": "heritage"}, "yes"]},
      "then": "route", "group": "Heritage"},
@@ -33,27 +37,10 @@ RULES = [
 ]
 
 
-def new_case(service, answers=None, email="ann@example.org"):
-    draft = ApplicationDraft.objects.create(
-        service=service, form_version=service.current_version(),
-        answers={**(answers if answers is not None else {"floors": "5", "heritage": "no"}),
-                 "applicant_name": "Ann",
-                 "applicant_email": email, "applicant_phone": ""})
-    case, _created = submit_application(draft.token)
-    return case
-
-
-def staff(username, *groups):
-    user = get_user_model().objects.create_user(username, f"{username}@north.example", "x")
-    for name in groups:
-        user.groups.add(Group.objects.get_or_create(name=name)[0])
-    return user
-
-
 @pytest.fixture
 def north(tenant_a):
     with tenant_context(tenant_a):
-        yield make_service(spec=SPEC)
+        yield OnlineServiceFactory(spec=PERMIT_SPEC)
 
 
 # --- definitions ---------------------------------------------------------------------------
@@ -88,17 +75,17 @@ def test_invalid_workflows_are_refused_with_reasons():
 
 
 def test_workflow_change_keeps_cases_in_flight_on_their_version(north):
-    case = new_case(north)
+    case = SubmittedCaseFactory(service=north)
     standard = Workflow.default()
     changed = copy.deepcopy(standard.definition)
     changed["transitions"] = [t for t in changed["transitions"] if t["code"] != "start_review"]
     standard.definition = changed
     standard.save()
     assert standard.versions.count() == 2
-    admin = staff("lead", workflowspec.STAFF_GROUP)
+    admin = StaffFactory(username="lead", groups=[workflowspec.STAFF_GROUP])
     # The old case still has "start review" (its version); a new case does not.
     engine.take(case.pk, "start_review", actor=admin)
-    newer = new_case(north)
+    newer = SubmittedCaseFactory(service=north)
     assert newer.workflow_version.number == 2
     with pytest.raises(engine.TransitionError):
         engine.take(newer.pk, "start_review", actor=admin)
@@ -106,9 +93,9 @@ def test_workflow_change_keeps_cases_in_flight_on_their_version(north):
 
 # --- transitions ---------------------------------------------------------------------------
 def test_transition_rules_state_role_and_required_fields(north):
-    case = new_case(north)
-    worker = staff("worker", workflowspec.STAFF_GROUP)
-    outsider = staff("outsider")
+    case = SubmittedCaseFactory(service=north)
+    worker = StaffFactory(username="worker", groups=[workflowspec.STAFF_GROUP])
+    outsider = StaffFactory(username="outsider")
     with translation.override("en"):
         with pytest.raises(engine.TransitionError, match="Only members"):
             engine.take(case.pk, "start_review", actor=outsider)
@@ -125,7 +112,7 @@ def test_transition_rules_state_role_and_required_fields(north):
             engine.take(case.pk, "info_received", actor=boss)
     case.refresh_from_db()
     assert case.status == "more_info"
-    refused = new_case(north)
+    refused = SubmittedCaseFactory(service=north)
     engine.take(refused.pk, "refuse", actor=worker, values={"reason": "Wrong zone"})
     refused.refresh_from_db()
     assert refused.status == "refused" and refused.closed_at and \
@@ -133,8 +120,8 @@ def test_transition_rules_state_role_and_required_fields(north):
 
 
 def test_every_action_writes_an_event_without_personal_data(north):
-    case = new_case(north)
-    worker = staff("worker", workflowspec.STAFF_GROUP)
+    case = SubmittedCaseFactory(service=north)
+    worker = StaffFactory(username="worker", groups=[workflowspec.STAFF_GROUP])
     engine.assign([case.pk], worker, actor=worker)
     engine.add_note(case, "Called the applicant", actor=worker)
     engine.take(case.pk, "start_review", actor=worker)
@@ -152,28 +139,28 @@ def test_every_action_writes_an_event_without_personal_data(north):
 
 
 def test_stale_page_gets_a_clear_conflict(north):
-    case = new_case(north)
-    one = staff("one", workflowspec.STAFF_GROUP)
-    two = staff("two", workflowspec.STAFF_GROUP)
+    case = SubmittedCaseFactory(service=north)
+    one = StaffFactory(username="one", groups=[workflowspec.STAFF_GROUP])
+    two = StaffFactory(username="two", groups=[workflowspec.STAFF_GROUP])
     engine.take(case.pk, "start_review", actor=one, expected_state="received")
     with translation.override("en"), pytest.raises(engine.ConflictError,
                                                    match="Someone else changed"):
         engine.take(case.pk, "approve", actor=two, expected_state="received")
 
 
-def test_two_staff_acting_at_the_same_moment_one_wins(tenant_a):
+def test_two_staff_acting_at_the_same_moment_one_wins(tenant_a, in_thread):
     """Two connections take different steps from the same state at once: the row lock
     serialises them and the second sees the state it expected is gone."""
 
     def prepare():
         with tenant_context(tenant_a):
-            service = make_service(spec=SPEC)
-            case = new_case(service)
-            one = staff("racer1", workflowspec.STAFF_GROUP)
-            two = staff("racer2", workflowspec.STAFF_GROUP)
+            service = OnlineServiceFactory(spec=PERMIT_SPEC)
+            case = SubmittedCaseFactory(service=service)
+            one = StaffFactory(username="racer1", groups=[workflowspec.STAFF_GROUP])
+            two = StaffFactory(username="racer2", groups=[workflowspec.STAFF_GROUP])
             return service.pk, case.pk, one.pk, two.pk
 
-    service_pk, case_pk, one_pk, two_pk = _in_thread(prepare)
+    service_pk, case_pk, one_pk, two_pk = in_thread(prepare)
     barrier = threading.Barrier(2)
     outcomes = []
 
@@ -188,8 +175,8 @@ def test_two_staff_acting_at_the_same_moment_one_wins(tenant_a):
             except engine.ConflictError:
                 outcomes.append(("conflict", code))
 
-    threads = [threading.Thread(target=_in_thread, args=(act, one_pk, "approve", {})),
-               threading.Thread(target=_in_thread, args=(act, two_pk, "refuse",
+    threads = [threading.Thread(target=in_thread, args=(act, one_pk, "approve", {})),
+               threading.Thread(target=in_thread, args=(act, two_pk, "refuse",
                                                          {"reason": "No"}))]
     for thread in threads:
         thread.start()
@@ -211,7 +198,7 @@ def test_two_staff_acting_at_the_same_moment_one_wins(tenant_a):
             get_user_model().objects.filter(pk__in=[one_pk, two_pk]).delete()
             return status, transitions
 
-    status, transitions = _in_thread(final_and_clean)
+    status, transitions = in_thread(final_and_clean)
     assert sorted(kind for kind, _code in outcomes) == ["conflict", "ok"]
     winner = next(code for kind, code in outcomes if kind == "ok")
     assert status == {"approve": "approved", "refuse": "refused"}[winner]
@@ -232,7 +219,7 @@ def test_automatic_decisions_on_edge_answers(north, answers, status, group, rule
     north.rules = RULES
     north.full_clean()
     north.save()
-    case = new_case(north, answers=answers)
+    case = SubmittedCaseFactory(service=north, answers=answers)
     case.refresh_from_db()
     assert case.status == status and case.group == group
     decision = AutomatedDecision.objects.filter(case=case).first()
@@ -249,7 +236,7 @@ def test_a_case_decided_automatically_tells_the_applicant(north,
     north.rules = RULES
     north.save()
     with django_capture_on_commit_callbacks(execute=True):
-        new_case(north, answers={"floors": "1", "heritage": "no"})
+        SubmittedCaseFactory(service=north, answers={"floors": "1", "heritage": "no"})
     subjects = " ".join(m.subject + m.body for m in mail.outbox)
     assert re.search(r"[A-Z]{3}-\d{4}-\d{6}", subjects)
     assert len(mail.outbox) == 2  # receipt and decision
@@ -293,9 +280,9 @@ def test_deadline_set_at_submission_and_paused_while_waiting(north, monkeypatch)
     monkeypatch.setattr(engine, "local_today", lambda: monday)
     north.sla_days = 5
     north.save()
-    case = new_case(north)
+    case = SubmittedCaseFactory(service=north)
     assert case.due_date == date(2026, 11, 30)
-    worker = staff("worker", workflowspec.STAFF_GROUP)
+    worker = StaffFactory(username="worker", groups=[workflowspec.STAFF_GROUP])
     engine.take(case.pk, "request_info", actor=worker, values={"message": "Plan?"})
     case.refresh_from_db()
     assert case.paused_since == monday and case.sla_flag == ""
@@ -313,8 +300,8 @@ def test_deadline_set_at_submission_and_paused_while_waiting(north, monkeypatch)
 # --- more information over HTTP ------------------------------------------------------------
 def test_applicant_answers_a_request_for_more_information(client, tenant_a, north,
                                                           django_capture_on_commit_callbacks):
-    case = new_case(north)
-    worker = staff("worker", workflowspec.STAFF_GROUP)
+    case = SubmittedCaseFactory(service=north)
+    worker = StaffFactory(username="worker", groups=[workflowspec.STAFF_GROUP])
     with django_capture_on_commit_callbacks(execute=True):
         engine.take(case.pk, "request_info", actor=worker,
                       values={"message": "Please send the site plan."})
@@ -328,10 +315,6 @@ def test_applicant_answers_a_request_for_more_information(client, tenant_a, nort
     assert "Please send the site plan." in page and 'name="message"' in page
     empty = client.post("/ru/track/status/", {"message": ""}, **NORTH)
     assert empty.status_code == 400
-    from django.core.files.uploadedfile import SimpleUploadedFile
-
-    from .test_forms import PDF
-
     sent = client.post("/ru/track/status/", {
         "message": "Attached.", "document": SimpleUploadedFile("plan.pdf", PDF)}, **NORTH)
     assert sent.status_code == 302
@@ -347,8 +330,8 @@ def test_applicant_answers_a_request_for_more_information(client, tenant_a, nort
 
 def test_applicant_sees_the_decision_and_downloads_the_letter(client, tenant_a, north,
                                                             django_capture_on_commit_callbacks):
-    case = new_case(north)
-    worker = staff("worker", workflowspec.STAFF_GROUP)
+    case = SubmittedCaseFactory(service=north)
+    worker = StaffFactory(username="worker", groups=[workflowspec.STAFF_GROUP])
     with django_capture_on_commit_callbacks(execute=True):
         engine.take(case.pk, "refuse", actor=worker, values={"reason": "Зона застройки."})
     connection.set_schema_to_public()

@@ -25,8 +25,7 @@ from services.notifications.models import Message
 from services.tasks import clean_up_personal_data
 from tenants.tasks import fan_out
 
-from .test_apply import _in_thread, make_service
-from .test_forms import GOOD, good_files
+from .factories import GOOD_ANSWERS, OnlineServiceFactory, good_files
 
 pytestmark = pytest.mark.django_db
 LONG_AGO = timedelta(days=31)  # past the default DGBOX_DRAFT_KEEP_DAYS (30)
@@ -35,7 +34,8 @@ LONG_AGO = timedelta(days=31)  # past the default DGBOX_DRAFT_KEEP_DAYS (30)
 def new_draft(service, name="Анна Иванова"):
     """A draft with one uploaded PDF, saved the way the apply view saves it."""
     version = service.current_version()
-    form = formspec.ApplicationForm(version.spec, dict(GOOD, applicant_name=name), good_files())
+    form = formspec.ApplicationForm(version.spec, dict(GOOD_ANSWERS, applicant_name=name),
+                                    good_files())
     assert form.is_valid(), form.errors
     return save_draft(service, version, form.cleaned_data)
 
@@ -56,7 +56,7 @@ def test_abandoned_drafts_go_with_their_files_in_every_tenant(tenant_a, tenant_b
     made = {}
     for tenant in (tenant_a, tenant_b):
         with tenant_context(tenant):
-            service = make_service()
+            service = OnlineServiceFactory()
             abandoned, fresh, sent = new_draft(service), new_draft(service), new_draft(service)
             case, _created = submit_application(sent.token)
             last_changed(abandoned)
@@ -94,7 +94,7 @@ def test_abandoned_drafts_go_with_their_files_in_every_tenant(tenant_a, tenant_b
 def test_keep_days_is_a_setting(tenant_a, s3_bucket, settings):
     settings.DGBOX_DRAFT_KEEP_DAYS = 7
     with tenant_context(tenant_a):
-        service = make_service()
+        service = OnlineServiceFactory()
         week_old, day_old = new_draft(service), new_draft(service)
         last_changed(week_old, timedelta(days=8))
         last_changed(day_old, timedelta(days=1))
@@ -104,7 +104,7 @@ def test_keep_days_is_a_setting(tenant_a, s3_bucket, settings):
 
 def test_upload_rows_left_without_draft_or_case_go_too(tenant_a, s3_bucket):
     with tenant_context(tenant_a):
-        draft = new_draft(make_service())
+        draft = new_draft(OnlineServiceFactory())
         name = stored_name(draft)
         UploadedFile.objects.filter(storage_name=name).update(
             draft=None, uploaded_at=timezone.now() - LONG_AGO)
@@ -128,14 +128,14 @@ def test_orphaned_uploads_go_after_the_grace_period_and_nothing_else(tenant_a, t
         return lost
 
     with tenant_context(tenant_a):
-        service = make_service()
+        service = OnlineServiceFactory()
         referenced = stored_name(new_draft(service))
         old_orphan = rolled_back_upload(service)
         letter = storage.save(f"letters/{uuid.uuid4().hex}-approved.html",
                               ContentFile(b"<p>letter</p>"))
         neighbour = storage.save(f"uploadsx/{uuid.uuid4().hex}.pdf", ContentFile(b"%PDF"))
     with tenant_context(tenant_b):
-        other_tenant = rolled_back_upload(make_service())
+        other_tenant = rolled_back_upload(OnlineServiceFactory())
     time.sleep(1.2)  # S3 times have one-second resolution
     with tenant_context(tenant_a):
         fresh_orphan = rolled_back_upload(service)
@@ -161,18 +161,18 @@ def test_orphaned_uploads_go_after_the_grace_period_and_nothing_else(tenant_a, t
 
 # --- a draft submitted while the clean-up runs (separate connections, committed rows) ------
 
-def _committed_old_draft(tenant):
+def _committed_old_draft(in_thread, tenant):
     def prepare():
         with tenant_context(tenant):
-            service = make_service()
+            service = OnlineServiceFactory()
             draft = new_draft(service)
             last_changed(draft)
             return service.pk, draft.token, stored_name(draft)
 
-    return _in_thread(prepare)
+    return in_thread(prepare)
 
 
-def _remove_committed(tenant, service_pk, token):
+def _remove_committed(in_thread, tenant, service_pk, token):
     def remove():
         with tenant_context(tenant):
             cases = Case.objects.filter(submission_key=token)
@@ -186,13 +186,13 @@ def _remove_committed(tenant, service_pk, token):
             for name in names:
                 storages["private"].delete(name)
 
-    _in_thread(remove)
+    in_thread(remove)
 
 
-def _run_in_thread(fn, results):
+def _run_in_thread(in_thread, fn, results):
     def target():
         try:
-            results.append(_in_thread(fn))
+            results.append(in_thread(fn))
         except Exception as exc:  # noqa: BLE001 - handed to the test
             results.append(exc)
 
@@ -201,8 +201,9 @@ def _run_in_thread(fn, results):
     return thread
 
 
-def test_a_draft_being_submitted_is_skipped_and_its_case_keeps_its_files(tenant_a, s3_bucket):
-    service_pk, token, name = _committed_old_draft(tenant_a)
+def test_a_draft_being_submitted_is_skipped_and_its_case_keeps_its_files(tenant_a, s3_bucket,
+                                                                         in_thread):
+    service_pk, token, name = _committed_old_draft(in_thread, tenant_a)
     locked, release = threading.Event(), threading.Event()
 
     def submit_slowly():
@@ -227,23 +228,23 @@ def test_a_draft_being_submitted_is_skipped_and_its_case_keeps_its_files(tenant_
 
     try:
         submitted = []
-        thread = _run_in_thread(submit_slowly, submitted)
+        thread = _run_in_thread(in_thread, submit_slowly, submitted)
         assert locked.wait(60)
-        assert _in_thread(clean) == (0, 0)  # skipped: the submission holds the lock
+        assert in_thread(clean) == (0, 0)  # skipped: the submission holds the lock
         release.set()
         thread.join(120)
         [(case_pk, created)] = submitted
         assert created
         # The case is intact with its draft and file, and the next run leaves them alone.
-        assert _in_thread(state) == (case_pk, case_pk, [case_pk], True, (0, 0))
+        assert in_thread(state) == (case_pk, case_pk, [case_pk], True, (0, 0))
     finally:
         release.set()
-        _remove_committed(tenant_a, service_pk, token)
+        _remove_committed(in_thread, tenant_a, service_pk, token)
 
 
 def test_a_submission_arriving_during_the_deletion_makes_no_case(tenant_a, s3_bucket,
-                                                                 monkeypatch):
-    service_pk, token, name = _committed_old_draft(tenant_a)
+                                                                 monkeypatch, in_thread):
+    service_pk, token, name = _committed_old_draft(in_thread, tenant_a)
     deleting, go_on = threading.Event(), threading.Event()
     real_delete_files = cleanup.delete_files
 
@@ -270,9 +271,9 @@ def test_a_submission_arriving_during_the_deletion_makes_no_case(tenant_a, s3_bu
 
     try:
         cleaned, submitted = [], []
-        cleaner = _run_in_thread(clean, cleaned)
+        cleaner = _run_in_thread(in_thread, clean, cleaned)
         assert deleting.wait(60)
-        submitter = _run_in_thread(submit, submitted)
+        submitter = _run_in_thread(in_thread, submit, submitted)
         _wait_for_a_lock_wait()
         go_on.set()
         cleaner.join(120)
@@ -280,10 +281,10 @@ def test_a_submission_arriving_during_the_deletion_makes_no_case(tenant_a, s3_bu
         assert cleaned == [(1, 1)]
         [error] = submitted
         assert isinstance(error, ApplicationDraft.DoesNotExist)  # the view says "expired"
-        assert _in_thread(state) == (False, False, False, False)
+        assert in_thread(state) == (False, False, False, False)
     finally:
         go_on.set()
-        _remove_committed(tenant_a, service_pk, token)
+        _remove_committed(in_thread, tenant_a, service_pk, token)
 
 
 def _wait_for_a_lock_wait():
@@ -304,14 +305,14 @@ def test_saving_a_draft_the_clean_up_just_deleted_starts_a_fresh_one(tenant_a, s
     """The applicant's browser still holds the draft the clean-up deleted a moment ago: the
     next save makes a new draft instead of bringing back a row whose files are gone."""
     with tenant_context(tenant_a):
-        service = make_service()
+        service = OnlineServiceFactory()
         stale = new_draft(service)
         last_changed(stale)
         drafts, files = cleanup.delete_abandoned_drafts()
         assert drafts >= 1 and files >= 1
         assert not ApplicationDraft.objects.filter(pk=stale.pk).exists()
         version = service.current_version()
-        form = formspec.ApplicationForm(version.spec, GOOD, good_files())
+        form = formspec.ApplicationForm(version.spec, GOOD_ANSWERS, good_files())
         assert form.is_valid(), form.errors
         saved = save_draft(service, version, form.cleaned_data, draft=stale)
         assert saved.pk != stale.pk and saved.token != stale.token

@@ -64,13 +64,9 @@ def test_template_status_reports_a_fresh_snapshot():
     assert "fresh" in out and "statements" in out
 
 
-def test_cli_error_is_one_clear_line_and_non_zero_exit(django_db_setup):
-    from django.conf import settings
-
-    from .conftest import _database_url
-
+def test_cli_error_is_one_clear_line_and_non_zero_exit(database_url):
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "dgbox.settings.test",
-           "DATABASE_URL": _database_url(settings.DATABASES["default"])}
+           "DATABASE_URL": database_url}
     proc = subprocess.run(
         [sys.executable, "-m", "dgbox.cli", "tenant", "create", "--name", "Москва",
          "--kind", "region", "--slug", "admin", "--admin-email", "a@b.example"],

@@ -19,11 +19,9 @@ from wagtail.models import Page
 from cms.models import PageFeedback, ServiceIndexPage, ServicePage, StandardPage
 from cms.tasks import publish_scheduled
 
-from .conftest import launch
+from .factories import NORTH, SOUTH, launch
 
 pytestmark = pytest.mark.django_db
-NORTH = {"HTTP_HOST": "north.localhost"}
-SOUTH = {"HTTP_HOST": "south.localhost"}
 
 
 @pytest.mark.parametrize(("path", "expected"), [

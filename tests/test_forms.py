@@ -5,60 +5,21 @@ from datetime import date, timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import translation
 
 from services.forms import national_id
 from services.forms import spec as formspec
 
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
-PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00"
-       b"\x00\x90wS\xde\x00\x00\x00\x0cIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00"
-       b"\x00\x00\x00IEND\xaeB`\x82")
-
-SPEC = [
-    {"type": "text", "name": "purpose", "label": "Purpose", "required": True,
-     "min_length": 3, "max_length": 20},
-    {"type": "long_text", "name": "details", "label": "Details", "required": False,
-     "max_length": 50},
-    {"type": "number", "name": "children", "label": "Children", "required": True,
-     "min_value": "0", "max_value": "12"},
-    {"type": "date", "name": "born", "label": "Born", "required": True, "when": "past"},
-    {"type": "email", "name": "work_email", "label": "Work email", "required": False},
-    {"type": "phone", "name": "work_phone", "label": "Work phone", "required": False},
-    {"type": "choice", "name": "school", "label": "School", "required": True,
-     "choices": ["No. 1", "No. 2"]},
-    {"type": "multi_choice", "name": "clubs", "label": "Clubs", "required": False,
-     "choices": ["Chess", "Music", "Sport"], "max_selections": 2},
-    {"type": "yes_no", "name": "benefits", "label": "Benefits?", "required": True},
-    {"type": "text", "name": "benefit_no", "label": "Benefit number", "required": True,
-     "show_if": {"field": "benefits", "value": "yes"}},
-    {"type": "address", "name": "home", "label": "Home address", "required": True},
-    {"type": "national_id", "name": "snils", "label": "SNILS", "required": True,
-     "id_kind": "snils"},
-    {"type": "file", "name": "certificate", "label": "Certificate", "required": True,
-     "file_kinds": ["pdf"], "max_size_mb": 1},
-]
-
-GOOD = {
-    "applicant_name": "Анна Иванова", "applicant_email": "anna@example.org",
-    "purpose": "School", "children": "2", "born": "2019-05-01", "school": "No. 1",
-    "clubs": ["Chess"], "benefits": "no", "home_0": "ул. Ленина, 1", "home_1": "",
-    "home_2": "Северск", "home_3": "101000", "snils": "112-233-445 95",
-}
+from .factories import FORM_SPEC, GOOD_ANSWERS, PDF, PNG, good_files
 
 
-def good_files(content=PDF, name="certificate.pdf"):
-    return {"certificate": SimpleUploadedFile(name, content, content_type="application/pdf")}
-
-
-def make(data=None, files=None, spec=SPEC):
-    return formspec.ApplicationForm(spec, data if data is not None else dict(GOOD),
+def make(data=None, files=None, spec=FORM_SPEC):
+    return formspec.ApplicationForm(spec, data if data is not None else dict(GOOD_ANSWERS),
                                     files if files is not None else good_files())
 
 
 def errors_of(**changes):
-    data = dict(GOOD)
+    data = dict(GOOD_ANSWERS)
     for key, value in changes.items():
         if value is None:
             data.pop(key, None)
@@ -119,14 +80,14 @@ def test_each_bad_answer_gets_its_own_message(changes, field, message):
 
 
 def test_condition_met_makes_the_question_required_and_kept():
-    data = dict(GOOD, benefits="yes", benefit_no="B-77")
+    data = dict(GOOD_ANSWERS, benefits="yes", benefit_no="B-77")
     form = make(data)
     assert form.is_valid(), form.errors
     assert form.cleaned_data["benefit_no"] == "B-77"
 
 
 def test_answer_to_a_question_whose_condition_is_not_met_is_dropped():
-    form = make(dict(GOOD, benefits="no", benefit_no="sneaked in"))
+    form = make(dict(GOOD_ANSWERS, benefits="no", benefit_no="sneaked in"))
     assert form.is_valid()
     assert "benefit_no" not in form.cleaned_data
 
@@ -145,7 +106,7 @@ def test_uploads_are_judged_by_content_and_size(content, name, message):
 
 
 def test_a_required_file_can_be_kept_from_an_earlier_try():
-    form = formspec.ApplicationForm(SPEC, dict(GOOD), {},
+    form = formspec.ApplicationForm(FORM_SPEC, dict(GOOD_ANSWERS), {},
                                     kept_files={"certificate": {"file": "x", "name": "a.pdf"}})
     assert form.is_valid(), form.errors
     assert form.cleaned_data.get("certificate") in (None, False)
@@ -183,7 +144,7 @@ def spec_errors(spec):
 
 
 def test_the_full_example_spec_is_valid():
-    formspec.validate_spec(SPEC)
+    formspec.validate_spec(FORM_SPEC)
 
 
 @pytest.mark.parametrize(("bad", "message"), [
@@ -228,11 +189,11 @@ def test_every_problem_is_listed_at_once():
 
 
 def test_every_field_type_is_covered_by_the_example():
-    assert {f["type"] for f in SPEC} == set(formspec.FIELD_TYPES)
+    assert {f["type"] for f in FORM_SPEC} == set(formspec.FIELD_TYPES)
 
 
 def test_display_reads_answers_back_in_plain_words():
-    by_name = {f["name"]: f for f in SPEC}
+    by_name = {f["name"]: f for f in FORM_SPEC}
     with translation.override("en"):
         assert formspec.display(by_name["benefits"], "yes") == "Yes"
     assert formspec.display(by_name["born"], "2019-05-01") == "01.05.2019"

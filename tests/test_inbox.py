@@ -4,7 +4,6 @@ refusals shown as messages (wrong state, wrong group, missing field, somebody el
 notes, decision reviews and exports are recorded, query counts do not grow with the number
 of rows, and a case id of another tenant is a 404."""
 
-import itertools
 import json
 import re
 import uuid
@@ -12,7 +11,7 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group, Permission
+from django.contrib.auth.models import Group
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -24,52 +23,30 @@ from services.models import (
     CaseEvent,
     CaseNote,
     UploadedFile,
-    Workflow,
 )
 from services.workflows import spec as workflowspec
 
-from .test_apply import NORTH, SOUTH, make_service
+from .factories import (
+    NORTH,
+    SOUTH,
+    OnlineServiceFactory,
+    StaffFactory,
+    WorkflowFactory,
+    make_cases,
+)
 
 pytestmark = pytest.mark.django_db
 SIMPLE = [{"type": "text", "name": "purpose", "label": "Purpose", "required": True}]
-REF = re.compile(r"\bINB-\d{4}-\d{6}\b")
-NUMBERS = itertools.count(100001)
-
-
-def make_cases(service, n, each=None, **fields):
-    """n cases straight into the table (no submission), on the default workflow."""
-    form_version = service.current_version()
-    version = Workflow.default().current_version()
-    today = timezone.localdate()
-    rows = []
-    for i in range(n):
-        values = {"service": service, "status": version.definition["initial"],
-                  "due_date": today + timedelta(days=20), "applicant_name": f"Applicant {i}",
-                  "applicant_email": f"person{i}@example.org", **fields,
-                  **(each(i) if each else {})}
-        rows.append(Case(reference=f"INB-2026-{next(NUMBERS):06d}", submission_key=uuid.uuid4(),
-                         form_version=form_version, workflow_version=version,
-                         answers={"purpose": f"purpose {i}"}, **values))
-    return Case.objects.bulk_create(rows)
+REF = re.compile(r"\bINB-\d{4}-\d{6}\b")  # the references make_cases gives
 
 
 def make_staff(username, *, group=True, view=True, language="en"):
-    from wagtail.users.models import UserProfile
-
-    user = get_user_model().objects.create_user(username, f"{username}@north.example", "x",
-                                                first_name=username.title())
-    profile = UserProfile.get_for_user(user)
-    profile.preferred_language = language
-    profile.save()
-    perms = [Permission.objects.get(codename="access_admin")]
-    if view:
-        perms.append(Permission.objects.get(codename="view_case",
-                                            content_type__app_label="services"))
-    user.user_permissions.add(*perms)
-    if group:
-        workers, _created = Group.objects.get_or_create(name=workflowspec.STAFF_GROUP)
-        user.groups.add(workers)
-    return user
+    """A member of staff in the admin (in `language`), who can see cases when `view`, in the
+    standard workflow's group when `group`."""
+    return StaffFactory(
+        username=username, first_name=username.title(), admin_language=language,
+        permissions=["wagtailadmin.access_admin", *(["services.view_case"] if view else [])],
+        groups=[workflowspec.STAFF_GROUP] if group else [])
 
 
 @pytest.fixture
@@ -78,8 +55,8 @@ def north(tenant_a):
     admin in English, Bob in Russian) and one who can see cases but is not in the workflow's
     group."""
     with tenant_context(tenant_a):
-        permit = make_service(spec=SIMPLE)
-        trading = make_service("street-trading", spec=SIMPLE)
+        permit = OnlineServiceFactory(spec=SIMPLE)
+        trading = OnlineServiceFactory(slug="street-trading", spec=SIMPLE)
         ann, bob = make_staff("ann"), make_staff("bob", language="ru")
         outsider = make_staff("olga", group=False)
     connection.set_schema_to_public()
@@ -296,7 +273,7 @@ def test_inbox_queries_do_not_grow_with_rows(client, north, path, django_assert_
 
     with tenant_context(north["tenant"]):
         make_cases(north["permit"], 5, each=spread)
-        other = Workflow.objects.create(name="Other", definition=workflowspec.DEFAULT)
+        other = WorkflowFactory(name="Other")
     login(client, north["tenant"], north["ann"])
     client.get(path, **NORTH)  # warm per-process caches (site, menu)
     few, response = _count_queries(client, path)

@@ -11,7 +11,7 @@ from tenants.models import Domain, SpareSchema, Tenant
 from tenants.provisioning import LaunchError
 from tenants.signals import tenant_launched
 
-from .conftest import launch
+from .factories import launch
 
 pytestmark = pytest.mark.django_db
 

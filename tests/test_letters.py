@@ -12,17 +12,16 @@ from django.db import connection, transaction
 from django.utils import timezone, translation
 from django_tenants.utils import tenant_context
 
-from services.applications.submission import submit_application
 from services.cases import retention
 from services.cases.engine import take
 from services.letters import service as letters
 from services.letters import tasks as letter_tasks
-from services.models import ApplicationDraft, Case, CaseEvent, DecisionLetterTemplate, UploadedFile
+from services.models import Case, CaseEvent, DecisionLetterTemplate, UploadedFile
 from services.tasks import issue_letter as issue_letter_task
 from services.tasks import issue_missing_letters as sweep_task
 from tenants.tasks import fan_out
 
-from .test_apply import make_service
+from .factories import OnlineServiceFactory, SubmittedCaseFactory
 
 pytestmark = pytest.mark.django_db
 SIMPLE = [{"type": "text", "name": "purpose", "label": "Purpose", "required": True}]
@@ -32,16 +31,12 @@ DECIDED = datetime(2026, 3, 6, 9, 30, tzinfo=UTC)  # 12:30 in Moscow
 @pytest.fixture
 def north(tenant_a):
     with tenant_context(tenant_a):
-        yield make_service(spec=SIMPLE)
+        yield OnlineServiceFactory(spec=SIMPLE)
 
 
 def new_case(service, language="ru", name="Анна <b>Иванова</b>"):
-    draft = ApplicationDraft.objects.create(
-        service=service, form_version=service.current_version(), language=language,
-        answers={"purpose": "дом", "applicant_name": name,
-                 "applicant_email": "anna@example.org", "applicant_phone": ""})
-    case, _created = submit_application(draft.token)
-    return case
+    return SubmittedCaseFactory(service=service, language=language, answers={"purpose": "дом"},
+                                applicant_name=name, applicant_email="anna@example.org")
 
 
 def decide(case, outcome, reason=""):
@@ -265,7 +260,7 @@ def test_sweep_runs_in_every_tenants_schema(tenant_a, tenant_b, s3_bucket):
     decided = {}
     for tenant in (tenant_a, tenant_b):
         with tenant_context(tenant):
-            case = decide(new_case(make_service(spec=SIMPLE)), "approved")
+            case = decide(new_case(OnlineServiceFactory(spec=SIMPLE)), "approved")
             last_changed(case, OLD)
             decided[tenant.schema_name] = case
     connection.set_schema_to_public()

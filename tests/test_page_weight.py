@@ -15,7 +15,7 @@ from bench.page_weight import (
 )
 from demo.site import populate
 
-from .conftest import launch
+from .factories import launch
 
 
 def test_only_stylesheets_and_scripts_are_followed():

@@ -15,8 +15,7 @@ from services.models import AutomatedDecision, Register, RegisterRecord
 from services.registers import service as registers
 from services.rules import logic as rules
 
-from .test_apply import NORTH, make_service
-from .test_cases import new_case
+from .factories import NORTH, OnlineServiceFactory, RegisterFactory, SubmittedCaseFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -39,12 +38,7 @@ ROUTE = {"name": "Not in the register", "then": "route", "group": "Benefits",
 
 
 def make_register(code="large_families", kind="snils", fields=FIELDS, records=None):
-    register = Register.objects.create(
-        code=code, name=code.replace("_", " ").title(), key_kind=kind,
-        fields=[{"type": "field", "value": {"name": n, "type": t}} for n, t in fields])
-    if records is not None:
-        registers.replace_records(register, records)
-    return register
+    return RegisterFactory(code=code, key_kind=kind, columns=fields, records=records)
 
 
 def with_lookups(service, *pairs, rules_=()):
@@ -75,7 +69,7 @@ def refused(register, text, **kwargs):
 @pytest.fixture
 def north(tenant_a):
     with tenant_context(tenant_a):
-        yield make_service(spec=SPEC)
+        yield OnlineServiceFactory(spec=SPEC)
 
 
 # --- Import -----------------------------------------------------------------------------------
@@ -198,7 +192,7 @@ def test_an_applicant_in_the_register_is_approved_and_the_decision_records_what_
     register = make_register(records=[(ANN, {"children": 4, "note": "ok"}), (BOB, {})])
     with_lookups(north, ("large_families", "snils"), rules_=[APPROVE]).full_clean()
     north.save()
-    case = new_case(north, answers={"snils": ANN})
+    case = SubmittedCaseFactory(service=north, answers={"snils": ANN})
     case.refresh_from_db()
     assert case.status == "approved"
     decision = AutomatedDecision.objects.get(case=case)
@@ -219,7 +213,7 @@ def test_an_applicant_in_the_register_is_approved_and_the_decision_records_what_
 def test_the_answer_is_normalised_like_the_register_key(north, answer):
     make_register(records=[(ANN, {"children": 3})])
     with_lookups(north, ("large_families", "snils"), rules_=[APPROVE]).save()
-    case = new_case(north, answers={"snils": answer})
+    case = SubmittedCaseFactory(service=north, answers={"snils": answer})
     case.refresh_from_db()
     assert case.status == "approved"
 
@@ -237,7 +231,7 @@ def test_not_in_the_register_or_not_enough_never_approves(north, stored, answer,
     make_register(records=stored)
     with_lookups(north, ("large_families", "snils"), rules_=[APPROVE, ROUTE]).full_clean()
     north.save()
-    case = new_case(north, answers={"snils": answer})
+    case = SubmittedCaseFactory(service=north, answers={"snils": answer})
     case.refresh_from_db()
     assert (case.status, case.group) == (status, group)
     decision = AutomatedDecision.objects.filter(case=case).first()
@@ -249,7 +243,7 @@ def test_not_in_the_register_or_not_enough_never_approves(north, stored, answer,
 def test_a_register_that_was_never_imported_is_recorded_as_such(north):
     make_register()
     with_lookups(north, ("large_families", "snils"), rules_=[ROUTE]).save()
-    case = new_case(north, answers={"snils": ANN})
+    case = SubmittedCaseFactory(service=north, answers={"snils": ANN})
     inputs = AutomatedDecision.objects.get(case=case).inputs
     assert inputs["registers.large_families"]["imported_at"] is None
     assert inputs["registers.large_families"]["records"] == 0
@@ -277,7 +271,7 @@ def test_a_register_deleted_after_the_service_was_saved_never_decides(north):
     register = make_register(records=[])
     with_lookups(north, ("large_families", "snils"), rules_=[ROUTE]).save()
     register.delete()
-    case = new_case(north, answers={"snils": ANN})
+    case = SubmittedCaseFactory(service=north, answers={"snils": ANN})
     case.refresh_from_db()
     assert case.group == "" and not AutomatedDecision.objects.filter(case=case).exists()
 
@@ -310,7 +304,7 @@ def test_lookups_that_cannot_work_are_refused(north, pairs, message):
 
 def test_a_question_named_registers_cannot_share_a_service_with_lookups(north):
     make_register()
-    service = make_service("street-trading", spec=[
+    service = OnlineServiceFactory(slug="street-trading", spec=[
         *SPEC, {"type": "text", "name": "registers", "label": "Registers", "required": False}])
     with_lookups(service, ("large_families", "snils"))
     assert "rename the question" in _problems(service, "register_lookups")
@@ -376,22 +370,22 @@ def test_rules_are_never_evaluated_as_code():
 def test_a_tenant_reads_only_its_own_register(tenant_a, tenant_b):
     with tenant_context(tenant_b):
         make_register(records=[(ANN, {"children": 1})])
-        south = with_lookups(make_service(spec=SPEC), ("large_families", "snils"),
+        south = with_lookups(OnlineServiceFactory(spec=SPEC), ("large_families", "snils"),
                              rules_=[APPROVE])
         south.save()
     with tenant_context(tenant_a):
         make_register(records=[(ANN, {"children": 5}), (BOB, {"children": 6})])
-        north = with_lookups(make_service(spec=SPEC), ("large_families", "snils"),
+        north = with_lookups(OnlineServiceFactory(spec=SPEC), ("large_families", "snils"),
                              rules_=[APPROVE])
         north.save()
-        case = new_case(north, answers={"snils": ANN})
+        case = SubmittedCaseFactory(service=north, answers={"snils": ANN})
         case.refresh_from_db()
         assert case.status == "approved"
         inputs = AutomatedDecision.objects.get(case=case).inputs
         assert inputs["registers.large_families.children"] == 5
         assert inputs["registers.large_families"]["records"] == 2
     with tenant_context(tenant_b):
-        case = new_case(south, answers={"snils": ANN})
+        case = SubmittedCaseFactory(service=south, answers={"snils": ANN})
         case.refresh_from_db()
         assert case.status == "received"  # B's record says 1 child: A's 5 were never read
         assert Register.objects.get().record_count == 1
@@ -410,10 +404,11 @@ def test_demo_kindergarten_service_checks_the_large_families_register(tenant_a):
         populate("ru")  # idempotent
         assert Register.objects.get(code="large_families").record_count == 3
         service = OnlineService.objects.get(slug="kindergarten-place")
-        case = new_case(service, answers={"child_snils": "11223344595", "group": "Полного дня"})
+        case = SubmittedCaseFactory(service=service, answers={"child_snils": "11223344595",
+                                                              "group": "Полного дня"})
         case.refresh_from_db()
         assert case.group == "Льготная очередь"
-        other = new_case(service, answers={"child_snils": DAN})
+        other = SubmittedCaseFactory(service=service, answers={"child_snils": DAN})
         other.refresh_from_db()
         assert other.group == ""
 
@@ -488,7 +483,7 @@ def test_only_users_who_can_change_registers_import(client, tenant_a):
 def test_admin_refuses_to_delete_a_register_a_service_looks_up(admin_client, tenant_a):
     client, register = admin_client
     with tenant_context(tenant_a):
-        with_lookups(make_service(spec=SPEC), ("large_families", "snils")).save()
+        with_lookups(OnlineServiceFactory(spec=SPEC), ("large_families", "snils")).save()
     response = client.post(f"/admin/snippets/services/register/delete/{register.pk}/",
                            **NORTH)
     assert response.status_code == 302
@@ -500,11 +495,11 @@ def test_the_case_page_shows_what_the_register_held_when_the_rule_read_it(admin_
                                                                          tenant_a):
     client, register = admin_client
     with tenant_context(tenant_a):
-        service = with_lookups(make_service(spec=SPEC), ("large_families", "snils"),
+        service = with_lookups(OnlineServiceFactory(spec=SPEC), ("large_families", "snils"),
                                rules_=[APPROVE])
         service.full_clean()
         service.save()
-        case = new_case(service, answers={"snils": DAN})
+        case = SubmittedCaseFactory(service=service, answers={"snils": DAN})
     connection.set_schema_to_public()
     page = client.get(f"/admin/cases/{case.pk}/", **NORTH).content.decode()
     assert "registers.large_families.children</code> = 7" in page

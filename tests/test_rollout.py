@@ -32,7 +32,7 @@ from tenants.rollout import engine as rollout_engine
 from tenants.rollout import plan as rollout_plan
 from tenants.rollout.runner import _LOCK_KEY
 
-from .conftest import _database_url, launch
+from .factories import launch
 
 ROOT = Path(__file__).resolve().parent.parent
 V1 = "tests.rollout_fixture.migrations"
@@ -281,10 +281,10 @@ def test_max_failures_lets_a_ring_continue(release_v2):
 
 
 def test_killed_rollout_resumes_and_maintenance_covers_only_the_migrating_tenant(
-        release_v2, tmp_path, client):
+        release_v2, tmp_path, client, database_url):
     marker = tmp_path / "hung"
     env = dict(os.environ, DJANGO_SETTINGS_MODULE="dgbox.settings.test",
-               DATABASE_URL=_database_url(connection.settings_dict),
+               DATABASE_URL=database_url,
                DGBOX_TEST_ROLLOUT_MIGRATIONS=V2, DGBOX_TEST_ROLLOUT_HANG_SCHEMA="ro_b",
                DGBOX_TEST_ROLLOUT_HANG_FILE=str(marker), DGBOX_LOG_LEVEL="ERROR",
                PYTHONPATH=str(ROOT))

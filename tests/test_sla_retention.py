@@ -12,7 +12,6 @@ from unittest import mock
 import pytest
 from celery import current_app
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from django.core import mail
 from django.core.files.base import ContentFile
 from django.core.files.storage import storages
@@ -37,8 +36,7 @@ from services.notifications.tasks import resend_pending
 from services.tasks import apply_retention as retention_task
 from tenants.tasks import fan_out
 
-from .test_apply import make_service
-from .test_notifications import PrivateRedis, _celery_on
+from .factories import CaseFactory, MessageFactory, OnlineServiceFactory, StaffFactory
 
 pytestmark = pytest.mark.django_db
 SIMPLE = [{"type": "text", "name": "purpose", "label": "Purpose", "required": True}]
@@ -50,15 +48,16 @@ NAME, EMAIL, PHONE = "Анна Иванова", "anna@example.org", "+7900123456
 @pytest.fixture
 def north(tenant_a):
     with tenant_context(tenant_a):
-        yield make_service(spec=SIMPLE)
+        yield OnlineServiceFactory(spec=SIMPLE)
 
 
 def new_case(service, *, due=None, **fields):
+    """A case being reviewed, straight into the table with a real reference and no workflow
+    version (engine.start gives it one)."""
     fields = {"status": "in_review", "answers": {"purpose": "дом"}, "applicant_name": NAME,
-              "applicant_email": EMAIL, "applicant_phone": PHONE, "due_date": due, **fields}
-    return Case.objects.create(reference=next_reference(), submission_key=uuid.uuid4(),
-                               service=service, form_version=service.current_version(),
-                               **fields)
+              "applicant_email": EMAIL, "applicant_phone": PHONE, "due_date": due,
+              "workflow_version": None, **fields}
+    return CaseFactory(reference=next_reference(), service=service, **fields)
 
 
 def submitted_on(service, day, working_days):
@@ -75,11 +74,8 @@ def flags(*cases):
 
 
 def staff(username, *groups, email=True, active=True, domain="north.example"):
-    user = get_user_model().objects.create_user(
-        username, f"{username}@{domain}" if email else "", "x", is_active=active)
-    for name in groups:
-        user.groups.add(Group.objects.get_or_create(name=name)[0])
-    return user
+    return StaffFactory(username=username, email=f"{username}@{domain}" if email else "",
+                        is_active=active, groups=groups)
 
 
 def escalated_events():
@@ -201,7 +197,7 @@ def test_fan_out_escalates_in_every_tenants_schema(tenant_a, tenant_b,
     for tenant in (tenant_a, tenant_b):
         with tenant_context(tenant):
             staff("worker", "Case workers", domain=f"{tenant.slug}.example")
-            service = make_service(spec=SIMPLE)
+            service = OnlineServiceFactory(spec=SIMPLE)
             today = escalation.today()
             created[tenant.schema_name] = (new_case(service, due=today - timedelta(days=30)),
                                            new_case(service, due=today))
@@ -262,7 +258,7 @@ def test_staff_messages_are_written_to_the_outbox_with_the_escalation(
 
 
 def test_escalation_e_mails_survive_a_broker_outage_and_are_sent_once(
-        north, tenant_a, tmp_path, caplog, django_capture_on_commit_callbacks):
+        north, tenant_a, caplog, django_capture_on_commit_callbacks, private_redis, celery_on):
     """A real redis-server, stopped when escalate() commits: the staff messages stay pending
     and due; once it is back the resend job queues each once, and running every queued task
     twice (a redelivery) still sends one e-mail per person. A rerun of the escalation adds
@@ -274,11 +270,11 @@ def test_escalation_e_mails_survive_a_broker_outage_and_are_sent_once(
     late = new_case(north, due=date(2026, 3, 2), assignee=assignee)
     new_case(north, due=TUE)
     queue = f"dgbox-escalation-test-{os.getpid()}"
-    broker = PrivateRedis(tmp_path)
+    broker = private_redis
     broker.start()
     mail.outbox.clear()
     try:
-        with _celery_on(broker.url, queue) as app:
+        with celery_on(broker.url, queue) as app:
             broker.stop()
             with caplog.at_level(logging.WARNING), \
                     django_capture_on_commit_callbacks(execute=True):
@@ -346,7 +342,7 @@ def test_staff_message_wording_is_per_tenant(tenant_a, tenant_b,
     for tenant in (tenant_a, tenant_b):
         with tenant_context(tenant):
             staff("worker", "Case workers", domain=f"{tenant.slug}.example")
-            case = new_case(make_service(spec=SIMPLE), due=date(2026, 3, 2))
+            case = new_case(OnlineServiceFactory(spec=SIMPLE), due=date(2026, 3, 2))
             references[tenant.slug] = case.reference
             with django_capture_on_commit_callbacks(execute=True):
                 escalation.escalate(FRI)
@@ -398,7 +394,7 @@ def statistics():
 def test_retention_erases_exactly_the_expired_cases(north, tenant_a, s3_bucket):
     north.retention_days = 30
     north.save()
-    longer = make_service(slug="birth-registration", spec=SIMPLE)  # keeps a year
+    longer = OnlineServiceFactory(slug="birth-registration", spec=SIMPLE)  # keeps a year
     period = timedelta(days=30)
     expired = new_case(north, status="refused", decision_reason=f"Отказано: {NAME}",
                        closed_at=NOW - period - timedelta(minutes=1))
@@ -420,10 +416,9 @@ def test_retention_erases_exactly_the_expired_cases(north, tenant_a, s3_bucket):
         TrackingCode.objects.create(case=case, code_hash="x", sent_to="email",
                                     expires_at=NOW)
         for status in ("sent", "pending"):
-            Message.objects.create(channel="email", recipient=EMAIL, key="decision_made",
-                                   language="ru", subject=f"Заявление {case.reference}",
-                                   body=f"Здравствуйте, {NAME}", topic=case.reference,
-                                   status=status)
+            MessageFactory(channel="email", recipient=EMAIL, key="decision_made",
+                           language="ru", subject=f"Заявление {case.reference}",
+                           body=f"Здравствуйте, {NAME}", topic=case.reference, status=status)
     before = statistics()
 
     assert retention.apply_retention(NOW) == {"erased": 1, "files": 2}

@@ -13,16 +13,15 @@ from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from services.applications import cleanup, tracking
-from services.applications.submission import submit_application
 from services.cases.engine import take
-from services.models import ApplicationDraft, TrackingCode
+from services.models import TrackingCode
 from services.notifications import delivery
 from services.notifications.api import REDACTED
 from services.notifications.models import Message
+from services.notifications.sms import PermanentDeliveryError, SMSBackend
 from services.notifications.tasks import resend_pending
 
-from .test_apply import NORTH, SOUTH, make_service
-from .test_notifications import _log_lines
+from .factories import NORTH, SOUTH, OnlineServiceFactory, SubmittedCaseFactory
 
 pytestmark = pytest.mark.django_db
 SIMPLE = [{"type": "text", "name": "purpose", "label": "Purpose", "required": True}]
@@ -38,24 +37,14 @@ def _empty_cache():
 @pytest.fixture
 def north_case(tenant_a, django_capture_on_commit_callbacks):
     with tenant_context(tenant_a):
-        service = make_service(spec=SIMPLE)
-        draft = ApplicationDraft.objects.create(
-            service=service, form_version=service.current_version(),
-            answers={"purpose": "x", "applicant_name": "Пётр", "applicant_email":
-                     "petr@example.org", "applicant_phone": ""})
+        service = OnlineServiceFactory(spec=SIMPLE)
         with django_capture_on_commit_callbacks(execute=True):
-            case, _created = submit_application(draft.token)
+            case = SubmittedCaseFactory(service=service, answers={"purpose": "x"},
+                                        applicant_name="Пётр",
+                                        applicant_email="petr@example.org")
     connection.set_schema_to_public()
     mail.outbox.clear()
     return case
-
-
-@pytest.fixture
-def sms_log(settings, tmp_path):
-    """SMS go to this test's own log (the local backend writes STATE_DIR/sms.log)."""
-    settings.STATE_DIR = tmp_path
-    settings.DGBOX_SMS_BACKEND = "services.notifications.sms.LogSMSBackend"
-    return tmp_path / "sms.log"
 
 
 def ask_code(client, reference, host=NORTH, capture=None):
@@ -160,22 +149,21 @@ def test_a_reference_of_tenant_a_is_unknown_on_tenant_b(client, north_case,
 
 def phone_only_case(tenant):
     with tenant_context(tenant):
-        service = make_service(spec=SIMPLE)
-        draft = ApplicationDraft.objects.create(
-            service=service, form_version=service.current_version(),
-            answers={"purpose": "x", "applicant_name": "Ира", "applicant_email": "",
-                     "applicant_phone": "+7 900 123 45 67"})
-        case, _created = submit_application(draft.token)  # its receipt is never sent here
+        service = OnlineServiceFactory(spec=SIMPLE)
+        # Its receipt is never sent here.
+        case = SubmittedCaseFactory(service=service, answers={"purpose": "x"},
+                                    applicant_name="Ира", applicant_email="",
+                                    applicant_phone="+7 900 123 45 67")
     return case
 
 
-def test_code_by_sms_when_only_a_phone_was_given(tenant_a, sms_log,
+def test_code_by_sms_when_only_a_phone_was_given(tenant_a, sms_log, read_sms_log,
                                                  django_capture_on_commit_callbacks):
     case = phone_only_case(tenant_a)
     with tenant_context(tenant_a):
         with django_capture_on_commit_callbacks(execute=True):
             tracking.request_code(case.reference, "10.0.0.1")
-        [sms] = _log_lines(sms_log)
+        [sms] = read_sms_log(sms_log)
         code = code_in(sms["text"])
         assert sms["phone"] == "+79001234567" and case.reference in sms["text"]
         assert TrackingCode.objects.get(case=case).sent_to == "sms"
@@ -214,6 +202,11 @@ class UnreachableEmailBackend(BaseEmailBackend):
         raise ConnectionError("mail server unreachable")
 
 
+class RefusingSMSBackend(SMSBackend):
+    def send(self, phone, text):
+        raise PermanentDeliveryError("number does not exist")
+
+
 def test_a_code_waiting_for_a_retry_is_kept_and_the_retry_delivers_it(
         client, tenant_a, north_case, settings, django_capture_on_commit_callbacks):
     settings.EMAIL_BACKEND = "tests.test_tracking.UnreachableEmailBackend"
@@ -239,7 +232,7 @@ def test_a_code_waiting_for_a_retry_is_kept_and_the_retry_delivers_it(
 
 def test_a_code_that_could_not_be_delivered_is_masked_too(tenant_a, settings,
                                                           django_capture_on_commit_callbacks):
-    settings.DGBOX_SMS_BACKEND = "tests.test_notifications.RefusingSMSBackend"
+    settings.DGBOX_SMS_BACKEND = "tests.test_tracking.RefusingSMSBackend"
     case = phone_only_case(tenant_a)
     with tenant_context(tenant_a):
         with django_capture_on_commit_callbacks(execute=True):
@@ -249,7 +242,7 @@ def test_a_code_that_could_not_be_delivered_is_masked_too(tenant_a, settings,
         assert REDACTED in message.body and tracking.codes_in_message(message) == []
 
 
-def test_the_daily_sweep_masks_codes_that_were_sent_unmasked(tenant_a, sms_log,
+def test_the_daily_sweep_masks_codes_that_were_sent_unmasked(tenant_a, sms_log, read_sms_log,
                                                              django_capture_on_commit_callbacks):
     """A message sent without the task's masking (before it existed, or masking failed)."""
     case = phone_only_case(tenant_a)
@@ -258,7 +251,7 @@ def test_the_daily_sweep_masks_codes_that_were_sent_unmasked(tenant_a, sms_log,
             tracking.request_code(case.reference, "10.0.0.1")
         message = Message.objects.get(topic=case.reference, key="tracking_code")
         assert delivery.deliver_message(message.pk) == "sent"
-        [sms] = _log_lines(sms_log)
+        [sms] = read_sms_log(sms_log)
         code = code_in(sms["text"])
         message.refresh_from_db()
         assert code in message.body

@@ -16,11 +16,7 @@ from services.models import Workflow
 from services.workflows import diagram as workflow_diagram
 from services.workflows import spec as workflowspec
 
-from . import test_workflow_editor
-from .test_apply import NORTH
-from .test_workflow_editor import WITH_VISIT, body
-
-editor = test_workflow_editor.editor  # the fixture: the tenant's administrator, logged in
+from .factories import NORTH, WITH_VISIT
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -47,6 +43,10 @@ def arrows(svg):
             path = g.find(f"{SVG}path")
             found[key] = (g.get("data-kind"), path.get("d"), path.get("stroke"))
     return found
+
+
+def body(response):
+    return response.content.decode()
 
 
 def pairs(definition):

@@ -7,7 +7,6 @@ import copy
 import importlib
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.db import connection
 from django.utils import translation
 from django_tenants.utils import tenant_context
@@ -18,24 +17,9 @@ from services.workflows import blocks as workflow_blocks
 from services.workflows import spec as workflowspec
 from services.workflows.models import DEFAULT_NAME
 
-from .test_apply import NORTH, make_service
-from .test_cases import SPEC, new_case, staff
+from .factories import NORTH, WITH_VISIT, StaffFactory, SubmittedCaseFactory, WorkflowFactory
 
 pytestmark = pytest.mark.django_db
-
-#: DEFAULT plus a site visit: inspectors visit during review and hand the case back.
-WITH_VISIT = copy.deepcopy(workflowspec.DEFAULT)
-WITH_VISIT["states"].insert(2, {
-    "code": "site_visit", "label": {"ru": "Выезд на место", "en": "Site visit"},
-    "terminal": False, "clock": "runs"})
-WITH_VISIT["transitions"] += [
-    {"code": "plan_visit", "label": {"ru": "Назначить выезд", "en": "Plan a site visit"},
-     "from": ["in_review"], "to": "site_visit", "group": "Inspectors", "requires": ["note"],
-     "notify": True},
-    {"code": "visit_done", "label": {"ru": "Выезд проведён", "en": "Site visit done"},
-     "from": ["site_visit"], "to": "in_review", "group": "Inspectors", "requires": [],
-     "notify": False},
-]
 
 
 def form_data(definition, name=DEFAULT_NAME):
@@ -53,25 +37,6 @@ def form_data(definition, name=DEFAULT_NAME):
                 elif value not in (False, []):
                     data[f"{prefix}-value-{key}"] = value
     return data
-
-
-@pytest.fixture
-def editor(client, tenant_a):
-    """The tenant's administrator, reading the admin in English, logged in; the service uses
-    the standard workflow."""
-    from wagtail.users.models import UserProfile
-
-    with tenant_context(tenant_a):
-        admin = get_user_model().objects.get(email="admin@north.example")
-        profile = UserProfile.get_for_user(admin)
-        profile.preferred_language = "en"
-        profile.save()
-        client.force_login(admin)
-        standard = Workflow.default()
-        service = make_service(spec=SPEC)
-    connection.set_schema_to_public()
-    return {"client": client, "tenant": tenant_a, "workflow": standard, "service": service,
-            "url": f"/admin/snippets/services/workflow/edit/{standard.pk}/"}
 
 
 def body(response):
@@ -123,7 +88,7 @@ def test_editor_opens_pre_filled_with_an_overview_and_no_json_to_edit(editor):
 def test_saving_in_the_admin_makes_a_version_new_cases_follow(editor):
     client, tenant = editor["client"], editor["tenant"]
     with tenant_context(tenant):
-        old_case = new_case(editor["service"])
+        old_case = SubmittedCaseFactory(service=editor["service"])
         first = old_case.workflow_version.number
     data = form_data(WITH_VISIT)
     data["definition"] = '{"initial": "nowhere"}'  # not a field of the form: ignored
@@ -136,8 +101,9 @@ def test_saving_in_the_admin_makes_a_version_new_cases_follow(editor):
         standard = Workflow.objects.get(pk=editor["workflow"].pk)
         assert standard.definition == WITH_VISIT
         assert standard.versions.order_by("-number").first().number == first + 1
-        inspector = staff("inspector", "Inspectors", workflowspec.STAFF_GROUP)
-        newer = new_case(editor["service"])
+        inspector = StaffFactory(username="inspector",
+                                 groups=["Inspectors", workflowspec.STAFF_GROUP])
+        newer = SubmittedCaseFactory(service=editor["service"])
         assert newer.workflow_version.number == first + 1
         engine.take(newer.pk, "start_review", actor=inspector)
         engine.take(newer.pk, "plan_visit", actor=inspector, values={"note": "Tuesday"})
@@ -284,7 +250,7 @@ def test_the_data_migration_fills_the_blocks_of_a_json_only_workflow(tenant_a):
 
     migration = importlib.import_module("services.migrations.0004_workflow_builder")
     with tenant_context(tenant_a):
-        legacy = Workflow.objects.create(name="Legacy", definition=copy.deepcopy(WITH_VISIT))
+        legacy = WorkflowFactory(name="Legacy", definition=copy.deepcopy(WITH_VISIT))
         # As a row from before the editor: a definition and no blocks.
         Workflow.objects.filter(pk=legacy.pk).update(states=[], transitions=[])
         assert len(Workflow.objects.get(pk=legacy.pk).states) == 0

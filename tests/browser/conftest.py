@@ -9,6 +9,7 @@ from django.db import connection
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 PHONE = {"width": 360, "height": 740}
+WCAG = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22a", "wcag22aa"]
 
 
 def pytest_collection_modifyitems(config, items):
@@ -37,7 +38,7 @@ def browser_tenant(django_db_setup, django_db_blocker, session_tenants):
     from django_tenants.utils import tenant_context
 
     from demo.site import populate
-    from tests.conftest import launch
+    from tests.factories import launch
 
     with django_db_blocker.unblock():
         tenant = launch("Лесной", slug="lesnoy", admin_email="admin@lesnoy.example").tenant
@@ -107,3 +108,44 @@ def phone(browser):
     page.set_default_timeout(60_000)  # readiness bound on a loaded machine, not a speed check
     yield page
     context.close()
+
+
+# --- What every page of a journey is checked for ---------------------------------------------
+@pytest.fixture(scope="session")
+def _axe():
+    from axe_playwright_python.sync_playwright import Axe
+
+    return Axe()
+
+
+@pytest.fixture
+def assert_accessible(_axe):
+    """assert_accessible(page): axe-core finds no WCAG 2.2 A/AA violation on the page."""
+
+    def check(page):
+        results = _axe.run(page, options={"runOnly": {"type": "tag", "values": WCAG}})
+        assert results.violations_count == 0, results.generate_report()
+
+    return check
+
+
+@pytest.fixture
+def assert_fits_the_phone():
+    """assert_fits_the_phone(page): nothing is wider than the phone's 360 px screen."""
+
+    def check(page):
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 360, f"page is {width}px wide on a 360px screen (horizontal scrolling)"
+
+    return check
+
+
+@pytest.fixture
+def check_step(assert_accessible, assert_fits_the_phone):
+    """check_step(page): a step of a citizen's journey fits the phone and is accessible."""
+
+    def check(page):
+        assert_fits_the_phone(page)
+        assert_accessible(page)
+
+    return check

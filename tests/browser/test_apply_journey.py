@@ -10,8 +10,6 @@ from django.core.files.storage import storages
 from django_tenants.utils import tenant_context
 from playwright.sync_api import expect
 
-from .test_citizen import assert_accessible, assert_fits_the_phone
-
 # The live server's threads write through their own (committed) connections; this test reads
 # what they wrote through the test's connection, which sees committed rows.
 pytestmark = pytest.mark.django_db
@@ -50,13 +48,8 @@ def online_service(browser_tenant, django_db_blocker):
                     accepting=before.get(service.pk, False))
 
 
-def check_step(page):
-    assert_fits_the_phone(page)
-    assert_accessible(page)
-
-
 def test_citizen_applies_with_an_upload_and_tracks_it(site, phone, browser_tenant,
-                                                      online_service, s3_bucket):
+                                                      online_service, s3_bucket, check_step):
     page = phone
     # The service page: the start button leads to the form.
     page.goto(f"{site}/ru/services/{SLUG}/")

@@ -16,8 +16,6 @@ from django.utils import timezone
 from django_tenants.utils import tenant_context
 from playwright.sync_api import expect
 
-from .test_citizen import assert_accessible, assert_fits_the_phone
-
 # The live server's threads write through their own (committed) connections; this test reads
 # what they wrote through the test's connection, which sees committed rows.
 pytestmark = pytest.mark.django_db
@@ -105,22 +103,25 @@ def desk(browser):
     context.close()
 
 
-def assert_admin_accessible(page):
-    # Wagtail fades its messages in (opacity, 0.5 s, whatever prefers-reduced-motion says);
-    # measured half-way, their white text fails the contrast check. Wait for the end state.
-    messages = page.locator(".messages > ul")
-    if messages.count():
-        expect(messages).to_have_css("opacity", "1")
-    assert_accessible(page)
+@pytest.fixture
+def assert_admin_accessible(assert_accessible):
+    """assert_accessible for an admin page, once Wagtail's messages have faded in."""
 
+    def check(page):
+        # Wagtail fades its messages in (opacity, 0.5 s, whatever prefers-reduced-motion
+        # says); measured half-way, their white text fails the contrast check. Wait for the
+        # end state.
+        messages = page.locator(".messages > ul")
+        if messages.count():
+            expect(messages).to_have_css("opacity", "1")
+        assert_accessible(page)
 
-def check_step(page):
-    assert_fits_the_phone(page)
-    assert_accessible(page)
+    return check
 
 
 def test_case_worker_asks_for_more_information_then_approves(
-        site, desk, phone, browser_tenant, case_worker, submitted_case, s3_bucket):
+        site, desk, phone, browser_tenant, case_worker, submitted_case, s3_bucket,
+        assert_admin_accessible, check_step):
     reference = submitted_case
     cache.clear()  # tracking's rate limits count per client address, and all tests are 127.0.0.1
 

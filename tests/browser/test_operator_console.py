@@ -9,8 +9,6 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from .test_citizen import assert_accessible, assert_fits_the_phone
-
 pytestmark = pytest.mark.django_db
 
 
@@ -47,7 +45,8 @@ def console_data(browser_tenant, django_db_blocker):
         type(user).objects.filter(pk=user.pk)._raw_delete(using="default")
 
 
-def test_operator_reads_the_fleet_on_a_phone(server, phone, console_data, browser_tenant):
+def test_operator_reads_the_fleet_on_a_phone(server, phone, console_data, browser_tenant,
+                                             assert_accessible, assert_fits_the_phone):
     portal = f"http://localhost:{server}"
     phone.goto(f"{portal}/operator/")
     expect(phone).to_have_url(re.compile(r"/operator/login/\?next=/operator/$"))

@@ -1,0 +1,317 @@
+"""What the tests build again and again (factory_boy), and the test data it is built from.
+
+Each factory makes its rows the way the tests relied on them being made:
+
+- OnlineServiceFactory: an online service on one of the demo service pages every session
+  tenant has (demo.site.populate), its form built from a plain spec; saving it makes the
+  first form version.
+- ApplicationDraftFactory: a draft as the apply form leaves it (answers to the form's
+  questions plus the applicant's contact details), written straight to its table.
+- SubmittedCaseFactory: a case made by services.applications.submission.submit_application
+  from such a draft, with everything submitting does: reference, workflow version and
+  deadline, the "submitted" event, the automatic rules' decision, the receipt on commit.
+- CaseFactory and make_cases(): case rows straight into the table (no submission, no
+  events, no messages), for lists, filters and counts.
+- StaffFactory: a member of staff made by create_user, in groups (made when missing), with
+  permissions, reading the admin in a language.
+- WorkflowFactory, RegisterFactory (records put in by registers.replace_records) and
+  MessageFactory (outbox rows as notify() leaves them, written directly).
+- launch(): a tenant launched through tenants.provisioning.launch_tenant.
+
+All but launch() work in the current tenant's schema: call them inside tenant_context.
+"""
+
+import copy
+import uuid
+from datetime import timedelta
+
+import factory
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group, Permission
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
+from factory.django import DjangoModelFactory
+from wagtail.users.models import UserProfile
+
+from cms.models import ServicePage
+from services.applications.submission import submit_application
+from services.forms.blocks import stream_data_from_spec
+from services.models import ApplicationDraft, Case, OnlineService, Register, Workflow
+from services.notifications.models import Message
+from services.registers import service as registers
+from services.workflows import spec as workflowspec
+from tenants.provisioning import LaunchRequest, launch_tenant
+
+# --- Test data ---------------------------------------------------------------------------------
+
+#: Host headers of the session tenants (tests/conftest.py: `north` and `south`).
+NORTH = {"HTTP_HOST": "north.localhost"}
+SOUTH = {"HTTP_HOST": "south.localhost"}
+
+#: The smallest files each type sniffer accepts as what they are.
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00"
+       b"\x00\x90wS\xde\x00\x00\x00\x0cIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00"
+       b"\x00\x00\x00IEND\xaeB`\x82")
+
+#: A form with a question of every field type, limits and a condition.
+FORM_SPEC = [
+    {"type": "text", "name": "purpose", "label": "Purpose", "required": True,
+     "min_length": 3, "max_length": 20},
+    {"type": "long_text", "name": "details", "label": "Details", "required": False,
+     "max_length": 50},
+    {"type": "number", "name": "children", "label": "Children", "required": True,
+     "min_value": "0", "max_value": "12"},
+    {"type": "date", "name": "born", "label": "Born", "required": True, "when": "past"},
+    {"type": "email", "name": "work_email", "label": "Work email", "required": False},
+    {"type": "phone", "name": "work_phone", "label": "Work phone", "required": False},
+    {"type": "choice", "name": "school", "label": "School", "required": True,
+     "choices": ["No. 1", "No. 2"]},
+    {"type": "multi_choice", "name": "clubs", "label": "Clubs", "required": False,
+     "choices": ["Chess", "Music", "Sport"], "max_selections": 2},
+    {"type": "yes_no", "name": "benefits", "label": "Benefits?", "required": True},
+    {"type": "text", "name": "benefit_no", "label": "Benefit number", "required": True,
+     "show_if": {"field": "benefits", "value": "yes"}},
+    {"type": "address", "name": "home", "label": "Home address", "required": True},
+    {"type": "national_id", "name": "snils", "label": "SNILS", "required": True,
+     "id_kind": "snils"},
+    {"type": "file", "name": "certificate", "label": "Certificate", "required": True,
+     "file_kinds": ["pdf"], "max_size_mb": 1},
+]
+
+#: What the form above posts when every answer is right (the file aside: good_files()).
+GOOD_ANSWERS = {
+    "applicant_name": "Анна Иванова", "applicant_email": "anna@example.org",
+    "purpose": "School", "children": "2", "born": "2019-05-01", "school": "No. 1",
+    "clubs": ["Chess"], "benefits": "no", "home_0": "ул. Ленина, 1", "home_1": "",
+    "home_2": "Северск", "home_3": "101000", "snils": "112-233-445 95",
+}
+
+
+def good_files(content=PDF, name="certificate.pdf"):
+    """The upload FORM_SPEC asks for, as the form receives it."""
+    return {"certificate": SimpleUploadedFile(name, content, content_type="application/pdf")}
+
+
+#: A building permit's two questions, which the case tests' automatic rules read.
+PERMIT_SPEC = [{"type": "number", "name": "floors", "label": "Floors", "required": True},
+               {"type": "yes_no", "name": "heritage", "label": "Heritage site?",
+                "required": True}]
+PERMIT_ANSWERS = {"floors": "5", "heritage": "no"}
+
+#: The standard workflow plus a site visit: inspectors visit during review and hand back.
+WITH_VISIT = copy.deepcopy(workflowspec.DEFAULT)
+WITH_VISIT["states"].insert(2, {
+    "code": "site_visit", "label": {"ru": "Выезд на место", "en": "Site visit"},
+    "terminal": False, "clock": "runs"})
+WITH_VISIT["transitions"] += [
+    {"code": "plan_visit", "label": {"ru": "Назначить выезд", "en": "Plan a site visit"},
+     "from": ["in_review"], "to": "site_visit", "group": "Inspectors", "requires": ["note"],
+     "notify": True},
+    {"code": "visit_done", "label": {"ru": "Выезд проведён", "en": "Site visit done"},
+     "from": ["site_visit"], "to": "in_review", "group": "Inspectors", "requires": [],
+     "notify": False},
+]
+
+
+# --- Tenants -----------------------------------------------------------------------------------
+
+def launch(name, kind="region", **kwargs):
+    """A tenant launched as operators launch one (schema from the template, domain, first
+    administrator); returns the LaunchResult. Call it in the public schema."""
+    kwargs.setdefault("admin_email", f"admin@{uuid.uuid4().hex[:6]}.example")
+    return launch_tenant(LaunchRequest(name=name, kind=kind, **kwargs))
+
+
+# --- Services, drafts and cases ------------------------------------------------------------------
+
+class OnlineServiceFactory(DjangoModelFactory):
+    """An online service on the tenant's demo service page `slug` (Russian locale), with the
+    form `spec`; saving it makes form version 1."""
+
+    class Meta:
+        model = OnlineService
+
+    class Params:
+        slug = "building-permit"
+        spec = FORM_SPEC
+
+    page = factory.LazyAttribute(
+        lambda o: ServicePage.objects.get(slug=o.slug, locale__language_code="ru"))
+    form = factory.LazyAttribute(lambda o: stream_data_from_spec(o.spec))
+
+
+class ApplicationDraftFactory(DjangoModelFactory):
+    """A draft on the service's current form version: `form_answers` (the answers to the
+    form's own questions, not checked) plus the applicant's name, e-mail and phone."""
+
+    class Meta:
+        model = ApplicationDraft
+
+    class Params:
+        form_answers = factory.Dict(PERMIT_ANSWERS)
+        applicant_name = "Ann"
+        applicant_email = "ann@example.org"
+        applicant_phone = ""
+
+    service = factory.SubFactory(OnlineServiceFactory, spec=PERMIT_SPEC)
+    form_version = factory.LazyAttribute(lambda o: o.service.current_version())
+    answers = factory.LazyAttribute(lambda o: {
+        **o.form_answers, "applicant_name": o.applicant_name,
+        "applicant_email": o.applicant_email, "applicant_phone": o.applicant_phone})
+
+
+class SubmittedCaseFactory(factory.Factory):
+    """A case made as an applicant makes one: an ApplicationDraftFactory draft of `answers`
+    (what the case's `answers` will be) submitted through submit_application. Other keyword
+    arguments (applicant_name, applicant_email, applicant_phone, language...) go to the
+    draft. Only created, never built: a case without its submission would not be one."""
+
+    class Meta:
+        model = Case
+
+    service = factory.SubFactory(OnlineServiceFactory, spec=PERMIT_SPEC)
+    answers = factory.Dict(PERMIT_ANSWERS)
+
+    @classmethod
+    def _build(cls, model_class, *args, **kwargs):
+        raise TypeError("SubmittedCaseFactory only creates (it submits a draft); "
+                        "use CaseFactory.build() for an unsaved case")
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        draft = ApplicationDraftFactory(form_answers=kwargs.pop("answers"), **kwargs)
+        case, _created = submit_application(draft.token)
+        return case
+
+
+class CaseFactory(DjangoModelFactory):
+    """A case row written straight to the table, as if received: on the standard workflow's
+    current version in its first state, due in 20 days, no events, no messages."""
+
+    class Meta:
+        model = Case
+
+    reference = factory.Sequence(lambda n: f"INB-2026-{100001 + n:06d}")
+    submission_key = factory.LazyFunction(uuid.uuid4)
+    service = factory.SubFactory(OnlineServiceFactory, spec=PERMIT_SPEC)
+    form_version = factory.LazyAttribute(lambda o: o.service.current_version())
+    workflow_version = factory.LazyFunction(lambda: Workflow.default().current_version())
+    status = factory.LazyAttribute(lambda o: o.workflow_version.definition["initial"])
+    due_date = factory.LazyFunction(lambda: timezone.localdate() + timedelta(days=20))
+    applicant_name = factory.Sequence(lambda n: f"Applicant {n}")
+    applicant_email = factory.Sequence(lambda n: f"person{n}@example.org")
+    answers = factory.Sequence(lambda n: {"purpose": f"purpose {n}"})
+
+
+def make_cases(service, n, each=None, **fields):
+    """n CaseFactory cases of `service` in one INSERT (bulk_create: no save()), numbered from
+    0 in each call ("Applicant 0", "person0@example.org", answers {"purpose": "purpose 0"});
+    `fields` for all of them, `each(i)` for the i-th; both may change any of these but the
+    answers (the form version stays that of `service`)."""
+    form_version = service.current_version()
+    version = Workflow.default().current_version()
+    today = timezone.localdate()
+    rows = []
+    for i in range(n):
+        values = {"service": service, "status": version.definition["initial"],
+                  "due_date": today + timedelta(days=20), "applicant_name": f"Applicant {i}",
+                  "applicant_email": f"person{i}@example.org", **fields,
+                  **(each(i) if each else {})}
+        rows.append(CaseFactory.build(form_version=form_version, workflow_version=version,
+                                      answers={"purpose": f"purpose {i}"}, **values))
+    return Case.objects.bulk_create(rows)
+
+
+# --- People --------------------------------------------------------------------------------------
+
+class StaffFactory(DjangoModelFactory):
+    """A member of staff: create_user with the password "x" and the e-mail
+    <username>@north.example; then, when given, `admin_language` (the admin's language in
+    their Wagtail profile), `permissions` ("app_label.codename") and `groups` (names; a group
+    missing in the tenant is made)."""
+
+    class Meta:
+        model = get_user_model()
+        skip_postgeneration_save = True  # the hooks below save what they change themselves
+
+    username = factory.Sequence(lambda n: f"staff{n}")
+    email = factory.LazyAttribute(lambda o: f"{o.username}@north.example")
+    password = "x"
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        return model_class._default_manager.create_user(*args, **kwargs)
+
+    @factory.post_generation
+    def admin_language(user, create, extracted, **kwargs):
+        if extracted:
+            profile = UserProfile.get_for_user(user)
+            profile.preferred_language = extracted
+            profile.save()
+
+    @factory.post_generation
+    def permissions(user, create, extracted, **kwargs):
+        if extracted:
+            user.user_permissions.add(*[
+                Permission.objects.get(content_type__app_label=app_label, codename=codename)
+                for app_label, codename in (name.split(".") for name in extracted)])
+
+    @factory.post_generation
+    def groups(user, create, extracted, **kwargs):
+        for name in extracted or ():
+            user.groups.add(Group.objects.get_or_create(name=name)[0])
+
+
+# --- Definitions: workflows and registers ------------------------------------------------------
+
+class WorkflowFactory(DjangoModelFactory):
+    """A workflow besides the standard one, by default a copy of its definition; saving it
+    fills the editor's blocks and makes version 1."""
+
+    class Meta:
+        model = Workflow
+
+    name = factory.Sequence(lambda n: f"Workflow {n}")
+    definition = factory.LazyFunction(lambda: copy.deepcopy(workflowspec.DEFAULT))
+
+
+class RegisterFactory(DjangoModelFactory):
+    """A register keyed by `key_kind`, its `columns` given as (name, type) pairs; `records`
+    [(key, data)] are put in by registers.replace_records, as an import does."""
+
+    class Meta:
+        model = Register
+        skip_postgeneration_save = True  # replace_records updates the register's row itself
+
+    class Params:
+        columns = ()
+
+    code = factory.Sequence(lambda n: f"register_{n}")
+    name = factory.LazyAttribute(lambda o: o.code.replace("_", " ").title())
+    key_kind = "snils"
+    fields = factory.LazyAttribute(lambda o: [{"type": "field", "value": {"name": n, "type": t}}
+                                              for n, t in o.columns])
+
+    @factory.post_generation
+    def records(register, create, extracted, **kwargs):
+        if extracted is not None:
+            registers.replace_records(register, extracted)
+
+
+# --- Notifications -----------------------------------------------------------------------------
+
+class MessageFactory(DjangoModelFactory):
+    """An outbox row written directly, not through notify(): a receipt in Russian to
+    a@example.org (an SMS: to +79990000000, no subject), pending unless told otherwise."""
+
+    class Meta:
+        model = Message
+
+    channel = "email"
+    recipient = factory.LazyAttribute(
+        lambda o: "+79990000000" if o.channel == "sms" else "a@example.org")
+    key = "application_received"
+    language = "ru"
+    subject = factory.LazyAttribute(lambda o: "" if o.channel == "sms" else "S")
+    body = "b"
