@@ -18,6 +18,7 @@ from django_tenants.utils import tenant_context
 from rich.table import Table
 
 from cms.demo_content import populate
+from cms.provisioning import set_site_port
 from services.demo import populate as populate_forms
 from tenants.console import console_for
 from tenants.models import Tenant
@@ -45,7 +46,10 @@ class Command(BaseCommand):
 
     def handle(self, *args, port, no_serve, **options):
         console = console_for(self.stdout)
-        settings.DGBOX_SITE_PORT = port  # links printed and shown on the portal use this port
+        # Links printed, shown on the portal, in e-mails (those the worker below sends too: it
+        # reads the environment) and in the open API carry the port the demo serves on.
+        settings.DGBOX_SITE_PORT = port
+        os.environ["DGBOX_SITE_PORT"] = str(port)
         with console.status("Preparing the database (the first run takes about a minute)..."):
             call_command("migrate", interactive=False, verbosity=0)
         for req in DEMO_TENANTS:
@@ -58,6 +62,7 @@ class Command(BaseCommand):
                     tenant_context(tenant):
                 populate(tenant.default_language)
                 populate_forms(tenant.default_language)
+                set_site_port(port)
 
         _ensure_operator()
         call_command("usage", "collect", stdout=self.stdout)
