@@ -135,6 +135,7 @@ def _kill(pid: int) -> None:
 
 def _start(folder: Path, port: int) -> None:
     log = folder / "redis.log"
+    (folder / "redis.pid").unlink(missing_ok=True)  # a killed server's; the new one writes it
     command = [str(_binary()), "--bind", "127.0.0.1", "--port", str(port), "--daemonize", "yes",
                "--save", "", "--appendonly", "no", "--dir", str(folder),
                "--pidfile", str(folder / "redis.pid"), "--logfile", str(log)]
@@ -147,7 +148,8 @@ def _start(folder: Path, port: int) -> None:
             f"({' '.join(str(said).split())}). Its log: {log}{log_excerpt(log)}\n"
             + clean_state_hint(folder)) from None
     deadline = time.monotonic() + 10
-    while not answers("127.0.0.1", port):
+    # Redis listens before it writes its pid file; stop() and the health check need both.
+    while not (answers("127.0.0.1", port) and read_pid(folder / "redis.pid")):
         if time.monotonic() > deadline:
             raise LocalServiceError(
                 f"the embedded Redis did not answer on 127.0.0.1:{port} within 10 s. Its log: "
