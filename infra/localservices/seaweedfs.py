@@ -253,19 +253,22 @@ exec "$@"
 @cache
 def _private_tmp_prefix(probe_dir: str) -> tuple[str, ...] | None:
     """The `unshare` command that gives a process a /tmp of its own, None where the system
-    does not allow it (no util-linux, or no mount namespaces for this user)."""
+    does not allow it (no util-linux, or no mount namespace for this user: a container
+    without CAP_SYS_ADMIN that forbids user namespaces too)."""
     unshare = shutil.which("unshare")
     if not unshare or not shutil.which("mount"):
         return None
-    prefix = [unshare, "--mount", "--propagation", "private"]
-    if os.geteuid() != 0:
-        prefix.insert(1, "--map-root-user")  # a user namespace lets a user mount in it
-    try:
-        probe = subprocess.run([*prefix, "--", "sh", "-c", 'mount --bind "$0" /tmp', probe_dir],
-                               capture_output=True, timeout=30, check=False)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return (*prefix, "--", "sh", "-c", _PRIVATE_TMP, "sh") if probe.returncode == 0 else None
+    plain = [unshare, "--mount", "--propagation", "private"]
+    # Root may make a mount namespace; anyone may where user namespaces are allowed.
+    for prefix in ([plain] if os.geteuid() == 0 else []) + [[*plain, "--map-root-user"]]:
+        try:
+            probe = subprocess.run([*prefix, "--", "sh", "-c", 'mount --bind "$0" /tmp',
+                                    probe_dir], capture_output=True, timeout=30, check=False)
+        except (OSError, subprocess.SubprocessError):
+            continue
+        if probe.returncode == 0:
+            return (*prefix, "--", "sh", "-c", _PRIVATE_TMP, "sh")
+    return None
 
 
 def _start_seaweedfs(folder: Path, ports: dict[str, int], access_key: str,
