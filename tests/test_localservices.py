@@ -204,8 +204,12 @@ def test_dgbox_uses_only_the_environment_outside_development(embedded, monkeypat
 def test_seaweedfs_keeps_its_sockets_in_its_state_folder(embedded):
     ports = seaweed_ports(embedded.s3_port)
     private = embedded.seaweed / "tmp"
-    for name in ("master", "volume", "filer", "s3", "admin"):
-        assert (private / f"seaweedfs-{name}-grpc-{ports[name + ' gRPC']}.sock").is_socket()
+    expected = [private / f"seaweedfs-{name}-grpc-{ports[name + ' gRPC']}.sock"
+                for name in ("master", "volume", "filer", "s3", "admin")]
+    deadline = time.monotonic() + 60  # S3 answers before every part has its socket
+    while not all(path.is_socket() for path in expected) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert [path.name for path in expected if not path.is_socket()] == []
     # The other server's sockets in the shared /tmp were neither replaced nor removed...
     for path, inode in embedded.decoys.items():
         assert path.is_socket() and path.stat().st_ino == inode
