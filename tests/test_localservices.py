@@ -5,6 +5,7 @@ socket of SeaweedFS in its state folder."""
 
 import os
 import pwd
+import random
 import shutil
 import signal
 import socket
@@ -32,19 +33,30 @@ SERVER_VARIABLES = ("DATABASE_URL", "REDIS_URL", "DGBOX_S3_ENDPOINT_URL", "DGBOX
                     "DGBOX_S3_SECRET_KEY", "DGBOX_EMBEDDED_S3_PORT", "DJANGO_SETTINGS_MODULE")
 
 
-def _free_port() -> int:
+def _bindable(port: int) -> bool:
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def _free_port() -> int:
+    """A free port for a server, below the ephemeral range: one picked there (bind to port 0)
+    can be taken by any outgoing connection before the server binds it."""
+    for _ in range(200):
+        port = random.randrange(12_000, 20_000)  # noqa: S311 - not a secret
+        if _bindable(port):
+            return port
+    raise RuntimeError("no free port")
 
 
 def _free_s3_port() -> int:
     """An S3 port whose SeaweedFS ports (seaweed_ports) are all free."""
-    for _ in range(50):
+    for _ in range(200):
         ports = seaweed_ports(_free_port())
-        if max(ports.values()) > 65535 or min(ports.values()) < 1024:
-            continue
-        if not any(answers("127.0.0.1", number, timeout=0.1) for number in ports.values()):
+        if all(_bindable(number) for number in ports.values()):
             return ports["s3"]
     raise RuntimeError("no free ports for SeaweedFS")
 
@@ -135,7 +147,9 @@ def embedded():
         listener.listen()
         listeners.append(listener)
         decoys[path] = path.stat().st_ino
-    servers = Embedded(state, _free_port(), s3_port, decoys)
+    pg_port = next(port for port in iter(_free_port, None)
+                   if port not in seaweed_ports(s3_port).values())
+    servers = Embedded(state, pg_port, s3_port, decoys)
     try:
         started = _localservices(servers.env, "start")
         assert started.returncode == 0, started.stderr
