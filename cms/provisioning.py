@@ -1,5 +1,6 @@
 """What a fresh tenant site gets at launch, and what the template must not carry."""
 
+from django.conf import settings
 from django.dispatch import receiver
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop, override
@@ -67,8 +68,18 @@ def create_site(tenant, options, **_kwargs):
             home.add_child(instance=StandardPage(
                 title=_(title), slug=slug, locale=locale, summary=_(summary), body=_(body),
             ))
+    # Wagtail writes absolute links (the open API's html_url and detail_url) from the site's
+    # port: the one links to tenant sites are written with (DGBOX_SITE_PORT), else plain 80.
     site = Site.objects.create(
-        hostname=options["domain"], port=80, root_page=home, is_default_site=True,
-        site_name=tenant.name,
+        hostname=options["domain"], port=settings.DGBOX_SITE_PORT or 80, root_page=home,
+        is_default_site=True, site_name=tenant.name,
     )
     BrandingSettings.objects.create(site=site, site_name=tenant.name)
+
+
+def set_site_port(port: int) -> None:
+    """Put `port` in the current tenant's Wagtail sites, so the absolute links Wagtail writes
+    from them carry it: `dgbox demo --port N` serves tenants launched on another port."""
+    for site in Site.objects.exclude(port=port):
+        site.port = port
+        site.save(update_fields=["port"])  # Wagtail's post_save clears its cached site roots

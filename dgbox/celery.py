@@ -10,6 +10,7 @@ every tenant) declare `tenant_required=False`.
 import os
 
 from celery.signals import worker_process_init
+from django.db import connection, connections
 from tenant_schemas_celery.app import CeleryApp
 from tenant_schemas_celery.task import TenantTask
 
@@ -27,14 +28,14 @@ class TenantBoundTask(TenantTask):
 
     @staticmethod
     def _public():
-        from django_tenants.utils import get_public_schema_name
+        # django_tenants.utils reads the settings when imported, and this module is imported
+        # while they are (dgbox/__init__.py), so it is imported on first use.
+        from django_tenants.utils import get_public_schema_name  # noqa: PLC0415
 
         return get_public_schema_name()
 
     def apply_async(self, args=None, kwargs=None, **options):
         if self.tenant_required:
-            from django.db import connection
-
             schema = (options.get("headers") or {}).get("_schema_name") or connection.schema_name
             if schema in (None, self._public()):
                 raise TenantRequiredError(
@@ -45,8 +46,6 @@ class TenantBoundTask(TenantTask):
 
     def __call__(self, *args, **kwargs):
         if self.tenant_required:
-            from django.db import connection
-
             if connection.schema_name in (None, self._public()):
                 raise TenantRequiredError(
                     f"Task {self.name} arrived without a tenant and was not run."
@@ -66,7 +65,5 @@ app.autodiscover_tasks()
 @worker_process_init.connect
 def _fresh_connections(**_kwargs):
     """Forked worker processes must not share the parent's database connection."""
-    from django.db import connections
-
     for conn in connections.all(initialized_only=True):
         conn.close()

@@ -3,16 +3,51 @@
 `dgbox <command> ...` runs a Django management command with the project's settings, so
 `dgbox tenant create ...`, `dgbox migrate`, `dgbox demo` and `dgbox runserver` all work.
 Errors a user can act on are printed as one line, with a non-zero exit and no traceback.
+
+Servers: with the development settings (the default), the command finds the servers `make demo`
+and `make test` use by itself, as `python -m infra.localservices run` would choose them:
+DATABASE_URL, REDIS_URL and DGBOX_S3_* when set win; else a PostgreSQL/Redis answering on
+127.0.0.1:5432/6379; else the embedded PostgreSQL and SeaweedFS of DGBOX_STATE_DIR when they
+run. Finding them costs a few loopback connections and no S3 call. It never starts a server: a
+one-off command should neither leave servers running behind the user's back nor pay seconds of
+start-up. `make servers` (`python -m infra.localservices start`) or `make demo` starts them;
+then every `dgbox ...` of the README works as written. Any other settings module (production,
+tests) uses exactly what the environment says.
 """
 
 import os
 import sys
+from collections.abc import MutableMapping
+
+import psycopg
+from django.core.management import execute_from_command_line
+
+from infra import localservices
+
+DEVELOPMENT_SETTINGS = "dgbox.settings.dev"
 
 
-def main(argv=None):
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dgbox.settings.dev")
-    from django.core.management import execute_from_command_line
+def find_servers(environ: MutableMapping[str, str]) -> None:
+    """Put the addresses of the running local servers in `environ` (development settings)."""
+    if environ.get("DJANGO_SETTINGS_MODULE") != DEVELOPMENT_SETTINGS:
+        return
+    found = localservices.discover(environ)
+    environ.update(found)
+    if "DATABASE_URL" in found:
+        try:
+            localservices.ensure_database(found["DATABASE_URL"])
+        except psycopg.Error as err:
+            print(f"dgbox: the PostgreSQL found for DATABASE_URL={found['DATABASE_URL']} does "
+                  f"not work: {str(err).strip()}", file=sys.stderr)
+    elif not environ.get("DATABASE_URL"):
+        print("dgbox: no PostgreSQL answers on 127.0.0.1:5432 and no embedded one runs: start "
+              "them with `make servers` (`python -m infra.localservices start`) or `make demo`, "
+              "or set DATABASE_URL", file=sys.stderr)
 
+
+def main(argv: list[str] | None = None) -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", DEVELOPMENT_SETTINGS)
+    find_servers(os.environ)
     argv = list(sys.argv if argv is None else argv)
     argv[0] = "dgbox"
     if len(argv) == 1:

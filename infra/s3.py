@@ -16,7 +16,7 @@ import re
 import threading
 from collections.abc import Iterator
 from datetime import datetime
-from typing import BinaryIO, NamedTuple
+from typing import Any, BinaryIO, NamedTuple
 from urllib.parse import quote
 
 import boto3
@@ -26,6 +26,9 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 from django.conf import settings
 
 logger = logging.getLogger(__name__)
+
+# A boto3 S3 client. boto3 has no type information installed (see pyproject's mypy section).
+S3Client = Any
 
 TENANTS_ROOT = "tenants/"
 TMP_PREFIX = "tmp/"
@@ -66,7 +69,7 @@ class ObjectInfo(NamedTuple):
 
 # --- client ---------------------------------------------------------------------------------
 
-_clients: dict[tuple, object] = {}
+_clients: dict[tuple[object, ...], S3Client] = {}
 _clients_lock = threading.Lock()
 
 
@@ -86,7 +89,7 @@ def botocore_config() -> Config:
     )
 
 
-def client():
+def client() -> S3Client:
     """The boto3 S3 client for the configured endpoint, one per process (and settings).
 
     Empty DGBOX_S3_ACCESS_KEY/SECRET_KEY use boto3's default chain (instance or pod role).
@@ -186,8 +189,8 @@ def ensure_bucket(bucket: str | None = None) -> BucketReport:
     return BucketReport(bucket, created, blocked, lifecycle, encryption)
 
 
-def _create_bucket(s3, bucket: str) -> bool:
-    params = {"Bucket": bucket}
+def _create_bucket(s3: S3Client, bucket: str) -> bool:
+    params: dict[str, Any] = {"Bucket": bucket}
     region = settings.DGBOX_S3_REGION
     if region and region != "us-east-1" and not settings.DGBOX_S3_ENDPOINT_URL:
         params["CreateBucketConfiguration"] = {"LocationConstraint": region}  # AWS only
@@ -210,7 +213,7 @@ def _unsupported(err: ClientError) -> bool:
     return _code(err) in _NOT_SUPPORTED_CODES or _status(err) in (400, 405, 501)
 
 
-def _make_private(s3, bucket: str) -> bool:
+def _make_private(s3: S3Client, bucket: str) -> bool:
     try:
         s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={
             "BlockPublicAcls": True, "IgnorePublicAcls": True,
@@ -231,7 +234,7 @@ def _make_private(s3, bucket: str) -> bool:
     return False
 
 
-def _apply_lifecycle(s3, bucket: str) -> bool:
+def _apply_lifecycle(s3: S3Client, bucket: str) -> bool:
     ours = {rule["ID"] for rule in LIFECYCLE_RULES}
     try:
         current = s3.get_bucket_lifecycle_configuration(Bucket=bucket).get("Rules", [])
@@ -264,10 +267,10 @@ def _sse_mode() -> str:
     return mode
 
 
-_sse_known: dict[tuple, bool] = {}
+_sse_known: dict[tuple[str, str], bool] = {}
 
 
-def _apply_encryption(s3, bucket: str) -> str | None:
+def _apply_encryption(s3: S3Client, bucket: str) -> str | None:
     mode = _sse_mode()
     if mode == "off":
         return None
@@ -294,7 +297,7 @@ def _apply_encryption(s3, bucket: str) -> str | None:
     return None
 
 
-def _sse_key(bucket: str) -> tuple:
+def _sse_key(bucket: str) -> tuple[str, str]:
     return (settings.DGBOX_S3_ENDPOINT_URL, bucket)
 
 
@@ -325,7 +328,7 @@ def sse_enabled(bucket: str | None = None) -> bool:
     return known
 
 
-def write_args(bucket: str | None = None) -> dict:
+def write_args(bucket: str | None = None) -> dict[str, str]:
     """Extra arguments for every write: the encryption header when it is on."""
     return {"ServerSideEncryption": SSE_ALGORITHM} if sse_enabled(bucket) else {}
 
@@ -374,15 +377,16 @@ def prefix_usage(prefix: str, *, bucket: str | None = None) -> tuple[int, int]:
     return count, total
 
 
-def head(key: str, *, bucket: str | None = None) -> dict:
+def head(key: str, *, bucket: str | None = None) -> dict[str, Any]:
     bucket = bucket_name(bucket)
     try:
-        return client().head_object(Bucket=bucket, Key=key)
+        answer: dict[str, Any] = client().head_object(Bucket=bucket, Key=key)
+        return answer
     except (ClientError, BotoCoreError) as err:
         raise _wrap(err, "reading", bucket, key) from err
 
 
-def manifest(prefix: str, *, bucket: str | None = None) -> list[dict]:
+def manifest(prefix: str, *, bucket: str | None = None) -> list[dict[str, Any]]:
     """What is under a prefix, sorted by key, for backups and restore checks.
 
     Each entry: key, name (relative to the prefix), size, etag, sha256 (from the object's
@@ -472,7 +476,8 @@ def _check_key(key: str) -> str:
 
 
 def upload_bytes(key: str, data: bytes, *, content_type: str = "application/octet-stream",
-                 metadata: dict[str, str] | None = None, bucket: str | None = None) -> dict:
+                 metadata: dict[str, str] | None = None,
+                 bucket: str | None = None) -> dict[str, Any]:
     """Store bytes under key with their SHA-256 in the metadata; returns key, size, sha256."""
     bucket = bucket_name(bucket)
     digest = hashlib.sha256(data).hexdigest()
@@ -486,9 +491,10 @@ def upload_bytes(key: str, data: bytes, *, content_type: str = "application/octe
     return {"key": key, "size": len(data), "sha256": digest}
 
 
-def upload_file(key: str, file: str | os.PathLike | BinaryIO, *,
+def upload_file(key: str, file: str | os.PathLike[str] | BinaryIO, *,
                 content_type: str = "application/octet-stream",
-                metadata: dict[str, str] | None = None, bucket: str | None = None) -> dict:
+                metadata: dict[str, str] | None = None,
+                bucket: str | None = None) -> dict[str, Any]:
     """Store a file (path or binary file object, read from its start) under key, in parts
     when large, with its SHA-256 in the metadata; returns key, size, sha256."""
     bucket = bucket_name(bucket)
@@ -518,7 +524,7 @@ def download(key: str, *, bucket: str | None = None) -> bytes:
     bucket = bucket_name(bucket)
     try:
         answer = client().get_object(Bucket=bucket, Key=key)
-        data = answer["Body"].read()
+        data: bytes = answer["Body"].read()
     except (ClientError, BotoCoreError) as err:
         raise _wrap(err, "reading", bucket, key) from err
     expected = answer.get("Metadata", {}).get(SHA256_META)
@@ -552,6 +558,8 @@ def signed_url(key: str, *, seconds: int | None = None, filename: str | None = N
     if content_type:
         params["ResponseContentType"] = content_type
     try:
-        return client().generate_presigned_url("get_object", Params=params, ExpiresIn=seconds)
+        url: str = client().generate_presigned_url("get_object", Params=params,
+                                                   ExpiresIn=seconds)
+        return url
     except BotoCoreError as err:
         raise _wrap(err, "signing a link to", bucket, key) from err

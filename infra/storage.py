@@ -15,12 +15,16 @@ import contextlib
 import hashlib
 import pathlib
 import re
+from collections.abc import Iterator
+from datetime import datetime
+from typing import IO, Any
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 from django.core.exceptions import SuspiciousFileOperation
-from django.core.files.base import ContentFile
+from django.core.files.base import ContentFile, File
+from django.core.files.storage import Storage, storages
 from django.db import connection
 from django_tenants.utils import get_public_schema_name
 from storages.backends.s3 import S3Storage
@@ -35,22 +39,20 @@ class NoTenantError(RuntimeError):
     """Private storage was used outside a tenant (public, template or spare schema)."""
 
 
-def private_storage():
+def private_storage() -> Storage:
     """STORAGES["private"], looked up when called (usable as a FileField's `storage=`)."""
-    from django.core.files.storage import storages
-
     return storages["private"]
 
 
 @contextlib.contextmanager
-def _s3_errors(action: str, storage, name: str):
+def _s3_errors(action: str, storage: "TenantPrivateS3Storage", name: str) -> Iterator[None]:
     try:
         yield
     except (ClientError, BotoCoreError) as err:
         raise s3._wrap(err, action, storage.bucket_name, name) from err  # noqa: SLF001
 
 
-class TenantPrivateS3Storage(S3Storage):
+class TenantPrivateS3Storage(S3Storage):  # type: ignore[misc]  # django-storages has no types
     """Private S3 storage of the current tenant; every key is `tenants/<schema>/<name>`."""
 
     # Fixed for every instance: private, signed links, never overwrite, no CDN, no gzip.
@@ -72,7 +74,7 @@ class TenantPrivateS3Storage(S3Storage):
     client_config = property(lambda self: s3.botocore_config(),
                              lambda self, value: None)  # S3Storage.__init__ assigns it
 
-    def get_default_settings(self):
+    def get_default_settings(self) -> dict[str, Any]:
         live = {"bucket_name", "endpoint_url", "access_key", "secret_key", "region_name",
                 "querystring_expire", "client_config"}
         defaults = {k: v for k, v in super().get_default_settings().items() if k not in live}
@@ -81,7 +83,7 @@ class TenantPrivateS3Storage(S3Storage):
         return defaults
 
     @property
-    def connection(self):
+    def connection(self) -> Any:  # a boto3 S3 resource
         key = (self.endpoint_url, self.access_key, self.secret_key, self.region_name,
                settings.DGBOX_S3_CONNECT_TIMEOUT, settings.DGBOX_S3_READ_TIMEOUT)
         if getattr(self._connections, "key", None) != key:
@@ -94,7 +96,7 @@ class TenantPrivateS3Storage(S3Storage):
         return self._connections.connection
 
     @property
-    def bucket(self):
+    def bucket(self) -> Any:  # a boto3 Bucket
         # Not cached on the instance (S3Storage does): it belongs to a thread's connection.
         return self.connection.Bucket(self.bucket_name)
 
@@ -113,7 +115,7 @@ class TenantPrivateS3Storage(S3Storage):
         return s3.tenant_prefix(schema)
 
     @staticmethod
-    def check_name(name) -> str:
+    def check_name(name: object) -> str:
         """Refuse names that could leave the tenant's prefix or mean something else on S3."""
         if isinstance(name, pathlib.PurePath):
             name = str(name)
@@ -128,79 +130,85 @@ class TenantPrivateS3Storage(S3Storage):
             raise SuspiciousFileOperation(f"file name {name!r} contains '..'")
         return name
 
-    def _normalize_name(self, name):
+    def _normalize_name(self, name: str) -> str:
         root = self.tenant_root()
         try:
-            return safe_join(root, name)
+            return str(safe_join(root, name))
         except ValueError as err:
             raise SuspiciousFileOperation(f"file name {name!r} leaves {root}") from err
 
-    def key_for(self, name) -> str:
+    def key_for(self, name: object) -> str:
         """The full object key of `name` for the current tenant: `tenants/<schema>/<name>`."""
-        return self._normalize_name(clean_name(self.check_name(name)))
+        return self._normalize_name(str(clean_name(self.check_name(name))))
 
     # --- storage API: every entry point checks the raw name first ----------------------------
 
-    def _open(self, name, mode="rb"):
+    def _open(self, name: str, mode: str = "rb") -> File[Any]:
         self.check_name(name)
         with _s3_errors("opening", self, name):
-            file = super()._open(name, mode)
+            file: File[Any] = super()._open(name, mode)
         file.name = clean_name(name)  # relative to the tenant, like the name it was saved as
         return file
 
-    def _save(self, name, content):
+    def _save(self, name: str, content: File[Any]) -> str:
         self.check_name(name)
         if isinstance(content.read(0), str):
             # storages sizes text by characters, not UTF-8 bytes: the upload is cut short
             # (BadDigest) for non-ASCII text. Store text as its UTF-8 bytes instead.
             content.seek(0)
             encoded = ContentFile(content.read().encode(), name=getattr(content, "name", None))
-            encoded.content_type = getattr(content, "content_type", None)
+            # storages reads the type from the file when it has one (uploads have).
+            encoded.content_type = getattr(content, "content_type", None)  # type: ignore[attr-defined]
             content = encoded
         with _s3_errors("saving", self, name):
-            return super()._save(name, content)
+            return str(super()._save(name, content))
 
-    def get_object_parameters(self, name):
+    def get_object_parameters(self, name: str) -> dict[str, Any]:
         # Every write (save, and files opened for writing) asks for encryption when it is on;
         # storages passes only SSE-C parameters on to reads.
         return {**super().get_object_parameters(name), **s3.write_args(self.bucket_name)}
 
-    def _get_write_parameters(self, name, content=None):
-        params = super()._get_write_parameters(name, content)
+    def _get_write_parameters(self, name: str, content: File[Any] | None = None
+                              ) -> dict[str, Any]:
+        params: dict[str, Any] = super()._get_write_parameters(name, content)
         digest = _sha256(content)
         if digest:
             params.setdefault("Metadata", {})[s3.SHA256_META] = digest
         return params
 
-    def delete(self, name):
+    def delete(self, name: str) -> None:
         self.check_name(name)
         with _s3_errors("deleting", self, name):
-            return super().delete(name)
+            super().delete(name)
 
-    def exists(self, name):
+    def exists(self, name: str) -> bool:
         self.check_name(name)
         with _s3_errors("checking", self, name):
-            return super().exists(name)
+            return bool(super().exists(name))
 
-    def listdir(self, name):
+    def listdir(self, name: str) -> tuple[list[str], list[str]]:
         self.check_name(name)
         with _s3_errors("listing", self, name):
-            return super().listdir(name)
+            directories, files = super().listdir(name)
+            return directories, files
 
-    def size(self, name):
+    def size(self, name: str) -> int:
         self.check_name(name)
         with _s3_errors("reading the size of", self, name):
-            return super().size(name)
+            return int(super().size(name))
 
-    def get_modified_time(self, name):
+    def get_modified_time(self, name: str) -> datetime:
         self.check_name(name)
         with _s3_errors("reading the time of", self, name):
-            return super().get_modified_time(name)
+            modified: datetime = super().get_modified_time(name)
+            return modified
 
-    def get_available_name(self, name, max_length=None):
-        return super().get_available_name(self.check_name(name), max_length)
+    def get_available_name(self, name: str, max_length: int | None = None) -> str:
+        return str(super().get_available_name(self.check_name(name), max_length))
 
-    def url(self, name, parameters=None, expire=None, http_method=None, *, filename=None):
+    def url(self, name: str, parameters: dict[str, Any] | None = None,
+            expire: int | None = None, http_method: str | None = None, *,
+            filename: str | None = None) -> str:
         """A signed GET link valid DGBOX_S3_SIGNED_URL_SECONDS (or `expire` seconds); with
         `filename` the browser saves it under that name."""
         self.check_name(name)
@@ -208,13 +216,13 @@ class TenantPrivateS3Storage(S3Storage):
         if filename:
             params["ResponseContentDisposition"] = s3.content_disposition(filename)
         with _s3_errors("signing a link to", self, name):
-            return super().url(name, params, expire, http_method)
+            return str(super().url(name, params, expire, http_method))
 
-    def path(self, name):
+    def path(self, name: str) -> str:
         raise NotImplementedError("private files live on S3: open() them, or hand out url()")
 
 
-def _sha256(content) -> str | None:
+def _sha256(content: IO[Any] | File[Any] | None) -> str | None:
     """Hex SHA-256 of an upload that can be read again from its start, else None."""
     if content is None or not hasattr(content, "seek"):
         return None

@@ -172,7 +172,7 @@ STORAGES = {
 
 # --- S3-compatible object storage (infra/s3.py) ------------------------------------------------
 # DGBOX_S3_ENDPOINT_URL: any S3-compatible endpoint (SeaweedFS, MinIO, Ceph, a cloud). `make demo`
-# and `make test` start SeaweedFS on loopback when it is unset (infra/localservices.py).
+# and `make test` start SeaweedFS on loopback when it is unset (infra/localservices/).
 DGBOX_S3_ENDPOINT_URL = env("DGBOX_S3_ENDPOINT_URL", default="")
 # DGBOX_S3_ACCESS_KEY / DGBOX_S3_SECRET_KEY: credentials for that endpoint.
 DGBOX_S3_ACCESS_KEY = env("DGBOX_S3_ACCESS_KEY", default="")
@@ -354,7 +354,10 @@ LOGGING = {
 DGBOX_TENANT_CACHE_SECONDS = env.float("DGBOX_TENANT_CACHE_SECONDS", default=5)
 
 # DGBOX_SITE_SCHEME / DGBOX_SITE_PORT: how links to tenant sites are written in CLI output,
-# e-mails and one-time links (e.g. https and no port behind a TLS ingress).
+# e-mails and one-time links (e.g. https and no port behind a TLS ingress). DGBOX_SITE_PORT is
+# also the port of the Wagtail site a tenant gets at launch (cms/provisioning.py), from which
+# the open API writes its absolute links; 0 (no port in links) gives the site port 80.
+# Development: 8000, the port `dgbox demo` serves on (`--port` changes both).
 DGBOX_SITE_SCHEME = env("DGBOX_SITE_SCHEME", default="http")
 DGBOX_SITE_PORT = env.int("DGBOX_SITE_PORT", default=0)
 # DGBOX_SPARE_SCHEMAS: schemas kept ready from the template so that a launch only renames one

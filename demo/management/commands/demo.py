@@ -18,6 +18,7 @@ from django.core.management.base import BaseCommand
 from django_tenants.utils import tenant_context
 from rich.table import Table
 
+from cms.provisioning import set_site_port
 from demo.forms import populate as populate_forms
 from demo.site import populate
 from tenants.console import console_for
@@ -46,7 +47,10 @@ class Command(BaseCommand):
 
     def handle(self, *args, port, no_serve, **options):
         console = console_for(self.stdout)
-        settings.DGBOX_SITE_PORT = port  # links printed and shown on the portal use this port
+        # Links printed, shown on the portal, in e-mails (those the worker below sends too: it
+        # reads the environment) and in the open API carry the port the demo serves on.
+        settings.DGBOX_SITE_PORT = port
+        os.environ["DGBOX_SITE_PORT"] = str(port)
         with console.status("Preparing the database (the first run takes about a minute)..."):
             call_command("migrate", interactive=False, verbosity=0)
         for req in DEMO_TENANTS:
@@ -59,6 +63,7 @@ class Command(BaseCommand):
                     tenant_context(tenant):
                 populate(tenant.default_language)
                 populate_forms(tenant.default_language)
+                set_site_port(port)
 
         _ensure_operator()
         call_command("usage", "collect", stdout=self.stdout)
