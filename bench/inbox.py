@@ -104,8 +104,8 @@ def prepare(console):
     from services import demo, workflowspec
     from services.blocks import stream_data_from_spec
     from services.models import OnlineService
+    from tenants.launch import LaunchRequest, launch_tenant
     from tenants.models import Tenant
-    from tenants.provisioning import LaunchRequest, launch_tenant
 
     connection.set_schema_to_public()
     executor = MigrationExecutor(connection)

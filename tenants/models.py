@@ -77,7 +77,7 @@ class Tenant(TenantMixin):
                   "flags not listed follow their default for the release channel.",
     )
 
-    # Schemas are created by tenants.provisioning (from the template, in one transaction)
+    # Schemas are created by tenants.launch (from the template, in one transaction)
     # and dropped only by the lifecycle service, never as a side effect of save()/delete().
     auto_create_schema = False
     auto_drop_schema = False
@@ -119,7 +119,8 @@ class Domain(DomainMixin):
 class TemplateSnapshot(models.Model):
     """SQL that recreates the template schema (tables, indexes, reference rows) under a new name.
 
-    One per migration state (fingerprint of the tenant apps' migrations); see tenants/template.py.
+    One per migration state (fingerprint of the tenant apps' migrations); see
+    tenants/launch/template.py.
     """
 
     fingerprint = models.CharField(max_length=64, unique=True)
@@ -310,7 +311,7 @@ class FeatureFlag(models.Model):
         return self.canary if channel == ReleaseChannel.CANARY else self.stable
 
 
-# --- Usage metering (tenants/metering.py) ---------------------------------------------------------
+# --- Usage metering (tenants/metering/) -----------------------------------------------------------
 
 
 class UsageRecord(models.Model):

@@ -2,8 +2,8 @@
 
 from django.shortcuts import render
 
+from .addresses import site_url
 from .models import Tenant
-from .provisioning import site_url
 
 
 def portal_home(request):

@@ -43,7 +43,7 @@ def _tasks_in_process(request):
 
 
 def launch(name, kind="region", **kwargs):
-    from tenants.provisioning import LaunchRequest, launch_tenant
+    from tenants.launch import LaunchRequest, launch_tenant
 
     kwargs.setdefault("admin_email", f"admin@{uuid.uuid4().hex[:6]}.example")
     return launch_tenant(LaunchRequest(name=name, kind=kind, **kwargs))

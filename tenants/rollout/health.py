@@ -19,6 +19,10 @@ from django.conf import settings
 from django.db import connection
 from django.db.migrations.recorder import MigrationRecorder
 from django.test import Client
+from django_tenants.utils import tenant_context
+from wagtail.models import Page
+
+from tenants.middleware import host_map
 
 from .plan import migration_graph
 
@@ -83,8 +87,6 @@ def _schema_probe_sql(schema_name: str) -> str:
 
 def check_pages(tenant) -> dict:
     """Render the tenant's home page and a service page through the whole request stack."""
-    from tenants.middleware import host_map
-
     # Another worker may have loaded this process's host map while the tenant was in
     # maintenance: read the tenant list again.
     host_map.clear()
@@ -129,9 +131,6 @@ def _get(client, path, domain, secure) -> str:
 
 
 def _service_page_path(tenant) -> str | None:
-    from django_tenants.utils import tenant_context
-    from wagtail.models import Page
-
     with tenant_context(tenant):
         pages = Page.objects.live().public().filter(content_type__model__in=SERVICE_PAGE_MODELS)
         by_model = {}

@@ -27,8 +27,9 @@ from django.db import connection
 from django.db.migrations.loader import MigrationLoader
 from django_tenants.utils import get_public_schema_name
 
+from tenants.launch import template
+from tenants.launch.template import TEMPLATE_SCHEMA
 from tenants.models import ReleaseChannel, Tenant
-from tenants.template import TEMPLATE_SCHEMA
 
 # UNION ALL branches per query: keeps each statement a reasonable size on big fleets.
 SCHEMAS_PER_QUERY = 400
@@ -212,8 +213,6 @@ TENANT_FIELDS = ("id", "slug", "name", "schema_name", "status", "kind", "release
 
 def build_plan(slugs: list[str] | None = None) -> Plan:
     """Read every schema's migration state in a few queries and compare it with the code's."""
-    from tenants import template
-
     graph = migration_graph()
     public_name = get_public_schema_name()
     connection.set_schema_to_public()

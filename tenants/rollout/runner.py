@@ -27,9 +27,11 @@ from pathlib import Path
 import psycopg
 from django.conf import settings
 from django.db import DatabaseError, connection, connections, transaction
+from django.db.migrations.recorder import MigrationRecorder
 from django.db.models import F
 from django.utils import timezone
 
+from tenants.launch.template import TEMPLATE_SCHEMA
 from tenants.models import Rollout, RolloutStep, Tenant
 
 from .engine import get_engine
@@ -320,8 +322,6 @@ def _prepare(resumable: Rollout | None, plan: Plan, options: RolloutOptions,
                           "seconds": public_result.seconds, "finished_at": timezone.now(),
                           "attempts": 1})
         if plan.template_needs_refresh:
-            from tenants.template import TEMPLATE_SCHEMA
-
             step = existing.get(TEMPLATE_SCHEMA)
             pending = [f"{a}.{n}" for a, n in (plan.template.work if plan.template else [])]
             if step is None:
@@ -419,8 +419,6 @@ def _start_pool(workers: int, plan: Plan) -> ProcessPoolExecutor:
     if first is not None:
         connection.set_schema(first.schema_name)
         try:
-            from django.db.migrations.recorder import MigrationRecorder
-
             engine.warm(set(MigrationRecorder(connection).applied_migrations()))
         finally:
             connection.set_schema_to_public()

@@ -12,6 +12,8 @@ from django.db import connection, connections
 from django.db.models import F
 from django.utils import timezone
 
+from tenants.launch import template
+from tenants.middleware import host_map
 from tenants.models import RolloutStep, Tenant
 
 from . import health
@@ -92,8 +94,6 @@ def _upgrade_tenant(job: dict, result: StepResult) -> None:
 
 
 def _upgrade_template(job: dict, result: StepResult) -> None:
-    from tenants import template
-
     before = set(_applied(template.TEMPLATE_SCHEMA))
     try:
         template.refresh_template()
@@ -135,6 +135,4 @@ def child_init() -> None:
     # Connections were closed before the fork; make sure no state of the parent's is reused.
     for conn in connections.all(initialized_only=True):
         conn.connection = None
-    from tenants.middleware import host_map
-
     host_map.clear()

@@ -12,6 +12,7 @@ import subprocess
 import sys
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django_tenants.utils import tenant_context
@@ -19,9 +20,10 @@ from rich.table import Table
 
 from cms.demo_content import populate
 from services.demo import populate as populate_forms
-from tenants.console import console_for
+from tenants.addresses import site_url
+from tenants.launch import LaunchRequest, launch_tenant
 from tenants.models import Tenant
-from tenants.provisioning import LaunchRequest, launch_tenant, site_url
+from tenants.terminal import console_for
 
 DEMO_PASSWORD = "dgbox-demo-2026"  # noqa: S105 - printed on purpose; demo tenants only
 DEMO_OPERATOR = "operator"
@@ -98,8 +100,6 @@ class Command(BaseCommand):
 
 def _ensure_operator():
     """A platform operator in the public schema, for the console at /operator/."""
-    from django.contrib.auth import get_user_model
-
     user, created = get_user_model().objects.get_or_create(
         username=DEMO_OPERATOR, defaults={"email": "operator@dgbox.example", "is_staff": True,
                                           "is_superuser": True})

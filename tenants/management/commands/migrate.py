@@ -2,13 +2,14 @@
 
 After the public schema and every tenant schema are migrated, the national operator's row
 exists for the base domain and the template schema new tenants launch from is in step with
-the code (tenants/template.py).
+the code (tenants/launch/template.py).
 """
 
 from django_tenants.management.commands.migrate_schemas import MigrateSchemasCommand
 
+from infra.s3 import ensure_bucket
 from tenants.bootstrap import ensure_public_tenant
-from tenants.template import refresh_template
+from tenants.launch import refresh_template
 
 
 class Command(MigrateSchemasCommand):
@@ -26,8 +27,6 @@ class Command(MigrateSchemasCommand):
         ensure_public_tenant()
         # The private bucket (uploads, letters, backups) with its privacy, lifecycle and
         # encryption settings; idempotent, like the rest of this command.
-        from infra.s3 import ensure_bucket
-
         ensure_bucket()
         snapshot = refresh_template(verbosity=max(options.get("verbosity", 1) - 1, 0))
         if options.get("verbosity", 1):

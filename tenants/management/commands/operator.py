@@ -3,8 +3,8 @@
 from django.core.management.base import BaseCommand, CommandError
 from rich.table import Table
 
-from tenants import operators
-from tenants.console import console_for
+from tenants.console import operators
+from tenants.terminal import console_for
 
 
 class Command(BaseCommand):

@@ -3,18 +3,14 @@
 import json
 
 from django.core.management.base import BaseCommand, CommandError
+from rich.table import Table
 
 from tenants import flags, lifecycle
-from tenants.console import (
-    RolloutProgress,
-    console_for,
-    history_table,
-    plan_tables,
-    rollout_tables,
-)
 from tenants.models import FeatureFlag, ReleaseChannel, Rollout, Tenant
 from tenants.rollout import RolloutError, RolloutOptions, build_plan, run_rollout
+from tenants.rollout.display import RolloutProgress, history_table, plan_tables, rollout_tables
 from tenants.rollout.report import rollout_report
+from tenants.terminal import console_for
 
 ON_OFF = {"on": True, "off": False}
 
@@ -193,8 +189,6 @@ class Command(BaseCommand):
             self.console.print(f"Flag {o['name']} deleted.")
 
     def _flag_list(self, tenant):
-        from rich.table import Table
-
         table = Table(title="Feature flags", title_justify="left")
         columns = ["Flag", "Canary", "Stable", "Overrides", "Description"]
         if tenant:

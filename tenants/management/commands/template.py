@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand
 
-from tenants.template import refresh_template, template_status
+from tenants.launch import refresh_template, template_status
 
 
 class Command(BaseCommand):

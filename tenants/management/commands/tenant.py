@@ -4,10 +4,12 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from rich.table import Table
 
-from tenants import backup, lifecycle
-from tenants.console import console_for
+from tenants import lifecycle
+from tenants.addresses import site_url
+from tenants.launch import LaunchRequest, launch_tenant
+from tenants.lifecycle import backup
 from tenants.models import Tenant
-from tenants.provisioning import LaunchRequest, launch_tenant, site_url
+from tenants.terminal import console_for
 
 LAUNCH_STEPS = ["validated", "template", "registered", "schema", "site", "administrator"]
 

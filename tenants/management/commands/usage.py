@@ -1,4 +1,4 @@
-"""`dgbox usage collect|show`: usage metering per tenant (tenants/metering.py)."""
+"""`dgbox usage collect|show`: usage metering per tenant (tenants/metering/)."""
 
 import json as jsonlib
 
@@ -9,8 +9,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from tenants import metering
-from tenants.console import console_for
 from tenants.models import Tenant
+from tenants.terminal import console_for
 
 
 def human_bytes(value) -> str:

@@ -25,10 +25,11 @@ from django.utils.decorators import method_decorator
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 
-from . import metering
+from tenants import metering
+from tenants.addresses import site_url
+from tenants.models import Rollout, RolloutStep, Tenant, UsageRecord
+
 from .charts import bar_chart
-from .models import Rollout, RolloutStep, Tenant, UsageRecord
-from .provisioning import site_url
 
 PERMISSION = "tenants.view_tenant"
 DAY_CHOICES = (7, 30, 90)

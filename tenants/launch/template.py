@@ -29,8 +29,8 @@ from django.db import connection, transaction
 from django.db.migrations.loader import MigrationLoader
 from django_tenants.utils import schema_context, schema_exists
 
-from .models import TemplateSnapshot
-from .signals import template_migrated
+from tenants.models import TemplateSnapshot
+from tenants.signals import template_migrated, template_refreshed
 
 log = logging.getLogger(__name__)
 
@@ -138,10 +138,7 @@ def refresh_template(*, verbosity: int = 0) -> TemplateSnapshot:
     keep = TemplateSnapshot.objects.order_by("-created_at").values_list("pk", flat=True)[:5]
     TemplateSnapshot.objects.exclude(pk__in=list(keep)).delete()
     _snapshot_cache.clear()
-    from . import spares  # spares builds on this module
-
-    spares.drop_stale()
-    spares.fill_pool()
+    template_refreshed.send(sender=TemplateSnapshot, snapshot=snapshot)  # restocks the spares
     return snapshot
 
 
@@ -194,7 +191,7 @@ def pg_env_and_args() -> tuple[dict, list[str]]:
 _SKIP_LINE = re.compile(r"^(--|SET |SELECT pg_catalog\.set_config\(|\\)")
 
 
-def _strip_session_settings(dump: str) -> str:
+def strip_session_settings(dump: str) -> str:
     """Drop comments, SET commands and psql meta-commands between statements: they would change
     the launching connection's session (search_path) and mean nothing to the server."""
     kept, in_statement = [], False
@@ -215,7 +212,7 @@ def _dump_schema(schema_name: str) -> tuple[str, int]:
     result = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)  # noqa: S603
     if result.returncode != 0:
         raise TemplateError(f"pg_dump failed: {result.stderr.strip()}")
-    sql = _strip_session_settings(result.stdout)
+    sql = strip_session_settings(result.stdout)
     if f"CREATE SCHEMA {schema_name};" not in sql:
         raise TemplateError("pg_dump output does not create the template schema; refusing it.")
     return sql, sql.count(";\n") + 1

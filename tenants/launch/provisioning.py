@@ -24,10 +24,13 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from django_tenants.utils import schema_context
 
+from tenants.addresses import default_domain, site_url
+from tenants.models import Domain, Tenant
+from tenants.signals import tenant_launched
+
 from . import spares, template
-from .models import Domain, Tenant
-from .signals import tenant_launched
-from .validation import check_domain, check_slug, default_domain, slug_to_schema, suggest_slug
+from .tasks import replenish_spares
+from .validation import check_domain, check_slug, slug_to_schema, suggest_slug
 
 log = logging.getLogger(__name__)
 
@@ -213,14 +216,7 @@ def launch_tenant(req: LaunchRequest, *, progress: Callable[[str], None] | None 
     )
 
 
-def site_url(domain: str) -> str:
-    port = f":{settings.DGBOX_SITE_PORT}" if settings.DGBOX_SITE_PORT else ""
-    return f"{settings.DGBOX_SITE_SCHEME}://{domain}{port}"
-
-
 def _replenish_spares():
-    from .tasks import replenish_spares
-
     replenish_spares.delay()
 
 

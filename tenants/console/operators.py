@@ -20,7 +20,7 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from django_tenants.utils import get_public_schema_name
 
-from .provisioning import site_url
+from tenants.addresses import site_url
 
 PERMISSION = ("tenants", "view_tenant")
 

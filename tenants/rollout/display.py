@@ -1,19 +1,11 @@
-"""Rich console for management commands: full width when the output is not a terminal,
-so tables piped to a file or read by a script are never truncated. Also the operator's views
-of releases: rollout plans, progress and history (`dgbox rollout ...`)."""
+"""How a rollout looks in the terminal (`dgbox rollout ...`): plans, progress and history."""
 
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-
-def console_for(stream) -> Console:
-    isatty = getattr(stream, "isatty", lambda: False)()
-    return Console(file=stream, highlight=False, width=None if isatty else 200)
-
-
-# --- Rollouts -------------------------------------------------------------------------------------
+from .runner import Reporter
 
 STATUS_STYLE = {"completed": "green", "done": "green", "partial": "yellow", "running": "cyan",
                 "pending": "dim", "halted": "red", "failed": "red", "superseded": "dim"}
@@ -124,9 +116,9 @@ def rollout_tables(report: dict) -> list:
     return out
 
 
-class RolloutProgress:
+class RolloutProgress(Reporter):
     """A progress bar per ring on a terminal; one line per ring and per failure otherwise.
-    Implements tenants.rollout.Reporter."""
+    """
 
     def __init__(self, console: Console):
         self.console = console

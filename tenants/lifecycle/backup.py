@@ -4,7 +4,7 @@ A backup is one `tar.gz` archive stored at `backups/<slug>/<timestamp>.tar.gz` (
 tenant's prefix, so deleting the tenant keeps it) holding
 
 * `schema.sql`: pg_dump of the tenant's schema only (DDL and rows), cleaned like the template
-  snapshot (tenants/template.py), taken in the same MVCC snapshot as the row counts;
+  snapshot (tenants/launch/template.py), taken in the same MVCC snapshot as the row counts;
 * `metadata.json`: the tenant row and its domains, the row count of every table, the manifest
   of its S3 prefix (name, size, sha256 of every file), the sha256 of `schema.sql`, the
   migrations fingerprint of the code that made it, and where the files were copied.
@@ -38,11 +38,11 @@ from django.db import connection, transaction
 from django_tenants.utils import get_public_schema_name, schema_context, schema_exists
 
 from infra import s3
+from tenants.launch import LaunchError, LaunchRequest, template, validate_launch
+from tenants.launch.validation import slug_to_schema
+from tenants.models import Domain, Tenant
 
-from . import template
-from .models import Domain, Tenant
-from .provisioning import LaunchError, LaunchRequest, validate_launch
-from .validation import slug_to_schema
+from .status import get_tenant
 
 log = logging.getLogger(__name__)
 audit = logging.getLogger("dgbox.audit")
@@ -147,7 +147,7 @@ def dump_schema(schema_name: str) -> tuple[str, dict[str, int]]:
         conn.close()
     if result.returncode != 0:
         raise BackupError(f"pg_dump of schema {schema_name} failed: {result.stderr.strip()}")
-    sql = template._strip_session_settings(result.stdout)  # noqa: SLF001 - same cleaning
+    sql = template.strip_session_settings(result.stdout)
     if f"CREATE SCHEMA {schema_name};" not in sql:
         raise BackupError(f"pg_dump output does not create schema {schema_name}; refusing it.")
     return sql, counts
@@ -215,8 +215,6 @@ def _copy_and_check_files(src: str, dst: str, expected: list[dict]) -> list[dict
 def backup_tenant(slug: str, *, output: str = "s3") -> BackupResult:
     """Back up one tenant (see the module docstring); `output` is "s3" or a local path (file,
     or directory to write `<slug>-<timestamp>.tar.gz` into). The files always go to S3."""
-    from .lifecycle import get_tenant
-
     with schema_context(get_public_schema_name()):
         tenant = get_tenant(slug)
         domains = [{"domain": d.domain, "is_primary": d.is_primary}

@@ -1,7 +1,7 @@
 """Scheduled backups: every active tenant once a day (Celery beat), older backups pruned.
 
 A backup is the set of objects `backups/<slug>/<stamp>.tar.gz`, `<stamp>.json` and
-`<stamp>/files/...` (tenants/backup.py). Pruning deletes whole sets older than
+`<stamp>/files/...` (tenants/lifecycle/backup.py). Pruning deletes whole sets older than
 DGBOX_BACKUP_KEEP_DAYS, always keeping the newest set, and never touches the audit records
 of deleted tenants (`<stamp>.delete.json`).
 """
@@ -13,9 +13,9 @@ from datetime import UTC, datetime, timedelta
 from django.conf import settings
 
 from infra import s3
+from tenants.models import Tenant
 
 from .backup import backup_prefix, backup_tenant
-from .models import Tenant
 
 log = logging.getLogger(__name__)
 STAMP = re.compile(r"^(\d{8}T\d{12}Z)(?:\.tar\.gz|\.json|/files/.*)$")
