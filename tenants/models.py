@@ -7,11 +7,11 @@ from django.utils.translation import pgettext_lazy
 from django_tenants.models import DomainMixin, TenantMixin
 
 
-class TenantQuerySet(models.QuerySet):
-    def active(self):
+class TenantQuerySet(models.QuerySet["Tenant"]):
+    def active(self) -> "TenantQuerySet":
         return self.filter(status=Tenant.Status.ACTIVE)
 
-    def launched(self):
+    def launched(self) -> "TenantQuerySet":
         """Every tenant that owns a schema (the national operator's public row excluded)."""
         return self.exclude(kind=Tenant.Kind.NATIONAL)
 
@@ -93,15 +93,15 @@ class Tenant(TenantMixin):
             ),
         ]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.name} ({self.slug})"
 
     @property
-    def is_serving(self):
+    def is_serving(self) -> bool:
         return self.status == self.Status.ACTIVE and not self.maintenance
 
     @property
-    def primary_domain(self):
+    def primary_domain(self) -> str | None:
         domain = self.get_primary_domain()
         return domain.domain if domain else None
 
@@ -112,8 +112,8 @@ class Domain(DomainMixin):
     class Meta:
         ordering = ["domain"]
 
-    def __str__(self):
-        return self.domain
+    def __str__(self) -> str:
+        return str(self.domain)
 
 
 class TemplateSnapshot(models.Model):
@@ -128,7 +128,7 @@ class TemplateSnapshot(models.Model):
     statements = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now=True)
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"template snapshot {self.fingerprint}"
 
 
@@ -143,7 +143,7 @@ class SpareSchema(models.Model):
     fingerprint = models.CharField(max_length=64, db_index=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.schema_name
 
 
@@ -163,7 +163,7 @@ class RegisterEntry(models.Model):
         abstract = True
         ordering = ["sort_order", "code"]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.name_ru
 
     def name(self, language: str) -> str:
@@ -243,7 +243,7 @@ class Rollout(models.Model):
     class Meta:
         ordering = ["-started_at", "-pk"]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"rollout {self.pk} to {self.release} ({self.status})"
 
 
@@ -287,7 +287,7 @@ class RolloutStep(models.Model):
                                     name="rollout_step_one_per_schema"),
         ]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.schema_name} in rollout {self.rollout_id}: {self.status}"
 
 
@@ -304,7 +304,7 @@ class FeatureFlag(models.Model):
     class Meta:
         ordering = ["name"]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.name
 
     def default_for(self, channel: str) -> bool:
@@ -346,5 +346,5 @@ class UsageRecord(models.Model):
                                                name="usage_one_row_per_tenant_day")]
         indexes = [models.Index(fields=["day"], name="usage_day")]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"usage of {self.schema_name} on {self.day}"

@@ -11,23 +11,25 @@ from typing import Any
 from celery import Task, current_app, shared_task
 from celery.result import AsyncResult
 from django.core.management import call_command
-from django.db import connection
 
+from .db import connection
 from .launch.tasks import replenish_spares
 from .lifecycle.tasks import backup_all
 from .metering.tasks import meter_usage
 from .models import Tenant
+from .platform_task import platform_task
 
 __all__ = ["backup_all", "clear_expired_sessions", "fan_out", "health_probe", "meter_usage",
            "replenish_spares", "send_to_tenant"]
 
 
-def send_to_tenant(task: Task, tenant: Tenant, *args: Any, **kwargs: Any) -> AsyncResult:
+def send_to_tenant(task: "Task[..., Any]", tenant: Tenant, *args: Any,
+                   **kwargs: Any) -> "AsyncResult[Any]":
     """Queue `task` to run in `tenant`'s schema, whatever schema the caller is in."""
     return task.apply_async(args, kwargs, headers={"_schema_name": tenant.schema_name})
 
 
-@shared_task(name="tenants.fan_out", tenant_required=False)
+@platform_task("tenants.fan_out")
 def fan_out(task_name: str, *args: Any) -> dict[str, str]:
     """Send the tenant task `task_name` once to every active tenant.
 

@@ -11,9 +11,10 @@ are never used; whenever the template is refreshed (signal `template_refreshed`,
 import secrets
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.dispatch import receiver
 
+from tenants.db import connection
 from tenants.models import SpareSchema, TemplateSnapshot
 from tenants.signals import template_refreshed
 
@@ -23,7 +24,8 @@ SPARE_PREFIX = "dgbox_spare_"
 
 
 def pool_size() -> int:
-    return settings.DGBOX_SPARE_SCHEMAS
+    size: int = settings.DGBOX_SPARE_SCHEMAS
+    return size
 
 
 def claim_spare(schema_name: str) -> bool:

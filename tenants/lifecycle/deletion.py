@@ -14,10 +14,11 @@ import socket
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from django.db import connection, transaction
+from django.db import transaction
 from django_tenants.utils import get_public_schema_name, schema_context
 
 from infra import s3
+from tenants.db import connection
 from tenants.models import Tenant
 
 from . import backup

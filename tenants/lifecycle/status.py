@@ -4,23 +4,28 @@ Nothing here deletes anything: suspended and archived tenants keep every row and
 (deletion, export first, is tenants/lifecycle/deletion.py).
 """
 
+from collections.abc import Callable
 from functools import wraps
+from typing import ParamSpec, TypeVar
 
 from django.core.exceptions import ValidationError
 from django_tenants.utils import get_public_schema_name, schema_context
 
 from tenants.models import Tenant
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
 
 class LifecycleError(ValidationError):
     pass
 
 
-def _in_public_schema(func):
+def _in_public_schema(func: Callable[P, R]) -> Callable[P, R]:
     """Tenant rows live in the public schema, whatever schema the caller is serving."""
 
     @wraps(func)
-    def wrapper(*args, **kwargs):
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         with schema_context(get_public_schema_name()):
             return func(*args, **kwargs)
 

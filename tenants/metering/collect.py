@@ -14,11 +14,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from django.conf import settings
-from django.db import connection
 from django.utils import timezone
 from django_tenants.utils import get_public_schema_name
 
 from infra import s3
+from tenants.db import connection
 from tenants.models import Tenant, UsageRecord
 
 from .counters import api_calls, platform_today
@@ -60,7 +60,7 @@ def _media_bytes(schema_name: str) -> int:
     return total
 
 
-def _storage(schema_name: str) -> dict:
+def _storage(schema_name: str) -> dict[str, int]:
     values = {"media_bytes": _media_bytes(schema_name)}
     try:
         values["storage_objects"], values["storage_bytes"] = s3.prefix_usage(
@@ -70,11 +70,11 @@ def _storage(schema_name: str) -> dict:
     return values
 
 
-def measure(day: datetime.date, *, gauges: bool) -> dict:
+def measure(day: datetime.date, *, gauges: bool) -> dict[str, int]:
     """Every meter's figures for `day` in the current tenant schema."""
     schema = connection.schema_name
     start, end = _day_bounds(day)
-    values: dict = {"api_calls": api_calls(day)}
+    values: dict[str, int] = {"api_calls": api_calls(day)}
     for meter in _meters:
         values.update(meter(start, end))
     if gauges:
@@ -83,7 +83,7 @@ def measure(day: datetime.date, *, gauges: bool) -> dict:
     return {field: value for field, value in values.items() if field in keep}
 
 
-def collect_usage(now=None) -> list[UsageRecord]:
+def collect_usage(now: datetime.datetime | None = None) -> list[UsageRecord]:
     """Measure the current tenant (run in its schema) and store today's and yesterday's rows."""
     tenant = connection.tenant
     if not isinstance(tenant, Tenant) or tenant.schema_name == get_public_schema_name():

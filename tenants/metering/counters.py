@@ -8,12 +8,15 @@ collection (collect.py) copies them into `UsageRecord` rows well before.
 import datetime
 import logging
 import zoneinfo
+from collections.abc import Callable
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection
+from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django_tenants.utils import get_public_schema_name
+
+from tenants.db import connection
 
 log = logging.getLogger(__name__)
 
@@ -26,13 +29,13 @@ def _api_key(day: datetime.date) -> str:
     return f"usage:api:{day.isoformat()}"
 
 
-def platform_today(now=None) -> datetime.date:
+def platform_today(now: datetime.datetime | None = None) -> datetime.date:
     """Usage days are platform days (settings.TIME_ZONE), the same for every tenant, so that
     the fleet's figures add up day by day."""
     return timezone.localdate(now or timezone.now(), zoneinfo.ZoneInfo(settings.TIME_ZONE))
 
 
-def record_api_call(now=None) -> None:
+def record_api_call(now: datetime.datetime | None = None) -> None:
     """Count one API call of the current tenant today. Never raises: metering must not break
     the API."""
     key = _api_key(platform_today(now))
@@ -51,10 +54,10 @@ def api_calls(day: datetime.date) -> int:
 class ApiCallMeterMiddleware:
     """Counts requests to a tenant site's API (paths under /api/), whatever their outcome."""
 
-    def __init__(self, get_response):
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
         self.get_response = get_response
 
-    def __call__(self, request):
+    def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
         if (request.path.startswith(API_PREFIX)
                 and connection.schema_name != get_public_schema_name()):

@@ -5,6 +5,9 @@ exists for the base domain and the template schema new tenants launch from is in
 the code (tenants/launch/template.py).
 """
 
+from typing import Any
+
+from django.core.management.base import CommandParser
 from django_tenants.management.commands.migrate_schemas import MigrateSchemasCommand
 
 from infra.s3 import ensure_bucket
@@ -13,12 +16,12 @@ from tenants.launch import refresh_template
 
 
 class Command(MigrateSchemasCommand):
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         super().add_arguments(parser)
         parser.add_argument("--skip-template", action="store_true",
                             help="Do not refresh the tenant template schema afterwards.")
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         super().handle(*args, **options)
         partial = options.get("schema_name") or options.get("app_label")
         dry = options.get("plan") or options.get("check_unapplied") or options.get("fake")
