@@ -15,7 +15,9 @@ Where things are:
 * `tasks`: Celery tasks (fan-out to every tenant, and the sub-packages' tasks);
 * `views`: the national portal; `bootstrap`: the national operator's own tenant row;
 * `terminal`: rich output for the management commands (`dgbox tenant|template|rollout|
-  usage|operator|migrate`).
+  usage|operator|migrate`);
+* `db`: the connection typed with django-tenants' schema methods; `platform_task`: the
+  decorator for Celery tasks that run on the public schema.
 
 Arrows point one way: `cms` and `services` use `tenants` (its packages' `__init__` and
 `models`, `signals`, `registers`, `flags`, `tasks`), never the other way round.
