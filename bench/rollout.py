@@ -111,8 +111,8 @@ class Bench:
         from django.db import connection
         from django_tenants.management.commands.migrate_schemas import MigrateSchemasCommand
 
-        from tenants import template
         from tenants.bootstrap import ensure_public_tenant
+        from tenants.launch import template
 
         with self.console.status("Migrating the benchmark database, refreshing the template..."):
             # What `dgbox migrate` does, without its S3 bucket check (not needed here).
@@ -189,7 +189,7 @@ class Bench:
     def use(self, module):
         from django.conf import settings
 
-        from tenants import template
+        from tenants.launch import template
         from tenants.rollout import engine, plan
 
         settings.MIGRATION_MODULES = {"rollout_fixture": module}
@@ -208,7 +208,7 @@ class Bench:
         """Every schema back to "0002 not applied", as its reverse migration would leave it."""
         from django.db import connection
 
-        from tenants import template
+        from tenants.launch import template
 
         connection.set_schema_to_public()
         with connection.cursor() as cursor:
@@ -233,7 +233,7 @@ class Bench:
                              "got the new column")
 
     def restore_spares(self):
-        from tenants import spares, template
+        from tenants.launch import spares, template
 
         template.refresh_template()
         spares.drop_stale()
@@ -242,9 +242,8 @@ class Bench:
     def ensure_fleet(self):
         from rich.progress import Progress
 
-        from tenants import spares
+        from tenants.launch import LaunchRequest, launch_tenant, spares
         from tenants.models import Tenant
-        from tenants.provisioning import LaunchRequest, launch_tenant
 
         have = Tenant.objects.launched().count()
         if have >= self.n:

@@ -276,8 +276,8 @@ def _prepare_tenants(count: int, populate):
     from rich.progress import Progress
 
     from dgbox.celery import app
+    from tenants.launch import LaunchRequest, launch_tenant
     from tenants.models import Tenant
-    from tenants.provisioning import LaunchRequest, launch_tenant
 
     connection.set_schema_to_public()
     executor = MigrationExecutor(connection)

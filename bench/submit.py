@@ -770,8 +770,8 @@ def prepare(args, _payload) -> dict:  # noqa: PLR0915 - one linear preparation
         UploadedFile,
     )
     from services.notifications.models import Message
+    from tenants.launch import LaunchRequest, launch_tenant
     from tenants.models import Tenant
-    from tenants.provisioning import LaunchRequest, launch_tenant
 
     timings, clock = {}, time.perf_counter()
 

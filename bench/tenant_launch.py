@@ -45,9 +45,8 @@ from rich.console import Console  # noqa: E402
 from rich.progress import Progress  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from tenants import spares, template  # noqa: E402
+from tenants.launch import LaunchRequest, launch_tenant, spares, template  # noqa: E402  # noqa: E402
 from tenants.models import Domain, SpareSchema, Tenant  # noqa: E402
-from tenants.provisioning import LaunchRequest, launch_tenant  # noqa: E402
 from tenants.signals import template_migrated, tenant_launched  # noqa: E402
 
 console = Console(highlight=False)

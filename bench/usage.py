@@ -50,8 +50,8 @@ def prepare(count, console):
 
     from demo.site import populate
     from dgbox.celery import app
+    from tenants.launch import LaunchRequest, launch_tenant
     from tenants.models import Tenant
-    from tenants.provisioning import LaunchRequest, launch_tenant
 
     connection.set_schema_to_public()
     executor = MigrationExecutor(connection)

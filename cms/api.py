@@ -4,7 +4,7 @@ Government as a platform: anyone may read a tenant's published services, guides,
 offices as JSON (`/api/v2/pages/?type=cms.ServicePage&fields=*`). Only live, public pages of
 the requesting site are served, read from that tenant's schema; drafts, private pages, staff
 data and cases are never exposed. Fields per page type are the models' `api_fields`.
-Calls are counted per tenant for usage metering (tenants/metering.py).
+Calls are counted per tenant for usage metering (tenants/metering/).
 """
 
 from wagtail.api.v2.router import WagtailAPIRouter

@@ -7,4 +7,5 @@ class CmsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from . import provisioning  # noqa: F401 - connects the tenant signals
+        # Django's place for connecting receivers: models can be imported only from here on.
+        from . import provisioning  # noqa: F401, PLC0415 - connects the tenant signals

@@ -2,8 +2,8 @@
 
 from django.urls import path
 
-from tenants import operator_views as operator
 from tenants import views
+from tenants.console import views as operator
 
 urlpatterns = [
     path("", views.portal_home, name="portal-home"),

@@ -5,3 +5,7 @@ class TenantsConfig(AppConfig):
     name = "tenants"
     verbose_name = "Tenants and the national platform"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # Django's place for connecting receivers: models can be imported only from here on.
+        from .launch import spares  # noqa: F401, PLC0415 - restocks the pool on template refresh

@@ -9,6 +9,7 @@ from .models import Domain, Tenant
 
 @transaction.atomic
 def ensure_public_tenant() -> Tenant:
+    tenant: Tenant
     tenant, _ = Tenant.objects.get_or_create(
         schema_name=get_public_schema_name(),
         defaults={"name": "National portal", "slug": "public", "kind": Tenant.Kind.NATIONAL,

@@ -17,24 +17,29 @@ change made in another process shows within that time; one made in this process 
 
 import threading
 import time
+from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
-from django.db import connection
 from django.db.models.signals import post_delete, post_save
 
+from .db import connection
 from .models import FeatureFlag, ReleaseChannel, Tenant
+
+#: Flag defaults {name: (canary, stable)}, tenants {schema: (channel, overrides)}, expiry.
+_Data = tuple[dict[str, tuple[bool, bool]], dict[str, tuple[str, dict[str, bool]]], float]
 
 
 class _Snapshot:
     """Flag defaults {name: (canary, stable)} and tenants {schema: (channel, overrides)}."""
 
-    def __init__(self, ttl: float, clock=time.monotonic):
+    def __init__(self, ttl: float, clock: Callable[[], float] = time.monotonic):
         self.ttl = ttl
         self.clock = clock
-        self._data = None
+        self._data: _Data | None = None
         self._lock = threading.Lock()
 
-    def get(self):
+    def get(self) -> _Data:
         data = self._data
         if data is not None and data[2] > self.clock():
             return data
@@ -46,7 +51,7 @@ class _Snapshot:
                     self._data = data
         return data
 
-    def _load(self):
+    def _load(self) -> _Data:
         # Whatever schema the connection is in: the `tenants` tables exist only in public,
         # which is on every tenant's search path (as the national registers are).
         flags = {f.name: (f.canary, f.stable) for f in FeatureFlag.objects.all()}
@@ -54,7 +59,7 @@ class _Snapshot:
             "schema_name", "release_channel", "flags")}
         return flags, tenants, self.clock() + self.ttl
 
-    def clear(self, **_kwargs):
+    def clear(self, **_kwargs: Any) -> None:
         self._data = None
 
 
@@ -69,7 +74,7 @@ def forget() -> None:
     _snapshot.clear()
 
 
-def is_enabled(name: str, tenant=None, *, default: bool = False) -> bool:
+def is_enabled(name: str, tenant: Tenant | None = None, *, default: bool = False) -> bool:
     """Whether flag `name` is on for `tenant` (default: the connection's current tenant).
 
     The tenant's own override wins, then the flag's default for the tenant's release channel.
@@ -77,8 +82,10 @@ def is_enabled(name: str, tenant=None, *, default: bool = False) -> bool:
     `default`.
     """
     flags, tenants, _ = _snapshot.get()
-    schema = getattr(tenant or getattr(connection, "tenant", None), "schema_name", None)
-    channel, overrides = tenants.get(schema, (ReleaseChannel.STABLE, {}))
+    schema: str | None = getattr(tenant or getattr(connection, "tenant", None), "schema_name",
+                                 None)
+    no_tenant: tuple[str, dict[str, bool]] = (ReleaseChannel.STABLE, {})
+    channel, overrides = tenants.get(schema, no_tenant) if schema is not None else no_tenant
     if schema is not None and tenant is not None and isinstance(tenant, Tenant):
         # A Tenant instance in hand is as fresh as the caller's: prefer it.
         channel, overrides = tenant.release_channel, tenant.flags or {}
@@ -90,7 +97,7 @@ def is_enabled(name: str, tenant=None, *, default: bool = False) -> bool:
     return canary if channel == ReleaseChannel.CANARY else stable
 
 
-def flags_for(tenant) -> dict[str, bool]:
+def flags_for(tenant: Tenant) -> dict[str, bool]:
     """Every defined flag's value for `tenant`, plus its overrides of undefined ones."""
     flags, _, _ = _snapshot.get()
     names = set(flags) | set(tenant.flags or {})

@@ -30,17 +30,30 @@ again on every request. Here:
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType, ContentTypeManager
 from django.core.exceptions import DisallowedHost
-from django.db import DEFAULT_DB_ALIAS, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, transaction
 from django.db.models.signals import post_delete, post_save
+from django.db.transaction import Atomic
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django_tenants.middleware.main import TenantMainMiddleware
 from django_tenants.utils import get_public_schema_name
 
+from .db import connection
 from .models import Domain, Tenant
+
+if TYPE_CHECKING:
+    from django.core.handlers.asgi import ASGIRequest
+    from django.core.handlers.wsgi import WSGIRequest
+
+#: A tenant's row as values_list() reads it (the concrete fields, in order), and the map.
+Row = tuple[Any, ...]
+Rows = dict[str, Row]
 
 
 class HostMap:
@@ -60,15 +73,15 @@ class HostMap:
     turns the map off (one lookup per request, as stock django-tenants).
     """
 
-    def __init__(self, ttl: float, clock=time.monotonic):
+    def __init__(self, ttl: float, clock: Callable[[], float] = time.monotonic):
         self.ttl = ttl
         self.clock = clock
         self.loads = 0
-        self._state: tuple[dict, float, object] | None = None  # rows, expiry, transaction
+        self._state: tuple[Rows, float, Atomic | None] | None = None  # rows, expiry, transaction
         self._generation = 0
         self._lock = threading.Lock()
 
-    def get(self, hostname: str, load):
+    def get(self, hostname: str, load: Callable[[str | None], Rows]) -> Row | None:
         """The row of the tenant serving `hostname`, or None. `load(hostname)` returns
         {host: row} for every host (hostname=None) or for that one host."""
         if self.ttl <= 0:
@@ -85,7 +98,7 @@ class HostMap:
                         self._state = (rows, self.clock() + self.ttl, _transaction_scope())
         return rows.get(hostname)
 
-    def _fresh(self) -> dict | None:
+    def _fresh(self) -> Rows | None:
         state = self._state
         if state is None:
             return None
@@ -99,7 +112,7 @@ class HostMap:
         self._state = None
 
 
-def _transaction_scope():
+def _transaction_scope() -> Atomic | None:
     """The outermost open transaction on the default connection, or None (autocommit)."""
     blocks = connection.atomic_blocks
     return blocks[0] if blocks else None
@@ -108,7 +121,7 @@ def _transaction_scope():
 host_map = HostMap(ttl=float(getattr(settings, "DGBOX_TENANT_CACHE_SECONDS", 5)))
 
 
-def forget_tenants(**_kwargs) -> None:
+def forget_tenants(**_kwargs: Any) -> None:
     """Forget this process's host map now, and again when the current transaction commits
     (until then another thread could load the rows as they were before it)."""
     host_map.clear()
@@ -149,28 +162,31 @@ class SchemaContentTypeCache:
 
     def __init__(self, max_schemas: int = 256):
         self.max_schemas = max_schemas
-        self._by_schema: OrderedDict[tuple, dict] = OrderedDict()
+        self._by_schema: OrderedDict[tuple[str, Any, Atomic | None], dict[Any, Any]] = (
+            OrderedDict())
         self._lock = threading.Lock()
         self._local = threading.local()
 
-    def _mine(self) -> dict:
+    def _mine(self) -> dict[str, Any]:
+        """This thread's {db alias: {key: ContentType}}."""
+        by_alias: dict[str, Any]
         try:
-            return self._local.by_alias
+            by_alias = self._local.by_alias
         except AttributeError:
-            self._local.by_alias = {}
-            return self._local.by_alias
+            by_alias = self._local.by_alias = {}
+        return by_alias
 
     # The part of the dict interface ContentTypeManager uses.
-    def __getitem__(self, alias):
+    def __getitem__(self, alias: str) -> Any:
         return self._mine()[alias]
 
-    def setdefault(self, alias, default=None):
+    def setdefault(self, alias: str, default: Any = None) -> Any:
         return self._mine().setdefault(alias, default)
 
     def clear(self) -> None:
         self._mine().clear()
 
-    def attach(self, tenant, alias: str = DEFAULT_DB_ALIAS) -> None:
+    def attach(self, tenant: Tenant, alias: str = DEFAULT_DB_ALIAS) -> None:
         """Make `tenant`'s schema's dict this thread's cache for `alias`; call only while that
         connection is in the tenant's schema."""
         key = (tenant.schema_name, getattr(tenant, "pk", None), _transaction_scope())
@@ -194,7 +210,7 @@ class SchemaContentTypeCache:
 content_types = SchemaContentTypeCache()
 
 
-def _manager_cache(manager):
+def _manager_cache(manager: ContentTypeManager) -> Any:
     # The ContentType model's manager (and each copy Django makes with db_manager()/using())
     # uses the per-schema cache; managers of historical models in migrations keep their own
     # dict, as in stock Django (their instances are of another class).
@@ -203,15 +219,15 @@ def _manager_cache(manager):
     return manager.__dict__.setdefault("_cache", {})
 
 
-def _set_manager_cache(manager, value):
+def _set_manager_cache(manager: ContentTypeManager, value: Any) -> None:
     manager.__dict__["_cache"] = value
 
 
 # A data descriptor on the class wins over the `_cache` each manager sets in __init__.
-ContentTypeManager._cache = property(_manager_cache, _set_manager_cache)
+ContentTypeManager._cache = property(_manager_cache, _set_manager_cache)  # type: ignore[attr-defined]
 
 
-def use_tenant(tenant) -> None:
+def use_tenant(tenant: Tenant) -> None:
     """Point the connection at `tenant`'s schema (search path: tenant, public) unless it is
     already there."""
     if (connection.schema_name == tenant.schema_name and connection.include_public_schema
@@ -228,17 +244,18 @@ def use_tenant(tenant) -> None:
 _TENANT_FIELDS = [f.attname for f in Tenant._meta.concrete_fields]
 
 
-def _load_hosts(hostname: str | None = None) -> dict[str, tuple]:
+def _load_hosts(hostname: str | None = None) -> Rows:
     """{host: tenant row} for every domain, or for `hostname` only."""
     connection.set_schema_to_public()  # the tenant list lives in the public schema
     domains = Domain.objects.all() if hostname is None else Domain.objects.filter(
         domain=hostname)
     rows = domains.values_list("domain", *(f"tenant__{name}" for name in _TENANT_FIELDS))
-    return {row[0]: row[1:] for row in rows}
+    hosts: Rows = {row[0]: row[1:] for row in rows}
+    return hosts
 
 
 class TenantMiddleware(TenantMainMiddleware):
-    def process_request(self, request):
+    def process_request(self, request: "WSGIRequest | ASGIRequest") -> HttpResponse | None:
         try:
             hostname = self.hostname_from_request(request)
         except DisallowedHost:
@@ -257,12 +274,12 @@ class TenantMiddleware(TenantMainMiddleware):
         return None
 
     @staticmethod
-    def _not_found(request, hostname):
+    def _not_found(request: HttpRequest, hostname: str) -> HttpResponse:
         connection.set_schema_to_public()
         return render(request, "tenants/unknown_host.html", {"hostname": hostname}, status=404)
 
     @staticmethod
-    def _unavailable(request, tenant):
+    def _unavailable(request: HttpRequest, tenant: Tenant) -> HttpResponse:
         connection.set_schema_to_public()
         if tenant.status == Tenant.Status.ARCHIVED:
             return render(request, "tenants/archived.html", {"tenant": tenant}, status=410)

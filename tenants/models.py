@@ -7,11 +7,11 @@ from django.utils.translation import pgettext_lazy
 from django_tenants.models import DomainMixin, TenantMixin
 
 
-class TenantQuerySet(models.QuerySet):
-    def active(self):
+class TenantQuerySet(models.QuerySet["Tenant"]):
+    def active(self) -> "TenantQuerySet":
         return self.filter(status=Tenant.Status.ACTIVE)
 
-    def launched(self):
+    def launched(self) -> "TenantQuerySet":
         """Every tenant that owns a schema (the national operator's public row excluded)."""
         return self.exclude(kind=Tenant.Kind.NATIONAL)
 
@@ -77,7 +77,7 @@ class Tenant(TenantMixin):
                   "flags not listed follow their default for the release channel.",
     )
 
-    # Schemas are created by tenants.provisioning (from the template, in one transaction)
+    # Schemas are created by tenants.launch (from the template, in one transaction)
     # and dropped only by the lifecycle service, never as a side effect of save()/delete().
     auto_create_schema = False
     auto_drop_schema = False
@@ -93,15 +93,15 @@ class Tenant(TenantMixin):
             ),
         ]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.name} ({self.slug})"
 
     @property
-    def is_serving(self):
+    def is_serving(self) -> bool:
         return self.status == self.Status.ACTIVE and not self.maintenance
 
     @property
-    def primary_domain(self):
+    def primary_domain(self) -> str | None:
         domain = self.get_primary_domain()
         return domain.domain if domain else None
 
@@ -112,14 +112,15 @@ class Domain(DomainMixin):
     class Meta:
         ordering = ["domain"]
 
-    def __str__(self):
-        return self.domain
+    def __str__(self) -> str:
+        return str(self.domain)
 
 
 class TemplateSnapshot(models.Model):
     """SQL that recreates the template schema (tables, indexes, reference rows) under a new name.
 
-    One per migration state (fingerprint of the tenant apps' migrations); see tenants/template.py.
+    One per migration state (fingerprint of the tenant apps' migrations); see
+    tenants/launch/template.py.
     """
 
     fingerprint = models.CharField(max_length=64, unique=True)
@@ -127,7 +128,7 @@ class TemplateSnapshot(models.Model):
     statements = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now=True)
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"template snapshot {self.fingerprint}"
 
 
@@ -142,7 +143,7 @@ class SpareSchema(models.Model):
     fingerprint = models.CharField(max_length=64, db_index=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.schema_name
 
 
@@ -162,7 +163,7 @@ class RegisterEntry(models.Model):
         abstract = True
         ordering = ["sort_order", "code"]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.name_ru
 
     def name(self, language: str) -> str:
@@ -242,7 +243,7 @@ class Rollout(models.Model):
     class Meta:
         ordering = ["-started_at", "-pk"]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"rollout {self.pk} to {self.release} ({self.status})"
 
 
@@ -286,7 +287,7 @@ class RolloutStep(models.Model):
                                     name="rollout_step_one_per_schema"),
         ]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.schema_name} in rollout {self.rollout_id}: {self.status}"
 
 
@@ -303,14 +304,14 @@ class FeatureFlag(models.Model):
     class Meta:
         ordering = ["name"]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.name
 
     def default_for(self, channel: str) -> bool:
         return self.canary if channel == ReleaseChannel.CANARY else self.stable
 
 
-# --- Usage metering (tenants/metering.py) ---------------------------------------------------------
+# --- Usage metering (tenants/metering/) -----------------------------------------------------------
 
 
 class UsageRecord(models.Model):
@@ -345,5 +346,5 @@ class UsageRecord(models.Model):
                                                name="usage_one_row_per_tenant_day")]
         indexes = [models.Index(fields=["day"], name="usage_day")]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"usage of {self.schema_name} on {self.day}"

@@ -6,11 +6,16 @@ Tenants store register *codes*, never foreign keys, so no tenant row can block a
 change and no tenant schema depends on another schema's tables.
 """
 
+from collections.abc import Collection
+
 from django.core.exceptions import ValidationError
 
 from .models import LifeEvent, ServiceCategory, Territory
 
-REGISTERS = {"life_events": LifeEvent, "categories": ServiceCategory, "territories": Territory}
+Register = type[LifeEvent] | type[ServiceCategory] | type[Territory]
+REGISTERS: dict[str, Register] = {
+    "life_events": LifeEvent, "categories": ServiceCategory, "territories": Territory,
+}
 
 
 def choices(register: str, language: str = "ru") -> list[tuple[str, str]]:
@@ -18,13 +23,13 @@ def choices(register: str, language: str = "ru") -> list[tuple[str, str]]:
     return [(e.code, e.name(language)) for e in model.objects.all()]
 
 
-def names(register: str, codes, language: str = "ru") -> list[str]:
+def names(register: str, codes: Collection[str] | None, language: str = "ru") -> list[str]:
     model = REGISTERS[register]
     by_code = {e.code: e for e in model.objects.filter(code__in=list(codes or []))}
     return [by_code[c].name(language) for c in codes or [] if c in by_code]
 
 
-def validate_codes(register: str, codes) -> None:
+def validate_codes(register: str, codes: Collection[str] | None) -> None:
     model = REGISTERS[register]
     known = set(model.objects.filter(code__in=list(codes or [])).values_list("code", flat=True))
     unknown = sorted(set(codes or []) - known)

@@ -1,19 +1,36 @@
-"""Platform tasks: fan-out of periodic jobs to every tenant, and per-tenant housekeeping."""
+"""Platform tasks: fan-out of periodic jobs to every tenant, and per-tenant housekeeping.
 
-from celery import current_app, shared_task
+This is the module a Celery worker discovers for the `tenants` app. The tasks of the
+sub-packages live beside the code they run (launch/tasks.py, lifecycle/tasks.py,
+metering/tasks.py) and are imported here so that a worker registers them; their names
+(`tenants.<task>`) are what beat entries and `fan_out` send.
+"""
+
+from typing import Any
+
+from celery import Task, current_app, shared_task
+from celery.result import AsyncResult
 from django.core.management import call_command
-from django.db import connection
 
+from .db import connection
+from .launch.tasks import replenish_spares
+from .lifecycle.tasks import backup_all
+from .metering.tasks import meter_usage
 from .models import Tenant
+from .platform_task import platform_task
+
+__all__ = ["backup_all", "clear_expired_sessions", "fan_out", "health_probe", "meter_usage",
+           "replenish_spares", "send_to_tenant"]
 
 
-def send_to_tenant(task, tenant, *args, **kwargs):
+def send_to_tenant(task: "Task[..., Any]", tenant: Tenant, *args: Any,
+                   **kwargs: Any) -> "AsyncResult[Any]":
     """Queue `task` to run in `tenant`'s schema, whatever schema the caller is in."""
     return task.apply_async(args, kwargs, headers={"_schema_name": tenant.schema_name})
 
 
-@shared_task(name="tenants.fan_out", tenant_required=False)
-def fan_out(task_name, *args):
+@platform_task("tenants.fan_out")
+def fan_out(task_name: str, *args: Any) -> dict[str, str]:
     """Send the tenant task `task_name` once to every active tenant.
 
     Returns {schema name: task id} so a caller can follow each tenant's run.
@@ -26,21 +43,13 @@ def fan_out(task_name, *args):
     }
 
 
-@shared_task(name="tenants.replenish_spares", tenant_required=False)
-def replenish_spares():
-    """Top the pool of ready-made schemas back up after a launch used one."""
-    from .spares import fill_pool
-
-    return fill_pool()
-
-
 @shared_task(name="tenants.clear_expired_sessions")
-def clear_expired_sessions():
+def clear_expired_sessions() -> None:
     call_command("clearsessions")
 
 
 @shared_task(name="tenants.health_probe")
-def health_probe():
+def health_probe() -> dict[str, str | None]:
     """Report where the task really ran: the connection's tenant and the database's own view of
     the schema, plus the tenant site's host name read from that schema."""
     with connection.cursor() as cursor:
@@ -50,19 +59,3 @@ def health_probe():
         row = cursor.fetchone()
     return {"schema": connection.schema_name, "current_schema": current_schema,
             "site_hostname": row[0] if row else None}
-
-
-@shared_task(name="tenants.backup_all", tenant_required=False)
-def backup_all():
-    """Daily: back up every active tenant to S3 and prune old backups."""
-    from .scheduled_backups import backup_all as run
-
-    return run()
-
-
-@shared_task(name="tenants.meter_usage")
-def meter_usage():
-    """Hourly, in each tenant's schema: store today's (and yesterday's) usage figures."""
-    from .metering import collect_usage
-
-    return [(record.day.isoformat(), record.api_calls) for record in collect_usage()]

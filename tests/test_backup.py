@@ -1,4 +1,4 @@
-"""Tenant backup, restore, archive and delete (tenants/backup.py, tenants/lifecycle.py).
+"""Tenant backup, restore, archive and delete (tenants/lifecycle/).
 
 pg_dump runs in another process and only sees committed rows, so these tests do not run in
 the usual rolled-back transaction: each one launches its own committed tenants with the
@@ -18,7 +18,8 @@ from wagtail.models import Page, Site
 
 from infra import s3
 from infra.storage import private_storage
-from tenants import backup, lifecycle
+from tenants import lifecycle
+from tenants.lifecycle import backup
 from tenants.models import Domain, Tenant
 
 from .factories import launch

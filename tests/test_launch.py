@@ -6,9 +6,8 @@ from django.db import connection
 from django_tenants.utils import schema_context, schema_exists
 from wagtail.models import Page, Site
 
-from tenants import spares, template
+from tenants.launch import LaunchError, spares, template
 from tenants.models import Domain, SpareSchema, Tenant
-from tenants.provisioning import LaunchError
 from tenants.signals import tenant_launched
 
 from .factories import launch

@@ -24,7 +24,8 @@ from django.db import connection
 from django.test import override_settings
 from django_tenants.utils import schema_context, tenant_context
 
-from tenants import flags, spares, template
+from tenants import flags
+from tenants.launch import spares, template
 from tenants.middleware import host_map
 from tenants.models import FeatureFlag, Rollout, SpareSchema, TemplateSnapshot, Tenant
 from tenants.rollout import RolloutBusy, RolloutOptions, build_plan, run_rollout

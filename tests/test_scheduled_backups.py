@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from infra import s3
-from tenants import scheduled_backups
-from tenants.backup import backup_prefix, backup_tenant
+from tenants.lifecycle import scheduled_backups
+from tenants.lifecycle.backup import backup_prefix, backup_tenant
 from tenants.tasks import backup_all
 
 pytestmark = pytest.mark.django_db

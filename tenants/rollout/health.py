@@ -13,29 +13,35 @@ failed for its ring's threshold. Nothing is rolled back: the migration already c
 """
 
 import time
+from typing import Any, cast
 
 from django.apps import apps
 from django.conf import settings
-from django.db import connection
 from django.db.migrations.recorder import MigrationRecorder
 from django.test import Client
+from django_tenants.utils import tenant_context
+from wagtail.models import Page
 
-from .plan import migration_graph
+from tenants.db import connection
+from tenants.middleware import host_map
+from tenants.models import Tenant
+
+from .plan import Graph, Key, migration_graph
 
 # Page types (content type model names) tried for "a service page", in order of preference.
 SERVICE_PAGE_MODELS = ("servicepage", "serviceindexpage")
 
 
 class HealthCheckFailed(Exception):
-    def __init__(self, results: dict):
+    def __init__(self, results: dict[str, Any]):
         self.results = results
         failed = {k: v for k, v in results.items() if v != "ok"}
         super().__init__("; ".join(f"{k}: {v}" for k, v in failed.items()))
 
 
-def check_schema(schema_name: str) -> dict:
+def check_schema(schema_name: str) -> dict[str, Any]:
     """Checks that need only the connection in `schema_name` (tenants and the template)."""
-    results = {}
+    results: dict[str, Any] = {}
     try:
         graph = migration_graph()
         applied = set(MigrationRecorder(connection).applied_migrations())
@@ -54,12 +60,14 @@ def check_schema(schema_name: str) -> dict:
     return results
 
 
-def _squash_applied(graph, key, applied) -> bool:
+def _squash_applied(graph: Graph, key: Key, applied: set[Key]) -> bool:
     replaced = graph.replacements.get(key)
-    return bool(replaced) and all(r in applied for r in replaced)
+    if not replaced:
+        return False
+    return all(r in applied for r in replaced)
 
 
-_probe_cache: dict[tuple, str] = {}
+_probe_cache: dict[tuple[str, bool], str] = {}
 
 
 def _schema_probe_sql(schema_name: str) -> str:
@@ -74,17 +82,15 @@ def _schema_probe_sql(schema_name: str) -> str:
             if (not opts.managed or opts.proxy
                     or not graph.app_has_tables(opts.app_label, schema_name)):
                 continue
-            columns = ", ".join(quote(f.column) for f in opts.local_concrete_fields)
+            columns = ", ".join(quote(cast(str, f.column)) for f in opts.local_concrete_fields)
             statements.append(f"SELECT {columns} FROM {quote(opts.db_table)} LIMIT 0")  # noqa: S608
         sql = ";\n".join(statements)
         _probe_cache[key] = sql
     return sql
 
 
-def check_pages(tenant) -> dict:
+def check_pages(tenant: Tenant) -> dict[str, str]:
     """Render the tenant's home page and a service page through the whole request stack."""
-    from tenants.middleware import host_map
-
     # Another worker may have loaded this process's host map while the tenant was in
     # maintenance: read the tenant list again.
     host_map.clear()
@@ -117,7 +123,7 @@ def _client() -> Client:
     return client
 
 
-def _get(client, path, domain, secure) -> str:
+def _get(client: Client, path: str, domain: str, secure: bool) -> str:
     try:
         response = client.get(path, HTTP_HOST=domain, follow=True, secure=secure)
     except Exception as exc:  # noqa: BLE001 - a view that raises is the failure we report
@@ -128,22 +134,20 @@ def _get(client, path, domain, secure) -> str:
     return "ok"
 
 
-def _service_page_path(tenant) -> str | None:
-    from django_tenants.utils import tenant_context
-    from wagtail.models import Page
-
+def _service_page_path(tenant: Tenant) -> str | None:
     with tenant_context(tenant):
         pages = Page.objects.live().public().filter(content_type__model__in=SERVICE_PAGE_MODELS)
-        by_model = {}
+        by_model: dict[str, Any] = {}
         for page in pages.select_related("content_type").order_by("path")[:50]:
             by_model.setdefault(page.content_type.model, page)
         for model in SERVICE_PAGE_MODELS:
             if model in by_model:
-                return by_model[model].get_url()
+                url: str | None = by_model[model].get_url()
+                return url
     return None
 
 
-def run_health_check(tenant, schema_name: str, *, pages: bool) -> dict:
+def run_health_check(tenant: Tenant | None, schema_name: str, *, pages: bool) -> dict[str, Any]:
     """Every check for one schema; raises HealthCheckFailed listing each result if any
     failed, else returns {check: "ok", ..., "seconds": s}."""
     started = time.perf_counter()

@@ -17,21 +17,27 @@ Two kinds of pending migration:
 """
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 from django.apps import apps
 from django.conf import settings
-from django.db import connection
 from django.db.migrations.loader import MigrationLoader
 from django_tenants.utils import get_public_schema_name
 
+from tenants.db import connection
+from tenants.launch import template
+from tenants.launch.template import TEMPLATE_SCHEMA
 from tenants.models import ReleaseChannel, Tenant
-from tenants.template import TEMPLATE_SCHEMA
 
 # UNION ALL branches per query: keeps each statement a reasonable size on big fleets.
 SCHEMAS_PER_QUERY = 400
+
+#: A migration: (app label, migration name).
+Key = tuple[str, str]
 
 
 @dataclass(frozen=True)
@@ -39,10 +45,10 @@ class Graph:
     """The migration graph of the running code, built from the files once per process."""
 
     loader: MigrationLoader
-    nodes: frozenset  # (app, name) after squashes are resolved
-    replacements: dict  # squash key -> tuple of the keys it replaces
-    tenant_labels: frozenset
-    shared_labels: frozenset
+    nodes: frozenset[Key]  # (app, name) after squashes are resolved
+    replacements: dict[Key, tuple[Key, ...]]  # squash key -> tuple of the keys it replaces
+    tenant_labels: frozenset[str]
+    shared_labels: frozenset[str]
     fingerprint: str
 
     def app_has_tables(self, app_label: str, schema_name: str) -> bool:
@@ -52,7 +58,7 @@ class Graph:
         return app_label in self.tenant_labels
 
 
-def _labels(app_names) -> frozenset:
+def _labels(app_names: Iterable[str]) -> frozenset[str]:
     names = set(app_names)
     return frozenset(cfg.label for cfg in apps.get_app_configs() if cfg.name in names)
 
@@ -85,11 +91,11 @@ def release_label() -> str:
     return f"{pkg}+{migration_graph().fingerprint[:8]}"
 
 
-def pending_from_missing(graph: Graph, missing: set) -> list[tuple[str, str]]:
+def pending_from_missing(graph: Graph, missing: set[Key]) -> list[Key]:
     """The graph nodes a schema still needs, given the keys its `django_migrations` lacks
     (graph nodes and replaced keys). A squash counts as applied when it or all the migrations
     it replaces are recorded, as in Django's loader. Sorted in the graph's apply order."""
-    pending = set()
+    pending: set[Key] = set()
     for key in graph.nodes:
         if key not in missing:
             continue
@@ -100,20 +106,20 @@ def pending_from_missing(graph: Graph, missing: set) -> list[tuple[str, str]]:
     return _in_plan_order(graph, pending)
 
 
-def _in_plan_order(graph: Graph, keys: set) -> list[tuple[str, str]]:
+def _in_plan_order(graph: Graph, keys: set[Key]) -> list[Key]:
     if not keys:
         return []
     order = _plan_order(graph)
     return sorted(keys, key=lambda k: order.get(k, 1 << 30))
 
 
-_order_cache: dict[str, dict] = {}
+_order_cache: dict[str, dict[Key, int]] = {}
 
 
-def _plan_order(graph: Graph) -> dict:
+def _plan_order(graph: Graph) -> dict[Key, int]:
     order = _order_cache.get(graph.fingerprint)
     if order is None:
-        plan = []
+        plan: list[Key] = []
         for leaf in sorted(graph.loader.graph.leaf_nodes()):
             for key in graph.loader.graph.forwards_plan(leaf):
                 plan.append(key)
@@ -131,9 +137,9 @@ class SchemaPlan:
 
     schema_name: str
     kind: str  # "public", "template", "tenant"
-    work: list = field(default_factory=list)
-    bookkeeping: list = field(default_factory=list)
-    tenant: dict | None = None  # the Tenant row's fields (tenants only)
+    work: list[Key] = field(default_factory=list)
+    bookkeeping: list[Key] = field(default_factory=list)
+    tenant: dict[str, Any] | None = None  # the Tenant row's fields (tenants only)
 
     @property
     def up_to_date(self) -> bool:
@@ -141,7 +147,13 @@ class SchemaPlan:
 
     @property
     def slug(self) -> str:
-        return self.tenant["slug"] if self.tenant else self.schema_name
+        slug: str = self.tenant["slug"] if self.tenant else self.schema_name
+        return slug
+
+    @property
+    def row(self) -> dict[str, Any]:
+        """The Tenant row's fields of a tenant's plan; empty for public and the template."""
+        return self.tenant or {}
 
 
 @dataclass
@@ -152,7 +164,7 @@ class Plan:
     template: SchemaPlan | None  # None: the template schema does not exist yet
     template_fresh: bool  # the launch snapshot matches the code's tenant migrations
     tenants: list[SchemaPlan]
-    missing_schemas: list[dict]  # tenant rows whose schema does not exist
+    missing_schemas: list[dict[str, str]]  # tenant rows whose schema does not exist
 
     @property
     def tenants_with_work(self) -> list[SchemaPlan]:
@@ -171,21 +183,21 @@ class Plan:
         return (self.public.up_to_date and not self.template_needs_refresh
                 and all(t.up_to_date for t in self.tenants))
 
-    def version_map(self) -> list[dict]:
+    def version_map(self) -> list[dict[str, Any]]:
         """Tenants grouped by where their schema is: up to date, or which migrations they
         lack. Each group lists the releases last recorded by a rollout."""
-        groups: dict[tuple, dict] = {}
+        groups: dict[tuple[Key, ...], dict[str, Any]] = {}
         for t in self.tenants:
             key = tuple(t.work)
             group = groups.setdefault(key, {"pending": [f"{a}.{n}" for a, n in key],
                                             "tenants": [], "releases": {}})
             group["tenants"].append(t.slug)
-            recorded = t.tenant.get("release") or "(as launched)"
+            recorded = t.row.get("release") or "(as launched)"
             group["releases"][recorded] = group["releases"].get(recorded, 0) + 1
         return sorted(groups.values(), key=lambda g: (len(g["pending"]), g["pending"]))
 
-    def as_dict(self) -> dict:
-        def schema(p: SchemaPlan | None):
+    def as_dict(self) -> dict[str, Any]:
+        def schema(p: SchemaPlan | None) -> dict[str, Any] | None:
             if p is None:
                 return None
             return {"schema": p.schema_name, "slug": p.slug, "kind": p.kind,
@@ -212,8 +224,6 @@ TENANT_FIELDS = ("id", "slug", "name", "schema_name", "status", "kind", "release
 
 def build_plan(slugs: list[str] | None = None) -> Plan:
     """Read every schema's migration state in a few queries and compare it with the code's."""
-    from tenants import template
-
     graph = migration_graph()
     public_name = get_public_schema_name()
     connection.set_schema_to_public()
@@ -230,7 +240,7 @@ def build_plan(slugs: list[str] | None = None) -> Plan:
     schemas += [r["schema_name"] for r in tenant_rows]
     missing = missing_migrations(schemas, graph)
 
-    def schema_plan(name, kind, tenant=None) -> SchemaPlan:
+    def schema_plan(name: str, kind: str, tenant: dict[str, Any] | None = None) -> SchemaPlan:
         pending = pending_from_missing(graph, missing.get(name, set()))
         plan = SchemaPlan(schema_name=name, kind=kind, tenant=tenant)
         for key in pending:
@@ -261,7 +271,7 @@ def public_plan() -> SchemaPlan:
     return plan
 
 
-def _tenant_rows(slugs) -> list[dict]:
+def _tenant_rows(slugs: list[str] | None) -> list[dict[str, Any]]:
     # Before the public schema is migrated to this code, the release fields may not exist.
     with connection.cursor() as cursor:
         cursor.execute("SELECT column_name FROM information_schema.columns "
@@ -289,7 +299,7 @@ def schemas_with_migrations_table() -> set[str]:
 _EXPECTED_CTE = "WITH expected(app, name) AS (SELECT * FROM unnest(%s::text[], %s::text[])) "
 
 
-def missing_migrations(schemas: list[str], graph: Graph) -> dict[str, set]:
+def missing_migrations(schemas: list[str], graph: Graph) -> dict[str, set[Key]]:
     """{schema: {(app, name) the code has and the schema has not recorded}} for every schema,
     in one query per SCHEMAS_PER_QUERY schemas. Schemas lacking nothing are absent."""
     expected = set(graph.nodes)
@@ -298,7 +308,7 @@ def missing_migrations(schemas: list[str], graph: Graph) -> dict[str, set]:
     keys = sorted(expected)
     app_list, name_list = [k[0] for k in keys], [k[1] for k in keys]
     quote = connection.ops.quote_name
-    result: dict[str, set] = {}
+    result: dict[str, set[Key]] = {}
     for start in range(0, len(schemas), SCHEMAS_PER_QUERY):
         chunk = schemas[start:start + SCHEMAS_PER_QUERY]
         branches = [
@@ -315,7 +325,7 @@ def missing_migrations(schemas: list[str], graph: Graph) -> dict[str, set]:
     return result
 
 
-def ring_of(tenant: dict, canary_slugs: set[str]) -> str:
+def ring_of(tenant: dict[str, Any], canary_slugs: set[str]) -> str:
     if tenant["slug"] in canary_slugs or tenant["release_channel"] == ReleaseChannel.CANARY:
         return "canary"
     return "wave"

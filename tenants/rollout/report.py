@@ -6,10 +6,14 @@ import os
 import socket
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 from django.conf import settings
 
 from tenants.models import Rollout
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 RING_PLATFORM, RING_CANARY = 0, 1
 
@@ -22,7 +26,7 @@ def ring_name(ring: int) -> str:
     return f"wave {ring - RING_CANARY}"
 
 
-def rollout_report(rollout: Rollout) -> dict:
+def rollout_report(rollout: Rollout) -> dict[str, Any]:
     """Everything about a rollout, as JSON-ready data (the report file, `rollout show`)."""
     steps = list(rollout.steps.order_by("ring", "pk"))
     return {
@@ -42,7 +46,11 @@ def rollout_report(rollout: Rollout) -> dict:
     }
 
 
-def write_report(report: dict, options, name: str) -> Path:
+class _ReportOptions(Protocol):
+    report_path: str | None
+
+
+def write_report(report: dict[str, Any], options: _ReportOptions, name: str) -> Path:
     path = Path(options.report_path) if options.report_path else (
         Path(settings.STATE_DIR) / "rollouts" / f"{name}.json")
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -50,7 +58,7 @@ def write_report(report: dict, options, name: str) -> Path:
     return path
 
 
-def options_dict(options) -> dict:
+def options_dict(options: "DataclassInstance") -> dict[str, Any]:
     data = asdict(options)
     data.pop("report_path", None)
     data.pop("new", None)

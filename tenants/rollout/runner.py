@@ -20,20 +20,34 @@ import math
 import multiprocessing
 import os
 import time
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from django.conf import settings
-from django.db import DatabaseError, connection, connections, transaction
+from django.db import DatabaseError, connections, transaction
+from django.db.migrations.recorder import MigrationRecorder
 from django.db.models import F
 from django.utils import timezone
 
+from tenants.db import connection
+from tenants.launch.template import TEMPLATE_SCHEMA
 from tenants.models import Rollout, RolloutStep, Tenant
 
 from .engine import get_engine
-from .plan import Plan, SchemaPlan, build_plan, migration_graph, public_plan, release_label, ring_of
+from .plan import (
+    Graph,
+    Key,
+    Plan,
+    SchemaPlan,
+    build_plan,
+    migration_graph,
+    public_plan,
+    release_label,
+    ring_of,
+)
 from .report import (
     RING_CANARY,
     RING_PLATFORM,
@@ -115,7 +129,7 @@ class Outcome:
     rollout: Rollout | None
     plan: Plan | None
     status: str
-    report: dict
+    report: dict[str, Any]
     report_path: Path | None
 
     @property
@@ -130,8 +144,8 @@ class _RolloutLock:
     """A session advisory lock on a connection of its own, so the Django connection can be
     closed (before forking workers) without releasing it."""
 
-    def __init__(self):
-        self.conn = None
+    def __init__(self) -> None:
+        self.conn: psycopg.Connection[Any] | None = None
 
     def acquire(self) -> None:
         db = settings.DATABASES["default"]
@@ -140,7 +154,8 @@ class _RolloutLock:
                   "port": db.get("PORT") or None, "autocommit": True,
                   "application_name": "dgbox rollout lock"}
         self.conn = psycopg.connect(**{k: v for k, v in params.items() if v is not None})
-        locked = self.conn.execute("SELECT pg_try_advisory_lock(%s)", [_LOCK_KEY]).fetchone()[0]
+        row = self.conn.execute("SELECT pg_try_advisory_lock(%s)", [_LOCK_KEY]).fetchone()
+        locked = bool(row and row[0])
         if not locked:
             self.conn.close()
             self.conn = None
@@ -255,7 +270,8 @@ def _upgrade_public(public: SchemaPlan) -> StepResult:
     return result
 
 
-def _public_failed(graph, result, options, started) -> Outcome:
+def _public_failed(graph: Graph, result: StepResult, options: RolloutOptions,
+                   started: float) -> Outcome:
     reason = f"The public schema failed to migrate: {result.error}"
     report = {"rollout": None, "release": release_label(), "fingerprint": graph.fingerprint,
               "status": Rollout.Status.HALTED,
@@ -266,7 +282,7 @@ def _public_failed(graph, result, options, started) -> Outcome:
                    report_path=path)
 
 
-def record_bookkeeping(by_schema: dict[str, list]) -> None:
+def record_bookkeeping(by_schema: dict[str, list[Key]]) -> None:
     """Record migrations whose every operation is a no-op in that schema (apps without tables
     there), as Django would after running them."""
     quote = connection.ops.quote_name
@@ -320,8 +336,6 @@ def _prepare(resumable: Rollout | None, plan: Plan, options: RolloutOptions,
                           "seconds": public_result.seconds, "finished_at": timezone.now(),
                           "attempts": 1})
         if plan.template_needs_refresh:
-            from tenants.template import TEMPLATE_SCHEMA
-
             step = existing.get(TEMPLATE_SCHEMA)
             pending = [f"{a}.{n}" for a, n in (plan.template.work if plan.template else [])]
             if step is None:
@@ -345,8 +359,8 @@ def _prepare(resumable: Rollout | None, plan: Plan, options: RolloutOptions,
         new = [t for name, t in with_work.items() if name not in existing]
         if new:
             canary = set(options.canary) | set(rollout.options.get("canary", []))
-            canaries = [t for t in new if ring_of(t.tenant, canary) == "canary"]
-            rest = [t for t in new if ring_of(t.tenant, canary) != "canary"]
+            canaries = [t for t in new if ring_of(t.row, canary) == "canary"]
+            rest = [t for t in new if ring_of(t.row, canary) != "canary"]
             last = max((s.ring for s in existing.values()), default=RING_CANARY)
             first_wave = last + 1 if existing else RING_CANARY + 1
             size = max(1, int(rollout.options.get("wave_size") or options.wave_size))
@@ -357,8 +371,8 @@ def _prepare(resumable: Rollout | None, plan: Plan, options: RolloutOptions,
     return rollout
 
 
-def _step(rollout, t, ring) -> RolloutStep:
-    return RolloutStep(rollout=rollout, kind=RolloutStep.Kind.TENANT, tenant_id=t.tenant["id"],
+def _step(rollout: Rollout, t: SchemaPlan, ring: int) -> RolloutStep:
+    return RolloutStep(rollout=rollout, kind=RolloutStep.Kind.TENANT, tenant_id=t.row["id"],
                        schema_name=t.schema_name, slug=t.slug, ring=ring,
                        pending=[f"{a}.{n}" for a, n in t.work])
 
@@ -406,7 +420,7 @@ def _run_rings(rollout: Rollout, plan: Plan, options: RolloutOptions,
     return Rollout.Status.COMPLETED, ""
 
 
-def _job(step: RolloutStep, options: RolloutOptions, release: str) -> dict:
+def _job(step: RolloutStep, options: RolloutOptions, release: str) -> dict[str, Any]:
     return {"step_id": step.pk, "kind": step.kind, "schema_name": step.schema_name,
             "slug": step.slug, "tenant_id": step.tenant_id, "ring": step.ring,
             "health": options.health_check, "signals": options.signals, "release": release}
@@ -419,8 +433,6 @@ def _start_pool(workers: int, plan: Plan) -> ProcessPoolExecutor:
     if first is not None:
         connection.set_schema(first.schema_name)
         try:
-            from django.db.migrations.recorder import MigrationRecorder
-
             engine.warm(set(MigrationRecorder(connection).applied_migrations()))
         finally:
             connection.set_schema_to_public()
@@ -433,8 +445,10 @@ def _start_pool(workers: int, plan: Plan) -> ProcessPoolExecutor:
     return pool
 
 
-def _run_jobs(jobs, pool, workers, allowed, reporter) -> tuple[int, list[dict]]:
-    done, failed = 0, []
+def _run_jobs(jobs: list[dict[str, Any]], pool: ProcessPoolExecutor | None, workers: int,
+              allowed: int, reporter: Reporter) -> tuple[int, list[dict[str, Any]]]:
+    done = 0
+    failed: list[dict[str, Any]] = []
     queue = list(jobs)
     if pool is None:
         for job in queue:
@@ -443,7 +457,7 @@ def _run_jobs(jobs, pool, workers, allowed, reporter) -> tuple[int, list[dict]]:
             result = run_step(job)
             done, failed = _tally(result, done, failed, reporter)
         return done, failed
-    running = {}
+    running: dict[Future[dict[str, Any]], dict[str, Any]] = {}
     while queue or running:
         while queue and len(running) < workers and len(failed) <= allowed:
             job = queue.pop(0)
@@ -461,7 +475,8 @@ def _run_jobs(jobs, pool, workers, allowed, reporter) -> tuple[int, list[dict]]:
     return done, failed
 
 
-def _tally(result, done, failed, reporter):
+def _tally(result: dict[str, Any], done: int, failed: list[dict[str, Any]],
+           reporter: Reporter) -> tuple[int, list[dict[str, Any]]]:
     reporter.step_done(StepResult(**result))
     if result["status"] == RolloutStep.Status.FAILED:
         failed = [*failed, result]
@@ -470,7 +485,7 @@ def _tally(result, done, failed, reporter):
     return done, failed
 
 
-def _worker_died(job: dict, exc: BaseException) -> dict:
+def _worker_died(job: dict[str, Any], exc: BaseException) -> dict[str, Any]:
     error = f"worker process failed: {describe_error(exc)}"
     connection.set_schema_to_public()
     RolloutStep.objects.filter(pk=job["step_id"]).update(
@@ -482,7 +497,8 @@ def _worker_died(job: dict, exc: BaseException) -> dict:
                              status=RolloutStep.Status.FAILED, seconds=0.0, error=error))
 
 
-def _finish(rollout, plan, options, status, reason, started, extra_steps) -> Outcome:
+def _finish(rollout: Rollout, plan: Plan, options: RolloutOptions, status: str, reason: str,
+            started: float, extra_steps: list[StepResult]) -> Outcome:
     connection.set_schema_to_public()
     rollout.refresh_from_db()
     steps = list(rollout.steps.order_by("ring", "pk"))

@@ -7,11 +7,15 @@ import time
 import traceback
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
-from django.db import connection, connections
+from django.db import connections
 from django.db.models import F
 from django.utils import timezone
 
+from tenants.db import connection
+from tenants.launch import template
+from tenants.middleware import host_map
 from tenants.models import RolloutStep, Tenant
 
 from . import health
@@ -28,12 +32,12 @@ class StepResult:
     ring: int
     status: str
     seconds: float
-    applied: list = field(default_factory=list)
+    applied: list[str] = field(default_factory=list)
     error: str = ""
-    health: dict = field(default_factory=dict)
+    health: dict[str, Any] = field(default_factory=dict)
 
 
-def run_step(job: dict) -> dict:
+def run_step(job: dict[str, Any]) -> dict[str, Any]:
     """Upgrade one schema and health-check it; returns a StepResult as a dict."""
     started = time.perf_counter()
     step_id, schema_name = job["step_id"], job["schema_name"]
@@ -60,10 +64,10 @@ def run_step(job: dict) -> dict:
     return asdict(result)
 
 
-def _upgrade_tenant(job: dict, result: StepResult) -> None:
+def _upgrade_tenant(job: dict[str, Any], result: StepResult) -> None:
     tenant = Tenant.objects.get(pk=job["tenant_id"])
     engine = get_engine()
-    current = []  # the migration being applied, for the error message
+    current: list[str] = []  # the migration being applied, for the error message
     Tenant.objects.filter(pk=tenant.pk).update(maintenance=True)
     tenant.maintenance = True
     try:
@@ -91,9 +95,7 @@ def _upgrade_tenant(job: dict, result: StepResult) -> None:
     Tenant.objects.filter(pk=tenant.pk).update(release=job["release"])
 
 
-def _upgrade_template(job: dict, result: StepResult) -> None:
-    from tenants import template
-
+def _upgrade_template(job: dict[str, Any], result: StepResult) -> None:
     before = set(_applied(template.TEMPLATE_SCHEMA))
     try:
         template.refresh_template()
@@ -113,7 +115,7 @@ def _upgrade_template(job: dict, result: StepResult) -> None:
             connection.set_schema_to_public()
 
 
-def _applied(schema_name: str) -> list:
+def _applied(schema_name: str) -> list[tuple[Any, ...]]:
     quote = connection.ops.quote_name
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT app, name FROM {quote(schema_name)}.django_migrations")  # noqa: S608
@@ -135,6 +137,4 @@ def child_init() -> None:
     # Connections were closed before the fork; make sure no state of the parent's is reused.
     for conn in connections.all(initialized_only=True):
         conn.connection = None
-    from tenants.middleware import host_map
-
     host_map.clear()

@@ -21,9 +21,10 @@ from rich.table import Table
 from cms.provisioning import set_site_port
 from demo.forms import populate as populate_forms
 from demo.site import populate
-from tenants.console import console_for
+from tenants.addresses import site_url
+from tenants.launch import LaunchRequest, launch_tenant
 from tenants.models import Tenant
-from tenants.provisioning import LaunchRequest, launch_tenant, site_url
+from tenants.terminal import console_for
 
 DEMO_PASSWORD = "dgbox-demo-2026"  # noqa: S105 - printed on purpose; demo tenants only
 DEMO_OPERATOR = "operator"

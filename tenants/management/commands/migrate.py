@@ -2,22 +2,26 @@
 
 After the public schema and every tenant schema are migrated, the national operator's row
 exists for the base domain and the template schema new tenants launch from is in step with
-the code (tenants/template.py).
+the code (tenants/launch/template.py).
 """
 
+from typing import Any
+
+from django.core.management.base import CommandParser
 from django_tenants.management.commands.migrate_schemas import MigrateSchemasCommand
 
+from infra.s3 import ensure_bucket
 from tenants.bootstrap import ensure_public_tenant
-from tenants.template import refresh_template
+from tenants.launch import refresh_template
 
 
 class Command(MigrateSchemasCommand):
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         super().add_arguments(parser)
         parser.add_argument("--skip-template", action="store_true",
                             help="Do not refresh the tenant template schema afterwards.")
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         super().handle(*args, **options)
         partial = options.get("schema_name") or options.get("app_label")
         dry = options.get("plan") or options.get("check_unapplied") or options.get("fake")
@@ -26,8 +30,6 @@ class Command(MigrateSchemasCommand):
         ensure_public_tenant()
         # The private bucket (uploads, letters, backups) with its privacy, lifecycle and
         # encryption settings; idempotent, like the rest of this command.
-        from infra.s3 import ensure_bucket
-
         ensure_bucket()
         snapshot = refresh_template(verbosity=max(options.get("verbosity", 1) - 1, 0))
         if options.get("verbosity", 1):

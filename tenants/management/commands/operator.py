@@ -1,16 +1,18 @@
 """`dgbox operator add|list|link|deactivate|activate`: who may use the operator console."""
 
-from django.core.management.base import BaseCommand, CommandError
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from rich.table import Table
 
-from tenants import operators
-from tenants.console import console_for
+from tenants.console import operators
+from tenants.terminal import console_for
 
 
 class Command(BaseCommand):
     help = "Central operators: people who may use the operator console (/operator/)."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
         add = sub.add_parser("add", help="Add an operator; prints a one-time link to set a "
                                          "password (valid 3 days).")
@@ -22,22 +24,22 @@ class Command(BaseCommand):
                            ("activate", "Give a deactivated operator access again.")):
             sub.add_parser(name, help=text).add_argument("email")
 
-    def handle(self, *args, action, **options):
+    def handle(self, *args: Any, action: str, **options: Any) -> None:
         self.console = console_for(self.stdout)
         try:
             getattr(self, f"do_{action}")(**options)
         except operators.OperatorError as exc:
             raise CommandError(str(exc)) from exc
 
-    def do_add(self, email, **_o):
+    def do_add(self, email: str, **_o: Any) -> None:
         user, link = operators.add(email)
         self.console.print(f"[green]Added[/] operator {user.email}.")
         self._print_link(link)
 
-    def do_link(self, email, **_o):
+    def do_link(self, email: str, **_o: Any) -> None:
         self._print_link(operators.new_link(email))
 
-    def do_list(self, **_o):
+    def do_list(self, **_o: Any) -> None:
         table = Table(title="Operators", title_justify="left")
         for column in ("E-mail", "Access", "Superuser", "Last sign-in"):
             table.add_column(column)
@@ -48,15 +50,15 @@ class Command(BaseCommand):
                           f"{user.last_login:%Y-%m-%d %H:%M}" if user.last_login else "never")
         self.console.print(table)
 
-    def do_deactivate(self, email, **_o):
+    def do_deactivate(self, email: str, **_o: Any) -> None:
         operators.set_active(email, False)
         self.console.print(f"{email} can no longer use the console; the account is kept.")
 
-    def do_activate(self, email, **_o):
+    def do_activate(self, email: str, **_o: Any) -> None:
         operators.set_active(email, True)
         self.console.print(f"{email} can use the console again.")
 
-    def _print_link(self, link):
+    def _print_link(self, link: str) -> None:
         self.console.print("One-time link to set the password (works once, for 3 days; send "
                            "it to the operator only):")
         self.stdout.write(link)

@@ -1,29 +1,26 @@
 """`dgbox rollout plan|run|history|show|channel|flag`: staged upgrades of the fleet."""
 
 import json
+from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from rich.table import Table
 
 from tenants import flags, lifecycle
-from tenants.console import (
-    RolloutProgress,
-    console_for,
-    history_table,
-    plan_tables,
-    rollout_tables,
-)
 from tenants.models import FeatureFlag, ReleaseChannel, Rollout, Tenant
 from tenants.rollout import RolloutError, RolloutOptions, build_plan, run_rollout
+from tenants.rollout.display import RolloutProgress, history_table, plan_tables, rollout_tables
 from tenants.rollout.report import rollout_report
+from tenants.terminal import console_for
 
 ON_OFF = {"on": True, "off": False}
 
 
-def _slugs(text):
+def _slugs(text: str | None) -> list[str]:
     return [s.strip() for s in (text or "").split(",") if s.strip()]
 
 
-def _threshold(text):
+def _threshold(text: str) -> str:
     value = text.strip()
     try:
         number = float(value[:-1]) if value.endswith("%") else int(value)
@@ -38,7 +35,7 @@ def _threshold(text):
 class Command(BaseCommand):
     help = "Plan and run staged upgrades of every tenant; release channels and feature flags."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
         plan = sub.add_parser("plan", help="Which tenants have which migrations pending.")
         plan.add_argument("--tenants", help="Only these tenants (comma-separated slugs).")
@@ -97,14 +94,15 @@ class Command(BaseCommand):
         delete = flag_sub.add_parser("delete", help="Delete a flag and its overrides.")
         delete.add_argument("name")
 
-    def handle(self, *args, action, **options):
+    def handle(self, *args: Any, action: str, **options: Any) -> None:
         self.console = console_for(self.stdout)
         try:
             getattr(self, f"do_{action}")(**options)
         except (RolloutError, lifecycle.LifecycleError) as exc:
             raise CommandError("\n".join(getattr(exc, "messages", [str(exc)]))) from exc
 
-    def do_plan(self, tenants=None, json=False, verbose=False, **_o):  # noqa: A002
+    def do_plan(self, tenants: str | None = None, json: bool = False,  # noqa: A002
+                verbose: bool = False, **_o: Any) -> None:
         try:
             plan = build_plan(_slugs(tenants) or None)
         except ValueError as exc:
@@ -119,7 +117,7 @@ class Command(BaseCommand):
         else:
             self.console.print("Run `dgbox rollout run` to upgrade.")
 
-    def do_run(self, **o):
+    def do_run(self, **o: Any) -> None:
         options = RolloutOptions(
             canary=_slugs(o.get("canary")), wave_size=o["wave_size"], workers=o["workers"],
             max_failures=o["max_failures"], tenants=_slugs(o.get("tenants")) or None,
@@ -142,14 +140,15 @@ class Command(BaseCommand):
             reason = outcome.report.get("halt_reason") or outcome.status
             raise CommandError(f"Rollout {outcome.status}: {reason}\nFix the cause, then run "
                                "`dgbox rollout run` again: it resumes where it stopped.")
-        if not o["json"]:
+        if not o["json"] and outcome.rollout is not None:  # completed: it has its row
             self.console.print(f"[green]Rollout {outcome.rollout.pk} completed[/] in "
                                f"{outcome.report['this_run_seconds']:.1f} s.")
 
-    def do_history(self, limit=20, **_o):
+    def do_history(self, limit: int = 20, **_o: Any) -> None:
         self.console.print(history_table(Rollout.objects.all()[:limit]))
 
-    def do_show(self, id=None, json=False, **_o):  # noqa: A002
+    def do_show(self, id: int | None = None, json: bool = False,  # noqa: A002
+                **_o: Any) -> None:
         rollout = (Rollout.objects.filter(pk=id) if id else Rollout.objects.all()).first()
         if rollout is None:
             raise CommandError(f"No rollout {id}." if id else "No rollout yet.")
@@ -160,20 +159,20 @@ class Command(BaseCommand):
         for table in rollout_tables(report):
             self.console.print(table)
 
-    def do_channel(self, slug, channel=None, **_o):
+    def do_channel(self, slug: str, channel: str | None = None, **_o: Any) -> None:
         tenant = lifecycle.get_tenant(slug)
         if channel:
             tenant.release_channel = channel
             tenant.save(update_fields=["release_channel", "updated_at"])
         self.console.print(f"{tenant.name}: release channel {tenant.release_channel}.")
 
-    def do_flag(self, flag_action, **o):
+    def do_flag(self, flag_action: str, **o: Any) -> None:
         if flag_action == "list":
             tenant = lifecycle.get_tenant(o["tenant"]) if o.get("tenant") else None
             self._flag_list(tenant)
         elif flag_action == "define":
-            flag = flags.define(o["name"], canary=ON_OFF.get(o.get("canary")),
-                                stable=ON_OFF.get(o.get("stable")),
+            flag = flags.define(o["name"], canary=_switch(o.get("canary")),
+                                stable=_switch(o.get("stable")),
                                 description=o.get("description"))
             self.console.print(f"Flag {flag.name}: canary {_on(flag.canary)}, "
                                f"stable {_on(flag.stable)}.")
@@ -192,9 +191,7 @@ class Command(BaseCommand):
                 raise CommandError(f"No flag {o['name']} (see `dgbox rollout flag list`).")
             self.console.print(f"Flag {o['name']} deleted.")
 
-    def _flag_list(self, tenant):
-        from rich.table import Table
-
+    def _flag_list(self, tenant: Tenant | None) -> None:
         table = Table(title="Feature flags", title_justify="left")
         columns = ["Flag", "Canary", "Stable", "Overrides", "Description"]
         if tenant:
@@ -214,9 +211,14 @@ class Command(BaseCommand):
         self.console.print(table)
 
 
+def _switch(value: str | None) -> bool | None:
+    """`on`/`off` from the command line as a bool; None when it was not given."""
+    return ON_OFF[value] if value else None
+
+
 def _on(value: bool) -> str:
     return "on" if value else "off"
 
 
-def _dumps(data) -> str:
+def _dumps(data: object) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False, default=str)

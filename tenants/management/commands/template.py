@@ -1,17 +1,19 @@
 """`dgbox template status|refresh`: the schema every tenant is launched from."""
 
-from django.core.management.base import BaseCommand
+from typing import Any
 
-from tenants.template import refresh_template, template_status
+from django.core.management.base import BaseCommand, CommandParser
+
+from tenants.launch import refresh_template, template_status
 
 
 class Command(BaseCommand):
     help = "Show or refresh the template schema new tenants are launched from."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("action", choices=["status", "refresh"])
 
-    def handle(self, *args, action, **options):
+    def handle(self, *args: Any, action: str, **options: Any) -> None:
         if action == "refresh":
             snapshot = refresh_template()
             self.stdout.write(f"Template refreshed: snapshot {snapshot.fingerprint}, "

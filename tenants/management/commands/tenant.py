@@ -1,13 +1,17 @@
 """`dgbox tenant create|list|show|suspend|resume|archive|backup|restore|delete`."""
 
+from typing import Any
+
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from rich.table import Table
 
-from tenants import backup, lifecycle
-from tenants.console import console_for
+from tenants import lifecycle
+from tenants.addresses import site_url
+from tenants.launch import LaunchRequest, launch_tenant
+from tenants.lifecycle import backup
 from tenants.models import Tenant
-from tenants.provisioning import LaunchRequest, launch_tenant, site_url
+from tenants.terminal import console_for
 
 LAUNCH_STEPS = ["validated", "template", "registered", "schema", "site", "administrator"]
 
@@ -15,7 +19,7 @@ LAUNCH_STEPS = ["validated", "template", "registered", "schema", "site", "admini
 class Command(BaseCommand):
     help = "Launch and manage tenants (regions and municipalities)."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
         create = sub.add_parser("create", help="Launch a new tenant.")
         create.add_argument("--name", required=True, help="Display name, e.g. 'Рябиновка'.")
@@ -50,7 +54,7 @@ class Command(BaseCommand):
         dlt.add_argument("--output", default="s3", metavar="s3|PATH",
                          help="Where the export archive goes (as for backup).")
 
-    def handle(self, *args, action, **options):
+    def handle(self, *args: Any, action: str, **options: Any) -> None:
         self.console = console_for(self.stdout)
         try:
             getattr(self, f"do_{action}")(**options)
@@ -59,14 +63,14 @@ class Command(BaseCommand):
         except (backup.BackupError, backup.RestoreError) as exc:
             raise CommandError(str(exc)) from exc
 
-    def do_create(self, **o):
+    def do_create(self, **o: Any) -> None:
         req = LaunchRequest(
             name=o["name"], kind=o["kind"], parent=o.get("parent"), admin_email=o["admin_email"],
             slug=o.get("slug"), domain=o.get("domain"), language=o.get("language"),
             time_zone=o.get("time_zone"),
         )
         with self.console.status("Launching tenant...") as status:
-            def progress(step):
+            def progress(step: str) -> None:
                 status.update(f"Launching tenant: {step} "
                               f"({LAUNCH_STEPS.index(step) + 1}/{len(LAUNCH_STEPS)})")
             result = launch_tenant(req, progress=progress)
@@ -82,7 +86,7 @@ class Command(BaseCommand):
                            "(valid 3 days, send it to them):")
         self.console.print(f"  {result.set_password_url}", markup=False)
 
-    def do_list(self, status=None, **_o):
+    def do_list(self, status: str | None = None, **_o: Any) -> None:
         tenants = Tenant.objects.launched().select_related("parent").prefetch_related("domains")
         if status:
             tenants = tenants.filter(status=status)
@@ -95,7 +99,7 @@ class Command(BaseCommand):
                           f"{t.created_at:%Y-%m-%d}")
         self.console.print(table)
 
-    def do_show(self, slug, **_o):
+    def do_show(self, slug: str, **_o: Any) -> None:
         t = lifecycle.get_tenant(slug)
         table = Table(show_header=False, box=None)
         rows = [("Name", t.name), ("Slug", t.slug), ("Kind", t.get_kind_display()),
@@ -109,20 +113,20 @@ class Command(BaseCommand):
             table.add_row(f"[bold]{key}[/]", value)
         self.console.print(table)
 
-    def do_suspend(self, slug, **_o):
+    def do_suspend(self, slug: str, **_o: Any) -> None:
         t = lifecycle.suspend(slug)
         self.console.print(f"{t.name} is suspended: citizens see a maintenance page.")
 
-    def do_resume(self, slug, **_o):
+    def do_resume(self, slug: str, **_o: Any) -> None:
         t = lifecycle.resume(slug)
         self.console.print(f"{t.name} is active again.")
 
-    def do_archive(self, slug, **_o):
+    def do_archive(self, slug: str, **_o: Any) -> None:
         t = lifecycle.archive(slug)
         self.console.print(f"{t.name} is archived: its site answers 'no longer available' "
                            "(410); all data is kept.")
 
-    def do_backup(self, slug, output="s3", **_o):
+    def do_backup(self, slug: str, output: str = "s3", **_o: Any) -> None:
         with self.console.status(f"Backing up {slug}..."):
             result = backup.backup_tenant(slug, output=output)
         meta = result.metadata
@@ -132,7 +136,8 @@ class Command(BaseCommand):
                            f"{result.sha256})", markup=False)
         self.console.print(f"  Files:   {result.files_prefix}", markup=False)
 
-    def do_restore(self, source, slug, domain=None, **_o):
+    def do_restore(self, source: str, slug: str, domain: str | None = None,
+                   **_o: Any) -> None:
         with self.console.status(f"Restoring {source} as {slug}..."):
             result = backup.restore_tenant(source, slug=slug, domain=domain)
         self.console.print(f"[green]Restored[/] {result.tenant.name} as {result.tenant.slug}: "
@@ -140,7 +145,8 @@ class Command(BaseCommand):
                            "verified.")
         self.console.print(f"  Site: {site_url(result.domain)}/", markup=False)
 
-    def do_delete(self, slug, confirm=None, output="s3", **_o):
+    def do_delete(self, slug: str, confirm: str | None = None, output: str = "s3",
+                  **_o: Any) -> None:
         result = lifecycle.delete(slug, confirm=confirm, output=output)
         self.console.print(f"[green]Deleted[/] {slug}: schema {result.schema_name} dropped, "
                            f"{result.files_deleted} files deleted.")

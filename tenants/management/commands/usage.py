@@ -1,26 +1,27 @@
-"""`dgbox usage collect|show`: usage metering per tenant (tenants/metering.py)."""
+"""`dgbox usage collect|show`: usage metering per tenant (tenants/metering/)."""
 
 import json as jsonlib
+from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.template.defaultfilters import filesizeformat
 from django_tenants.utils import tenant_context
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from tenants import metering
-from tenants.console import console_for
 from tenants.models import Tenant
+from tenants.terminal import console_for
 
 
-def human_bytes(value) -> str:
+def human_bytes(value: int | None) -> str:
     return "-" if value is None else filesizeformat(value)
 
 
 class Command(BaseCommand):
     help = "Measure and show what each tenant uses: cases, notifications, API calls, storage."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
         collect = sub.add_parser("collect", help="Measure now (the hourly beat job does this).")
         collect.add_argument("--tenant", action="append", metavar="SLUG",
@@ -30,10 +31,10 @@ class Command(BaseCommand):
                           help="Sum counters over this many days (default 30).")
         show.add_argument("--json", action="store_true", help="Print JSON.")
 
-    def handle(self, *args, action, **options):
-        return getattr(self, f"do_{action}")(**options)
+    def handle(self, *args: Any, action: str, **options: Any) -> None:
+        getattr(self, f"do_{action}")(**options)
 
-    def do_collect(self, tenant=None, **_o):
+    def do_collect(self, tenant: list[str] | None = None, **_o: Any) -> None:
         tenants = Tenant.objects.launched().active().order_by("slug")
         if tenant:
             tenants = tenants.filter(slug__in=tenant)
@@ -41,27 +42,28 @@ class Command(BaseCommand):
             if missing:
                 raise CommandError(f"No active tenant {', '.join(missing)}: see `dgbox tenant "
                                    "list` for the slugs.")
-        tenants = list(tenants)
+        chosen = list(tenants)
         console = console_for(self.stdout)
-        failed = []
+        failed: list[tuple[str, Exception]] = []
         with Progress(TextColumn("Measuring"), BarColumn(), MofNCompleteColumn(),
                       TimeElapsedColumn(), console=console,
                       disable=not console.is_terminal) as progress:
-            task = progress.add_task("usage", total=len(tenants))
-            for t in tenants:
+            task = progress.add_task("usage", total=len(chosen))
+            for t in chosen:
                 try:
                     with tenant_context(t):
                         metering.collect_usage()
                 except Exception as exc:  # noqa: BLE001 - one tenant's failure is reported
                     failed.append((t.slug, exc))
                 progress.advance(task)
-        for slug, exc in failed:
-            console.print(f"[red]failed[/] {slug}: {exc}")
-        console.print(f"Measured {len(tenants) - len(failed)} of {len(tenants)} tenants.")
+        for slug, error in failed:
+            console.print(f"[red]failed[/] {slug}: {error}")
+        console.print(f"Measured {len(chosen) - len(failed)} of {len(chosen)} tenants.")
         if failed:
             raise CommandError(f"{len(failed)} tenants could not be measured.")
 
-    def do_show(self, days=30, json=False, **_o):  # noqa: A002
+    def do_show(self, days: int = 30, json: bool = False,  # noqa: A002
+                **_o: Any) -> None:
         if days < 1 or days > 366:
             raise CommandError("--days is between 1 and 366.")
         rows = metering.fleet_usage(days)

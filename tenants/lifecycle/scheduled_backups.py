@@ -1,7 +1,7 @@
 """Scheduled backups: every active tenant once a day (Celery beat), older backups pruned.
 
 A backup is the set of objects `backups/<slug>/<stamp>.tar.gz`, `<stamp>.json` and
-`<stamp>/files/...` (tenants/backup.py). Pruning deletes whole sets older than
+`<stamp>/files/...` (tenants/lifecycle/backup.py). Pruning deletes whole sets older than
 DGBOX_BACKUP_KEEP_DAYS, always keeping the newest set, and never touches the audit records
 of deleted tenants (`<stamp>.delete.json`).
 """
@@ -9,22 +9,23 @@ of deleted tenants (`<stamp>.delete.json`).
 import logging
 import re
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 
 from infra import s3
+from tenants.models import Tenant
 
 from .backup import backup_prefix, backup_tenant
-from .models import Tenant
 
 log = logging.getLogger(__name__)
 STAMP = re.compile(r"^(\d{8}T\d{12}Z)(?:\.tar\.gz|\.json|/files/.*)$")
 
 
-def backup_sets(slug):
+def backup_sets(slug: str) -> dict[str, list[str]]:
     """{stamp: [keys]} of the tenant's backups (audit records excluded)."""
     prefix = backup_prefix(slug)
-    sets = {}
+    sets: dict[str, list[str]] = {}
     for item in s3.iter_objects(prefix):
         match = STAMP.match(item.key[len(prefix):])
         if match:
@@ -32,7 +33,8 @@ def backup_sets(slug):
     return sets
 
 
-def prune(slug, *, keep_days=None, now=None):
+def prune(slug: str, *, keep_days: int | None = None,
+          now: datetime | None = None) -> list[str]:
     """Delete backup sets older than `keep_days`, keeping the newest. Returns stamps removed."""
     keep_days = settings.DGBOX_BACKUP_KEEP_DAYS if keep_days is None else keep_days
     cutoff = (now or datetime.now(UTC)) - timedelta(days=keep_days)
@@ -46,9 +48,9 @@ def prune(slug, *, keep_days=None, now=None):
     return removed
 
 
-def backup_all(*, now=None):
+def backup_all(*, now: datetime | None = None) -> dict[str, dict[str, Any]]:
     """Back up every active tenant, then prune; one tenant's failure does not stop the rest."""
-    report = {}
+    report: dict[str, dict[str, Any]] = {}
     for slug in Tenant.objects.launched().active().values_list("slug", flat=True):
         try:
             result = backup_tenant(slug)

@@ -1,19 +1,25 @@
-"""Rich console for management commands: full width when the output is not a terminal,
-so tables piped to a file or read by a script are never truncated. Also the operator's views
-of releases: rollout plans, progress and history (`dgbox rollout ...`)."""
+"""How a rollout looks in the terminal (`dgbox rollout ...`): plans, progress and history."""
+
+from collections.abc import Iterable
+from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
+from tenants.models import Rollout
 
-def console_for(stream) -> Console:
-    isatty = getattr(stream, "isatty", lambda: False)()
-    return Console(file=stream, highlight=False, width=None if isatty else 200)
-
-
-# --- Rollouts -------------------------------------------------------------------------------------
+from .plan import Key, Plan, SchemaPlan
+from .runner import Reporter
+from .steps import StepResult
 
 STATUS_STYLE = {"completed": "green", "done": "green", "partial": "yellow", "running": "cyan",
                 "pending": "dim", "halted": "red", "failed": "red", "superseded": "dim"}
@@ -24,14 +30,14 @@ def styled(status: str) -> str:
     return f"[{style}]{status}[/]" if style else status
 
 
-def plan_tables(plan, *, verbose: bool = False) -> list:
+def plan_tables(plan: Plan, *, verbose: bool = False) -> list[Table]:
     """The version map (tenants grouped by what they lack) and, with `verbose` or when few
     tenants have work, one row per tenant with work."""
-    out = []
+    out: list[Table] = []
     head = Table(show_header=False, box=None)
     head.add_row("[bold]Release[/]", f"{plan.release} (migrations {plan.fingerprint})")
 
-    def state(p):
+    def state(p: SchemaPlan | None) -> str:
         if p is None:
             return "[red]missing[/]: created by the rollout"
         if p.work:
@@ -68,18 +74,18 @@ def plan_tables(plan, *, verbose: bool = False) -> list:
         for column in ("Tenant", "Channel", "Status", "Release", "Pending"):
             table.add_column(column)
         for t in with_work:
-            table.add_row(t.slug, t.tenant["release_channel"], t.tenant["status"],
-                          t.tenant["release"] or "-", ", ".join(_keys(t.work, 4)))
+            table.add_row(t.slug, t.row["release_channel"], t.row["status"],
+                          t.row["release"] or "-", ", ".join(_keys(t.work, 4)))
         out.append(table)
     return out
 
 
-def _keys(keys, limit):
+def _keys(keys: list[Key], limit: int) -> list[str]:
     names = [f"{a}.{n}" for a, n in keys]
     return names[:limit] + ([f"+{len(names) - limit} more"] if len(names) > limit else [])
 
 
-def history_table(rollouts) -> Table:
+def history_table(rollouts: Iterable[Rollout]) -> Table:
     table = Table(title="Rollouts", title_justify="left")
     for column in ("#", "Release", "Status", "Started", "Runs", "Seconds", "Tenants", "Failed",
                    "Started by"):
@@ -95,7 +101,7 @@ def history_table(rollouts) -> Table:
     return table
 
 
-def rollout_tables(report: dict) -> list:
+def rollout_tables(report: dict[str, Any]) -> list[Table]:
     """One rollout: its header, its rings, and the steps that did not succeed."""
     head = Table(show_header=False, box=None)
     head.add_row("[bold]Rollout[/]", f"{report['rollout']} to {report['release']}")
@@ -124,15 +130,14 @@ def rollout_tables(report: dict) -> list:
     return out
 
 
-class RolloutProgress:
-    """A progress bar per ring on a terminal; one line per ring and per failure otherwise.
-    Implements tenants.rollout.Reporter."""
+class RolloutProgress(Reporter):
+    """A progress bar per ring on a terminal; one line per ring and per failure otherwise."""
 
     def __init__(self, console: Console):
         self.console = console
         self.live = console.is_terminal
-        self.progress = None
-        self.task = None
+        self.progress: Progress | None = None
+        self.task: TaskID | None = None
         self.failed = 0
 
     def message(self, text: str) -> None:
@@ -147,11 +152,11 @@ class RolloutProgress:
             self.progress.start()
             self.task = self.progress.add_task(f"Ring {name}", total=total, failed="")
 
-    def step_done(self, result) -> None:
+    def step_done(self, result: StepResult) -> None:
         if result.status == "failed":
             self.failed += 1
             self.console.print(f"[red]failed[/] {escape(result.slug)}: {escape(result.error)}")
-        if self.progress is not None:
+        if self.progress is not None and self.task is not None:
             self.progress.update(self.task, advance=1,
                                  failed=f"[red]{self.failed} failed[/]" if self.failed else "")
 

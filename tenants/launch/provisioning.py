@@ -15,19 +15,24 @@ from functools import lru_cache
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from django_tenants.utils import schema_context
 
+from tenants.addresses import default_domain, site_url
+from tenants.db import connection
+from tenants.models import Domain, Tenant
+from tenants.signals import tenant_launched
+
 from . import spares, template
-from .models import Domain, Tenant
-from .signals import tenant_launched
-from .validation import check_domain, check_slug, default_domain, slug_to_schema, suggest_slug
+from .tasks import replenish_spares
+from .validation import check_domain, check_slug, slug_to_schema, suggest_slug
 
 log = logging.getLogger(__name__)
 
@@ -60,12 +65,26 @@ class LaunchRequest:
     time_zone: str | None = None
 
 
+@dataclass
+class ValidLaunchRequest:
+    """A LaunchRequest as `validate_launch()` returns it: normalised, every field checked."""
+
+    name: str
+    kind: str
+    admin_email: str
+    parent: str | None
+    slug: str
+    domain: str
+    language: str
+    time_zone: str
+
+
 @lru_cache(maxsize=1)
 def _time_zones() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones())  # walks the tz database: once
 
 
-def validate_launch(req: LaunchRequest) -> tuple[LaunchRequest, Tenant | None]:
+def validate_launch(req: LaunchRequest) -> tuple[ValidLaunchRequest, Tenant | None]:
     """Check a launch request; return it normalised with the parent tenant, or raise LaunchError
     listing every problem found."""
     errors: list[str] = []
@@ -133,7 +152,7 @@ def validate_launch(req: LaunchRequest) -> tuple[LaunchRequest, Tenant | None]:
 
     if errors:
         raise LaunchError(errors)
-    normalised = LaunchRequest(
+    normalised = ValidLaunchRequest(
         name=name, kind=req.kind, admin_email=email.lower(), parent=req.parent, slug=slug,
         domain=domain, language=language, time_zone=time_zone,
     )
@@ -153,16 +172,18 @@ def launch_tenant(req: LaunchRequest, *, progress: Callable[[str], None] | None 
         report(step)
         return now
 
-    req, parent = validate_launch(req)
+    valid, parent = validate_launch(req)
     t = mark("validated", started)
     snapshot_sql = template.current_snapshot_sql()
     method, template_refreshed = "template", False
     if snapshot_sql is None:
         # Stale template (code with new migrations): migrate the template, not the tenant, so
         # the launch itself stays one transaction. Slow once, fast again afterwards.
-        log.warning("Template schema is stale; migrating it before launching %s.", req.slug)
+        log.warning("Template schema is stale; migrating it before launching %s.", valid.slug)
         template.refresh_template()
         snapshot_sql = template.current_snapshot_sql()
+        if snapshot_sql is None:  # refresh_template() has just stored it
+            raise template.TemplateError("The template snapshot vanished while launching.")
         template_refreshed = True
         t = mark("template", t)
 
@@ -170,12 +191,12 @@ def launch_tenant(req: LaunchRequest, *, progress: Callable[[str], None] | None 
     try:
         with transaction.atomic():
             tenant = Tenant(
-                schema_name=slug_to_schema(req.slug), slug=req.slug, name=req.name,
-                kind=req.kind, parent=parent, status=Tenant.Status.PROVISIONING,
-                default_language=req.language, time_zone=req.time_zone,
+                schema_name=slug_to_schema(valid.slug), slug=valid.slug, name=valid.name,
+                kind=valid.kind, parent=parent, status=Tenant.Status.PROVISIONING,
+                default_language=valid.language, time_zone=valid.time_zone,
             )
             tenant.save()
-            Domain.objects.create(domain=req.domain, tenant=tenant, is_primary=True)
+            Domain.objects.create(domain=valid.domain, tenant=tenant, is_primary=True)
             t = mark("registered", t)
             if spares.claim_spare(tenant.schema_name):
                 method = "spare schema"
@@ -183,9 +204,9 @@ def launch_tenant(req: LaunchRequest, *, progress: Callable[[str], None] | None 
                 _create_schema(tenant, snapshot_sql)
             t = mark("schema", t)
             with schema_context(tenant.schema_name):
-                tenant_launched.send(sender=Tenant, tenant=tenant, options={"domain": req.domain})
+                tenant_launched.send(sender=Tenant, tenant=tenant, options={"domain": valid.domain})
                 t = mark("site", t)
-                admin = _create_first_admin(req.admin_email, admin_password)
+                admin = _create_first_admin(valid.admin_email, admin_password)
                 token = default_token_generator.make_token(admin)
                 uid = urlsafe_base64_encode(force_bytes(admin.pk))
                 t = mark("administrator", t)
@@ -197,7 +218,7 @@ def launch_tenant(req: LaunchRequest, *, progress: Callable[[str], None] | None 
     except IntegrityError as exc:
         # Lost a race with a concurrent launch of the same slug or domain.
         raise LaunchError(
-            [f"Slug '{req.slug}' or domain '{req.domain}' was taken while launching; "
+            [f"Slug '{valid.slug}' or domain '{valid.domain}' was taken while launching; "
              f"nothing was created ({exc.__class__.__name__})."]
         ) from exc
     finally:
@@ -206,21 +227,14 @@ def launch_tenant(req: LaunchRequest, *, progress: Callable[[str], None] | None 
     path = reverse("wagtailadmin_password_reset_confirm", urlconf=settings.ROOT_URLCONF,
                    kwargs={"uidb64": uid, "token": token})
     return LaunchResult(
-        tenant=tenant, domain=req.domain, admin_email=req.admin_email,
-        set_password_url=site_url(req.domain) + path, method=method,
+        tenant=tenant, domain=valid.domain, admin_email=valid.admin_email,
+        set_password_url=site_url(valid.domain) + path, method=method,
         template_refreshed=template_refreshed,
         seconds=(committed[0] if committed else time.perf_counter()) - started, steps=steps,
     )
 
 
-def site_url(domain: str) -> str:
-    port = f":{settings.DGBOX_SITE_PORT}" if settings.DGBOX_SITE_PORT else ""
-    return f"{settings.DGBOX_SITE_SCHEME}://{domain}{port}"
-
-
-def _replenish_spares():
-    from .tasks import replenish_spares
-
+def _replenish_spares() -> None:
     replenish_spares.delay()
 
 
@@ -229,7 +243,7 @@ def _create_schema(tenant: Tenant, snapshot_sql: str) -> None:
         cursor.execute(template.render_for_schema(snapshot_sql, tenant.schema_name))
 
 
-def _create_first_admin(email: str, password: str | None):
+def _create_first_admin(email: str, password: str | None) -> User:
     user = get_user_model().objects.create_user(
         username=email, email=email, password=password, is_staff=True, is_superuser=True
     )

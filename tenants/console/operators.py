@@ -10,17 +10,19 @@ than deleted: the public schema has no tables of the tenant apps that point at u
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Permission
+from django.contrib.auth.models import Permission, User, UserManager
 from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import connection, transaction
+from django.db import transaction
+from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from django_tenants.utils import get_public_schema_name
 
-from .provisioning import site_url
+from tenants.addresses import site_url
+from tenants.db import connection
 
 PERMISSION = ("tenants", "view_tenant")
 
@@ -29,32 +31,32 @@ class OperatorError(Exception):
     """What was wrong, in words the person at the terminal can act on."""
 
 
-def _users():
+def _users() -> UserManager[User]:
     if connection.schema_name != get_public_schema_name():
         raise OperatorError("Operators live in the public schema; run this without a tenant.")
     return get_user_model().objects
 
 
-def permission():
+def permission() -> Permission:
     app_label, codename = PERMISSION
     return Permission.objects.get(content_type__app_label=app_label, codename=codename)
 
 
-def operators():
+def operators() -> QuerySet[User]:
     """Active and deactivated operators, by e-mail."""
     return (_users().filter(is_staff=True)
             .filter(user_permissions=permission()) | _users().filter(is_superuser=True)
             ).distinct().order_by("email", "username")
 
 
-def set_password_link(user) -> str:
+def set_password_link(user: User) -> str:
     path = reverse("operator-set-password", urlconf=settings.PUBLIC_SCHEMA_URLCONF,
                    kwargs={"uidb64": urlsafe_base64_encode(force_bytes(user.pk)),
                            "token": default_token_generator.make_token(user)})
     return site_url(settings.BASE_DOMAIN) + path
 
 
-def add(email: str):
+def add(email: str) -> tuple[User, str]:
     """A new operator without a usable password; returns (user, one-time link)."""
     email = (email or "").strip().lower()
     try:
@@ -71,7 +73,7 @@ def add(email: str):
     return user, set_password_link(user)
 
 
-def find(email: str):
+def find(email: str) -> User:
     user = operators().filter(email__iexact=(email or "").strip()).first()
     if user is None:
         raise OperatorError(f"No operator {email}: see `dgbox operator list`.")
@@ -85,7 +87,7 @@ def new_link(email: str) -> str:
     return set_password_link(user)
 
 
-def set_active(email: str, active: bool):
+def set_active(email: str, active: bool) -> User:
     user = find(email)
     user.is_active = active
     user.save(update_fields=["is_active"])

@@ -4,22 +4,28 @@ Replaying the snapshot costs about 0.4 s of DDL (some 400 tables, indexes and co
 With a spare ready, a launch only renames it, so the launch itself stays well under half a
 second; the pool is topped up after the launch commits (by a Celery task when a broker is
 configured, in-process otherwise). Spares built for other migrations than the running code's
-are never used and are dropped when the template is refreshed.
+are never used; whenever the template is refreshed (signal `template_refreshed`, connected in
+`TenantsConfig.ready()`) they are dropped and the pool is filled from the new snapshot.
 """
 
 import secrets
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
+from django.dispatch import receiver
+
+from tenants.db import connection
+from tenants.models import SpareSchema, TemplateSnapshot
+from tenants.signals import template_refreshed
 
 from . import template
-from .models import SpareSchema
 
 SPARE_PREFIX = "dgbox_spare_"
 
 
 def pool_size() -> int:
-    return settings.DGBOX_SPARE_SCHEMAS
+    size: int = settings.DGBOX_SPARE_SCHEMAS
+    return size
 
 
 def claim_spare(schema_name: str) -> bool:
@@ -68,3 +74,10 @@ def drop_stale() -> int:
             spare.delete()
         dropped += 1
     return dropped
+
+
+@receiver(template_refreshed, dispatch_uid="tenants-restock-spares")
+def restock(snapshot: TemplateSnapshot, **_kwargs: object) -> None:
+    """A new snapshot: drop the spares of older migrations and build new ones."""
+    drop_stale()
+    fill_pool()

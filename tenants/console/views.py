@@ -11,24 +11,29 @@ schema and cannot sign in here. Pages are never cached.
 
 import csv
 import datetime
+from collections.abc import Callable
+from typing import Any, Concatenate, ParamSpec
 
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import SetPasswordForm
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse_lazy
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 
-from . import metering
+from tenants import metering
+from tenants.addresses import site_url
+from tenants.models import Rollout, RolloutStep, Tenant, UsageRecord
+
 from .charts import bar_chart
-from .models import Rollout, RolloutStep, Tenant, UsageRecord
-from .provisioning import site_url
 
 PERMISSION = "tenants.view_tenant"
 DAY_CHOICES = (7, 30, 90)
@@ -37,7 +42,7 @@ COUNTER_TITLES = {
     "cases_new": _("New cases"),
     "notifications_sent": _("Notifications sent"),
 }
-SORTS = {
+SORTS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "name": lambda r: r["tenant"].name.lower(),
     "cases": lambda r: -(r["usage"].get("cases_total") or 0),
     "new": lambda r: -r["usage"].get("cases_new", 0),
@@ -52,12 +57,16 @@ SORT_COLUMNS = [("name", _("Tenant")), ("cases", _("Cases open / total")),
                 ("api", _("API calls")), ("storage", _("Private files"))]
 
 
-def operator_required(view):
+P = ParamSpec("P")
+View = Callable[Concatenate[HttpRequest, P], HttpResponse]
+
+
+def operator_required(view: View[P]) -> View[P]:
     """Signed in (else to the console's login) and an operator (else 403)."""
 
     @never_cache
     @login_required(login_url=reverse_lazy("operator-login"))
-    def wrapped(request, *args, **kwargs):
+    def wrapped(request: HttpRequest, /, *args: P.args, **kwargs: P.kwargs) -> HttpResponse:
         if not (request.user.is_active and request.user.has_perm(PERMISSION)):
             raise PermissionDenied(_("Only platform operators may use the console."))
         return view(request, *args, **kwargs)
@@ -70,15 +79,15 @@ def operator_required(view):
 class LoginView(auth_views.LoginView):
     template_name = "operator/login.html"
     redirect_authenticated_user = True
-    next_page = reverse_lazy("operator-home")
+    next_page = reverse_lazy("operator-home")  # type: ignore[assignment]  # lazy, as documented
 
     @method_decorator(never_cache)
-    def dispatch(self, request, *args, **kwargs):
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         return super().dispatch(request, *args, **kwargs)
 
 
 class LogoutView(auth_views.LogoutView):
-    next_page = reverse_lazy("operator-login")
+    next_page = reverse_lazy("operator-login")  # type: ignore[assignment]  # lazy, as documented
 
 
 class SetPasswordView(auth_views.PasswordResetConfirmView):
@@ -90,15 +99,15 @@ class SetPasswordView(auth_views.PasswordResetConfirmView):
     reset_url_token = "set-password"  # noqa: S105 - a URL segment, not a secret
 
     @method_decorator(never_cache)
-    def dispatch(self, request, *args, **kwargs):
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         return super().dispatch(request, *args, **kwargs)
 
-    def form_valid(self, form):
+    def form_valid(self, form: "SetPasswordForm[User]") -> HttpResponse:
         messages.success(self.request, _("Your password is set. Sign in with it."))
         return super().form_valid(form)
 
 
-def _days(request) -> int:
+def _days(request: HttpRequest) -> int:
     try:
         days = int(request.GET.get("days", 30))
     except ValueError:
@@ -106,7 +115,7 @@ def _days(request) -> int:
     return days if days in DAY_CHOICES else 30
 
 
-def _charts(series: list[dict]) -> list[dict]:
+def _charts(series: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{"title": title,
              "field": field,
              "svg": bar_chart([(p["day"].isoformat(), p[field]) for p in series],
@@ -116,13 +125,15 @@ def _charts(series: list[dict]) -> list[dict]:
 
 
 @operator_required
-def home(request):
+def home(request: HttpRequest) -> HttpResponse:
     """Every tenant with its usage, the fleet's daily counters as charts, the last rollout."""
     days = _days(request)
-    sort = request.GET.get("sort") if request.GET.get("sort") in SORTS else "name"
+    requested = request.GET.get("sort", "")
+    sort = requested if requested in SORTS else "name"
     usage = {row["schema_name"]: row for row in metering.fleet_usage(days)}
     tenants = list(Tenant.objects.launched().select_related("parent").order_by("name"))
-    rows = [{"tenant": t, "usage": usage.get(t.schema_name, {})} for t in tenants]
+    rows: list[dict[str, Any]] = [{"tenant": t, "usage": usage.get(t.schema_name, {})}
+                                  for t in tenants]
     rows.sort(key=SORTS[sort])
     series = metering.daily_totals(days)
     status_counts = dict(Tenant.objects.launched().values_list("status")
@@ -138,7 +149,7 @@ def home(request):
 
 
 @operator_required
-def tenant_detail(request, slug):
+def tenant_detail(request: HttpRequest, slug: str) -> HttpResponse:
     """One tenant: facts, usage charts, its part in recent rollouts."""
     tenant = get_object_or_404(Tenant.objects.select_related("parent"), slug=slug)
     days = _days(request)
@@ -156,7 +167,7 @@ def tenant_detail(request, slug):
 
 
 @operator_required
-def rollout_list(request):
+def rollout_list(request: HttpRequest) -> HttpResponse:
     """Rollouts, newest first, with their step counts by status."""
     rollouts = Rollout.objects.annotate(
         tenants=Count("steps", filter=Q(steps__kind=RolloutStep.Kind.TENANT)),
@@ -168,7 +179,7 @@ def rollout_list(request):
 
 
 @operator_required
-def rollout_detail(request, pk):
+def rollout_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """One rollout: options, halt reason, and every step by ring (failed ones first if asked)."""
     rollout = get_object_or_404(Rollout, pk=pk)
     steps = rollout.steps.all()
@@ -183,7 +194,7 @@ def rollout_detail(request, pk):
 
 
 @operator_required
-def usage_csv(request):
+def usage_csv(request: HttpRequest) -> HttpResponse:
     """Usage per tenant and day over the chosen period, for accounting."""
     days = _days(request)
     since = metering.platform_today() - datetime.timedelta(days=days - 1)

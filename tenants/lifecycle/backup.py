@@ -4,7 +4,7 @@ A backup is one `tar.gz` archive stored at `backups/<slug>/<timestamp>.tar.gz` (
 tenant's prefix, so deleting the tenant keeps it) holding
 
 * `schema.sql`: pg_dump of the tenant's schema only (DDL and rows), cleaned like the template
-  snapshot (tenants/template.py), taken in the same MVCC snapshot as the row counts;
+  snapshot (tenants/launch/template.py), taken in the same MVCC snapshot as the row counts;
 * `metadata.json`: the tenant row and its domains, the row count of every table, the manifest
   of its S3 prefix (name, size, sha256 of every file), the sha256 of `schema.sql`, the
   migrations fingerprint of the code that made it, and where the files were copied.
@@ -33,16 +33,18 @@ import tarfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import IO, Any, cast
 
-from django.db import connection, transaction
+from django.db import transaction
 from django_tenants.utils import get_public_schema_name, schema_context, schema_exists
 
 from infra import s3
+from tenants.db import connection
+from tenants.launch import LaunchError, LaunchRequest, template, validate_launch
+from tenants.launch.validation import slug_to_schema
+from tenants.models import Domain, Tenant
 
-from . import template
-from .models import Domain, Tenant
-from .provisioning import LaunchError, LaunchRequest, validate_launch
-from .validation import slug_to_schema
+from .status import get_tenant
 
 log = logging.getLogger(__name__)
 audit = logging.getLogger("dgbox.audit")
@@ -71,7 +73,7 @@ class BackupResult:
     sha256: str
     files_prefix: str
     files: int
-    metadata: dict
+    metadata: dict[str, Any]
 
 
 @dataclass
@@ -107,14 +109,15 @@ def _object_sha256(key: str) -> tuple[str, int]:
 
 # --- dump -----------------------------------------------------------------------------------
 
-def _new_connection():
+def _new_connection() -> Any:
     """A connection of our own (autocommit off): the caller's may be inside a transaction."""
     conn = connection.get_new_connection(connection.get_connection_params())
     conn.autocommit = False
     return conn
 
 
-def _count_rows(cursor, schema_name: str) -> dict[str, int]:
+def _count_rows(cursor: Any, schema_name: str) -> dict[str, int]:
+    # `cursor`: a psycopg cursor of our own connection or a Django cursor wrapper.
     cursor.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s ORDER BY tablename",
                    [schema_name])
     counts = {}
@@ -147,7 +150,7 @@ def dump_schema(schema_name: str) -> tuple[str, dict[str, int]]:
         conn.close()
     if result.returncode != 0:
         raise BackupError(f"pg_dump of schema {schema_name} failed: {result.stderr.strip()}")
-    sql = template._strip_session_settings(result.stdout)  # noqa: SLF001 - same cleaning
+    sql = template.strip_session_settings(result.stdout)
     if f"CREATE SCHEMA {schema_name};" not in sql:
         raise BackupError(f"pg_dump output does not create schema {schema_name}; refusing it.")
     return sql, counts
@@ -183,7 +186,7 @@ def rename_schema_in_dump(sql: str, old: str, new: str) -> str:
 
 # --- backup ---------------------------------------------------------------------------------
 
-def _tenant_fields(tenant: Tenant) -> dict:
+def _tenant_fields(tenant: Tenant) -> dict[str, Any]:
     fields = {name: getattr(tenant, name) for name in COPIED_FIELDS if hasattr(tenant, name)}
     fields.update(slug=tenant.slug, schema_name=tenant.schema_name, status=tenant.status,
                   parent=tenant.parent.slug if tenant.parent else None,
@@ -191,7 +194,8 @@ def _tenant_fields(tenant: Tenant) -> dict:
     return fields
 
 
-def _copy_and_check_files(src: str, dst: str, expected: list[dict]) -> list[dict]:
+def _copy_and_check_files(src: str, dst: str,
+                          expected: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Copy src to dst server-side, then check the copy against `expected` (the manifest of
     src); entries without a stored sha256 get one computed from the copy's bytes."""
     s3.copy_prefix(src, dst)
@@ -215,8 +219,6 @@ def _copy_and_check_files(src: str, dst: str, expected: list[dict]) -> list[dict
 def backup_tenant(slug: str, *, output: str = "s3") -> BackupResult:
     """Back up one tenant (see the module docstring); `output` is "s3" or a local path (file,
     or directory to write `<slug>-<timestamp>.tar.gz` into). The files always go to S3."""
-    from .lifecycle import get_tenant
-
     with schema_context(get_public_schema_name()):
         tenant = get_tenant(slug)
         domains = [{"domain": d.domain, "is_primary": d.is_primary}
@@ -294,7 +296,7 @@ def pack(members: dict[str, bytes]) -> bytes:
 
 # --- restore --------------------------------------------------------------------------------
 
-def read_archive(source: str) -> tuple[dict, str]:
+def read_archive(source: str) -> tuple[dict[str, Any], str]:
     """(metadata, sql) of an archive, from a local path or an S3 key, every checksum checked."""
     if os.path.exists(source):
         data = Path(source).read_bytes()
@@ -312,7 +314,8 @@ def read_archive(source: str) -> tuple[dict, str]:
             raise RestoreError(f"{err}. Nothing was restored.") from err
     try:
         with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
-            members = {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}
+            members = {m.name: cast(IO[bytes], tar.extractfile(m)).read()  # files: never None
+                       for m in tar.getmembers() if m.isfile()}
     except (tarfile.TarError, OSError, EOFError) as err:
         raise RestoreError(f"{source} is not a readable backup archive ({err}).") from err
     if META_MEMBER not in members or SQL_MEMBER not in members:
@@ -329,7 +332,7 @@ def read_archive(source: str) -> tuple[dict, str]:
     return metadata, sql_bytes.decode()
 
 
-def _check_files(dst: str, manifest: list[dict]) -> None:
+def _check_files(dst: str, manifest: list[dict[str, Any]]) -> None:
     found = {entry["name"]: entry for entry in s3.manifest(dst)}
     expected = {entry["name"]: entry for entry in manifest}
     missing = sorted(set(expected) - set(found))
@@ -419,7 +422,7 @@ def restore_tenant(source: str, *, slug: str, domain: str | None = None) -> Rest
                          rows=sum(counts.values()), files=len(metadata["manifest"]))
 
 
-def write_audit(slug: str, record: dict) -> str:
+def write_audit(slug: str, record: dict[str, Any]) -> str:
     """An audit record beside the tenant's backups (kept when the tenant is gone)."""
     key = f"{backup_prefix(slug)}{_timestamp()}.{record['action']}.json"
     s3.upload_bytes(key, json.dumps(record, ensure_ascii=False, indent=1).encode(),

@@ -3,7 +3,6 @@
 import re
 
 from anyascii import anyascii
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.text import slugify
 
@@ -54,7 +53,3 @@ def check_domain(domain: str) -> None:
             "and dots, no port).",
             code="domain",
         )
-
-
-def default_domain(slug: str) -> str:
-    return f"{slug}.{settings.BASE_DOMAIN}"

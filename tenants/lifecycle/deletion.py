@@ -1,7 +1,7 @@
-"""Suspending, resuming, archiving and deleting tenants.
+"""Deleting a tenant for good, export first (`dgbox tenant delete`).
 
-Delete is export-first: the tenant is frozen (status archived, so nothing new is written),
-backed up with tenants.backup, and only then is its schema dropped, its S3 prefix emptied and
+The tenant is frozen (status archived, so nothing new is written), backed up with
+tenants/lifecycle/backup.py, and only then is its schema dropped, its S3 prefix emptied and
 its row and domains deleted. If the export fails nothing is deleted and the status is put
 back. The row is deleted (not kept as "archived") so the slug and schema name are free again,
 e.g. to restore the backup under the same slug; what was deleted, when, by whom and where the
@@ -10,79 +10,19 @@ kept with them) and logged to the `dgbox.audit` logger.
 """
 
 import getpass
-import logging
 import socket
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import wraps
 
-from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import transaction
 from django_tenants.utils import get_public_schema_name, schema_context
 
-from .models import Tenant
+from infra import s3
+from tenants.db import connection
+from tenants.models import Tenant
 
-log = logging.getLogger(__name__)
-
-
-class LifecycleError(ValidationError):
-    pass
-
-
-def _in_public_schema(func):
-    """Tenant rows live in the public schema, whatever schema the caller is serving."""
-
-    @wraps(func)
-    def wrapper(*args, **kwargs):
-        with schema_context(get_public_schema_name()):
-            return func(*args, **kwargs)
-
-    return wrapper
-
-
-def get_tenant(slug: str) -> Tenant:
-    tenant = Tenant.objects.launched().filter(slug=slug).first()
-    if tenant is None:
-        raise LifecycleError(f"No tenant with slug '{slug}' (see `dgbox tenant list`).")
-    return tenant
-
-
-@_in_public_schema
-def suspend(slug: str) -> Tenant:
-    """Citizens see a maintenance page until the tenant is resumed; nothing is deleted."""
-    tenant = get_tenant(slug)
-    if tenant.status != Tenant.Status.ACTIVE:
-        raise LifecycleError(
-            f"Tenant '{slug}' is {tenant.status}; only an active tenant can be suspended."
-        )
-    tenant.status = Tenant.Status.SUSPENDED
-    tenant.save(update_fields=["status", "updated_at"])
-    return tenant
-
-
-@_in_public_schema
-def resume(slug: str) -> Tenant:
-    tenant = get_tenant(slug)
-    if tenant.status != Tenant.Status.SUSPENDED:
-        raise LifecycleError(
-            f"Tenant '{slug}' is {tenant.status}; only a suspended tenant can be resumed."
-        )
-    tenant.status = Tenant.Status.ACTIVE
-    tenant.save(update_fields=["status", "updated_at"])
-    return tenant
-
-
-@_in_public_schema
-def archive(slug: str) -> Tenant:
-    """Citizens get the "no longer available" page (410); every row and file is kept."""
-    tenant = get_tenant(slug)
-    if tenant.status == Tenant.Status.ARCHIVED:
-        raise LifecycleError(f"Tenant '{slug}' is already archived.")
-    if tenant.status == Tenant.Status.PROVISIONING:
-        raise LifecycleError(f"Tenant '{slug}' is still provisioning; it cannot be archived.")
-    tenant.status = Tenant.Status.ARCHIVED
-    tenant.save(update_fields=["status", "updated_at"])
-    return tenant
+from . import backup
+from .status import LifecycleError, get_tenant
 
 
 @dataclass
@@ -97,10 +37,6 @@ class DeleteResult:
 
 def delete(slug: str, *, confirm: str | None, output: str = "s3") -> DeleteResult:
     """Export, then delete a tenant for good (see the module docstring)."""
-    from infra import s3
-
-    from . import backup
-
     if confirm != slug:
         raise LifecycleError(
             f"Deleting '{slug}' drops its database schema and files: repeat its slug with "

@@ -1,0 +1,65 @@
+"""API calls per tenant and day, counted on the request path without touching PostgreSQL.
+
+`ApiCallMeterMiddleware` adds one to a per-tenant, per-day counter in the cache (Redis in
+production: one INCR per request). Counters live `DGBOX_USAGE_COUNTER_DAYS` days; the hourly
+collection (collect.py) copies them into `UsageRecord` rows well before.
+"""
+
+import datetime
+import logging
+import zoneinfo
+from collections.abc import Callable
+
+from django.conf import settings
+from django.core.cache import cache
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+from django_tenants.utils import get_public_schema_name
+
+from tenants.db import connection
+
+log = logging.getLogger(__name__)
+
+API_PREFIX = "/api/"
+
+
+def _api_key(day: datetime.date) -> str:
+    # The cache's KEY_FUNCTION (django_tenants.cache.make_key) prefixes every key with the
+    # current schema: a counter is only ever seen from its own tenant's schema.
+    return f"usage:api:{day.isoformat()}"
+
+
+def platform_today(now: datetime.datetime | None = None) -> datetime.date:
+    """Usage days are platform days (settings.TIME_ZONE), the same for every tenant, so that
+    the fleet's figures add up day by day."""
+    return timezone.localdate(now or timezone.now(), zoneinfo.ZoneInfo(settings.TIME_ZONE))
+
+
+def record_api_call(now: datetime.datetime | None = None) -> None:
+    """Count one API call of the current tenant today. Never raises: metering must not break
+    the API."""
+    key = _api_key(platform_today(now))
+    try:
+        cache.add(key, 0, timeout=settings.DGBOX_USAGE_COUNTER_DAYS * 86400)
+        cache.incr(key)
+    except Exception:  # noqa: BLE001 - a cache outage costs a count, not the request
+        log.warning("Could not count an API call of %s", connection.schema_name, exc_info=True)
+
+
+def api_calls(day: datetime.date) -> int:
+    """The current tenant's API calls on `day` (while its counter is kept)."""
+    return int(cache.get(_api_key(day)) or 0)
+
+
+class ApiCallMeterMiddleware:
+    """Counts requests to a tenant site's API (paths under /api/), whatever their outcome."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if (request.path.startswith(API_PREFIX)
+                and connection.schema_name != get_public_schema_name()):
+            record_api_call()
+        return response

@@ -1,0 +1,56 @@
+"""Reading usage (operator console, `dgbox usage show`): per tenant and per day, a couple of
+queries whatever the number of tenants."""
+
+import datetime
+from collections.abc import Mapping
+from typing import Any
+
+from django.db.models import Sum
+
+from tenants.models import UsageRecord
+
+from .collect import COUNTERS, GAUGES
+from .counters import platform_today
+
+
+def fleet_usage(days: int = 30, now: datetime.datetime | None = None,
+                schema_name: str | None = None) -> list[dict[str, Any]]:
+    """One dict per tenant that has usage rows (or only `schema_name`'s): its latest gauges
+    and its counters summed over the last `days` days (today included). Two queries whatever
+    the number of tenants."""
+    since = platform_today(now) - datetime.timedelta(days=days - 1)
+    records = UsageRecord.objects.all()
+    if schema_name:
+        records = records.filter(schema_name=schema_name)
+    sums: dict[str, Mapping[str, Any]] = {
+        row["schema_name"]: row for row in records.filter(day__gte=since)
+        .values("schema_name").annotate(**{f: Sum(f) for f in COUNTERS})}
+    latest = (records.exclude(cases_total=None).order_by("schema_name", "-day")
+              .distinct("schema_name"))
+    rows: dict[str, dict[str, Any]] = {r.schema_name: {"schema_name": r.schema_name, "day": r.day,
+                            "collected_at": r.collected_at,
+                            **{g: getattr(r, g) for g in GAUGES}} for r in latest}
+    for schema, summed in sums.items():
+        rows.setdefault(schema, {"schema_name": schema, "day": None, "collected_at": None,
+                                 **dict.fromkeys(GAUGES)})
+        rows[schema].update({c: summed[c] or 0 for c in COUNTERS})
+    for row in rows.values():
+        for counter in COUNTERS:
+            row.setdefault(counter, 0)
+    return sorted(rows.values(), key=lambda r: r["schema_name"])
+
+
+def daily_totals(days: int = 30, schema_name: str | None = None,
+                 now: datetime.datetime | None = None) -> list[dict[str, Any]]:
+    """Counters per day over the last `days` days (missing days as zeros), for the whole fleet
+    or one tenant: what the console's charts draw."""
+    today = platform_today(now)
+    since = today - datetime.timedelta(days=days - 1)
+    records = UsageRecord.objects.filter(day__gte=since)
+    if schema_name:
+        records = records.filter(schema_name=schema_name)
+    by_day: dict[datetime.date, Mapping[str, Any]] = {
+        row["day"]: row for row in records.values("day").annotate(
+            **{f: Sum(f) for f in COUNTERS})}
+    return [{"day": day, **{c: (by_day.get(day, {}).get(c) or 0) for c in COUNTERS}}
+            for day in (since + datetime.timedelta(days=i) for i in range(days))]
