@@ -104,8 +104,8 @@ def prepare(console):
     from dgbox.celery import app
     from services.forms.blocks import stream_data_from_spec
     from services.models import OnlineService
-    from tenants.launch import LaunchRequest, launch_tenant
     from services.workflows import spec as workflowspec
+    from tenants.launch import LaunchRequest, launch_tenant
     from tenants.models import Tenant
 
     connection.set_schema_to_public()

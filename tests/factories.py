@@ -16,7 +16,7 @@ Each factory makes its rows the way the tests relied on them being made:
   permissions, reading the admin in a language.
 - WorkflowFactory, RegisterFactory (records put in by registers.replace_records) and
   MessageFactory (outbox rows as notify() leaves them, written directly).
-- launch(): a tenant launched through tenants.provisioning.launch_tenant.
+- launch(): a tenant launched through tenants.launch.launch_tenant.
 
 All but launch() work in the current tenant's schema: call them inside tenant_context.
 """
@@ -40,7 +40,7 @@ from services.models import ApplicationDraft, Case, OnlineService, Register, Wor
 from services.notifications.models import Message
 from services.registers import service as registers
 from services.workflows import spec as workflowspec
-from tenants.provisioning import LaunchRequest, launch_tenant
+from tenants.launch import LaunchRequest, launch_tenant
 
 # --- Test data ---------------------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ from wagtail.models import Site
 
 from cms.provisioning import set_site_port
 from services.applications import tracking_url
-from tenants.provisioning import LaunchRequest, launch_tenant
+from tenants.launch import LaunchRequest, launch_tenant
 
 pytestmark = pytest.mark.django_db
 

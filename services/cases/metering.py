@@ -1,4 +1,4 @@
-"""The services app's part in usage metering (tenants/metering.py): cases and notifications
+"""The services app's part in usage metering (tenants/metering/): cases and notifications
 of the current tenant's schema, in two queries."""
 
 from django.db.models import Count, Q
