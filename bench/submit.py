@@ -504,7 +504,7 @@ def summarise(name, tenants, run, cpu) -> dict:
 # --- Main -----------------------------------------------------------------------------------
 
 
-def main():  # noqa: PLR0915 - one linear script
+def main():  # one linear script
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--tenants", type=int, default=100, help="tenants of the many-tenant run")
     parser.add_argument("--seconds", type=float, default=15,
@@ -746,7 +746,7 @@ def baseline_spec():
     return [field for field in FORMS["ru"][SERVICE] if field["type"] != "file"]
 
 
-def prepare(args, _payload) -> dict:  # noqa: PLR0915 - one linear preparation
+def prepare(args, _payload) -> dict:  # one linear preparation
     """Migrate, launch what is missing, give every tenant its services, clear the last run."""
     from django.core.management import call_command
     from django.db import connection, transaction
@@ -826,7 +826,7 @@ def prepare(args, _payload) -> dict:  # noqa: PLR0915 - one linear preparation
     # in every bench tenant (also those beyond --tenants: verify() looks at all of them).
     connection.set_schema_to_public()
     schemas = [t.schema_name for t in bench_tenants()]
-    tables = [m._meta.db_table for m in (Payment, TrackingCode, CaseEvent, UploadedFile,  # noqa: SLF001
+    tables = [m._meta.db_table for m in (Payment, TrackingCode, CaseEvent, UploadedFile,
                                          ApplicationDraft, Case, Message)] + ["django_session"]
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(" UNION ALL ".join(f"SELECT count(*) FROM {schema}.services_case"
@@ -931,7 +931,7 @@ def make_drafts(args, sets) -> list:
     return [[made[(n, i)] for i in range(spec["count"])] for n, spec in enumerate(sets)]
 
 
-def verify(_args, payload) -> dict:  # noqa: C901, PLR0912, PLR0915 - one list of checks
+def verify(_args, payload) -> dict:  # one list of checks
     """Every case, upload and receipt against what the clients did and were told."""
     from django.core.files.storage import storages
     from django_tenants.utils import tenant_context

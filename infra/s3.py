@@ -499,7 +499,7 @@ def upload_file(key: str, file: str | os.PathLike[str] | BinaryIO, *,
     when large, with its SHA-256 in the metadata; returns key, size, sha256."""
     bucket = bucket_name(bucket)
     _check_key(key)
-    handle = open(file, "rb") if isinstance(file, str | os.PathLike) else file  # noqa: SIM115
+    handle = open(file, "rb") if isinstance(file, str | os.PathLike) else file
     try:
         handle.seek(0)
         digest, size = hashlib.sha256(), 0

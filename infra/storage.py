@@ -49,7 +49,7 @@ def _s3_errors(action: str, storage: "TenantPrivateS3Storage", name: str) -> Ite
     try:
         yield
     except (ClientError, BotoCoreError) as err:
-        raise s3._wrap(err, action, storage.bucket_name, name) from err  # noqa: SLF001
+        raise s3._wrap(err, action, storage.bucket_name, name) from err
 
 
 class TenantPrivateS3Storage(S3Storage):  # type: ignore[misc]  # django-storages has no types

@@ -111,7 +111,7 @@ def celery_worker(session_tenants, django_db_setup):
     })
     settings.STATE_DIR.mkdir(parents=True, exist_ok=True)
     log_path = settings.STATE_DIR / "test-worker.log"
-    log = open(log_path, "w")  # noqa: SIM115 - closed below
+    log = open(log_path, "w")  # closed below
     proc = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "dgbox", "worker", "--pool=solo",
          "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel=WARNING"],

@@ -60,7 +60,7 @@ def _source_tenant(slugs, slug, *, content=False):
 
 def _row_counts(schema):
     with connection.cursor() as cursor:
-        return backup._count_rows(cursor, schema)  # noqa: SLF001
+        return backup._count_rows(cursor, schema)
 
 
 def _keys(prefix):
@@ -151,7 +151,7 @@ def test_tampered_backups_are_refused_and_leave_nothing_behind(committed, tmp_pa
     extra = sql + ("\nINSERT INTO bk_tamper.django_session VALUES "
                    "('x', 'y', '2030-01-01 00:00:00+00');")
     forged = dict(metadata, parts={backup.SQL_MEMBER: {
-        "sha256": backup._sha256(extra.encode()), "size": len(extra.encode())}})  # noqa: SLF001
+        "sha256": backup._sha256(extra.encode()), "size": len(extra.encode())}})
     local = tmp_path / "forged.tar.gz"
     local.write_bytes(_retar(forged, extra))
     with pytest.raises(backup.RestoreError, match="row counts differ.*django_session"):
@@ -167,9 +167,9 @@ def test_tampered_backups_are_refused_and_leave_nothing_behind(committed, tmp_pa
     # 5. --output PATH: the archive and a .sha256 file locally; a changed byte is refused.
     local = backup.backup_tenant("bk-tamper", output=str(tmp_path))
     assert local.key.startswith(str(tmp_path)) and backup.read_archive(local.key)[0]["rows"]
-    data = bytearray(open(local.key, "rb").read())  # noqa: PTH123
+    data = bytearray(open(local.key, "rb").read())
     data[-1] ^= 1
-    open(local.key, "wb").write(bytes(data))  # noqa: PTH123
+    open(local.key, "wb").write(bytes(data))
     with pytest.raises(backup.RestoreError, match="does not match its .sha256"):
         backup.restore_tenant(local.key, slug="bk-bad")
     _assert_nothing_left("bk-bad")

@@ -482,7 +482,7 @@ def _start_worker(broker_url, queue, state_dir: Path, log_path: Path, database_u
         "DGBOX_CELERY_QUEUE": queue,
         "DGBOX_CELERY_EAGER": "0",
     })
-    log = open(log_path, "w")  # noqa: SIM115 - closed by the caller through proc.log
+    log = open(log_path, "w")  # closed by the caller through proc.log
     proc = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "dgbox", "worker", "--pool=solo",
          "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel=WARNING"],

@@ -22,7 +22,7 @@ from tenants.models import Rollout, RolloutStep, Tenant, UsageRecord
 
 pytestmark = pytest.mark.django_db
 PORTAL = {"HTTP_HOST": "localhost"}
-PASSWORD = "a long operator password"  # noqa: S105
+PASSWORD = "a long operator password"
 
 
 @pytest.fixture

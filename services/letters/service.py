@@ -240,7 +240,7 @@ def issue_missing_letters(now=None, limit=SWEEP_BATCH):
     for case in Case.objects.filter(pk__in=ids).only("pk"):
         try:
             letter = issue_letter(case)
-        except Exception:  # noqa: BLE001 - logged; the next run tries this case again
+        except Exception:  # logged; the next run tries this case again
             log.exception("Decision letter of case %s in %s could not be issued; the next "
                           "sweep tries again", case.pk, connection.schema_name)
             failed += 1

@@ -123,7 +123,7 @@ def _redact(message_id: int) -> None:
     try:
         with transaction.atomic():
             redact_finished(Message.objects.filter(pk=message_id))
-    except Exception:  # noqa: BLE001
+    except Exception:
         logger.exception("Notification %s was delivered but its secrets could not be masked "
                          "in %s; services.clean_up_personal_data will try again",
                          message_id, connection.schema_name)

@@ -42,7 +42,7 @@ def record_api_call(now: datetime.datetime | None = None) -> None:
     try:
         cache.add(key, 0, timeout=settings.DGBOX_USAGE_COUNTER_DAYS * 86400)
         cache.incr(key)
-    except Exception:  # noqa: BLE001 - a cache outage costs a count, not the request
+    except Exception:  # a cache outage costs a count, not the request
         log.warning("Could not count an API call of %s", connection.schema_name, exc_info=True)
 
 

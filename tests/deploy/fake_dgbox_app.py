@@ -155,7 +155,7 @@ def dgbox() -> None:
 
 
 class _Probes(BaseHTTPRequestHandler):
-    def do_GET(self):  # noqa: N802 (http.server's naming)
+    def do_GET(self):  # http.server's naming
         status = 200 if self.path in ("/healthz", "/readyz") else 404
         self.send_response(status)
         self.end_headers()

@@ -101,7 +101,7 @@ class Command(BaseCommand):
         except (RolloutError, lifecycle.LifecycleError) as exc:
             raise CommandError("\n".join(getattr(exc, "messages", [str(exc)]))) from exc
 
-    def do_plan(self, tenants: str | None = None, json: bool = False,  # noqa: A002
+    def do_plan(self, tenants: str | None = None, json: bool = False,
                 verbose: bool = False, **_o: Any) -> None:
         try:
             plan = build_plan(_slugs(tenants) or None)
@@ -147,7 +147,7 @@ class Command(BaseCommand):
     def do_history(self, limit: int = 20, **_o: Any) -> None:
         self.console.print(history_table(Rollout.objects.all()[:limit]))
 
-    def do_show(self, id: int | None = None, json: bool = False,  # noqa: A002
+    def do_show(self, id: int | None = None, json: bool = False,
                 **_o: Any) -> None:
         rollout = (Rollout.objects.filter(pk=id) if id else Rollout.objects.all()).first()
         if rollout is None:

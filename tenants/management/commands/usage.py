@@ -62,7 +62,7 @@ class Command(BaseCommand):
         if failed:
             raise CommandError(f"{len(failed)} tenants could not be measured.")
 
-    def do_show(self, days: int = 30, json: bool = False,  # noqa: A002
+    def do_show(self, days: int = 30, json: bool = False,
                 **_o: Any) -> None:
         if days < 1 or days > 366:
             raise CommandError("--days is between 1 and 366.")
