@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint bench clean-state browser-deps
+.PHONY: demo test lint bench clean-state browser-deps messages
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,14 @@ test: lint browser-deps
 	$(PY) -m infra.localservices run --redis required -- sh -c '\
 		$(VENV)/bin/dgbox makemigrations --check --dry-run && \
 		$(VENV)/bin/pytest $(PYTEST_ARGS)'
+
+# Russian catalogue: extract dgbox's strings (only its own code; tests/test_translations.py
+# checks nothing is missing or left empty), translate the new entries in
+# dgbox/locale/ru/LC_MESSAGES/django.po, then compile; the .mo is committed. Needs GNU gettext.
+messages: $(STAMP)
+	$(VENV)/bin/dgbox makemessages -l ru --no-location -i .venv -i node_modules -i .state \
+		-i tests -i bench -i docs -i helm -i ansible -i frontend
+	$(VENV)/bin/dgbox compilemessages -l ru -i .venv -i node_modules
 
 bench: $(STAMP)
 	$(PY) -m infra.localservices run --database dgbox_bench -- $(PY) bench/tenant_launch.py
