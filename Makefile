@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
 .DEFAULT_GOAL := help
-.PHONY: help demo servers test lint typecheck bench clean-state browser-deps
+.PHONY: help demo servers test lint typecheck bench clean-state browser-deps messages
 
 help: ## List the targets (this text)
 	@echo "make <target>:"
@@ -44,6 +44,14 @@ test: lint typecheck browser-deps ## Lint, type check, docs build, migrations ch
 	$(PY) -m infra.localservices run --redis required -- sh -c '\
 		$(VENV)/bin/dgbox makemigrations --check --dry-run && \
 		$(VENV)/bin/pytest $(PYTEST_ARGS)'
+
+# Russian catalogue: extract dgbox's strings (only its own code; tests/test_translations.py
+# checks nothing is missing or left empty), translate the new entries in
+# dgbox/locale/ru/LC_MESSAGES/django.po, then compile; the .mo is committed. Needs GNU gettext.
+messages: $(STAMP) ## Extract and compile the Russian catalogue (translate new entries in between)
+	$(VENV)/bin/dgbox makemessages -l ru --no-location -i .venv -i node_modules -i .state \
+		-i tests -i bench -i docs -i helm -i ansible -i frontend
+	$(VENV)/bin/dgbox compilemessages -l ru -i .venv -i node_modules
 
 bench: $(STAMP) ## Benchmarks against a baseline measured in the same run
 	$(PY) -m infra.localservices run --database dgbox_bench -- $(PY) bench/tenant_launch.py

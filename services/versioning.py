@@ -7,6 +7,7 @@ different owner and content field.
 """
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class FrozenVersion(models.Model):
@@ -17,8 +18,8 @@ class FrozenVersion(models.Model):
     owner_field = ""
     content_field = ""
 
-    number = models.PositiveIntegerField()
-    created_at = models.DateTimeField(auto_now_add=True)
+    number = models.PositiveIntegerField(verbose_name=_("version"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created"))
 
     class Meta:
         abstract = True

@@ -16,6 +16,8 @@ from wagtail.admin.panels import FieldPanel, ObjectList, Panel, TabbedInterface
 from wagtail.snippets.models import register_snippet
 from wagtail.snippets.views.snippets import SnippetViewSet
 
+from cms.viewsets import AddLabelMixin
+
 from .cases import inbox
 from .models import DecisionLetterTemplate, OnlineService, Workflow
 from .registers import views as register_views
@@ -24,8 +26,9 @@ from .workflows import diagram as workflow_diagram
 from .workflows import spec as workflowspec
 
 
-class OnlineServiceViewSet(SnippetViewSet):
+class OnlineServiceViewSet(AddLabelMixin, SnippetViewSet):
     model = OnlineService
+    add_item_label = _("Add online service")
     icon = "form"
     menu_label = _("Online services")
     menu_order = 250
@@ -80,8 +83,9 @@ class WorkflowOverviewPanel(Panel):
             return context
 
 
-class WorkflowViewSet(SnippetViewSet):
+class WorkflowViewSet(AddLabelMixin, SnippetViewSet):
     model = Workflow
+    add_item_label = _("Add case workflow")
     icon = "tasks"
     menu_label = _("Case workflows")
     add_to_settings_menu = True
@@ -93,8 +97,9 @@ class WorkflowViewSet(SnippetViewSet):
     ], base_form_class=WorkflowForm)
 
 
-class LetterTemplateViewSet(SnippetViewSet):
+class LetterTemplateViewSet(AddLabelMixin, SnippetViewSet):
     model = DecisionLetterTemplate
+    add_item_label = _("Add decision letter template")
     icon = "doc-full"
     menu_label = _("Decision letters")
     add_to_settings_menu = True

@@ -31,9 +31,9 @@ class Tenant(TenantMixin):
     """
 
     class Kind(models.TextChoices):
-        NATIONAL = "national", "National operator"
-        REGION = "region", "Region"
-        MUNICIPALITY = "municipality", "Municipality"
+        NATIONAL = "national", _("National operator")
+        REGION = "region", _("Region")
+        MUNICIPALITY = "municipality", _("Municipality")
 
     class Status(models.TextChoices):
         PROVISIONING = "provisioning", pgettext_lazy("tenant status", "Provisioning")
@@ -41,40 +41,47 @@ class Tenant(TenantMixin):
         SUSPENDED = "suspended", pgettext_lazy("tenant status", "Suspended")
         ARCHIVED = "archived", pgettext_lazy("tenant status", "Archived")
 
-    name = models.CharField(max_length=200)
-    slug = models.SlugField(max_length=63, unique=True)
-    kind = models.CharField(max_length=16, choices=Kind.choices)
+    name = models.CharField(max_length=200, verbose_name=_("name"))
+    slug = models.SlugField(max_length=63, unique=True,
+                            verbose_name=pgettext_lazy("tenant", "slug"))
+    kind = models.CharField(max_length=16, choices=Kind.choices,
+                            verbose_name=pgettext_lazy("tenant", "kind"))
     parent = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children",
+        verbose_name=_("region it belongs to"),
     )
     status = models.CharField(
-        max_length=16, choices=Status.choices, default=Status.PROVISIONING, db_index=True
+        max_length=16, choices=Status.choices, default=Status.PROVISIONING, db_index=True,
+        verbose_name=_("status"),
     )
     default_language = models.CharField(
-        max_length=8, choices=settings.LANGUAGES, default=settings.LANGUAGE_CODE
+        max_length=8, choices=settings.LANGUAGES, default=settings.LANGUAGE_CODE,
+        verbose_name=_("default language"),
     )
-    time_zone = models.CharField(max_length=64, default=settings.TIME_ZONE)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    time_zone = models.CharField(max_length=64, default=settings.TIME_ZONE,
+                                 verbose_name=_("time zone"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated"))
     # Release management (tenants/rollout, tenants/flags.py).
     release_channel = models.CharField(
         max_length=16, choices=ReleaseChannel.choices, default=ReleaseChannel.STABLE,
-        help_text="Canary tenants are upgraded first in every rollout and see canary flags.",
+        verbose_name=_("release channel"),
+        help_text=_("Canary tenants are upgraded first in every rollout and see canary flags."),
     )
     maintenance = models.BooleanField(
-        default=False,
-        help_text="Set by a rollout only while this tenant's schema migrates: the site "
-                  "answers with the maintenance page (503). Independent of `status`.",
+        default=False, verbose_name=_("in maintenance"),
+        help_text=_("Set by a rollout only while this tenant's schema migrates: the site "
+                    "answers with the maintenance page (503). Independent of `status`."),
     )
     release = models.CharField(
-        max_length=80, blank=True,
-        help_text="Release the last rollout brought this tenant's schema to (blank: launched "
-                  "at a release, never rolled out since).",
+        max_length=80, blank=True, verbose_name=_("release"),
+        help_text=_("Release the last rollout brought this tenant's schema to (blank: "
+                    "launched at a release, never rolled out since)."),
     )
     flags = models.JSONField(
-        default=dict, blank=True,
-        help_text="Feature flags switched on or off for this tenant only, {name: bool}; "
-                  "flags not listed follow their default for the release channel.",
+        default=dict, blank=True, verbose_name=_("feature flags"),
+        help_text=_("Feature flags switched on or off for this tenant only, {name: bool}; "
+                    "flags not listed follow their default for the release channel."),
     )
 
     # Schemas are created by tenants.launch (from the template, in one transaction)
@@ -86,6 +93,8 @@ class Tenant(TenantMixin):
 
     class Meta:
         ordering = ["name"]
+        verbose_name = _("tenant")
+        verbose_name_plural = _("tenants")
         constraints = [
             models.CheckConstraint(
                 condition=~models.Q(kind="municipality") | models.Q(parent__isnull=False),
@@ -111,6 +120,8 @@ class Domain(DomainMixin):
 
     class Meta:
         ordering = ["domain"]
+        verbose_name = _("domain")
+        verbose_name_plural = _("domains")
 
     def __str__(self) -> str:
         return str(self.domain)
@@ -123,10 +134,15 @@ class TemplateSnapshot(models.Model):
     tenants/launch/template.py.
     """
 
-    fingerprint = models.CharField(max_length=64, unique=True)
-    sql = models.TextField()
-    statements = models.PositiveIntegerField(default=0)
-    created_at = models.DateTimeField(auto_now=True)
+    fingerprint = models.CharField(max_length=64, unique=True,
+                                   verbose_name=_("migrations fingerprint"))
+    sql = models.TextField(verbose_name="SQL")
+    statements = models.PositiveIntegerField(default=0, verbose_name=_("statements"))
+    created_at = models.DateTimeField(auto_now=True, verbose_name=_("created"))
+
+    class Meta:
+        verbose_name = _("template snapshot")
+        verbose_name_plural = _("template snapshots")
 
     def __str__(self) -> str:
         return f"template snapshot {self.fingerprint}"
@@ -139,9 +155,14 @@ class SpareSchema(models.Model):
     transaction; if the launch fails the rename and the claim roll back with it.
     """
 
-    schema_name = models.CharField(max_length=63, unique=True)
-    fingerprint = models.CharField(max_length=64, db_index=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    schema_name = models.CharField(max_length=63, unique=True, verbose_name=_("schema"))
+    fingerprint = models.CharField(max_length=64, db_index=True,
+                                   verbose_name=_("migrations fingerprint"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created"))
+
+    class Meta:
+        verbose_name = _("spare schema")
+        verbose_name_plural = _("spare schemas")
 
     def __str__(self) -> str:
         return self.schema_name
@@ -154,10 +175,10 @@ class RegisterEntry(models.Model):
     """Common shape of register entries: a stable code tenants refer to, names in both
     languages."""
 
-    code = models.SlugField(max_length=64, unique=True)
-    name_ru = models.CharField(max_length=200)
-    name_en = models.CharField(max_length=200)
-    sort_order = models.PositiveSmallIntegerField(default=0)
+    code = models.SlugField(max_length=64, unique=True, verbose_name=_("code"))
+    name_ru = models.CharField(max_length=200, verbose_name=_("name in Russian"))
+    name_en = models.CharField(max_length=200, verbose_name=_("name in English"))
+    sort_order = models.PositiveSmallIntegerField(default=0, verbose_name=_("position"))
 
     class Meta:
         abstract = True
@@ -175,21 +196,23 @@ class LifeEvent(RegisterEntry):
     services across agencies, the way people think of them."""
 
     class Audience(models.TextChoices):
-        CITIZEN = "citizen", "Citizens"
-        BUSINESS = "business", "Businesses"
+        CITIZEN = "citizen", _("Citizens")
+        BUSINESS = "business", _("Businesses")
 
     audience = models.CharField(max_length=16, choices=Audience.choices,
-                                default=Audience.CITIZEN)
+                                default=Audience.CITIZEN, verbose_name=_("for"))
 
     class Meta(RegisterEntry.Meta):
-        pass
+        verbose_name = _("life event")
+        verbose_name_plural = _("life events")
 
 
 class ServiceCategory(RegisterEntry):
     """The national service classification (e.g. "social support", "construction")."""
 
     class Meta(RegisterEntry.Meta):
-        verbose_name_plural = "service categories"
+        verbose_name = _("service category")
+        verbose_name_plural = _("service categories")
 
 
 class Territory(RegisterEntry):
@@ -197,15 +220,17 @@ class Territory(RegisterEntry):
     have launched a site yet (code: the national territory code)."""
 
     class Kind(models.TextChoices):
-        REGION = "region", "Region"
-        MUNICIPALITY = "municipality", "Municipality"
+        REGION = "region", _("Region")
+        MUNICIPALITY = "municipality", _("Municipality")
 
-    kind = models.CharField(max_length=16, choices=Kind.choices)
+    kind = models.CharField(max_length=16, choices=Kind.choices,
+                            verbose_name=pgettext_lazy("tenant", "kind"))
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT,
-                               related_name="children")
+                               related_name="children", verbose_name=_("region it belongs to"))
 
     class Meta(RegisterEntry.Meta):
-        verbose_name_plural = "territories"
+        verbose_name = _("territory")
+        verbose_name_plural = _("territories")
 
 
 # --- Releases: rollouts and feature flags (tenants/rollout, tenants/flags.py) --------------------
@@ -225,23 +250,28 @@ class Rollout(models.Model):
         HALTED = "halted", pgettext_lazy("rollout", "Halted")
         SUPERSEDED = "superseded", pgettext_lazy("rollout", "Superseded by a newer release")
 
-    release = models.CharField(max_length=80)
+    release = models.CharField(max_length=80, verbose_name=_("release"))
     fingerprint = models.CharField(max_length=64, db_index=True,
-                                   help_text="Of every migration the code ships.")
+                                   verbose_name=_("migrations fingerprint"),
+                                   help_text=_("Of every migration the code ships."))
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING,
-                              db_index=True)
-    options = models.JSONField(default=dict, blank=True)
-    summary = models.JSONField(default=dict, blank=True)
-    halt_reason = models.TextField(blank=True)
-    started_by = models.CharField(max_length=200, blank=True, help_text="user@host (pid)")
-    runs = models.PositiveIntegerField(default=1, help_text="Times it was started or resumed.")
-    started_at = models.DateTimeField(auto_now_add=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    seconds = models.FloatField(null=True, blank=True,
-                                help_text="Wall time of all runs together.")
+                              db_index=True, verbose_name=_("status"))
+    options = models.JSONField(default=dict, blank=True, verbose_name=_("options"))
+    summary = models.JSONField(default=dict, blank=True, verbose_name=_("results"))
+    halt_reason = models.TextField(blank=True, verbose_name=_("why it halted"))
+    started_by = models.CharField(max_length=200, blank=True, verbose_name=_("started by"),
+                                  help_text=_("user@host (pid)"))
+    runs = models.PositiveIntegerField(default=1, verbose_name=_("runs"),
+                                       help_text=_("Times it was started or resumed."))
+    started_at = models.DateTimeField(auto_now_add=True, verbose_name=_("started"))
+    finished_at = models.DateTimeField(null=True, blank=True, verbose_name=_("finished"))
+    seconds = models.FloatField(null=True, blank=True, verbose_name=_("seconds"),
+                                help_text=_("Wall time of all runs together."))
 
     class Meta:
         ordering = ["-started_at", "-pk"]
+        verbose_name = _("rollout")
+        verbose_name_plural = _("rollouts")
 
     def __str__(self) -> str:
         return f"rollout {self.pk} to {self.release} ({self.status})"
@@ -261,27 +291,34 @@ class RolloutStep(models.Model):
         DONE = "done", pgettext_lazy("rollout", "Done")
         FAILED = "failed", pgettext_lazy("rollout", "Failed")
 
-    rollout = models.ForeignKey(Rollout, on_delete=models.CASCADE, related_name="steps")
-    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.TENANT)
+    rollout = models.ForeignKey(Rollout, on_delete=models.CASCADE, related_name="steps",
+                                verbose_name=_("rollout"))
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.TENANT,
+                            verbose_name=_("schema kind"))
     tenant = models.ForeignKey(Tenant, null=True, blank=True, on_delete=models.SET_NULL,
-                               related_name="rollout_steps")
-    schema_name = models.CharField(max_length=63)
-    slug = models.CharField(max_length=63, blank=True)
-    ring = models.PositiveIntegerField(help_text="0: public and template, 1: canary, 2+: waves")
+                               related_name="rollout_steps", verbose_name=_("tenant"))
+    schema_name = models.CharField(max_length=63, verbose_name=_("schema"))
+    slug = models.CharField(max_length=63, blank=True,
+                            verbose_name=pgettext_lazy("tenant", "slug"))
+    ring = models.PositiveIntegerField(verbose_name=_("ring"),
+                                       help_text=_("0: public and template, 1: canary, 2+: "
+                                                   "waves"))
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING,
-                              db_index=True)
-    pending = models.JSONField(default=list, blank=True,
-                               help_text="Migrations pending when the rollout was planned.")
-    applied = models.JSONField(default=list, blank=True)
-    error = models.TextField(blank=True)
-    health = models.JSONField(default=dict, blank=True)
-    attempts = models.PositiveIntegerField(default=0)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    seconds = models.FloatField(null=True, blank=True)
+                              db_index=True, verbose_name=_("status"))
+    pending = models.JSONField(default=list, blank=True, verbose_name=_("pending migrations"),
+                               help_text=_("Migrations pending when the rollout was planned."))
+    applied = models.JSONField(default=list, blank=True, verbose_name=_("applied migrations"))
+    error = models.TextField(blank=True, verbose_name=_("error"))
+    health = models.JSONField(default=dict, blank=True, verbose_name=_("health checks"))
+    attempts = models.PositiveIntegerField(default=0, verbose_name=_("attempts"))
+    started_at = models.DateTimeField(null=True, blank=True, verbose_name=_("started"))
+    finished_at = models.DateTimeField(null=True, blank=True, verbose_name=_("finished"))
+    seconds = models.FloatField(null=True, blank=True, verbose_name=_("seconds"))
 
     class Meta:
         ordering = ["ring", "pk"]
+        verbose_name = _("rollout step")
+        verbose_name_plural = _("rollout steps")
         constraints = [
             models.UniqueConstraint(fields=["rollout", "schema_name"],
                                     name="rollout_step_one_per_schema"),
@@ -295,14 +332,18 @@ class FeatureFlag(models.Model):
     """A switch the code checks with `tenants.flags.is_enabled(name)`: on or off by default per
     release channel, and overridable per tenant (`Tenant.flags`)."""
 
-    name = models.SlugField(max_length=64, unique=True)
-    description = models.CharField(max_length=300, blank=True)
-    canary = models.BooleanField(default=False, help_text="Default for canary tenants.")
-    stable = models.BooleanField(default=False, help_text="Default for stable tenants.")
-    updated_at = models.DateTimeField(auto_now=True)
+    name = models.SlugField(max_length=64, unique=True, verbose_name=_("name"))
+    description = models.CharField(max_length=300, blank=True, verbose_name=_("description"))
+    canary = models.BooleanField(default=False, verbose_name=_("on for canary tenants"),
+                                 help_text=_("Default for canary tenants."))
+    stable = models.BooleanField(default=False, verbose_name=_("on for stable tenants"),
+                                 help_text=_("Default for stable tenants."))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated"))
 
     class Meta:
         ordering = ["name"]
+        verbose_name = _("feature flag")
+        verbose_name_plural = _("feature flags")
 
     def __str__(self) -> str:
         return self.name
@@ -323,25 +364,36 @@ class UsageRecord(models.Model):
     """
 
     tenant = models.ForeignKey(Tenant, null=True, blank=True, on_delete=models.SET_NULL,
-                               related_name="usage")
-    schema_name = models.CharField(max_length=63)
-    day = models.DateField()
-    cases_new = models.PositiveIntegerField(null=True, help_text="Cases submitted that day.")
-    cases_total = models.PositiveIntegerField(null=True, help_text="Cases held, open or closed.")
-    cases_open = models.PositiveIntegerField(null=True, help_text="Cases not yet decided.")
+                               related_name="usage", verbose_name=_("tenant"))
+    schema_name = models.CharField(max_length=63, verbose_name=_("schema"))
+    day = models.DateField(verbose_name=_("day"))
+    cases_new = models.PositiveIntegerField(null=True, verbose_name=_("new cases"),
+                                            help_text=_("Cases submitted that day."))
+    cases_total = models.PositiveIntegerField(null=True, verbose_name=_("cases held"),
+                                              help_text=_("Cases held, open or closed."))
+    cases_open = models.PositiveIntegerField(null=True, verbose_name=_("open cases"),
+                                             help_text=_("Cases not yet decided."))
     notifications_sent = models.PositiveIntegerField(
-        null=True, help_text="E-mails and SMS sent that day.")
-    sms_sent = models.PositiveIntegerField(null=True, help_text="Of which SMS.")
-    api_calls = models.PositiveIntegerField(null=True, help_text="Requests to /api/ that day.")
+        null=True, verbose_name=_("messages sent"),
+        help_text=_("E-mails and SMS sent that day."))
+    sms_sent = models.PositiveIntegerField(null=True, verbose_name=_("SMS sent"),
+                                           help_text=_("Of which SMS."))
+    api_calls = models.PositiveIntegerField(null=True, verbose_name=_("API calls"),
+                                            help_text=_("Requests to /api/ that day."))
     storage_objects = models.PositiveBigIntegerField(
-        null=True, help_text="Private files in S3 (uploads, letters).")
-    storage_bytes = models.PositiveBigIntegerField(null=True)
+        null=True, verbose_name=_("private files"),
+        help_text=_("Private files in S3 (uploads, letters)."))
+    storage_bytes = models.PositiveBigIntegerField(null=True,
+                                                   verbose_name=_("private files (bytes)"))
     media_bytes = models.PositiveBigIntegerField(
-        null=True, help_text="Public media on disk (page images, documents).")
-    collected_at = models.DateTimeField()
+        null=True, verbose_name=_("public media (bytes)"),
+        help_text=_("Public media on disk (page images, documents)."))
+    collected_at = models.DateTimeField(verbose_name=_("collected"))
 
     class Meta:
         ordering = ["-day", "schema_name"]
+        verbose_name = _("usage record")
+        verbose_name_plural = _("usage records")
         constraints = [models.UniqueConstraint(fields=["schema_name", "day"],
                                                name="usage_one_row_per_tenant_day")]
         indexes = [models.Index(fields=["day"], name="usage_day")]

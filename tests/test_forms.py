@@ -45,7 +45,7 @@ def test_valid_answers_clean_to_json_ready_values():
 
 
 @pytest.mark.parametrize(("changes", "field", "message"), [
-    ({"applicant_name": ""}, "applicant_name", "required"),
+    ({"applicant_name": ""}, "applicant_name", "Enter your full name"),
     ({"applicant_email": "", "applicant_phone": ""}, "applicant_email", "email address or a"),
     ({"applicant_email": "not-an-email"}, "applicant_email", "valid email"),
     ({"applicant_phone": "12ab"}, "applicant_phone", "phone number"),
@@ -66,10 +66,10 @@ def test_valid_answers_clean_to_json_ready_values():
     ({"clubs": ["Chess", "Music", "Sport"]}, "clubs", "at most 2"),
     ({"clubs": ["Darts"]}, "clubs", "valid choice"),
     ({"benefits": "maybe"}, "benefits", "valid choice"),
-    ({"benefits": "yes"}, "benefit_no", "required"),
+    ({"benefits": "yes"}, "benefit_no", "Fill in “Benefit number”"),
     ({"home_2": ""}, "home", "Town or city"),
     ({"home_3": "12"}, "home", "6-digit postcode"),
-    ({"home_0": "", "home_2": "", "home_3": ""}, "home", "required"),
+    ({"home_0": "", "home_2": "", "home_3": ""}, "home", "Enter the address in “Home address”"),
     ({"snils": "112-233-445 96"}, "snils", "not valid"),
     ({"snils": "123"}, "snils", "11 digits"),
 ])

@@ -5,6 +5,7 @@ import datetime
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from modelcluster.fields import ParentalKey, ParentalManyToManyField
 from wagtail import blocks
 from wagtail.admin.panels import FieldPanel, FieldRowPanel, InlinePanel, MultiFieldPanel
@@ -19,7 +20,8 @@ from ..fields import RegisterCodeField, RegisterCodesField
 
 CONTENT_BLOCKS = [
     ("heading", blocks.CharBlock(form_classname="title", label=_("Heading"))),
-    ("paragraph", blocks.RichTextBlock(features=["bold", "italic", "link", "ol", "ul"])),
+    ("paragraph", blocks.RichTextBlock(features=["bold", "italic", "link", "ol", "ul"],
+                                       label=_("Paragraph"))),
     ("inset", blocks.TextBlock(label=_("Inset text"))),
     ("warning", blocks.TextBlock(label=_("Warning"))),
 ]
@@ -29,8 +31,10 @@ class HomePage(Page):
     """The tenant site's front page: top tasks, life events, latest news (alerts come from the
     alert banner snippet)."""
 
-    intro = models.TextField(blank=True, help_text=_("One or two sentences under the site name."))
-    top_tasks = StreamField([("task", blocks.PageChooserBlock())], blank=True,
+    intro = models.TextField(blank=True, verbose_name=_("introduction"),
+                             help_text=_("One or two sentences under the site name."))
+    top_tasks = StreamField([("task", blocks.PageChooserBlock(label=_("Page")))], blank=True,
+                            verbose_name=_("top tasks"),
                             help_text=_("The pages people come for most; up to 8."))
 
     content_panels = [*Page.content_panels, FieldPanel("intro"), FieldPanel("top_tasks")]
@@ -66,8 +70,9 @@ class HomePage(Page):
 class StandardPage(Page):
     """A plain content page: contact, accessibility statement, privacy notice."""
 
-    summary = models.TextField(blank=True, help_text=_("Shown in lists and search results."))
-    body = RichTextField(blank=True)
+    summary = models.TextField(blank=True, verbose_name=_("summary"),
+                               help_text=_("Shown in lists and search results."))
+    body = RichTextField(blank=True, verbose_name=_("text"))
 
     content_panels = [*Page.content_panels, FieldPanel("summary"), FieldPanel("body")]
     search_fields = [*Page.search_fields, index.SearchField("summary"), index.SearchField("body")]
@@ -81,7 +86,7 @@ class StandardPage(Page):
 class ServiceIndexPage(Page):
     """The service catalogue: every service, by category, filterable by life event."""
 
-    intro = models.TextField(blank=True)
+    intro = models.TextField(blank=True, verbose_name=_("introduction"))
 
     content_panels = [*Page.content_panels, FieldPanel("intro")]
     subpage_types = ["cms.ServicePage"]
@@ -117,14 +122,15 @@ class ServicePage(Page):
         FIXED = "fixed", _("Fixed fee")
         VARIES = "varies", _("Depends on the case")
 
-    summary = models.TextField(help_text=_("What the service is for, in one or two sentences."))
+    summary = models.TextField(verbose_name=_("summary"),
+                               help_text=_("What the service is for, in one or two sentences."))
     who_can_apply = RichTextField(features=["bold", "link", "ul"], verbose_name=_("who can apply"))
     documents = StreamField([
         ("document", blocks.StructBlock([
             ("name", blocks.CharBlock(label=_("Document"))),
             ("note", blocks.CharBlock(required=False, label=_("Note"))),
             ("original", blocks.BooleanBlock(required=False, label=_("Original required"))),
-        ], icon="doc-full")),
+        ], icon="doc-full", label=_("Document"))),
     ], blank=True, verbose_name=_("what you need"))
     cost_kind = models.CharField(max_length=8, choices=Cost.choices, default=Cost.FREE,
                                  verbose_name=_("cost"))
@@ -208,16 +214,23 @@ class ServiceChannel(Orderable):
         PHONE = "phone", _("By phone")
         POST = "post", _("By post")
 
-    page = ParentalKey(ServicePage, on_delete=models.CASCADE, related_name="channels")
-    kind = models.CharField(max_length=8, choices=Kind.choices)
-    details = models.TextField(help_text=_("What to do through this channel."))
-    url = models.URLField(blank=True)
-    phone = models.CharField(max_length=32, blank=True)
-    address = models.CharField(max_length=255, blank=True)
+    page = ParentalKey(ServicePage, on_delete=models.CASCADE, related_name="channels",
+                       verbose_name=_("service page"))
+    kind = models.CharField(max_length=8, choices=Kind.choices,
+                            verbose_name=pgettext_lazy("service channel", "kind"))
+    details = models.TextField(verbose_name=_("details"),
+                               help_text=_("What to do through this channel."))
+    url = models.URLField(blank=True, verbose_name=_("link"))
+    phone = models.CharField(max_length=32, blank=True, verbose_name=_("phone"))
+    address = models.CharField(max_length=255, blank=True, verbose_name=_("address"))
 
     panels = [FieldPanel("kind"), FieldPanel("details"),
               FieldRowPanel([FieldPanel("url"), FieldPanel("phone"), FieldPanel("address")])]
     api_fields = [APIField(name) for name in ("kind", "details", "url", "phone", "address")]
+
+    class Meta(Orderable.Meta):
+        verbose_name = _("service channel")
+        verbose_name_plural = _("service channels")
 
     def clean(self):
         required = {self.Kind.PHONE: "phone", self.Kind.POST: "address"}
@@ -229,8 +242,8 @@ class ServiceChannel(Orderable):
 class GuidePage(Page):
     """A guide: explanatory content built from headings, paragraphs, insets and warnings."""
 
-    summary = models.TextField(blank=True)
-    body = StreamField(CONTENT_BLOCKS)
+    summary = models.TextField(blank=True, verbose_name=_("summary"))
+    body = StreamField(CONTENT_BLOCKS, verbose_name=_("text"))
 
     content_panels = [*Page.content_panels, FieldPanel("summary"), FieldPanel("body")]
     search_fields = [*Page.search_fields, index.SearchField("summary"), index.SearchField("body")]
@@ -244,7 +257,7 @@ class GuidePage(Page):
 class StepByStepPage(Page):
     """A step-by-step journey through several services (e.g. "Having a baby")."""
 
-    summary = models.TextField(blank=True)
+    summary = models.TextField(blank=True, verbose_name=_("summary"))
 
     content_panels = [*Page.content_panels, FieldPanel("summary"),
                       InlinePanel("steps", min_num=2, label=_("Steps"))]
@@ -257,14 +270,21 @@ class StepByStepPage(Page):
 
 
 class Step(Orderable):
-    page = ParentalKey(StepByStepPage, on_delete=models.CASCADE, related_name="steps")
-    title = models.CharField(max_length=255)
-    body = RichTextField(features=["bold", "link", "ul"])
+    """One step of a step-by-step journey, optionally linking to the page that does it."""
+
+    page = ParentalKey(StepByStepPage, on_delete=models.CASCADE, related_name="steps",
+                       verbose_name=_("step-by-step"))
+    title = models.CharField(max_length=255, verbose_name=_("title"))
+    body = RichTextField(features=["bold", "link", "ul"], verbose_name=_("text"))
     link = models.ForeignKey(Page, null=True, blank=True, on_delete=models.SET_NULL,
-                             related_name="+")
+                             related_name="+", verbose_name=_("link"))
 
     panels = [FieldPanel("title"), FieldPanel("body"), FieldPanel("link")]
     api_fields = [APIField("title"), APIField("body"), APIField("link_id")]
+
+    class Meta(Orderable.Meta):
+        verbose_name = _("step")
+        verbose_name_plural = _("steps")
 
 
 class NewsIndexPage(Page):
@@ -285,9 +305,9 @@ class NewsIndexPage(Page):
 class NewsPage(Page):
     """A news item."""
 
-    date = models.DateField(default=datetime.date.today)
-    summary = models.TextField()
-    body = RichTextField()
+    date = models.DateField(default=datetime.date.today, verbose_name=_("date"))
+    summary = models.TextField(verbose_name=_("summary"))
+    body = RichTextField(verbose_name=_("text"))
 
     content_panels = [*Page.content_panels, FieldPanel("date"), FieldPanel("summary"),
                       FieldPanel("body")]
@@ -319,14 +339,18 @@ class OfficeIndexPage(Page):
 class OfficePage(Page):
     """An office: address, location, opening hours with exceptions, services, accessibility."""
 
-    address = models.TextField()
-    latitude = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True)
-    longitude = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True)
-    phone = models.CharField(max_length=32, blank=True)
-    email = models.EmailField(blank=True)
+    address = models.TextField(verbose_name=_("address"))
+    latitude = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True,
+                                   verbose_name=_("latitude"))
+    longitude = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True,
+                                    verbose_name=_("longitude"))
+    phone = models.CharField(max_length=32, blank=True, verbose_name=_("phone"))
+    email = models.EmailField(blank=True, verbose_name=_("e-mail"))
     accessibility = models.TextField(
-        blank=True, help_text=_("Step-free access, hearing loop, parking, toilets..."))
-    services = ParentalManyToManyField(ServicePage, blank=True, related_name="offices")
+        blank=True, verbose_name=_("accessibility"),
+        help_text=_("Step-free access, hearing loop, parking, toilets..."))
+    services = ParentalManyToManyField(ServicePage, blank=True, related_name="offices",
+                                       verbose_name=_("services"))
 
     content_panels = [
         *Page.content_panels, FieldPanel("address"),
@@ -380,29 +404,44 @@ def _check_times(opens, closes):
 
 
 class OpeningHours(Orderable):
-    page = ParentalKey(OfficePage, on_delete=models.CASCADE, related_name="hours")
-    weekday = models.PositiveSmallIntegerField(choices=Weekday.choices)
-    opens = models.TimeField()
-    closes = models.TimeField()
+    """When an office is open on one day of the week."""
+
+    page = ParentalKey(OfficePage, on_delete=models.CASCADE, related_name="hours",
+                       verbose_name=_("office"))
+    weekday = models.PositiveSmallIntegerField(choices=Weekday.choices,
+                                               verbose_name=_("day of the week"))
+    opens = models.TimeField(verbose_name=_("opens"))
+    closes = models.TimeField(verbose_name=_("closes"))
 
     panels = [FieldRowPanel([FieldPanel("weekday"), FieldPanel("opens"), FieldPanel("closes")])]
     api_fields = [APIField(name) for name in ("weekday", "opens", "closes")]
+
+    class Meta(Orderable.Meta):
+        verbose_name = _("opening hours")
+        verbose_name_plural = _("opening hours")
 
     def clean(self):
         _check_times(self.opens, self.closes)
 
 
 class OpeningException(Orderable):
-    page = ParentalKey(OfficePage, on_delete=models.CASCADE, related_name="exceptions")
-    date = models.DateField()
-    closed = models.BooleanField(default=True)
-    opens = models.TimeField(null=True, blank=True)
-    closes = models.TimeField(null=True, blank=True)
-    note = models.CharField(max_length=255, blank=True)
+    """A day an office keeps other hours or stays closed (a holiday, a closure)."""
+
+    page = ParentalKey(OfficePage, on_delete=models.CASCADE, related_name="exceptions",
+                       verbose_name=_("office"))
+    date = models.DateField(verbose_name=_("date"))
+    closed = models.BooleanField(default=True, verbose_name=_("closed all day"))
+    opens = models.TimeField(null=True, blank=True, verbose_name=_("opens"))
+    closes = models.TimeField(null=True, blank=True, verbose_name=_("closes"))
+    note = models.CharField(max_length=255, blank=True, verbose_name=_("note"))
 
     panels = [FieldRowPanel([FieldPanel("date"), FieldPanel("closed")]),
               FieldRowPanel([FieldPanel("opens"), FieldPanel("closes")]), FieldPanel("note")]
     api_fields = [APIField(name) for name in ("date", "closed", "opens", "closes", "note")]
+
+    class Meta(Orderable.Meta):
+        verbose_name = _("day with other hours")
+        verbose_name_plural = _("days with other hours")
 
     def clean(self):
         if not self.closed and not (self.opens and self.closes):

@@ -30,12 +30,15 @@ class AlertBanner(TranslatableMixin, models.Model):
         WARNING = "warning", _("Warning")
         EMERGENCY = "emergency", _("Emergency")
 
-    title = models.CharField(max_length=120)
-    message = models.TextField(max_length=600)
-    level = models.CharField(max_length=10, choices=Level.choices, default=Level.INFO)
-    link = models.URLField(blank=True)
-    starts_at = models.DateTimeField(null=True, blank=True)
-    ends_at = models.DateTimeField(null=True, blank=True)
+    title = models.CharField(max_length=120, verbose_name=_("title"))
+    message = models.TextField(max_length=600, verbose_name=_("message"))
+    level = models.CharField(max_length=10, choices=Level.choices, default=Level.INFO,
+                             verbose_name=_("level"))
+    link = models.URLField(blank=True, verbose_name=_("link"))
+    starts_at = models.DateTimeField(null=True, blank=True, verbose_name=_("shown from"),
+                                     help_text=_("Empty: from now."))
+    ends_at = models.DateTimeField(null=True, blank=True, verbose_name=_("shown until"),
+                                   help_text=_("Empty: until it is deleted."))
 
     objects = AlertQuerySet.as_manager()
     panels = [FieldPanel("title"), FieldPanel("message"), FieldPanel("level"), FieldPanel("link"),
@@ -43,6 +46,7 @@ class AlertBanner(TranslatableMixin, models.Model):
 
     class Meta(TranslatableMixin.Meta):
         verbose_name = _("alert banner")
+        verbose_name_plural = _("alert banners")
         ordering = ["-starts_at"]
 
     def __str__(self):
@@ -56,14 +60,17 @@ class AlertBanner(TranslatableMixin, models.Model):
 class FooterLink(TranslatableMixin, models.Model):
     """A link in the site footer."""
 
-    title = models.CharField(max_length=80)
-    url = models.CharField(max_length=255, help_text=_("A full URL or a path such as /ru/contact/"))
-    sort_order = models.PositiveSmallIntegerField(default=0)
+    title = models.CharField(max_length=80, verbose_name=_("title"))
+    url = models.CharField(max_length=255, verbose_name=_("link"),
+                           help_text=_("A full URL or a path such as /ru/contact/"))
+    sort_order = models.PositiveSmallIntegerField(default=0, verbose_name=_("position"),
+                                                  help_text=_("Lower numbers come first."))
 
     panels = [FieldPanel("title"), FieldPanel("url"), FieldPanel("sort_order")]
 
     class Meta(TranslatableMixin.Meta):
         verbose_name = _("footer link")
+        verbose_name_plural = _("footer links")
         ordering = ["sort_order", "title"]
 
     def __str__(self):
@@ -77,21 +84,27 @@ hex_colour = RegexValidator(r"^#[0-9a-fA-F]{6}$", _("Use a colour like #1d4f91."
 class BrandingSettings(BaseSiteSetting):
     """The tenant's identity on its site: name, logo, coat of arms, colour, contacts."""
 
-    site_name = models.CharField(max_length=120, blank=True,
+    site_name = models.CharField(max_length=120, blank=True, verbose_name=_("site name"),
                                  help_text=_("Defaults to the tenant's name."))
-    logo = models.ForeignKey("wagtailimages.Image", null=True, blank=True,
-                             on_delete=models.SET_NULL, related_name="+")
-    coat_of_arms = models.ForeignKey("wagtailimages.Image", null=True, blank=True,
-                                     on_delete=models.SET_NULL, related_name="+")
+    logo = models.ForeignKey(
+        "wagtailimages.Image", null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+", verbose_name=_("logo"),
+        help_text=_("Shown in the site header, after the coat of arms and before the site "
+                    "name, at most 40 pixels high."))
+    coat_of_arms = models.ForeignKey(
+        "wagtailimages.Image", null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+", verbose_name=_("coat of arms"),
+        help_text=_("Shown first in the site header, at most 40 pixels high."))
     primary_colour = models.CharField(
         max_length=7, default="#1d4f91", validators=[hex_colour],
+        verbose_name=_("primary colour"),
         help_text=_("Header and button colour. White text on it must reach a 4.5:1 contrast."))
-    contact_email = models.EmailField(blank=True)
-    contact_phone = models.CharField(max_length=32, blank=True)
-    address = models.CharField(max_length=255, blank=True)
+    contact_email = models.EmailField(blank=True, verbose_name=_("contact e-mail"))
+    contact_phone = models.CharField(max_length=32, blank=True, verbose_name=_("contact phone"))
+    address = models.CharField(max_length=255, blank=True, verbose_name=_("address"))
     vk_url = models.URLField(blank=True, verbose_name="VK")
     telegram_url = models.URLField(blank=True, verbose_name="Telegram")
-    ok_url = models.URLField(blank=True, verbose_name="Odnoklassniki")
+    ok_url = models.URLField(blank=True, verbose_name=_("Odnoklassniki"))
 
     panels = [
         FieldPanel("site_name"), FieldRowPanel([FieldPanel("logo"), FieldPanel("coat_of_arms")]),
@@ -122,20 +135,24 @@ class BrandingSettings(BaseSiteSetting):
     def social_links(self):
         return [(name, url) for name, url in
                 (("VK", self.vk_url), ("Telegram", self.telegram_url),
-                 ("Odnoklassniki", self.ok_url)) if url]
+                 (_("Odnoklassniki"), self.ok_url)) if url]
 
 
 class PageFeedback(models.Model):
     """An answer to "Was this page useful?", kept per tenant for the KPIs."""
 
-    page = models.ForeignKey(Page, on_delete=models.CASCADE, related_name="+")
-    useful = models.BooleanField()
-    comment = models.TextField(max_length=1000, blank=True)
-    language = models.CharField(max_length=8, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    page = models.ForeignKey(Page, on_delete=models.CASCADE, related_name="+",
+                             verbose_name=_("page"))
+    useful = models.BooleanField(verbose_name=_("useful"))
+    comment = models.TextField(max_length=1000, blank=True, verbose_name=_("comment"))
+    language = models.CharField(max_length=8, blank=True, verbose_name=_("language"))
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True,
+                                      verbose_name=_("created"))
 
     class Meta:
         ordering = ["-created_at"]
+        verbose_name = _("page feedback")
+        verbose_name_plural = _("page feedback")
 
     def __str__(self):
         return f"{'useful' if self.useful else 'not useful'}: {self.page_id}"

@@ -1,10 +1,13 @@
-"""Template helpers for tenant sites: alerts, footer links, languages, branding colours."""
+"""Template helpers for tenant sites: alerts, footer links, languages, branding colours; and
+staff group names as people read them (admin screens)."""
 
 from django import template
 from django.conf import settings
 from django.urls import translate_url
 from django.utils.translation import get_language
 from wagtail.models import Locale
+
+from tenants import staff
 
 from ..contrast import darken, tint
 from ..models import AlertBanner, FooterLink
@@ -43,6 +46,12 @@ def language_links(context):
     path = request.get_full_path() if request else "/"
     return [{"code": code, "name": name, "current": code == current,
              "url": translate_url(path, code)} for code, name in settings.LANGUAGES]
+
+
+@register.filter
+def group_label(name):
+    """A stored staff group name as people read it ("Case workers" -> its role's name)."""
+    return staff.group_label(name)
 
 
 @register.simple_tag

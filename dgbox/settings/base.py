@@ -332,6 +332,10 @@ WAGTAILSEARCH_BACKENDS = {"default": {"BACKEND": "wagtail.search.backends.databa
                                       "SEARCH_CONFIG": "russian"}}
 WAGTAIL_ENABLE_UPDATE_CHECK = False
 WAGTAIL_ENABLE_WHATS_NEW_BANNER = False
+# No staff avatars from gravatar.com: Wagtail would send every admin page viewer's browser
+# there with a hash of each staff member's e-mail. Staff see Wagtail's default avatar unless
+# they upload one in their account settings (stored with the tenant's media).
+WAGTAIL_GRAVATAR_PROVIDER_URL = None
 WAGTAILADMIN_LOGIN_URL = "wagtailadmin_login"
 LOGIN_URL = "wagtailadmin_login"
 

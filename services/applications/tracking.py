@@ -30,6 +30,13 @@ TRIES_PER_CODE = 5
 CODES_PER_CASE = 3  # per CODE_MINUTES
 REQUESTS_PER_CLIENT = 10  # per hour, codes asked and codes tried together
 _SIX_DIGITS = re.compile(r"(?<!\d)\d{6}(?!\d)")
+#: What submission.next_reference() makes: the tenant's prefix (2 to 5 latin capitals), the
+#: year and a number of at least 6 digits, e.g. ABC-2026-000123.
+REFERENCE_RE = re.compile(r"^[A-Z]{2,5}-[0-9]{4}-[0-9]{6,}$")
+REFERENCE_EXAMPLE = "ABC-2026-000123"
+# Cyrillic capitals that look like latin ones, typed by someone on a Russian keyboard layout.
+_LOOKALIKES = str.maketrans("АВСЕНКМОРТХУ", "ABCEHKMOPTXY")
+_SEPARATORS = re.compile(r"[\s\-\u2010-\u2015\u2212_./]+")
 
 
 class TrackingError(Exception):
@@ -50,6 +57,21 @@ def _hit(key, limit, seconds):
 def _client_limited(client):
     if _hit(f"track:client:{client}", REQUESTS_PER_CLIENT, 3600):
         raise TrackingError(_("Too many attempts from this device. Try again in an hour."))
+
+
+def normalise_reference(text):
+    """A reference as typed ("abc 2026 000123", "АВС–2026–000123") in its stored form."""
+    text = _SEPARATORS.sub("-", (text or "").strip().upper()).strip("-")
+    return text.translate(_LOOKALIKES)
+
+
+def reference_problem(text):
+    """Why `text` cannot be a reference, in words the applicant can act on; None if it can."""
+    if REFERENCE_RE.match(normalise_reference(text)):
+        return None
+    return _("A reference looks like %(example)s: 2 to 5 latin letters, the year and 6 "
+             "digits, separated by hyphens. You find it in your receipt and in the e-mail or "
+             "SMS we sent when you applied.") % {"example": REFERENCE_EXAMPLE}
 
 
 def mask_email(email):

@@ -182,7 +182,15 @@ def _errors(form):
 class ReferenceForm(forms.Form):
     reference = forms.CharField(label=_("Application reference"), max_length=32,
                                 help_text=_("For example, ABC-2026-000123. It is in your "
-                                            "receipt."))
+                                            "receipt."),
+                                error_messages={"required": _("Enter your application "
+                                                              "reference.")})
+
+    def clean_reference(self):
+        problem = tracking.reference_problem(self.cleaned_data["reference"])
+        if problem:
+            raise forms.ValidationError(problem)
+        return tracking.normalise_reference(self.cleaned_data["reference"])
 
 
 class CodeForm(forms.Form):
@@ -202,7 +210,7 @@ def track_start(request):
         except tracking.TrackingError as exc:
             form.add_error("reference", str(exc))
         else:
-            request.session[TRACK_REF] = form.cleaned_data["reference"].strip().upper()
+            request.session[TRACK_REF] = form.cleaned_data["reference"]
             return HttpResponseRedirect(reverse("services:track-code"))
     status = 400 if form.errors else 200
     return render(request, "services/track_start.html",

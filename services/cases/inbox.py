@@ -35,6 +35,8 @@ from wagtail.admin.ui.tables import BaseColumn, Column
 from wagtail.admin.views.generic import IndexView
 from wagtail.permission_policies import ModelPermissionPolicy
 
+from tenants import staff
+
 from ..applications.models import UploadedFile
 from ..forms.spec import answer_rows
 from ..workflows import spec as workflowspec
@@ -364,7 +366,8 @@ def readable_history(case, events, files, lang):
             text = _("Payment %(status)s: %(amount)s.") % {
                 "status": data.get("status", ""), "amount": data.get("amount", "")}
         elif kind == K.ROUTED:
-            text = _("Routed to the group “%(group)s”.") % {"group": data.get("group", "")}
+            text = _("Routed to the group “%(group)s”.") % {
+                "group": staff.group_label(data.get("group", ""))}
         elif kind == K.EXPORTED:
             text = _("Case data exported (%(format)s).") % {"format": data.get("format", "")}
         items.append({"at": event.at, "text": text, "public": event.public,
@@ -379,7 +382,8 @@ def _decision_row(decision, steps, lang):
     rule = decision.rule if isinstance(decision.rule, dict) else {}
     outcome = decision.outcome
     if outcome.startswith("route:"):
-        outcome = _("Routed to the group “%(group)s”.") % {"group": outcome.split(":", 1)[1]}
+        outcome = _("Routed to the group “%(group)s”.") % {
+            "group": staff.group_label(outcome.split(":", 1)[1])}
     elif outcome in steps:
         outcome = _label(steps[outcome]["label"], lang)
     return {

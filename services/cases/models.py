@@ -35,36 +35,51 @@ class Case(models.Model):
         REFUSED = "refused", _("Refused")
         WITHDRAWN = "withdrawn", _("Withdrawn")
 
-    reference = models.CharField(max_length=32, unique=True)
-    submission_key = models.UUIDField(unique=True, editable=False)
-    service = models.ForeignKey(OnlineService, on_delete=models.PROTECT, related_name="cases")
-    form_version = models.ForeignKey(FormVersion, on_delete=models.PROTECT, related_name="+")
-    answers = models.JSONField(default=dict)
-    applicant_name = models.CharField(max_length=200)
-    applicant_email = models.EmailField(blank=True)
-    applicant_phone = models.CharField(max_length=24, blank=True)
-    language = models.CharField(max_length=8, default=settings.LANGUAGE_CODE)
+    reference = models.CharField(max_length=32, unique=True, verbose_name=_("reference"))
+    submission_key = models.UUIDField(unique=True, editable=False,
+                                      verbose_name=_("submission key"))
+    service = models.ForeignKey(OnlineService, on_delete=models.PROTECT, related_name="cases",
+                                verbose_name=_("online service"))
+    form_version = models.ForeignKey(FormVersion, on_delete=models.PROTECT, related_name="+",
+                                     verbose_name=_("form version"))
+    answers = models.JSONField(default=dict, verbose_name=_("answers"))
+    applicant_name = models.CharField(max_length=200, verbose_name=_("applicant's name"))
+    applicant_email = models.EmailField(blank=True, verbose_name=_("applicant's e-mail"))
+    applicant_phone = models.CharField(max_length=24, blank=True,
+                                       verbose_name=_("applicant's phone"))
+    language = models.CharField(max_length=8, default=settings.LANGUAGE_CODE,
+                                verbose_name=_("language"))
     channel = models.CharField(max_length=8, choices=Channel.choices, default=Channel.ONLINE,
-                               db_index=True)
+                               db_index=True, verbose_name=_("received through"))
     entered_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                                    on_delete=models.SET_NULL, related_name="+",
+                                   verbose_name=_("entered by"),
                                    help_text=_("Staff member who entered it for the applicant."))
-    status = models.CharField(max_length=40, default=Status.RECEIVED, db_index=True)
+    status = models.CharField(max_length=40, default=Status.RECEIVED, db_index=True,
+                              verbose_name=_("status"))
     workflow_version = models.ForeignKey("services.WorkflowVersion", null=True, blank=True,
-                                         on_delete=models.PROTECT, related_name="+")
-    group = models.CharField(max_length=80, blank=True, db_index=True,
+                                         on_delete=models.PROTECT, related_name="+",
+                                         verbose_name=_("workflow version"))
+    group = models.CharField(max_length=80, blank=True, db_index=True, verbose_name=_("group"),
                              help_text=_("Staff group the case is routed to."))
     assignee = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                 on_delete=models.SET_NULL, related_name="assigned_cases")
-    due_date = models.DateField(null=True, blank=True, db_index=True)
-    paused_since = models.DateField(null=True, blank=True)
+                                 on_delete=models.SET_NULL, related_name="assigned_cases",
+                                 verbose_name=_("assigned to"))
+    due_date = models.DateField(null=True, blank=True, db_index=True,
+                                verbose_name=_("decision due"))
+    paused_since = models.DateField(null=True, blank=True,
+                                    verbose_name=_("deadline paused since"))
     sla_flag = models.CharField(max_length=8, blank=True, default="", db_index=True,
-                                help_text="'' on time, 'nearing' or 'overdue'")
-    decision_reason = models.TextField(blank=True)
-    closed_at = models.DateTimeField(null=True, blank=True, db_index=True)
-    erased_at = models.DateTimeField(null=True, blank=True)
-    submitted_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    updated_at = models.DateTimeField(auto_now=True)
+                                verbose_name=_("deadline state"),
+                                help_text=_("Empty when on time, else “nearing” or “overdue”."))
+    decision_reason = models.TextField(blank=True, verbose_name=_("reason for the decision"))
+    closed_at = models.DateTimeField(null=True, blank=True, db_index=True,
+                                     verbose_name=_("closed"))
+    erased_at = models.DateTimeField(null=True, blank=True,
+                                     verbose_name=_("personal data erased"))
+    submitted_at = models.DateTimeField(auto_now_add=True, db_index=True,
+                                        verbose_name=_("submitted"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated"))
 
     objects = CaseQuerySet.as_manager()
 
@@ -126,18 +141,23 @@ class CaseEvent(models.Model):
         LETTER = "letter", _("Decision letter issued")
         ERASED = "erased", _("Personal data erased")
 
-    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="events")
-    kind = models.CharField(max_length=24, choices=Kind.choices)
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="events",
+                             verbose_name=_("case"))
+    kind = models.CharField(max_length=24, choices=Kind.choices, verbose_name=_("event"))
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                              on_delete=models.SET_NULL, related_name="+")
-    actor_role = models.CharField(max_length=16, default="system",
-                                  help_text="applicant, staff or system")
-    public = models.BooleanField(default=False, help_text="Shown to the applicant")
-    data = models.JSONField(default=dict)
-    at = models.DateTimeField(auto_now_add=True, db_index=True)
+                              on_delete=models.SET_NULL, related_name="+",
+                              verbose_name=_("staff member"))
+    actor_role = models.CharField(max_length=16, default="system", verbose_name=_("who"),
+                                  help_text=_("applicant, staff or system"))
+    public = models.BooleanField(default=False, verbose_name=_("public"),
+                                 help_text=_("Shown to the applicant"))
+    data = models.JSONField(default=dict, verbose_name=_("data"))
+    at = models.DateTimeField(auto_now_add=True, db_index=True, verbose_name=_("when"))
 
     class Meta:
         ordering = ["at", "id"]
+        verbose_name = _("case event")
+        verbose_name_plural = _("case events")
 
     def __str__(self):
         return f"{self.case_id}: {self.kind}"
@@ -152,20 +172,24 @@ class CaseNote(models.Model):
     """A note on a case: by staff (internal), or the applicant's answer to a request for more
     information."""
 
-    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="notes")
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="notes",
+                             verbose_name=_("case"))
     author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL,
-                               related_name="+")
+                               related_name="+", verbose_name=_("author"))
     class Kind(models.TextChoices):
         INTERNAL = "internal", _("Internal note")
         REQUEST = "request", _("Message to the applicant")
         ANSWER = "answer", _("Applicant's answer")
 
-    text = models.TextField(max_length=4000)
-    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.INTERNAL)
-    created_at = models.DateTimeField(auto_now_add=True)
+    text = models.TextField(max_length=4000, verbose_name=_("text"))
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.INTERNAL,
+                            verbose_name=_("kind of note"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created"))
 
     class Meta:
         ordering = ["created_at"]
+        verbose_name = _("case note")
+        verbose_name_plural = _("case notes")
 
     def __str__(self):
         return f"note on {self.case_id}"
@@ -175,15 +199,21 @@ class AutomatedDecision(models.Model):
     """A decision taken by a rule: which rule, what it read, what it did. Reviewable by staff;
     the inputs are personal data and are erased with the case."""
 
-    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="automated_decisions")
-    rule_name = models.CharField(max_length=200)
-    rule = models.JSONField()
-    inputs = models.JSONField(default=dict)
-    outcome = models.CharField(max_length=80)
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="automated_decisions",
+                             verbose_name=_("case"))
+    rule_name = models.CharField(max_length=200, verbose_name=_("rule name"))
+    rule = models.JSONField(verbose_name=_("rule"))
+    inputs = models.JSONField(default=dict, verbose_name=_("what the rule read"))
+    outcome = models.CharField(max_length=80, verbose_name=_("outcome"))
     reviewed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                    on_delete=models.SET_NULL, related_name="+")
-    reviewed_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+                                    on_delete=models.SET_NULL, related_name="+",
+                                    verbose_name=_("reviewed by"))
+    reviewed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("reviewed"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created"))
+
+    class Meta:
+        verbose_name = _("automated decision")
+        verbose_name_plural = _("automated decisions")
 
     def __str__(self):
         return f"{self.rule_name} -> {self.outcome}"

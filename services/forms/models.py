@@ -38,7 +38,7 @@ class OnlineService(models.Model):
 
     page = models.OneToOneField("cms.ServicePage", on_delete=models.PROTECT,
                                 related_name="online_service", verbose_name=_("service page"))
-    slug = models.SlugField(max_length=80, unique=True, editable=False)
+    slug = models.SlugField(max_length=80, unique=True, editable=False, verbose_name=_("slug"))
     accepting = models.BooleanField(default=True, verbose_name=_("open for applications"),
                                     help_text=_("Untick to stop new applications for a while."))
     form = StreamField(form_blocks(), verbose_name=_("application form"),
@@ -61,8 +61,8 @@ class OnlineService(models.Model):
         help_text=_('A list of {"name", "when" (JSON Logic over the answers and the '
                     'registers looked up), "then": "approve" | "refuse" | "route", "group"}. '
                     'See docs/cases.md.'))
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated"))
 
     panels = [FieldPanel("page"), FieldPanel("accepting"), FieldPanel("form"),
               FieldPanel("workflow"), FieldPanel("sla_days"), FieldPanel("retention_days"),
@@ -138,10 +138,13 @@ class FormVersion(FrozenVersion):
 
     owner_field, content_field = "service", "spec"
 
-    service = models.ForeignKey(OnlineService, on_delete=models.CASCADE, related_name="versions")
-    spec = models.JSONField()
+    service = models.ForeignKey(OnlineService, on_delete=models.CASCADE, related_name="versions",
+                                verbose_name=_("online service"))
+    spec = models.JSONField(verbose_name=_("questions"))
 
     class Meta:
+        verbose_name = _("form version")
+        verbose_name_plural = _("form versions")
         constraints = [models.UniqueConstraint(fields=["service", "number"],
                                                name="form_version_unique")]
         ordering = ["service", "number"]

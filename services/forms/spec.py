@@ -21,6 +21,7 @@ import filetype
 from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
+from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
 
 from ..notifications.recipients import normalise_email, normalise_phone
@@ -55,6 +56,32 @@ DEFAULT_FILE_KINDS = ["pdf", "jpeg", "png"]
 MAX_FILE_MB = 20
 ADDRESS_PARTS = (("line1", _("Address line 1")), ("line2", _("Address line 2 (optional)")),
                  ("town", _("Town or city")), ("postcode", _("Postcode")))
+#: What an unanswered required question says, by type: it names the question, so that an error
+#: summary listing several reads as a list of what to do.
+REQUIRED_MESSAGES = {
+    "date": _("Enter a date in “%(label)s”."),
+    "choice": _("Choose an answer to “%(label)s”."),
+    "yes_no": _("Choose an answer to “%(label)s”."),
+    "multi_choice": _("Choose at least one answer to “%(label)s”."),
+    "address": _("Enter the address in “%(label)s”."),
+    "file": _("Choose a file for “%(label)s”."),
+}
+FILL_IN = _("Fill in “%(label)s”.")
+
+
+def _interpolate(template, values):
+    return str(template) % values
+
+
+#: Formatted when shown, in the language of the page then (forms are built before that).
+interpolate_lazy = lazy(_interpolate, str)
+
+
+def required_message(spec_field):
+    """The message of a required question left unanswered, naming it by its label."""
+    label = str(spec_field.get("label") or spec_field.get("name") or "").strip().rstrip(":")
+    template = REQUIRED_MESSAGES.get(spec_field.get("type"), FILL_IN)
+    return interpolate_lazy(template, {"label": label.strip()})
 
 
 def validate_spec(spec):
@@ -165,7 +192,8 @@ class ContactMixin(forms.Form):
     """Who is applying and how to reach them: every form has it, first, so that receipts and
     tracking codes always have somewhere to go."""
 
-    applicant_name = forms.CharField(label=_("Full name"), max_length=200)
+    applicant_name = forms.CharField(label=_("Full name"), max_length=200, error_messages={
+        "required": _("Enter your full name.")})
     applicant_email = forms.EmailField(
         label=_("Email address"), required=False, max_length=254,
         help_text=_("We send the receipt and the tracking codes here."))
@@ -267,7 +295,8 @@ class UploadField(forms.FileField):
 def _django_field(spec_field):
     kind = spec_field["type"]
     common = {"label": spec_field["label"], "help_text": spec_field.get("help_text", ""),
-              "required": bool(spec_field.get("required"))}
+              "required": bool(spec_field.get("required")),
+              "error_messages": {"required": required_message(spec_field)}}
     if kind in ("text", "long_text"):
         widget = forms.Textarea(attrs={"rows": 5}) if kind == "long_text" else None
         default_max = 5000 if kind == "long_text" else 200
@@ -421,17 +450,23 @@ class ApplicationForm(ContactMixin):
         return items
 
     def error_list(self, *extra_forms):
-        """(anchor id, message) pairs for the error summary, in question order."""
+        """(anchor id, message) pairs for the error summary, in question order. Each names
+        its question: a message that does not already say which one is prefixed with its
+        label ("Date of birth: Enter a valid date.")."""
         errors = []
         for form in (self, *[f for f in extra_forms if f is not None]):
             if not form.is_bound:
                 continue
             for name, messages in form.errors.items():
                 anchor = form[name].auto_id if name in form.fields else ""
+                label = str(form.fields[name].label or "") if name in form.fields else ""
                 if name in form.fields and isinstance(form.fields[name].widget, (
                         forms.RadioSelect, forms.CheckboxSelectMultiple, AddressWidget)):
                     anchor += "_0"  # the first input of the group
-                errors.extend((anchor, message) for message in messages)
+                errors.extend((anchor, message if not label or label in str(message) else
+                               _("%(label)s: %(message)s") % {"label": label,
+                                                              "message": message})
+                              for message in messages)
         return errors
 
 

@@ -19,10 +19,13 @@ class DecisionLetterTemplate(models.Model):
         APPROVED = "approved", _("Approved")
         REFUSED = "refused", _("Refused")
 
-    outcome = models.CharField(max_length=16, choices=Outcome.choices)
-    language = models.CharField(max_length=8, choices=[("ru", "Русский"), ("en", "English")])
-    title = models.CharField(max_length=200)
-    body = models.TextField(help_text=_("Placeholders: {reference}, {service}, "
+    outcome = models.CharField(max_length=16, choices=Outcome.choices,
+                               verbose_name=_("decision"))
+    language = models.CharField(max_length=8, choices=[("ru", "Русский"), ("en", "English")],
+                                verbose_name=_("language"))
+    title = models.CharField(max_length=200, verbose_name=_("title"))
+    body = models.TextField(verbose_name=_("text"),
+                            help_text=_("Placeholders: {reference}, {service}, "
                                         "{applicant_name}, {decision}, {reason}, {date}, "
                                         "{tenant_name}."))
 

@@ -55,7 +55,7 @@ class NotificationTemplate(models.Model):
         _("text"),
         help_text=_("Placeholders in braces, for example {reference}. Keep SMS texts short."),
     )
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     panels = [
         FieldRowPanel([FieldPanel("key"), FieldPanel("channel"), FieldPanel("language")]),

@@ -6,11 +6,14 @@ from wagtail.permissions import register_permission_policy
 from wagtail.snippets.models import register_snippet
 from wagtail.snippets.views.snippets import SnippetViewSet, SnippetViewSetGroup
 
+from cms.viewsets import AddLabelMixin
+
 from .models import Message, NotificationTemplate
 
 
-class NotificationTemplateViewSet(SnippetViewSet):
+class NotificationTemplateViewSet(AddLabelMixin, SnippetViewSet):
     model = NotificationTemplate
+    add_item_label = _("Add notification template")
     icon = "mail"
     menu_label = _("Notification templates")
     list_display = ["__str__", "subject", "updated_at"]

@@ -103,7 +103,7 @@ class Register(models.Model):
                                        verbose_name=_("last imported"))
     imported_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                                     editable=False, on_delete=models.SET_NULL,
-                                    related_name="+")
+                                    related_name="+", verbose_name=_("imported by"))
     updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated"))
 
     class Meta:
@@ -147,9 +147,9 @@ class RegisterRecord(models.Model):
     # The unique index (register, key) serves lookups and deletes by register; no index of
     # its own on the foreign key, which would only slow imports down.
     register = models.ForeignKey(Register, on_delete=models.CASCADE, related_name="records",
-                                 db_index=False)
-    key = models.CharField(max_length=200)
-    data = models.JSONField(default=dict)
+                                 db_index=False, verbose_name=_("register"))
+    key = models.CharField(max_length=200, verbose_name=_("key"))
+    data = models.JSONField(default=dict, verbose_name=_("data"))
 
     class Meta:
         verbose_name = _("register record")

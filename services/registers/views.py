@@ -20,6 +20,8 @@ from wagtail.admin.ui.menus import MenuItem
 from wagtail.admin.widgets.button import Button
 from wagtail.snippets.views.snippets import EditView, IndexView, SnippetViewSet
 
+from cms.viewsets import AddLabelMixin
+
 from ..cases import query
 from ..forms.models import services_looking_up
 from . import service as registers
@@ -83,8 +85,9 @@ class RegisterEditView(EditView):
         return buttons
 
 
-class RegisterViewSet(SnippetViewSet):
+class RegisterViewSet(AddLabelMixin, SnippetViewSet):
     model = Register
+    add_item_label = gettext_lazy("Add register")
     icon = "table"
     menu_label = gettext_lazy("Registers")
     menu_order = 255

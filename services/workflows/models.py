@@ -25,7 +25,7 @@ class Workflow(models.Model):
     rows, tests, `default()`): whichever side changed since the last version wins.
     """
 
-    name = models.CharField(max_length=120, unique=True)
+    name = models.CharField(max_length=120, unique=True, verbose_name=_("name"))
     states = StreamField(
         workflow_blocks.state_blocks(), verbose_name=_("states"),
         help_text=_("Where a case can be. Tick where new cases start and which states end "
@@ -33,8 +33,9 @@ class Workflow(models.Model):
     transitions = StreamField(
         workflow_blocks.transition_blocks(), blank=True, verbose_name=_("steps"),
         help_text=_("What staff (or the applicant) can do, from which states, to which state."))
-    definition = models.JSONField(default=workflowspec.default_definition, editable=False)
-    updated_at = models.DateTimeField(auto_now=True)
+    definition = models.JSONField(default=workflowspec.default_definition, editable=False,
+                                  verbose_name=_("definition"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated"))
 
     class Meta:
         verbose_name = _("case workflow")
@@ -110,9 +111,12 @@ class WorkflowVersion(FrozenVersion):
 
     owner_field, content_field = "workflow", "definition"
 
-    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="versions")
-    definition = models.JSONField()
+    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="versions",
+                                 verbose_name=_("case workflow"))
+    definition = models.JSONField(verbose_name=_("definition"))
 
     class Meta:
+        verbose_name = _("workflow version")
+        verbose_name_plural = _("workflow versions")
         constraints = [models.UniqueConstraint(fields=["workflow", "number"],
                                                name="workflow_version_unique")]

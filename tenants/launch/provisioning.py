@@ -105,7 +105,7 @@ def validate_launch(req: LaunchRequest) -> tuple[ValidLaunchRequest, Tenant | No
             errors.append(f"Parent '{req.parent}' does not exist (see `dgbox tenant list`).")
         elif parent.kind != Tenant.Kind.REGION:
             errors.append(
-                f"Parent '{req.parent}' is a {parent.get_kind_display().lower()}: a municipality "
+                f"Parent '{req.parent}' is a {parent.kind}: a municipality "
                 "must belong to a region."
             )
         elif parent.status == Tenant.Status.ARCHIVED:

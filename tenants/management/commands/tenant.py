@@ -75,7 +75,7 @@ class Command(BaseCommand):
                               f"({LAUNCH_STEPS.index(step) + 1}/{len(LAUNCH_STEPS)})")
             result = launch_tenant(req, progress=progress)
         t = result.tenant
-        self.console.print(f"[green]Launched[/] {t.name} ({t.get_kind_display().lower()}) "
+        self.console.print(f"[green]Launched[/] {t.name} ({t.kind}) "
                            f"in {result.seconds:.2f} s (from a {result.method}).")
         if result.template_refreshed:
             self.console.print("[yellow]The template schema was stale and has been migrated "
@@ -102,7 +102,7 @@ class Command(BaseCommand):
     def do_show(self, slug: str, **_o: Any) -> None:
         t = lifecycle.get_tenant(slug)
         table = Table(show_header=False, box=None)
-        rows = [("Name", t.name), ("Slug", t.slug), ("Kind", t.get_kind_display()),
+        rows = [("Name", t.name), ("Slug", t.slug), ("Kind", t.kind),
                 ("Parent", str(t.parent) if t.parent else "-"), ("Status", t.status),
                 ("Schema", t.schema_name),
                 ("Domains", ", ".join(d.domain for d in t.domains.all())),
