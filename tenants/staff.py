@@ -12,7 +12,11 @@ one-time link to set one, made by Django's password-reset tokens (valid
 PASSWORD_RESET_TIMEOUT; spent once the password is set) on the tenant's own host.
 """
 
+from __future__ import annotations
+
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -21,7 +25,7 @@ from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.core.validators import validate_email
-from django.db import connection, transaction
+from django.db import transaction
 from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
@@ -29,6 +33,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext, override
 
 from .addresses import site_url
+from .db import connection
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+    from django_stubs_ext import StrOrPromise
 
 
 @dataclass(frozen=True)
@@ -37,10 +46,10 @@ class Role:
     who holds every permission); `group_label` is how that group is shown."""
 
     code: str
-    label: str
-    description: str
+    label: StrOrPromise
+    description: StrOrPromise
     group: str = ""
-    group_label: str = ""
+    group_label: StrOrPromise = ""
 
 
 ADMINISTRATOR = Role(
@@ -75,11 +84,11 @@ class InvitationError(ValidationError):
 
 @dataclass
 class Invitation:
-    user: object
+    user: User
     link: str
 
 
-def set_password_path(user) -> str:
+def set_password_path(user: User) -> str:
     """The path of a one-time "set your password" link for `user` (Wagtail's password reset
     confirmation, which a tenant's site serves)."""
     return reverse("wagtailadmin_password_reset_confirm", urlconf=settings.ROOT_URLCONF,
@@ -87,13 +96,14 @@ def set_password_path(user) -> str:
                            "token": default_token_generator.make_token(user)})
 
 
-def invite_staff(*, email: str, first_name: str, last_name: str, role_codes,
-                 invited_by=None) -> Invitation:
+def invite_staff(*, email: str, first_name: str, last_name: str, role_codes: Iterable[str],
+                 invited_by: Any = None) -> Invitation:
     """Create a member of staff in the current tenant's schema with `role_codes` and e-mail
     them the link to set their password. Refused (InvitationError, nothing created, nothing
     sent) if the address is taken or a role cannot be given; if the e-mail cannot be sent the
     account is not kept either."""
     tenant = connection.tenant
+    role_codes = list(role_codes or ())
     email = (email or "").strip().lower()
     chosen = [_roles[code] for code in dict.fromkeys(role_codes or ()) if code in _roles]
     problems: dict[str, list[str]] = {}
@@ -135,11 +145,12 @@ def invite_staff(*, email: str, first_name: str, last_name: str, role_codes,
     return Invitation(user=user, link=link)
 
 
-def _invitation_subject(tenant):
+def _invitation_subject(tenant: Any) -> str:
     return _("Your account in the administration of %(site)s") % {"site": tenant.name}
 
 
-def _invitation_body(tenant, user, chosen, link, base, invited_by):
+def _invitation_body(tenant: Any, user: Any, chosen: list[Role], link: str, base: str,
+                     invited_by: Any) -> str:
     days = settings.PASSWORD_RESET_TIMEOUT // (24 * 3600)
     inviter = (invited_by.get_full_name() or invited_by.email) if invited_by else ""
     lines = [

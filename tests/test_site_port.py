@@ -7,7 +7,7 @@ from django_tenants.utils import tenant_context
 from wagtail.models import Site
 
 from cms.provisioning import set_site_port
-from services.applications import tracking_url
+from services.cases.messages import tracking_url
 from tenants.launch import LaunchRequest, launch_tenant
 
 pytestmark = pytest.mark.django_db
@@ -30,7 +30,7 @@ def test_api_and_email_links_carry_the_port_of_the_site(client, settings):
         assert Site.objects.get().port == 8123
     links = _links(client, "portovaya.localhost:8123")
     assert all(link.startswith("http://portovaya.localhost:8123/") for link in links), links
-    assert tracking_url(tenant, "ru", settings) == "http://portovaya.localhost:8123/ru/track/"
+    assert tracking_url(tenant, "ru") == "http://portovaya.localhost:8123/ru/track/"
 
     # `dgbox demo --port 8124` serves it on another port: its links follow.
     settings.DGBOX_SITE_PORT = 8124
@@ -38,7 +38,7 @@ def test_api_and_email_links_carry_the_port_of_the_site(client, settings):
         set_site_port(8124)
     links = _links(client, "portovaya.localhost:8124")
     assert all(link.startswith("http://portovaya.localhost:8124/") for link in links), links
-    assert tracking_url(tenant, "ru", settings) == "http://portovaya.localhost:8124/ru/track/"
+    assert tracking_url(tenant, "ru") == "http://portovaya.localhost:8124/ru/track/"
 
 
 def test_without_a_port_links_have_none(client, settings):
