@@ -1,4 +1,4 @@
-"""Search and page feedback for a tenant site."""
+"""Search, page feedback and the "page not found" page of a tenant site."""
 
 from django import forms
 from django.core.paginator import Paginator
@@ -54,3 +54,9 @@ def page_feedback(request):
     if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
         target = "/"
     return HttpResponseRedirect(f"{target}?feedback=thanks#feedback")
+
+
+def page_not_found(request, exception=None):
+    """A 404 inside a tenant site: the tenant's header, menu, footer and language (Django's
+    own handler renders the national portal's 404.html). `handler404` in urls_tenant.py."""
+    return render(request, "cms/404.html", status=404)
