@@ -68,7 +68,10 @@ def create_site(tenant, options, **_kwargs):
                 title=_(title), slug=slug, locale=locale, summary=_(summary), body=_(body),
             ))
     site = Site.objects.create(
-        hostname=options["domain"], port=80, root_page=home, is_default_site=True,
+        # The port links to the site are written with (Wagtail's full URLs); routing is by
+        # host name and schema, so a site answers on any port.
+        hostname=options["domain"], port=options.get("port", 80), root_page=home,
+        is_default_site=True,
         site_name=tenant.name,
     )
     BrandingSettings.objects.create(site=site, site_name=tenant.name)

@@ -183,7 +183,8 @@ def launch_tenant(req: LaunchRequest, *, progress: Callable[[str], None] | None 
                 _create_schema(tenant, snapshot_sql)
             t = mark("schema", t)
             with schema_context(tenant.schema_name):
-                tenant_launched.send(sender=Tenant, tenant=tenant, options={"domain": req.domain})
+                tenant_launched.send(sender=Tenant, tenant=tenant,
+                                    options={"domain": req.domain, "port": site_port()})
                 t = mark("site", t)
                 admin = _create_first_admin(req.admin_email, admin_password)
                 token = default_token_generator.make_token(admin)
@@ -216,6 +217,11 @@ def launch_tenant(req: LaunchRequest, *, progress: Callable[[str], None] | None 
 def site_url(domain: str) -> str:
     port = f":{settings.DGBOX_SITE_PORT}" if settings.DGBOX_SITE_PORT else ""
     return f"{settings.DGBOX_SITE_SCHEME}://{domain}{port}"
+
+
+def site_port() -> int:
+    """The port citizens reach tenant sites on (DGBOX_SITE_PORT, else the scheme's own)."""
+    return settings.DGBOX_SITE_PORT or (443 if settings.DGBOX_SITE_SCHEME == "https" else 80)
 
 
 def _replenish_spares():

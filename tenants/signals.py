@@ -11,5 +11,5 @@ copied into every tenant (e.g. Wagtail's "Welcome" page).
 
 import django.dispatch
 
-tenant_launched = django.dispatch.Signal()  # kwargs: tenant, options
+tenant_launched = django.dispatch.Signal()  # kwargs: tenant, options (domain, port)
 template_migrated = django.dispatch.Signal()  # kwargs: schema_name

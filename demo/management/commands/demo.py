@@ -17,12 +17,13 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django_tenants.utils import tenant_context
 from rich.table import Table
+from wagtail.models import Site
 
 from demo.forms import populate as populate_forms
 from demo.site import populate
 from tenants.console import console_for
 from tenants.models import Tenant
-from tenants.provisioning import LaunchRequest, launch_tenant, site_url
+from tenants.provisioning import LaunchRequest, launch_tenant, site_port, site_url
 
 DEMO_PASSWORD = "dgbox-demo-2026"  # noqa: S105 - printed on purpose; demo tenants only
 DEMO_OPERATOR = "operator"
@@ -46,7 +47,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, port, no_serve, **options):
         console = console_for(self.stdout)
-        settings.DGBOX_SITE_PORT = port  # links printed and shown on the portal use this port
+        serve_links_on(port)
         with console.status("Preparing the database (the first run takes about a minute)..."):
             call_command("migrate", interactive=False, verbosity=0)
         for req in DEMO_TENANTS:
@@ -57,6 +58,8 @@ class Command(BaseCommand):
             tenant = Tenant.objects.get(slug=req.slug)
             with console.status(f"Writing demo content for {req.name}..."), \
                     tenant_context(tenant):
+                # Launched by an earlier demo on another port: full URLs follow this one.
+                Site.objects.exclude(port=site_port()).update(port=site_port())
                 populate(tenant.default_language)
                 populate_forms(tenant.default_language)
 
@@ -95,6 +98,22 @@ class Command(BaseCommand):
             if worker:
                 worker.terminate()
                 worker.wait(30)
+
+
+def serve_links_on(port: int) -> None:
+    """Every link to the demo's sites uses `port`: those this command prints and launches
+    write (one-time password links, Wagtail sites), the portal's, the Celery worker's (in
+    e-mails), and those of any dgbox command run beside the demo, such as `dgbox tenant
+    create` in another terminal (dgbox.settings.dev reads DGBOX_DEMO_PORT_FILE back). An
+    explicit DGBOX_SITE_PORT (e.g. the demo behind a proxy) still wins."""
+    if "DGBOX_SITE_PORT" in os.environ:
+        return
+    settings.DGBOX_SITE_PORT = port
+    os.environ["DGBOX_SITE_PORT"] = str(port)  # for the processes started from here
+    port_file = getattr(settings, "DGBOX_DEMO_PORT_FILE", None)
+    if port_file is not None:
+        port_file.parent.mkdir(parents=True, exist_ok=True)
+        port_file.write_text(f"{port}\n")
 
 
 def _ensure_operator():
