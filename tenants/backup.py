@@ -39,7 +39,7 @@ from django_tenants.utils import get_public_schema_name, schema_context, schema_
 
 from infra import s3
 
-from . import template
+from . import references, template
 from .models import Domain, Tenant
 from .provisioning import LaunchError, LaunchRequest, validate_launch
 from .validation import slug_to_schema
@@ -381,7 +381,7 @@ def restore_tenant(source: str, *, slug: str, domain: str | None = None) -> Rest
                 if name in old and hasattr(tenant, name):
                     setattr(tenant, name, old[name])
             tenant.name = req.name
-            tenant.save()
+            references.save_with_prefix(tenant)  # its own: the original may still exist
             Domain.objects.create(domain=req.domain, tenant=tenant, is_primary=True)
             with connection.cursor() as cursor:
                 cursor.execute(renamed)

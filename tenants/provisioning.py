@@ -24,7 +24,7 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from django_tenants.utils import schema_context
 
-from . import spares, template
+from . import references, spares, template
 from .models import Domain, Tenant
 from .signals import tenant_launched
 from .validation import check_domain, check_slug, default_domain, slug_to_schema, suggest_slug
@@ -58,6 +58,7 @@ class LaunchRequest:
     domain: str | None = None
     language: str | None = None
     time_zone: str | None = None
+    reference_prefix: str | None = None  # of case references; default: from the slug
 
 
 @lru_cache(maxsize=1)
@@ -131,11 +132,18 @@ def validate_launch(req: LaunchRequest) -> tuple[LaunchRequest, Tenant | None]:
     if time_zone not in _time_zones():
         errors.append(f"Time zone '{time_zone}' is unknown (use an IANA name, e.g. Europe/Moscow).")
 
+    prefix = references.normalise(req.reference_prefix or "")
+    if prefix:
+        try:
+            references.check_prefix(prefix)
+        except ValidationError as exc:
+            errors.extend(exc.messages)
+
     if errors:
         raise LaunchError(errors)
     normalised = LaunchRequest(
         name=name, kind=req.kind, admin_email=email.lower(), parent=req.parent, slug=slug,
-        domain=domain, language=language, time_zone=time_zone,
+        domain=domain, language=language, time_zone=time_zone, reference_prefix=prefix,
     )
     return normalised, parent
 
@@ -174,7 +182,9 @@ def launch_tenant(req: LaunchRequest, *, progress: Callable[[str], None] | None 
                 kind=req.kind, parent=parent, status=Tenant.Status.PROVISIONING,
                 default_language=req.language, time_zone=req.time_zone,
             )
-            tenant.save()
+            # With a reference prefix no other tenant has (a launch racing for the same one
+            # makes it take the next free one).
+            references.save_with_prefix(tenant, req.reference_prefix)
             Domain.objects.create(domain=req.domain, tenant=tenant, is_primary=True)
             t = mark("registered", t)
             if spares.claim_spare(tenant.schema_name):
@@ -195,6 +205,8 @@ def launch_tenant(req: LaunchRequest, *, progress: Callable[[str], None] | None 
             committed: list[float] = []
             transaction.on_commit(lambda: committed.append(time.perf_counter()))
             transaction.on_commit(_replenish_spares)
+    except references.PrefixError as exc:  # the prefix asked for was taken meanwhile
+        raise LaunchError(exc.messages) from exc
     except IntegrityError as exc:
         # Lost a race with a concurrent launch of the same slug or domain.
         raise LaunchError(
