@@ -155,14 +155,14 @@ def decode(body: bytes, encoding: str) -> bytes:
 
 
 def fetch(server: str, host: str, url: str, kind: str,
-          accept_encoding: str | None = BROWSER_ACCEPT_ENCODING) -> tuple[Resource, bytes]:
+          accept_encoding: str | None = BROWSER_ACCEPT_ENCODING,
+          accept: str = "text/html,text/css,*/*;q=0.8") -> tuple[Resource, bytes]:
     """GET `url` from `server` (host:port) with Host `host`, counting bytes as they arrive."""
     parts = urlsplit(url)
     if parts.netloc and parts.netloc.split(":")[0] != host:
         return Resource(url=url, kind=kind, missing=True), b""  # another host: not ours
     path = parts.path + (f"?{parts.query}" if parts.query else "")
-    headers = {"Host": host, "Accept": "text/html,text/css,*/*;q=0.8",
-               "User-Agent": "dgbox-page-weight"}
+    headers = {"Host": host, "Accept": accept, "User-Agent": "dgbox-page-weight"}
     if accept_encoding is not None:
         headers["Accept-Encoding"] = accept_encoding
     address, port = server.rsplit(":", 1)
