@@ -96,23 +96,22 @@ def save_with_prefix(tenant: Tenant, prefix: str = "") -> None:
     for its slug; a candidate another launch takes meanwhile is skipped (the unique
     constraint decides, inside a savepoint), a given prefix that is taken raises
     PrefixError."""
-    wanted = [check_prefix(prefix)] if prefix else None
+    wanted = check_prefix(prefix) if prefix else ""
     tried: set[str] = set()
     while True:
-        tenant.reference_prefix = (wanted[0] if wanted else
-                                   choose_prefix(tenant.slug, taken_prefixes() | tried))
+        tenant.reference_prefix = wanted or choose_prefix(tenant.slug, taken_prefixes() | tried)
         try:
             with transaction.atomic():
                 tenant.save()
             return
         except IntegrityError as exc:
-            if not _is_prefix_conflict(exc) or wanted:
-                if wanted and _is_prefix_conflict(exc):
-                    check_prefix(tenant.reference_prefix)  # raises the "taken" message
+            if not _is_prefix_conflict(exc):
+                raise
+            if wanted:  # taken since it was checked
+                check_prefix(wanted)  # raises the "taken" message
                 raise
             tried.add(tenant.reference_prefix)
-            tenant.pk = None
-            tenant.id = None
+            tenant.pk = None  # the insert was rolled back: insert again
 
 
 def assign_prefix(schema_name: str, prefix: str, *,
