@@ -1,6 +1,5 @@
 """What a fresh tenant site gets at launch, and what the template must not carry."""
 
-from django.conf import settings
 from django.dispatch import receiver
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop, override
@@ -69,10 +68,12 @@ def create_site(tenant, options, **_kwargs):
                 title=_(title), slug=slug, locale=locale, summary=_(summary), body=_(body),
             ))
     # Wagtail writes absolute links (the open API's html_url and detail_url) from the site's
-    # port: the one links to tenant sites are written with (DGBOX_SITE_PORT), else plain 80.
+    # port: the one launch passes (tenants.addresses.site_port); routing is by host name and
+    # schema, so a site answers on any port.
     site = Site.objects.create(
-        hostname=options["domain"], port=settings.DGBOX_SITE_PORT or 80, root_page=home,
-        is_default_site=True, site_name=tenant.name,
+        hostname=options["domain"], port=options.get("port", 80), root_page=home,
+        is_default_site=True,
+        site_name=tenant.name,
     )
     BrandingSettings.objects.create(site=site, site_name=tenant.name)
 

@@ -1,4 +1,4 @@
-"""Search and page feedback for a tenant site."""
+"""Search, page feedback and the "page not found" page of a tenant site."""
 
 from django import forms
 from django.conf import settings
@@ -66,3 +66,8 @@ def tenant_media(request, schema, path):
         raise Http404("No such file on this site.")
     return serve(request, path, document_root=settings.MEDIA_ROOT / schema)
 
+
+def page_not_found(request, exception=None):
+    """A 404 inside a tenant site: the tenant's header, menu, footer and language (Django's
+    own handler renders the national portal's 404.html). `handler404` in urls_tenant.py."""
+    return render(request, "cms/404.html", status=404)

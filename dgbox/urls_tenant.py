@@ -11,6 +11,9 @@ from wagtail.documents import urls as wagtaildocs_urls
 from cms import views as cms_views
 from cms.api import api_router
 
+# A page missing in a tenant site shows the tenant's own header, menu and language.
+handler404 = cms_views.page_not_found
+
 urlpatterns = [
     path("admin/", include(wagtailadmin_urls)),
     path("documents/", include(wagtaildocs_urls)),

@@ -41,6 +41,7 @@ from django.db.models.signals import post_delete, post_save
 from django.db.transaction import Atomic
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils import translation
 from django_tenants.middleware.main import TenantMainMiddleware
 from django_tenants.utils import get_public_schema_name
 
@@ -276,14 +277,26 @@ class TenantMiddleware(TenantMainMiddleware):
     @staticmethod
     def _not_found(request: HttpRequest, hostname: str) -> HttpResponse:
         connection.set_schema_to_public()
-        return render(request, "tenants/unknown_host.html", {"hostname": hostname}, status=404)
+        return _render_in(settings.LANGUAGE_CODE, request, "tenants/unknown_host.html",
+                          {"hostname": hostname}, status=404)
 
     @staticmethod
     def _unavailable(request: HttpRequest, tenant: Tenant) -> HttpResponse:
         connection.set_schema_to_public()
         if tenant.status == Tenant.Status.ARCHIVED:
-            return render(request, "tenants/archived.html", {"tenant": tenant}, status=410)
-        response = render(request, "tenants/maintenance.html", {"tenant": tenant}, status=503)
+            return _render_in(tenant.default_language, request, "tenants/archived.html",
+                              {"tenant": tenant}, status=410)
+        response = _render_in(tenant.default_language, request, "tenants/maintenance.html",
+                              {"tenant": tenant}, status=503)
         response["Retry-After"] = "3600"
         response["Cache-Control"] = "no-store"
         return response
+
+
+def _render_in(language, request, template_name, context, status):
+    """These pages are answered before the locale middleware runs: in the tenant's language
+    (the platform's for an unknown host), not in whatever the thread served last."""
+    with translation.override(language):
+        response = render(request, template_name, context, status=status)
+    response.headers.setdefault("Content-Language", language)
+    return response

@@ -83,6 +83,14 @@ class Tenant(TenantMixin):
         help_text=_("Feature flags switched on or off for this tenant only, {name: bool}; "
                     "flags not listed follow their default for the release channel."),
     )
+    # Case references (tenants/references.py): unique across the platform, so that a
+    # reference names one case anywhere.
+    reference_prefix = models.CharField(
+        max_length=5, blank=True,
+        help_text="Starts every case reference of this tenant (MSK in MSK-2026-000123); "
+                  "unique across the platform. Chosen at launch; its administrator may change "
+                  "it until the first case. Blank only for the national operator.",
+    )
 
     # Schemas are created by tenants.launch (from the template, in one transaction)
     # and dropped only by the lifecycle service, never as a side effect of save()/delete().
@@ -99,6 +107,10 @@ class Tenant(TenantMixin):
             models.CheckConstraint(
                 condition=~models.Q(kind="municipality") | models.Q(parent__isnull=False),
                 name="municipality_has_parent",
+            ),
+            models.UniqueConstraint(
+                fields=["reference_prefix"], condition=~models.Q(reference_prefix=""),
+                name="tenant_reference_prefix_unique",
             ),
         ]
 

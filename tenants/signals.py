@@ -16,6 +16,6 @@ schemas, tenants/launch/spares.py, connected in `TenantsConfig.ready()`).
 
 import django.dispatch
 
-tenant_launched = django.dispatch.Signal()  # kwargs: tenant, options
+tenant_launched = django.dispatch.Signal()  # kwargs: tenant, options (domain, port)
 template_migrated = django.dispatch.Signal()  # kwargs: schema_name
 template_refreshed = django.dispatch.Signal()  # kwargs: snapshot

@@ -100,10 +100,12 @@ def celery_worker(session_tenants, django_db_setup):
     redis_url = _redis_url()
     queue = f"dgbox-test-{os.getpid()}"
     db = settings.DATABASES["default"]
+    from tests.factories import database_url_of
+
     env = dict(os.environ)
     env.update({
         "DJANGO_SETTINGS_MODULE": "dgbox.settings.test",
-        "DATABASE_URL": _database_url(db),
+        "DATABASE_URL": database_url_of(db),
         "REDIS_URL": redis_url,
         "DGBOX_LOG_LEVEL": "WARNING",
         "DGBOX_CELERY_QUEUE": queue,
@@ -166,17 +168,6 @@ def _wait_for_worker(app, proc, log_path):
     raise RuntimeError(f"Celery worker did not answer within 120 s: see {log_path}")
 
 
-def _database_url(db) -> str:
-    from urllib.parse import quote
-
-    host = quote(db.get("HOST") or "", safe="")
-    auth = db.get("USER") or "postgres"
-    if db.get("PASSWORD"):
-        auth += ":" + quote(db["PASSWORD"], safe="")
-    port = f":{db['PORT']}" if db.get("PORT") else ""
-    return f"postgres://{auth}@{host}{port}/{db['NAME']}"
-
-
 @pytest.fixture
 def public_schema():
     return get_public_schema_name()
@@ -187,7 +178,9 @@ def database_url(django_db_setup):
     """The test database as a DATABASE_URL, for the processes a test starts."""
     from django.conf import settings
 
-    return _database_url(settings.DATABASES["default"])
+    from tests.factories import database_url_of
+
+    return database_url_of(settings.DATABASES["default"])
 
 
 # --- Committed rows: work on a connection of its own ------------------------------------------

@@ -24,6 +24,7 @@ All but launch() work in the current tenant's schema: call them inside tenant_co
 import copy
 import uuid
 from datetime import timedelta
+from urllib.parse import quote
 
 import factory
 from django.contrib.auth import get_user_model
@@ -315,3 +316,13 @@ class MessageFactory(DjangoModelFactory):
     language = "ru"
     subject = factory.LazyAttribute(lambda o: "" if o.channel == "sms" else "S")
     body = "b"
+
+
+def database_url_of(db) -> str:
+    """A DATABASES entry as a DATABASE_URL, for the processes a test starts."""
+    host = quote(db.get("HOST") or "", safe="")
+    auth = db.get("USER") or "postgres"
+    if db.get("PASSWORD"):
+        auth += ":" + quote(db["PASSWORD"], safe="")
+    port = f":{db['PORT']}" if db.get("PORT") else ""
+    return f"postgres://{auth}@{host}{port}/{db['NAME']}"

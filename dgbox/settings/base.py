@@ -100,11 +100,20 @@ TENANT_APPS = [
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
+# Order matters:
+# - health probes answer on any host, before anything else;
+# - static files are served before tenant routing: they are the same for every host (code
+#   assets, never a tenant's media), so the maintenance (503), archived (410) and unknown-host
+#   (404) pages get their stylesheet instead of answering the stylesheet request themselves;
+# - SecurityMiddleware comes first so those pages and static files carry its headers too;
+# - compression wraps everything below it, error pages included (dgbox/middleware.py says
+#   which responses it leaves alone, and why).
 MIDDLEWARE = [
     "dgbox.middleware.HealthCheckMiddleware",
-    "tenants.middleware.TenantMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "dgbox.middleware.CompressionMiddleware",
+    "tenants.middleware.TenantMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "cms.middleware.TenantLocaleMiddleware",
     "dgbox.middleware.MalformedInputMiddleware",

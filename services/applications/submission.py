@@ -11,15 +11,14 @@ import os
 import unicodedata
 import uuid
 
-from django.db import connection, transaction
-from django.utils import timezone
+from django.db import transaction
 from django.utils.text import get_valid_filename
 
 from ..cases import engine
 from ..cases.messages import notification_context
 from ..cases.models import Case, CaseEvent, CaseNote, Channel
+from ..cases.references import next_reference
 from ..forms import spec as formspec
-from ..forms.models import ServicesSettings, default_prefix
 from ..notifications.api import notify
 from ..workflows.spec import transitions_from
 from .models import ApplicationDraft, Payment, UploadedFile, private_storage
@@ -100,21 +99,6 @@ def save_draft(service, version, cleaned, *, draft=None, channel=Channel.ONLINE,
     draft.answers = answers
     draft.save(update_fields=["answers", "updated_at"])
     return draft
-
-
-def reference_prefix():
-    configured = ServicesSettings.load().reference_prefix
-    return configured or default_prefix(getattr(connection.tenant, "slug", "") or "")
-
-
-def next_reference(now=None):
-    """PREFIX-YEAR-NNNNNN from the tenant schema's own sequence: unique in the tenant, never
-    reused, no lock held while the submission commits."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT nextval('services_case_reference_seq')")
-        number = cursor.fetchone()[0]
-    year = (now or timezone.now()).year
-    return f"{reference_prefix()}-{year}-{number:06d}"
 
 
 def submit_application(draft_token):

@@ -6,11 +6,8 @@ workflow or a register that would break a service is refused, without those lowe
 importing this one.
 """
 
-import re
 
-from anyascii import anyascii
 from django.core.exceptions import ValidationError
-from django.core.validators import RegexValidator
 from django.db import models, transaction
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.panels import FieldPanel
@@ -27,6 +24,7 @@ from ..workflows import spec as workflowspec
 from ..workflows.models import Workflow
 from . import spec as formspec
 from .blocks import form_blocks, spec_from_stream
+from .reference_prefix import ReferencePrefixForm
 
 
 class OnlineService(models.Model):
@@ -150,20 +148,13 @@ class FormVersion(FrozenVersion):
         ordering = ["service", "number"]
 
 
-def default_prefix(slug):
-    letters = re.sub(r"[^A-Z]", "", anyascii(slug).upper())
-    return (letters[:3] or "APP").ljust(2, "X")
-
-
 @register_setting(icon="tag")
 class ServicesSettings(BaseGenericSetting):
-    """Tenant-wide settings of online services."""
+    """Tenant-wide settings of online services. The case reference prefix is edited here but
+    kept on the tenant's row, unique across the platform (services/cases/references.py)."""
 
-    reference_prefix = models.CharField(
-        max_length=5, blank=True, verbose_name=_("reference prefix"),
-        validators=[RegexValidator(r"^[A-Z]{2,5}$", _("Use 2 to 5 capital latin letters."))],
-        help_text=_("Starts every case reference, e.g. MSK in MSK-2026-000123. Empty: made "
-                    "from the site's address."))
+    base_form_class = ReferencePrefixForm
+    panels = [FieldPanel("reference_prefix")]
 
     class Meta:
         verbose_name = _("online services")

@@ -25,7 +25,8 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from django_tenants.utils import schema_context
 
-from tenants.addresses import default_domain, site_url
+from tenants import references
+from tenants.addresses import default_domain, site_port, site_url
 from tenants.db import connection
 from tenants.models import Domain, Tenant
 from tenants.signals import tenant_launched
@@ -63,6 +64,7 @@ class LaunchRequest:
     domain: str | None = None
     language: str | None = None
     time_zone: str | None = None
+    reference_prefix: str | None = None  # of case references; default: from the slug
 
 
 @dataclass
@@ -77,6 +79,7 @@ class ValidLaunchRequest:
     domain: str
     language: str
     time_zone: str
+    reference_prefix: str = ""
 
 
 @lru_cache(maxsize=1)
@@ -150,11 +153,18 @@ def validate_launch(req: LaunchRequest) -> tuple[ValidLaunchRequest, Tenant | No
     if time_zone not in _time_zones():
         errors.append(f"Time zone '{time_zone}' is unknown (use an IANA name, e.g. Europe/Moscow).")
 
+    prefix = references.normalise(req.reference_prefix or "")
+    if prefix:
+        try:
+            references.check_prefix(prefix)
+        except ValidationError as exc:
+            errors.extend(exc.messages)
+
     if errors:
         raise LaunchError(errors)
     normalised = ValidLaunchRequest(
         name=name, kind=req.kind, admin_email=email.lower(), parent=req.parent, slug=slug,
-        domain=domain, language=language, time_zone=time_zone,
+        domain=domain, language=language, time_zone=time_zone, reference_prefix=prefix,
     )
     return normalised, parent
 
@@ -195,7 +205,9 @@ def launch_tenant(req: LaunchRequest, *, progress: Callable[[str], None] | None 
                 kind=valid.kind, parent=parent, status=Tenant.Status.PROVISIONING,
                 default_language=valid.language, time_zone=valid.time_zone,
             )
-            tenant.save()
+            # With a reference prefix no other tenant has (a launch racing for the same one
+            # makes it take the next free one).
+            references.save_with_prefix(tenant, valid.reference_prefix)
             Domain.objects.create(domain=valid.domain, tenant=tenant, is_primary=True)
             t = mark("registered", t)
             if spares.claim_spare(tenant.schema_name):
@@ -204,7 +216,8 @@ def launch_tenant(req: LaunchRequest, *, progress: Callable[[str], None] | None 
                 _create_schema(tenant, snapshot_sql)
             t = mark("schema", t)
             with schema_context(tenant.schema_name):
-                tenant_launched.send(sender=Tenant, tenant=tenant, options={"domain": valid.domain})
+                tenant_launched.send(sender=Tenant, tenant=tenant,
+                                     options={"domain": valid.domain, "port": site_port()})
                 t = mark("site", t)
                 admin = _create_first_admin(valid.admin_email, admin_password)
                 token = default_token_generator.make_token(admin)
@@ -215,6 +228,8 @@ def launch_tenant(req: LaunchRequest, *, progress: Callable[[str], None] | None 
             committed: list[float] = []
             transaction.on_commit(lambda: committed.append(time.perf_counter()))
             transaction.on_commit(_replenish_spares)
+    except references.PrefixError as exc:  # the prefix asked for was taken meanwhile
+        raise LaunchError(exc.messages) from exc
     except IntegrityError as exc:
         # Lost a race with a concurrent launch of the same slug or domain.
         raise LaunchError(

@@ -39,6 +39,7 @@ from django.db import transaction
 from django_tenants.utils import get_public_schema_name, schema_context, schema_exists
 
 from infra import s3
+from tenants import references
 from tenants.db import connection
 from tenants.launch import LaunchError, LaunchRequest, template, validate_launch
 from tenants.launch.validation import slug_to_schema
@@ -384,7 +385,7 @@ def restore_tenant(source: str, *, slug: str, domain: str | None = None) -> Rest
                 if name in old and hasattr(tenant, name):
                     setattr(tenant, name, old[name])
             tenant.name = req.name
-            tenant.save()
+            references.save_with_prefix(tenant)  # its own: the original may still exist
             Domain.objects.create(domain=req.domain, tenant=tenant, is_primary=True)
             with connection.cursor() as cursor:
                 cursor.execute(renamed)

@@ -21,7 +21,7 @@ from rich.table import Table
 from cms.provisioning import set_site_port
 from demo.forms import populate as populate_forms
 from demo.site import populate
-from tenants.addresses import site_url
+from tenants.addresses import site_port, site_url
 from tenants.launch import LaunchRequest, launch_tenant
 from tenants.models import Tenant
 from tenants.terminal import console_for
@@ -48,10 +48,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, port, no_serve, **options):
         console = console_for(self.stdout)
-        # Links printed, shown on the portal, in e-mails (those the worker below sends too: it
-        # reads the environment) and in the open API carry the port the demo serves on.
-        settings.DGBOX_SITE_PORT = port
-        os.environ["DGBOX_SITE_PORT"] = str(port)
+        serve_links_on(port)
         with console.status("Preparing the database (the first run takes about a minute)..."):
             call_command("migrate", interactive=False, verbosity=0)
         for req in DEMO_TENANTS:
@@ -64,7 +61,7 @@ class Command(BaseCommand):
                     tenant_context(tenant):
                 populate(tenant.default_language)
                 populate_forms(tenant.default_language)
-                set_site_port(port)
+                set_site_port(site_port())  # launched by an earlier demo on another port
 
         _ensure_operator()
         call_command("usage", "collect", stdout=self.stdout)
@@ -101,6 +98,22 @@ class Command(BaseCommand):
             if worker:
                 worker.terminate()
                 worker.wait(30)
+
+
+def serve_links_on(port: int) -> None:
+    """Every link to the demo's sites uses `port`: those this command prints and launches
+    write (one-time password links, Wagtail sites), the portal's, the Celery worker's (in
+    e-mails), and those of any dgbox command run beside the demo, such as `dgbox tenant
+    create` in another terminal (dgbox.settings.dev reads DGBOX_DEMO_PORT_FILE back). An
+    explicit DGBOX_SITE_PORT (e.g. the demo behind a proxy) still wins."""
+    if "DGBOX_SITE_PORT" in os.environ:
+        return
+    settings.DGBOX_SITE_PORT = port
+    os.environ["DGBOX_SITE_PORT"] = str(port)  # for the processes started from here
+    port_file = getattr(settings, "DGBOX_DEMO_PORT_FILE", None)
+    if port_file is not None:
+        port_file.parent.mkdir(parents=True, exist_ok=True)
+        port_file.write_text(f"{port}\n")
 
 
 def _ensure_operator():

@@ -31,6 +31,9 @@ class Command(BaseCommand):
         create.add_argument("--domain", help="Host name (default: <slug>.<base domain>).")
         create.add_argument("--language", help="Default language (ru or en).")
         create.add_argument("--time-zone", help="IANA time zone, e.g. Asia/Yekaterinburg.")
+        create.add_argument("--reference-prefix",
+                            help="Starts its case references, 2-5 capital latin letters, "
+                                 "unique on the platform (default: from the slug).")
         lst = sub.add_parser("list", help="List tenants.")
         lst.add_argument("--status", choices=[s.value for s in Tenant.Status])
         for name, text in [("show", "Show one tenant."), ("suspend", "Show a maintenance page."),
@@ -67,7 +70,7 @@ class Command(BaseCommand):
         req = LaunchRequest(
             name=o["name"], kind=o["kind"], parent=o.get("parent"), admin_email=o["admin_email"],
             slug=o.get("slug"), domain=o.get("domain"), language=o.get("language"),
-            time_zone=o.get("time_zone"),
+            time_zone=o.get("time_zone"), reference_prefix=o.get("reference_prefix"),
         )
         with self.console.status("Launching tenant...") as status:
             def progress(step: str) -> None:
@@ -82,6 +85,7 @@ class Command(BaseCommand):
                                "first; the next launches are fast again.[/]")
         self.console.print(f"  Site:  {site_url(result.domain)}/")
         self.console.print(f"  Admin: {site_url(result.domain)}/admin/ as {result.admin_email}")
+        self.console.print(f"  Case references: {t.reference_prefix}-<year>-<number>")
         self.console.print("  One-time link to set the administrator's password "
                            "(valid 3 days, send it to them):")
         self.console.print(f"  {result.set_password_url}", markup=False)
@@ -107,6 +111,7 @@ class Command(BaseCommand):
                 ("Schema", t.schema_name),
                 ("Domains", ", ".join(d.domain for d in t.domains.all())),
                 ("Language", t.default_language), ("Time zone", t.time_zone),
+                ("Reference prefix", t.reference_prefix or "-"),
                 ("Created", f"{t.created_at:%Y-%m-%d %H:%M %Z}"),
                 ("Municipalities", str(t.children.count()))]
         for key, value in rows:
