@@ -293,7 +293,8 @@ class TenantMiddleware(TenantMainMiddleware):
         return response
 
 
-def _render_in(language, request, template_name, context, status):
+def _render_in(language: str, request: HttpRequest, template_name: str,
+               context: dict[str, object], status: int) -> HttpResponse:
     """These pages are answered before the locale middleware runs: in the tenant's language
     (the platform's for an unknown host), not in whatever the thread served last."""
     with translation.override(language):

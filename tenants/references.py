@@ -48,7 +48,7 @@ def candidates(slug: str) -> Iterator[str]:
             yield base + first + second
 
 
-def taken_prefixes(exclude_pk=None) -> set[str]:
+def taken_prefixes(exclude_pk: int | None = None) -> set[str]:
     rows = Tenant.objects.exclude(reference_prefix="")
     if exclude_pk is not None:
         rows = rows.exclude(pk=exclude_pk)
@@ -66,7 +66,7 @@ def normalise(prefix: str) -> str:
     return (prefix or "").strip().upper()
 
 
-def check_prefix(prefix: str, tenant_pk=None) -> str:
+def check_prefix(prefix: str, tenant_pk: int | None = None) -> str:
     """`prefix` normalised, or PrefixError: its form, or another tenant has it."""
     prefix = normalise(prefix)
     if not PREFIX_RE.match(prefix):
@@ -82,7 +82,7 @@ def check_prefix(prefix: str, tenant_pk=None) -> str:
     return prefix
 
 
-def _free_like(prefix: str, tenant_pk) -> str:
+def _free_like(prefix: str, tenant_pk: int | None) -> str:
     return choose_prefix(prefix.lower(), taken_prefixes(exclude_pk=tenant_pk))
 
 

@@ -15,7 +15,7 @@ from django_tenants.utils import tenant_context
 from services.applications import submission, tracking
 from services.forms import spec as formspec
 
-from .test_apply import make_service
+from .factories import OnlineServiceFactory
 
 pytestmark = pytest.mark.django_db
 NORTH = {"HTTP_HOST": "north.localhost"}
@@ -50,7 +50,7 @@ def _empty_cache():
 @pytest.fixture
 def cafe_service(tenant_a):
     with tenant_context(tenant_a):
-        service = make_service(spec=CAFE)
+        service = OnlineServiceFactory(spec=CAFE)
     connection.set_schema_to_public()
     return service
 

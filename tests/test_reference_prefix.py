@@ -12,10 +12,10 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import translation
 from django_tenants.utils import tenant_context
-from tenants.launch import LaunchError
 
 from services.cases.references import change_reference_prefix, next_reference
 from tenants import references
+from tenants.launch import LaunchError
 from tenants.models import Tenant
 
 from .conftest import launch

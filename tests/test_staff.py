@@ -14,7 +14,7 @@ from django_tenants.utils import schema_context, tenant_context
 from services.workflows.spec import STAFF_GROUP
 from tenants import staff
 
-from .test_cases import staff as staff_member
+from .factories import StaffFactory
 
 pytestmark = pytest.mark.django_db
 NORTH = {"HTTP_HOST": "north.localhost"}
@@ -126,7 +126,7 @@ def test_an_unsent_invitation_leaves_no_account(administrator, tenant_a, monkeyp
 
 def test_only_those_who_may_add_users_can_invite(client, tenant_a):
     with tenant_context(tenant_a):
-        worker = staff_member("clerk", STAFF_GROUP)
+        worker = StaffFactory(username="clerk", groups=[STAFF_GROUP])
         client.force_login(worker)
     connection.set_schema_to_public()
     assert client.get(INVITE, **NORTH).status_code in (302, 403)

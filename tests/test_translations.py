@@ -20,7 +20,7 @@ from wagtail import blocks
 from wagtail.fields import StreamField
 from wagtail.models import Site
 
-from .test_apply import make_service
+from .factories import OnlineServiceFactory
 
 ROOT = Path(__file__).resolve().parent.parent
 CATALOGUE = ROOT / "dgbox" / "locale" / "ru" / "LC_MESSAGES" / "django.po"
@@ -245,7 +245,7 @@ def russian_admin(client, tenant_a):
         site = Site.objects.get(is_default_site=True)
         from cms.models import OfficePage, ServicePage
 
-        make_service()  # the online services list then has a row, and its columns
+        OnlineServiceFactory()  # the online services list then has a row, and its columns
         urls = {"branding": f"/admin/settings/cms/brandingsettings/{site.pk}/",
                 "service": f"/admin/pages/{ServicePage.objects.first().pk}/edit/",
                 "office": f"/admin/pages/{OfficePage.objects.first().pk}/edit/"}

@@ -149,3 +149,21 @@ def check_step(assert_accessible, assert_fits_the_phone):
         assert_accessible(page)
 
     return check
+
+
+@pytest.fixture
+def assert_admin_accessible(assert_accessible):
+    """assert_accessible for an admin page, once Wagtail's messages have faded in."""
+
+    from playwright.sync_api import expect
+
+    def check(page):
+        # Wagtail fades its messages in (opacity, 0.5 s, whatever prefers-reduced-motion
+        # says); measured half-way, their white text fails the contrast check. Wait for the
+        # end state.
+        messages = page.locator(".messages > ul")
+        if messages.count():
+            expect(messages).to_have_css("opacity", "1")
+        assert_accessible(page)
+
+    return check

@@ -103,22 +103,6 @@ def desk(browser):
     context.close()
 
 
-@pytest.fixture
-def assert_admin_accessible(assert_accessible):
-    """assert_accessible for an admin page, once Wagtail's messages have faded in."""
-
-    def check(page):
-        # Wagtail fades its messages in (opacity, 0.5 s, whatever prefers-reduced-motion
-        # says); measured half-way, their white text fails the contrast check. Wait for the
-        # end state.
-        messages = page.locator(".messages > ul")
-        if messages.count():
-            expect(messages).to_have_css("opacity", "1")
-        assert_accessible(page)
-
-    return check
-
-
 def test_case_worker_asks_for_more_information_then_approves(
         site, desk, phone, browser_tenant, case_worker, submitted_case, s3_bucket,
         assert_admin_accessible, check_step):

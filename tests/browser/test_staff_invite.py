@@ -11,7 +11,8 @@ from django.core import mail
 from django_tenants.utils import tenant_context
 from playwright.sync_api import expect
 
-from .test_case_journey import DESK, SIGN_IN, assert_admin_accessible
+DESK = {"width": 1280, "height": 900}
+SIGN_IN = re.compile(r"^(Войти|Sign in)$")
 
 pytestmark = pytest.mark.django_db
 
@@ -42,7 +43,8 @@ def sign_in(page, site, username, password):
     page.wait_for_url(f"{site}/admin/")
 
 
-def test_an_administrator_invites_a_case_worker_who_then_signs_in(site, browser, administrator):
+def test_an_administrator_invites_a_case_worker_who_then_signs_in(site, browser, administrator,
+                                                                  assert_admin_accessible):
     desk = browser.new_context(viewport=DESK, locale="ru-RU").new_page()
     desk.set_default_timeout(60_000)
     mail.outbox.clear()
