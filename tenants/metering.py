@@ -3,8 +3,10 @@
 What is measured and where it comes from:
 
 - **API calls**: `ApiCallMeterMiddleware` adds one to a per-tenant, per-day counter in the
-  cache (Redis in production: one INCR per request, nothing written to PostgreSQL on the
-  request path). Counters live `DGBOX_USAGE_COUNTER_DAYS` days.
+  "counters" cache (Redis in production: one INCR per request, nothing written to PostgreSQL
+  on the request path). Counters live `DGBOX_USAGE_COUNTER_DAYS` days. While Redis is down
+  calls are served but not counted (logged), and collection leaves `api_calls` as it was
+  (empty on a new row) rather than writing zero.
 - **Cases and notifications**: read from the tenant's own schema by meters the tenant apps
   register (`register_meter`; `services.metering`), so this module imports none of their
   models.
@@ -27,7 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import caches
 from django.db import connection
 from django.utils import timezone
 from django_tenants.utils import get_public_schema_name
@@ -37,6 +39,9 @@ from infra import s3
 from .models import Tenant, UsageRecord
 
 log = logging.getLogger(__name__)
+# One line per API call while Redis is down would flood the log: this logger is rate limited
+# (LOGGING in dgbox/settings/base.py).
+lost_counts_log = logging.getLogger(f"{__name__}.lost_counts")
 
 API_PREFIX = "/api/"
 #: Per day, recomputed for yesterday too.
@@ -75,16 +80,19 @@ def record_api_call(now=None) -> None:
     """Count one API call of the current tenant today. Never raises: metering must not break
     the API."""
     key = _api_key(platform_today(now))
+    counters = caches["counters"]
     try:
-        cache.add(key, 0, timeout=settings.DGBOX_USAGE_COUNTER_DAYS * 86400)
-        cache.incr(key)
+        counters.add(key, 0, timeout=settings.DGBOX_USAGE_COUNTER_DAYS * 86400)
+        counters.incr(key)
     except Exception:  # noqa: BLE001 - a cache outage costs a count, not the request
-        log.warning("Could not count an API call of %s", connection.schema_name, exc_info=True)
+        lost_counts_log.warning("Could not count an API call of %s", connection.schema_name,
+                                exc_info=True)
 
 
 def api_calls(day: datetime.date) -> int:
-    """The current tenant's API calls on `day` (while its counter is kept)."""
-    return int(cache.get(_api_key(day)) or 0)
+    """The current tenant's API calls on `day` (while its counter is kept). Raises when the
+    cache cannot be read: an unknown count is not zero."""
+    return int(caches["counters"].get(_api_key(day)) or 0)
 
 
 class ApiCallMeterMiddleware:
@@ -136,7 +144,12 @@ def measure(day: datetime.date, *, gauges: bool) -> dict:
     """Every meter's figures for `day` in the current tenant schema."""
     schema = connection.schema_name
     start, end = _day_bounds(day)
-    values: dict = {"api_calls": api_calls(day)}
+    values: dict = {}
+    try:
+        values["api_calls"] = api_calls(day)
+    except Exception:  # noqa: BLE001 - not measured: the stored figure is left as it is
+        log.warning("API calls of %s on %s not measured: cache unreachable", schema, day,
+                    exc_info=True)
     for meter in _meters:
         values.update(meter(start, end))
     if gauges:
