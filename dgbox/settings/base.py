@@ -111,6 +111,9 @@ INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_
 MIDDLEWARE = [
     "dgbox.middleware.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Before everything that may use the database or S3 (tenant routing included): a lost
+    # database connection or an unreachable S3 becomes a 503 "try again" page (dgbox/outages.py).
+    "dgbox.outages.DependencyFailureMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "dgbox.middleware.CompressionMiddleware",
     "tenants.middleware.TenantMiddleware",
@@ -204,23 +207,40 @@ DGBOX_S3_READ_TIMEOUT = env.float("DGBOX_S3_READ_TIMEOUT", default=60)
 # REDIS_URL: Redis for the cache and as Celery's broker. Unset: a per-process cache and tasks
 # run in-process right away (the demo says so when it starts).
 REDIS_URL = env("REDIS_URL", default="")
-_cache_keys = {
-    # Tenant-aware keys: without them Wagtail's cached site root paths of one tenant would be
-    # served to the next tenant handled by the same process.
-    "KEY_FUNCTION": "django_tenants.cache.make_key",
-    "REVERSE_KEY_FUNCTION": "django_tenants.cache.reverse_key",
-}
-if REDIS_URL:
-    CACHES = {"default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
-        "LOCATION": REDIS_URL,
-        **_cache_keys,
-    }}
-else:
-    CACHES = {"default": {
-        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-        **_cache_keys,
-    }}
+# DGBOX_REDIS_TIMEOUT: seconds a cache call waits to connect to Redis and for its answer; a
+# Redis that is down or unreachable costs each cache call at most this long.
+REDIS_TIMEOUT = env.float("DGBOX_REDIS_TIMEOUT", default=0.5)
+
+
+def cache_settings(redis_url: str, timeout: float) -> dict:
+    """CACHES: two caches on the same Redis (docs/operations.md, "When a dependency fails").
+
+    - "default" (pages, Wagtail, the API throttle): a Redis error is logged (logger
+      dgbox.cache) and the call acts as a miss, so pages render and the API answers without
+      Redis; the API throttle then lets calls through (fails open).
+    - "counters" (tracking-code limits, API call metering): errors are raised, so each caller
+      decides: tracking codes are refused with "try again later" (fails closed), metering
+      loses the count but never the request.
+    Without Redis both are per-process caches (one store: LocMemCache keys it by LOCATION).
+    """
+    keys = {
+        # Tenant-aware keys: without them Wagtail's cached site root paths of one tenant
+        # would be served to the next tenant handled by the same process.
+        "KEY_FUNCTION": "django_tenants.cache.make_key",
+        "REVERSE_KEY_FUNCTION": "django_tenants.cache.reverse_key",
+    }
+    if not redis_url:
+        return {alias: {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", **keys}
+                for alias in ("default", "counters")}
+    options = {"SOCKET_CONNECT_TIMEOUT": timeout, "SOCKET_TIMEOUT": timeout}
+    return {alias: {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": redis_url,
+                    "OPTIONS": {**options, "IGNORE_EXCEPTIONS": alias == "default"}, **keys}
+            for alias in ("default", "counters")}
+
+
+CACHES = cache_settings(REDIS_URL, REDIS_TIMEOUT)
+DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
+DJANGO_REDIS_LOGGER = "dgbox.cache"
 
 CELERY_BROKER_URL = REDIS_URL or "memory://localhost/"
 CELERY_RESULT_BACKEND = REDIS_URL or None
@@ -351,9 +371,21 @@ LOGIN_URL = "wagtailadmin_login"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {
+        # A database or S3 failure answered with the 503 page (dgbox/outages.py) is logged
+        # once, by dgbox.outages, not again as "Internal Server Error" by django.request.
+        "handled_failures": {"()": "dgbox.logfilters.SkipHandledFailures"},
+        # A Redis outage fails every cache call and every API call count; one line per 30
+        # seconds per process says so for each.
+        "cache_outage": {"()": "dgbox.logfilters.OncePerInterval", "seconds": 30},
+        "lost_counts": {"()": "dgbox.logfilters.OncePerInterval", "seconds": 30},
+    },
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("DGBOX_LOG_LEVEL", default="INFO")},
     "loggers": {
+        "django.request": {"filters": ["handled_failures"]},
+        "dgbox.cache": {"filters": ["cache_outage"]},
+        "tenants.metering.lost_counts": {"filters": ["lost_counts"]},
         "django.db.backends": {"level": "WARNING"},
         # Wagtail 8 runs search/reference index updates as django-tasks; one line per task.
         "django_tasks": {"level": "WARNING"},

@@ -3,18 +3,14 @@
 import os
 
 from .base import *  # noqa: F403
-from .base import DATABASES, env
+from .base import DATABASES, cache_settings, env
 
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 # Tests use a per-process cache so each run starts empty; the worker tests talk to Redis
-# through Celery only.
-CACHES = {"default": {
-    "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-    "KEY_FUNCTION": "django_tenants.cache.make_key",
-    "REVERSE_KEY_FUNCTION": "django_tenants.cache.reverse_key",
-}}
+# through Celery only (tests/faults/ points the caches at a Redis of their own).
+CACHES = cache_settings("", 0)
 # Tasks run in-process unless a test starts a real worker (tests/conftest.py: celery_worker).
 CELERY_TASK_ALWAYS_EAGER = env.bool("DGBOX_CELERY_EAGER", default=True)
 

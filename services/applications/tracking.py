@@ -2,19 +2,23 @@
 
 The answer to "send me a code" is the same whether the reference exists or not (no probing for
 references). Codes are 6 digits, stored hashed, valid 15 minutes, 5 tries each; requests are
-rate limited per client address and per case through the tenant-aware cache. The code reaches
+rate limited per client address and per case through the tenant-aware "counters" cache. When
+that cache (Redis) cannot be reached the limits cannot be counted, so asking for and checking
+codes is refused with "try again later" (`TrackingUnavailable`) rather than allowing unlimited
+guesses; everything else keeps working (docs/operations.md). The code reaches
 the applicant in a `tracking_code` message; once that is sent, the stored copy shows "••••••"
 instead (`codes_in_message` finds it for services.notifications.api.redact_finished).
 """
 
 import hashlib
 import hmac
+import logging
 import re
 import secrets
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import caches
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import get_language
@@ -25,6 +29,7 @@ from ..cases.models import Case, CaseEvent, status_label
 from ..notifications.api import notify
 from .models import TrackingCode
 
+log = logging.getLogger(__name__)
 CODE_MINUTES = 15
 TRIES_PER_CODE = 5
 CODES_PER_CASE = 3  # per CODE_MINUTES
@@ -43,14 +48,28 @@ class TrackingError(Exception):
     """Something the applicant can act on (wrong code, too many tries)."""
 
 
+class TrackingUnavailable(TrackingError):
+    """The attempt limits cannot be counted (the cache is down): try again later."""
+
+    retry_after = 60
+
+
 def _hash(code):
     return hmac.new(settings.SECRET_KEY.encode(), code.encode(), hashlib.sha256).hexdigest()
 
 
 def _hit(key, limit, seconds):
-    """Count one attempt; True if the limit is exceeded."""
-    added = cache.add(key, 1, seconds)
-    count = 1 if added else cache.incr(key)
+    """Count one attempt; True if the limit is exceeded. Fails closed: an attempt that cannot
+    be counted is refused (TrackingUnavailable), never let through uncounted."""
+    counters = caches["counters"]
+    try:
+        added = counters.add(key, 1, seconds)
+        count = 1 if added else counters.incr(key)
+    except Exception as exc:  # noqa: BLE001 - whatever the cache raises, nothing was counted
+        log.warning("Tracking codes refused: attempt limit %s cannot be counted (%s: %s)",
+                    key.split(":")[1], type(exc).__name__, exc)
+        raise TrackingUnavailable(_("We cannot send or check codes right now. Please try "
+                                    "again in a few minutes.")) from exc
     return count > limit
 
 

@@ -4,6 +4,7 @@ Every page here is `Cache-Control: no-store` and carries no personal data in its
 draft and the case being tracked are remembered in the (tenant-scoped) session.
 """
 
+import logging
 import uuid
 from datetime import timedelta
 
@@ -16,6 +17,8 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
+
+from infra.s3 import S3Error
 
 from ..cases import engine
 from ..cases.models import Case, CaseEvent, CaseNote, Channel
@@ -31,6 +34,13 @@ DONE = "dgbox_done"
 TRACK_REF = "dgbox_track_reference"
 TRACK_CASE = "dgbox_track_case"
 TRACK_MINUTES = 30
+#: Seconds to wait before trying again, when the file storage did not take an upload.
+UPLOAD_RETRY_AFTER = 60
+UPLOAD_UNAVAILABLE = _("We could not store this file just now, so it was not saved. Your "
+                       "other answers are kept: choose the file again and continue. If it "
+                       "still does not work, try again in a few minutes.")
+
+log = logging.getLogger(__name__)
 
 
 def _remember(request, key, slug, value):
@@ -104,21 +114,41 @@ def apply(request, slug):
         channel_form = ChannelForm(request.POST, prefix="assist") if assisted else None
         if form.is_valid() and (channel_form is None or channel_form.is_valid()):
             channel = channel_form.cleaned_data["channel"] if channel_form else Channel.ONLINE
-            draft = submission.save_draft(
-                service, version, form.cleaned_data, draft=draft, channel=channel,
-                entered_by=request.user if assisted else None, language=get_language())
-            _remember(request, DRAFTS, slug, str(draft.token))
-            return HttpResponseRedirect(reverse("services:check", kwargs={"slug": slug}))
-        status = 400
+            try:
+                draft = submission.save_draft(
+                    service, version, form.cleaned_data, draft=draft, channel=channel,
+                    entered_by=request.user if assisted else None, language=get_language())
+            except S3Error:
+                # Nothing of this try was saved (save_draft is one transaction); a draft
+                # saved before keeps its answers and files. The form comes back filled in.
+                _upload_failed(request, form, request.FILES)
+                status = 503
+            else:
+                _remember(request, DRAFTS, slug, str(draft.token))
+                return HttpResponseRedirect(reverse("services:check", kwargs={"slug": slug}))
+        else:
+            status = 400
     else:
         form = formspec.ApplicationForm(version.spec, initial=_initial(draft),
                                         kept_files=kept_files)
         channel_form = ChannelForm(prefix="assist") if assisted else None
         status = 200
-    return render(request, "services/apply.html", {
+    response = render(request, "services/apply.html", {
         "service": service, "form": form, "channel_form": channel_form,
         "questions": form.questions(), "errors": form.error_list(channel_form),
     }, status=status)
+    if status == 503:
+        response["Retry-After"] = str(UPLOAD_RETRY_AFTER)
+    return response
+
+
+def _upload_failed(request, form, files):
+    """The file storage did not take the uploads: say so on each file field that had one."""
+    log.warning("Upload on %s not stored: file storage unavailable", request.path,
+                exc_info=True)
+    names = [name for name in form.fields if form.add_prefix(name) in files]
+    for name in names or [None]:
+        form.add_error(name, UPLOAD_UNAVAILABLE)
 
 
 @never_cache
@@ -204,17 +234,17 @@ class CodeForm(forms.Form):
 @require_http_methods(["GET", "POST"])
 def track_start(request):
     form = ReferenceForm(request.POST or None)
+    error = None
     if request.method == "POST" and form.is_valid():
         try:
             tracking.request_code(form.cleaned_data["reference"], _client(request))
         except tracking.TrackingError as exc:
             form.add_error("reference", str(exc))
+            error = exc
         else:
             request.session[TRACK_REF] = form.cleaned_data["reference"]
             return HttpResponseRedirect(reverse("services:track-code"))
-    status = 400 if form.errors else 200
-    return render(request, "services/track_start.html",
-                  {"form": form, "errors": _errors(form)}, status=status)
+    return _tracking_page(request, "services/track_start.html", form, error)
 
 
 @never_cache
@@ -224,20 +254,32 @@ def track_code(request):
     if not reference:
         return HttpResponseRedirect(reverse("services:track"))
     form = CodeForm(request.POST or None)
+    error = None
     if request.method == "POST" and form.is_valid():
         try:
             case = tracking.verify_code(reference, form.cleaned_data["code"], _client(request))
         except tracking.TrackingError as exc:
             form.add_error("code", str(exc))
+            error = exc
         else:
             request.session.cycle_key()
             request.session[TRACK_CASE] = {"id": case.pk,
                                            "until": (timezone.now() + timedelta(
                                                minutes=TRACK_MINUTES)).timestamp()}
             return HttpResponseRedirect(reverse("services:track-status"))
+    return _tracking_page(request, "services/track_code.html", form, error)
+
+
+def _tracking_page(request, template, form, error=None):
+    """400 for the applicant's mistakes; 503 with Retry-After when the attempt limits could
+    not be counted (tracking.TrackingUnavailable)."""
     status = 400 if form.errors else 200
-    return render(request, "services/track_code.html",
-                  {"form": form, "errors": _errors(form)}, status=status)
+    retry_after = getattr(error, "retry_after", None)
+    response = render(request, template, {"form": form, "errors": _errors(form)},
+                      status=503 if retry_after else status)
+    if retry_after:
+        response["Retry-After"] = str(retry_after)
+    return response
 
 
 class InformationForm(forms.Form):
@@ -259,6 +301,7 @@ def track_status(request):
     asked = any(t["group"] == engine.APPLICANT for t in
                 workflowspec.transitions_from(engine.definition(case), case.status))
     info_form = None
+    storage_failed = False
     if asked:
         info_form = InformationForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and info_form.is_valid():
@@ -267,17 +310,23 @@ def track_status(request):
                                                  info_form.cleaned_data.get("document"))
             except engine.TransitionError as exc:
                 info_form.add_error(None, str(exc))
+            except S3Error:  # nothing was saved: the answer stays in the form
+                _upload_failed(request, info_form, request.FILES)
+                storage_failed = True
             else:
                 return HttpResponseRedirect(reverse("services:track-status"))
     status = 400 if info_form is not None and info_form.errors else 200
     letter = case.files.filter(field_name="decision_letter").order_by("-uploaded_at").first()
-    return render(request, "services/track_status.html", {
+    response = render(request, "services/track_status.html", {
         "letter": letter,
         "case": case, "history": tracking.public_history(case), "info_form": info_form,
         "errors": _errors(info_form) if info_form is not None else [],
         "request_message": _latest_request(case) if asked else "",
         "payment": case.payments.filter(status=Payment.Status.PENDING).first(),
-    }, status=status)
+    }, status=503 if storage_failed else status)
+    if storage_failed:
+        response["Retry-After"] = str(UPLOAD_RETRY_AFTER)
+    return response
 
 
 @never_cache

@@ -74,7 +74,12 @@ def measure(day: datetime.date, *, gauges: bool) -> dict[str, int]:
     """Every meter's figures for `day` in the current tenant schema."""
     schema = connection.schema_name
     start, end = _day_bounds(day)
-    values: dict[str, int] = {"api_calls": api_calls(day)}
+    values: dict[str, int] = {}
+    try:
+        values["api_calls"] = api_calls(day)
+    except Exception:  # not measured: the stored figure is left as it is
+        log.warning("API calls of %s on %s not measured: cache unreachable", schema, day,
+                    exc_info=True)
     for meter in _meters:
         values.update(meter(start, end))
     if gauges:

@@ -1,6 +1,6 @@
 """API calls per tenant and day, counted on the request path without touching PostgreSQL.
 
-`ApiCallMeterMiddleware` adds one to a per-tenant, per-day counter in the cache (Redis in
+`ApiCallMeterMiddleware` adds one to a per-tenant, per-day counter in the "counters" cache (Redis in
 production: one INCR per request). Counters live `DGBOX_USAGE_COUNTER_DAYS` days; the hourly
 collection (collect.py) copies them into `UsageRecord` rows well before.
 """
@@ -11,7 +11,7 @@ import zoneinfo
 from collections.abc import Callable
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import caches
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django_tenants.utils import get_public_schema_name
@@ -19,6 +19,9 @@ from django_tenants.utils import get_public_schema_name
 from tenants.db import connection
 
 log = logging.getLogger(__name__)
+# One line per API call while Redis is down would flood the log: this logger is rate limited
+# (LOGGING in dgbox/settings/base.py).
+lost_counts_log = logging.getLogger("tenants.metering.lost_counts")
 
 API_PREFIX = "/api/"
 
@@ -39,16 +42,19 @@ def record_api_call(now: datetime.datetime | None = None) -> None:
     """Count one API call of the current tenant today. Never raises: metering must not break
     the API."""
     key = _api_key(platform_today(now))
+    counters = caches["counters"]
     try:
-        cache.add(key, 0, timeout=settings.DGBOX_USAGE_COUNTER_DAYS * 86400)
-        cache.incr(key)
+        counters.add(key, 0, timeout=settings.DGBOX_USAGE_COUNTER_DAYS * 86400)
+        counters.incr(key)
     except Exception:  # a cache outage costs a count, not the request
-        log.warning("Could not count an API call of %s", connection.schema_name, exc_info=True)
+        lost_counts_log.warning("Could not count an API call of %s", connection.schema_name,
+                                exc_info=True)
 
 
 def api_calls(day: datetime.date) -> int:
-    """The current tenant's API calls on `day` (while its counter is kept)."""
-    return int(cache.get(_api_key(day)) or 0)
+    """The current tenant's API calls on `day` (while its counter is kept). Raises when the
+    cache cannot be read: an unknown count is not zero."""
+    return int(caches["counters"].get(_api_key(day)) or 0)
 
 
 class ApiCallMeterMiddleware:
