@@ -91,7 +91,7 @@ class DependencyFailureMiddleware:
     """Answers a request that lost PostgreSQL or S3 with the 503 page (see the module)."""
 
     def __init__(self, get_response):
-        global _installed  # noqa: PLW0603 - the signal only marks requests once installed
+        global _installed  # the signal only marks requests once installed
         _installed = True
         self.get_response = get_response
         # A failure in tenant routing happens before Django's header middlewares run: they

@@ -65,7 +65,7 @@ def _hit(key, limit, seconds):
     try:
         added = counters.add(key, 1, seconds)
         count = 1 if added else counters.incr(key)
-    except Exception as exc:  # noqa: BLE001 - whatever the cache raises, nothing was counted
+    except Exception as exc:  # whatever the cache raises, nothing was counted
         log.warning("Tracking codes refused: attempt limit %s cannot be counted (%s: %s)",
                     key.split(":")[1], type(exc).__name__, exc)
         raise TrackingUnavailable(_("We cannot send or check codes right now. Please try "

@@ -46,7 +46,7 @@ def record_api_call(now: datetime.datetime | None = None) -> None:
     try:
         counters.add(key, 0, timeout=settings.DGBOX_USAGE_COUNTER_DAYS * 86400)
         counters.incr(key)
-    except Exception:  # a cache outage costs a count, not the request
+    except Exception:  # noqa: BLE001 - a cache outage costs a count, not the request
         lost_counts_log.warning("Could not count an API call of %s", connection.schema_name,
                                 exc_info=True)
 
