@@ -409,7 +409,7 @@ def test_demo_kindergarten_service_checks_the_large_families_register(tenant_a):
         populate("ru")
         populate("ru")  # idempotent
         assert Register.objects.get(code="large_families").record_count == 3
-        service = OnlineService.objects.get(slug="kindergarten-place")
+        service = OnlineService.objects.get(page__slug="kindergarten-place")
         case = new_case(service, answers={"child_snils": "11223344595", "group": "Полного дня"})
         case.refresh_from_db()
         assert case.group == "Льготная очередь"
