@@ -7,6 +7,7 @@ save (draft or not, so that no draft is made that could never be published):
 
 - A page takes applications either here (its online form) or on another website
   (`apply_url`), never both: a citizen would see one button and not know which is meant.
+- Its address, /<lang>/apply/<slug>/, is not another service page's in the same language.
 - A save that leaves the page without its online form (deleted in the panel now, or in the
   draft being saved) asks the published row whether it may go: its `removal_refused()` says
   why not (cases were made with it). The editor reads the reason on the page instead of the
@@ -48,6 +49,11 @@ class ServicePageForm(WagtailAdminPageForm):
             self.add_error("apply_url", _(
                 "This page has an online form, so people apply here: clear this address, or "
                 "remove the online form if another website takes the applications."))
+        slug = cleaned.get("slug")
+        if remaining and slug and self._address_taken(slug):
+            self.add_error("slug", _(
+                "Another service page in this language already takes applications at this "
+                "address: choose another slug."))
         if not remaining and self.instance.pk and hasattr(online.model, "removal_refused"):
             published = online.model._default_manager.filter(
                 **{online.fk.name: self.instance.pk})
@@ -55,3 +61,12 @@ class ServicePageForm(WagtailAdminPageForm):
                 if message := row.removal_refused():
                     self.add_error(None, message)
         return cleaned
+
+    def _address_taken(self, slug):
+        """Whether another page of this type and language takes applications at /apply/<slug>/
+        (Wagtail keeps slugs unique among siblings only; the address needs them unique in a
+        language, whichever catalogue the page is in)."""
+        locale_id = self.instance.locale_id or getattr(self.parent_page, "locale_id", None)
+        return (type(self.instance).objects
+                .filter(slug=slug, locale_id=locale_id, **{f"{ONLINE_FORM}__isnull": False})
+                .exclude(pk=self.instance.pk).exists())

@@ -476,6 +476,23 @@ def test_an_online_form_and_another_website_are_refused_together(editor):
         assert not OnlineService.objects.filter(page=page).exists()
 
 
+def test_two_services_in_one_language_never_share_an_address(editor):
+    add_service(editor)
+    with tenant_context(editor["tenant"]):
+        home = ServiceIndexPage.objects.get(pk=editor["index"].pk).get_parent()
+        other = home.add_child(instance=ServiceIndexPage(title="Услуги района", slug="rayon"))
+    connection.set_schema_to_public()
+    response = editor["client"].post(f"/admin/pages/add/cms/servicepage/{other.pk}/",
+                                     {**page_data(), "action-publish": "1"}, **NORTH)
+    assert response.status_code == 200
+    assert "already takes applications at this address" in str(
+        response.context["form"].errors["slug"])
+    # Without an online form the same slug is fine: it has no apply address.
+    response = editor["client"].post(f"/admin/pages/add/cms/servicepage/{other.pk}/",
+                                     {**page_data(spec=None), "action-publish": "1"}, **NORTH)
+    assert response.status_code == 302, _errors(response)
+
+
 def test_a_form_with_applications_cannot_be_removed(editor, citizen):
     page = add_service(editor)
     apply_as_citizen(citizen)
