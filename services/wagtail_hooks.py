@@ -17,7 +17,7 @@ from wagtail.admin.forms import WagtailAdminModelForm
 from wagtail.admin.menu import MenuItem
 from wagtail.admin.panels import FieldPanel, ObjectList, Panel, TabbedInterface
 from wagtail.admin.utils import get_valid_next_url_from_request
-from wagtail.models import Page
+from wagtail.models import Page, Revision
 from wagtail.snippets.models import register_snippet
 from wagtail.snippets.views.snippets import SnippetViewSet
 
@@ -87,6 +87,28 @@ def refuse_bulk_deleting_pages_with_cases(request, action_type, objects, action_
         _refuse_deleting(request, used)
         return redirect(get_valid_next_url_from_request(request)
                         or reverse("wagtailadmin_explore_root"))
+    return None
+
+
+@hooks.register("before_delete_snippet")
+def refuse_deleting_workflows_in_use(request, instances):
+    """Keep a workflow an online form names, published or in a page's draft revision: a
+    draft naming a deleted workflow could no longer be opened."""
+    for workflow in instances:
+        if not isinstance(workflow, Workflow):
+            continue
+        drafted = Revision.page_revisions.filter(
+            content__contains={"online_services": [{"workflow": workflow.pk}]})
+        page_ids = {int(pk) for pk in drafted.values_list("object_id", flat=True)}
+        page_ids |= set(OnlineService.objects.filter(workflow=workflow)
+                        .values_list("page_id", flat=True))
+        pages = sorted(Page.objects.filter(pk__in=page_ids).values_list("title", flat=True))
+        if pages:
+            messages.error(request, _(
+                "“%(workflow)s” cannot be deleted: the online form of %(pages)s uses it "
+                "(published or in a draft). Choose another workflow there first.") % {
+                    "workflow": workflow, "pages": ", ".join(f"“{p}”" for p in pages)})
+            return redirect("wagtailsnippets_services_workflow:list")
     return None
 
 

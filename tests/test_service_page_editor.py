@@ -33,7 +33,7 @@ from wagtail.models import Workflow as PageWorkflow
 
 from cms.models import ServiceIndexPage, ServicePage
 from services.forms.blocks import stream_data_from_spec
-from services.models import Case, OnlineService
+from services.models import Case, OnlineService, Workflow
 
 from .test_apply import NORTH
 from .test_cases import new_case
@@ -546,6 +546,23 @@ def test_publishing_without_the_form_after_cases_arrived_closes_it(tenant_a):
         revision.publish()
         service.refresh_from_db()
         assert not service.accepting and Case.objects.get(pk=case.pk).service_id == service.pk
+
+
+def test_a_workflow_a_draft_form_names_cannot_be_deleted(editor):
+    page = add_service(editor)
+    with tenant_context(editor["tenant"]):
+        inspections = Workflow.objects.create(name="Выездная проверка",
+                                              definition=Workflow.default().definition)
+    connection.set_schema_to_public()
+    assert edit(editor, page, action=None, **{
+        "online_services-0-workflow": str(inspections.pk)}).status_code == 302  # a draft
+    url = f"/admin/snippets/services/workflow/delete/{inspections.pk}/"
+    refused = editor["client"].post(url, **NORTH, follow=True)
+    assert "cannot be deleted" in body(refused) and TITLE in body(refused)
+    with tenant_context(editor["tenant"]):
+        assert Workflow.objects.filter(pk=inspections.pk).exists()
+    connection.set_schema_to_public()
+    assert editor["client"].get(f"/admin/pages/{page.pk}/edit/", **NORTH).status_code == 200
 
 
 def test_the_online_services_menu_lists_pages_and_edits_nothing(editor):
