@@ -804,7 +804,8 @@ def prepare(args, _payload) -> dict:  # one linear preparation
     schemas = [t.schema_name for t in tenants]
     with connection.cursor() as cursor:  # which tenants have both services (one query)
         cursor.execute(" UNION ALL ".join(
-            f"SELECT %s, count(*) FROM {schema}.services_onlineservice WHERE slug IN (%s, %s)"
+            f"SELECT %s, count(*) FROM {schema}.services_onlineservice s JOIN "
+            f"{schema}.wagtailcore_page p ON p.id = s.page_id WHERE p.slug IN (%s, %s)"
             for schema in schemas), [v for schema in schemas for v in (schema, SERVICE,
                                                                       BASELINE)])
         ready = {schema for schema, count in cursor.fetchall() if count == 2}
@@ -880,7 +881,7 @@ def make_drafts(args, sets) -> list:
     made: dict[tuple, dict] = {}
     first_host = sets[0]["hosts"][0]
     with tenant_context(tenants[first_host]):
-        service = OnlineService.objects.get(slug=SERVICE)
+        service = OnlineService.objects.get(page__slug=SERVICE)
         version = service.versions.order_by("-number").first()
         pdf = make_pdf(args.pdf_kb, uuid.uuid4().hex)
         files = MultiValueDict({"project": [SimpleUploadedFile(
@@ -901,7 +902,7 @@ def make_drafts(args, sets) -> list:
     with ThreadPoolExecutor(8) as pool:
         for host, places in by_host.items():
             with tenant_context(tenants[host]):
-                service = OnlineService.objects.get(slug=SERVICE)
+                service = OnlineService.objects.get(page__slug=SERVICE)
                 version = service.versions.order_by("-number").first()
                 drafts, rows, puts = [], [], []
                 for place in places:

@@ -100,6 +100,8 @@ def populate(language):
         service = OnlineService(page=page, form=stream_data_from_spec(spec), **extra)
         if extra:
             service.full_clean()  # the lookups and rules are checked like an editor's
-        service.save()
+        # As an editor does it: the form is part of the page, published in a new revision.
+        page.online_services = [service]
+        page.save_revision().publish()
         made += 1
     return made

@@ -1,8 +1,8 @@
 """The models of online services (tenant schema), one module per concept; Django loads an
 app's models from here.
 
-- services/forms/models.py: OnlineService (a service page that takes applications, with its
-  form), FormVersion, ServicesSettings
+- services/forms/models.py: OnlineService (the online form of a service page, a child of
+  cms.ServicePage), FormVersion, ServicesSettings
 - services/applications/models.py: ApplicationDraft, UploadedFile, TrackingCode, Payment
 - services/cases/models.py: Case, CaseEvent, CaseNote, AutomatedDecision
 - services/workflows/models.py: Workflow, WorkflowVersion

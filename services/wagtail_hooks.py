@@ -1,11 +1,14 @@
-"""Admin for online services: the form builder, workflows and letters (snippets), and the
-staff case screens (services/inbox.py): the inbox, the case detail with its next
-actions, and the authorised file view."""
+"""Admin for online services: workflows and letters (snippets), the read-only list of online
+services (each form is edited on its service page, cms.ServicePage's "Online application"
+tab), and the staff case screens (services/inbox.py): the inbox, the case detail with its
+next actions, and the authorised file view."""
 
 import json
 
-from django.contrib.auth.models import Group
+from django.contrib import messages
+from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import NON_FIELD_ERRORS
+from django.shortcuts import redirect
 from django.urls import path, reverse
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
@@ -13,12 +16,15 @@ from wagtail import hooks
 from wagtail.admin.forms import WagtailAdminModelForm
 from wagtail.admin.menu import MenuItem
 from wagtail.admin.panels import FieldPanel, ObjectList, Panel, TabbedInterface
+from wagtail.admin.utils import get_valid_next_url_from_request
+from wagtail.models import Page, Revision
 from wagtail.snippets.models import register_snippet
 from wagtail.snippets.views.snippets import SnippetViewSet
 
 from cms.viewsets import AddLabelMixin
 
 from .cases import inbox
+from .forms import views as form_views
 from .models import DecisionLetterTemplate, OnlineService, Workflow
 from .registers import views as register_views
 from .workflows import blocks as workflow_blocks
@@ -26,17 +32,87 @@ from .workflows import diagram as workflow_diagram
 from .workflows import spec as workflowspec
 
 
-class OnlineServiceViewSet(AddLabelMixin, SnippetViewSet):
-    model = OnlineService
-    add_item_label = _("Add online service")
-    icon = "form"
-    menu_label = _("Online services")
-    menu_order = 250
-    add_to_admin_menu = True
-    list_display = ["__str__", "slug", "accepting", "updated_at"]
+# --- Online services: edited on their service pages; here a read-only list, the "apply on
+# behalf" permission for the group editor, and no deleting a page whose form has cases.
 
 
-register_snippet(OnlineServiceViewSet)
+@hooks.register("register_admin_urls")
+def online_service_urls():
+    return [path("online-services/", form_views.online_service_list,
+                 name="services_online_services"),
+            path("online-services/results/", form_views.online_service_list_results,
+                 name="services_online_services_results")]
+
+
+@hooks.register("register_admin_menu_item")
+def online_services_menu_item():
+    return MenuItem(_("Online services"), reverse("services_online_services"), icon_name="form",
+                    order=250)
+
+
+@hooks.register("register_permissions")
+def apply_on_behalf_permission():
+    return Permission.objects.filter(content_type__app_label="services",
+                                     codename="apply_on_behalf")
+
+
+def _refuse_deleting(request, used):
+    messages.error(request, _(
+        "“%(pages)s” cannot be deleted: its online form has applications, which keep the "
+        "form they were made with. Unpublish the page, or close the form to new "
+        "applications, instead.") % {"pages": "”, “".join(used)})
+
+
+def _pages_with_cases(pages):
+    """The titles of the service pages among `pages` whose online form has cases."""
+    return sorted({service.page.title for service in OnlineService.objects.filter(
+        page_id__in=pages.values("id"), cases__isnull=False).select_related("page")})
+
+
+@hooks.register("before_delete_page")
+def refuse_deleting_pages_with_cases(request, page):
+    used = _pages_with_cases(Page.objects.descendant_of(page, inclusive=True))
+    if used:
+        _refuse_deleting(request, used)
+        return redirect("wagtailadmin_explore", page.get_parent().id)
+    return None
+
+
+@hooks.register("before_bulk_action")
+def refuse_bulk_deleting_pages_with_cases(request, action_type, objects, action_class_instance):
+    if action_type != "delete" or not objects or not isinstance(objects[0], Page):
+        return None
+    pages = Page.objects.none()
+    for page in objects:
+        pages |= Page.objects.descendant_of(page, inclusive=True)
+    used = _pages_with_cases(pages)
+    if used:
+        _refuse_deleting(request, used)
+        return redirect(get_valid_next_url_from_request(request)
+                        or reverse("wagtailadmin_explore_root"))
+    return None
+
+
+@hooks.register("before_delete_snippet")
+def refuse_deleting_workflows_in_use(request, instances):
+    """Keep a workflow an online form names, published or in a page's draft revision: a
+    draft naming a deleted workflow could no longer be opened."""
+    for workflow in instances:
+        if not isinstance(workflow, Workflow):
+            continue
+        drafted = Revision.page_revisions.filter(
+            content__contains={"online_services": [{"workflow": workflow.pk}]})
+        page_ids = {int(pk) for pk in drafted.values_list("object_id", flat=True)}
+        page_ids |= set(OnlineService.objects.filter(workflow=workflow)
+                        .values_list("page_id", flat=True))
+        pages = sorted(Page.objects.filter(pk__in=page_ids).values_list("title", flat=True))
+        if pages:
+            messages.error(request, _(
+                "“%(workflow)s” cannot be deleted: the online form of %(pages)s uses it "
+                "(published or in a draft). Choose another workflow there first.") % {
+                    "workflow": workflow, "pages": ", ".join(f"“{p}”" for p in pages)})
+            return redirect("wagtailsnippets_services_workflow:list")
+    return None
 
 
 class WorkflowForm(WagtailAdminModelForm):

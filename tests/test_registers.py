@@ -403,7 +403,7 @@ def test_demo_kindergarten_service_checks_the_large_families_register(tenant_a):
         populate("ru")
         populate("ru")  # idempotent
         assert Register.objects.get(code="large_families").record_count == 3
-        service = OnlineService.objects.get(slug="kindergarten-place")
+        service = OnlineService.objects.get(page__slug="kindergarten-place")
         case = SubmittedCaseFactory(service=service, answers={"child_snils": "11223344595",
                                                               "group": "Полного дня"})
         case.refresh_from_db()

@@ -8,7 +8,15 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 from modelcluster.fields import ParentalKey, ParentalManyToManyField
 from wagtail import blocks
-from wagtail.admin.panels import FieldPanel, FieldRowPanel, InlinePanel, MultiFieldPanel
+from wagtail.admin.panels import (
+    FieldPanel,
+    FieldRowPanel,
+    HelpPanel,
+    InlinePanel,
+    MultiFieldPanel,
+    ObjectList,
+    TabbedInterface,
+)
 from wagtail.api import APIField
 from wagtail.fields import RichTextField, StreamField
 from wagtail.models import Orderable, Page
@@ -17,6 +25,7 @@ from wagtail.search import index
 from tenants import registers
 
 from ..fields import RegisterCodeField, RegisterCodesField
+from ..forms import ONLINE_FORM, ServicePageForm
 
 CONTENT_BLOCKS = [
     ("heading", blocks.CharBlock(form_classname="title", label=_("Heading"))),
@@ -115,7 +124,10 @@ class ServiceIndexPage(Page):
 
 
 class ServicePage(Page):
-    """One public service: who can apply, what you need, cost, time, legal basis, channels."""
+    """One public service: who can apply, what you need, cost, time, legal basis, channels,
+    and how to apply online: its own online form (the "Online application" tab, a child row
+    the services app defines, `online_services`) or, for a service another website handles,
+    that website's address (`apply_url`), never both (cms/forms.py)."""
 
     class Cost(models.TextChoices):
         FREE = "free", _("Free")
@@ -159,10 +171,28 @@ class ServicePage(Page):
                         heading=_("How long it takes")),
         FieldPanel("legal_basis"),
         InlinePanel("channels", min_num=1, label=_("Channels")),
-        FieldPanel("apply_url"),
         MultiFieldPanel([FieldPanel("category"), FieldPanel("life_events")],
                         heading=_("Classification")),
     ]
+    #: The online form is part of the page: drafted, previewed, moderated, scheduled,
+    #: published and reverted with it.
+    online_panels = [
+        HelpPanel(_("People apply here with an online form, or on another website: build the "
+                    "form below, or give the other website's address, not both. The form you "
+                    "publish is what applicants get; a draft changes nothing until it is "
+                    "published.")),
+        InlinePanel(ONLINE_FORM, max_num=1, label=_("Online form")),
+        FieldPanel("apply_url", help_text=_(
+            "Only for a service another website handles: the 'Apply online' button goes "
+            "there.")),
+    ]
+    edit_handler = TabbedInterface([
+        ObjectList(content_panels, heading=_("Content")),
+        ObjectList(online_panels, heading=_("Online application")),
+        ObjectList(Page.promote_panels, heading=_("Promote")),
+        ObjectList(Page.settings_panels, heading=_("Settings")),
+    ])
+    base_form_class = ServicePageForm
     search_fields = [*Page.search_fields, index.SearchField("summary", boost=2),
                      index.SearchField("who_can_apply"), index.SearchField("cost_details"),
                      index.FilterField("category")]

@@ -7,6 +7,7 @@ draft and the case being tracked are remembered in the (tenant-scoped) session.
 import logging
 import uuid
 from datetime import timedelta
+from functools import wraps
 
 from django import forms
 from django.http import FileResponse, Http404, HttpResponseRedirect
@@ -43,19 +44,43 @@ UPLOAD_UNAVAILABLE = _("We could not store this file just now, so it was not sav
 log = logging.getLogger(__name__)
 
 
-def _remember(request, key, slug, value):
+def _remember(request, key, service, value):
     store = dict(request.session.get(key) or {})
-    store[slug] = value
+    store[str(service.pk)] = value
     request.session[key] = store
+
+
+def _recalled(request, key, service):
+    """What the session remembers for `service` (keyed by the service, not its address,
+    which changes when the page is renamed)."""
+    return (request.session.get(key) or {}).get(str(service.pk))
 
 
 def _client(request):
     return request.META.get("REMOTE_ADDR", "unknown")
 
 
-def _service(slug):
-    return get_object_or_404(OnlineService.objects.select_related("page"), slug=slug,
-                             page__live=True)
+def with_service(view):
+    """Hands `view` the published service at /apply/<slug>/, the slug its page has now. A
+    slug the page had before (renamed since) is redirected to the same step at the current
+    address, method and body kept (307), so old links and applications under way survive a
+    rename; a move in the page tree does not change the address at all."""
+
+    @wraps(view)
+    def wrapper(request, slug):
+        language = get_language()
+        service = OnlineService.objects.at_slug(slug, language)
+        if service is not None:
+            return view(request, service)
+        renamed = OnlineService.objects.formerly_at(slug, language)
+        if renamed is None:
+            raise Http404("No online service at this address.")
+        response = HttpResponseRedirect(reverse(request.resolver_match.view_name,
+                                                kwargs={"slug": renamed.slug}))
+        response.status_code = 307
+        return response
+
+    return wrapper
 
 
 def _can_assist(request):
@@ -70,7 +95,7 @@ class ChannelForm(forms.Form):
 
 
 def _draft_for(request, service):
-    token = (request.session.get(DRAFTS) or {}).get(service.slug)
+    token = _recalled(request, DRAFTS, service)
     if not token:
         return None
     return ApplicationDraft.objects.filter(pk=token, service=service, case__isnull=True).first()
@@ -94,8 +119,8 @@ def _too_large(request, version):
 
 @never_cache
 @require_http_methods(["GET", "POST"])
-def apply(request, slug):
-    service = _service(slug)
+@with_service
+def apply(request, service):
     if not service.accepting:
         return render(request, "services/closed.html", {"service": service}, status=503)
     version = service.versions.order_by("-number").first() or service.current_version()
@@ -124,8 +149,9 @@ def apply(request, slug):
                 _upload_failed(request, form, request.FILES)
                 status = 503
             else:
-                _remember(request, DRAFTS, slug, str(draft.token))
-                return HttpResponseRedirect(reverse("services:check", kwargs={"slug": slug}))
+                _remember(request, DRAFTS, service, str(draft.token))
+                return HttpResponseRedirect(reverse("services:check",
+                                                    kwargs={"slug": service.slug}))
         else:
             status = 400
     else:
@@ -153,17 +179,18 @@ def _upload_failed(request, form, files):
 
 @never_cache
 @require_http_methods(["GET", "POST"])
-def check_answers(request, slug):
-    service = _service(slug)
+@with_service
+def check_answers(request, service):
+    slug = service.slug
     if request.method == "POST":
         try:
             case, _created = submission.submit_application(
                 uuid.UUID(request.POST.get("draft", "")))
         except (ValueError, ApplicationDraft.DoesNotExist):
             return render(request, "services/expired.html", {"service": service}, status=400)
-        _remember(request, DONE, slug, case.reference)
+        _remember(request, DONE, service, case.reference)
         return HttpResponseRedirect(reverse("services:done", kwargs={"slug": slug}))
-    token = (request.session.get(DRAFTS) or {}).get(slug)
+    token = _recalled(request, DRAFTS, service)
     draft = ApplicationDraft.objects.filter(pk=token, service=service).first() if token else None
     if draft is None:
         return HttpResponseRedirect(reverse("services:apply", kwargs={"slug": slug}))
@@ -177,9 +204,10 @@ def check_answers(request, slug):
 
 
 @never_cache
-def confirmation(request, slug):
-    service = _service(slug)
-    reference = (request.session.get(DONE) or {}).get(slug)
+@with_service
+def confirmation(request, service):
+    slug = service.slug
+    reference = _recalled(request, DONE, service)
     case = Case.objects.filter(reference=reference, service=service).first() if reference else None
     if case is None:
         return HttpResponseRedirect(reverse("services:apply", kwargs={"slug": slug}))

@@ -1,18 +1,31 @@
 """What a tenant offers online: a service page made available with an editor-built form.
 
+An online service is edited on its service page, in the page's "Online application" tab
+(a modelcluster child of cms.ServicePage): it is drafted, previewed, moderated, scheduled,
+published and reverted with the page, and the row here is always the *published* form. Its
+citizen-facing address follows the page's slug (services/applications/views.py).
+
 An online service sits above the definitions it uses (its workflow, the registers it looks
 up): it registers checks with them (`services_broken_by_*` below) so that changing a
 workflow or a register that would break a service is refused, without those lower layers
 importing this one.
 """
 
+import logging
+import re
 
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
+from django.db.models.signals import pre_save
+from django.dispatch import receiver
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from wagtail.admin.panels import FieldPanel
+from django.utils.translation import ngettext
+from modelcluster.fields import ParentalKey
+from wagtail.admin.panels import FieldPanel, MultiFieldPanel
 from wagtail.contrib.settings.models import BaseGenericSetting, register_setting
 from wagtail.fields import StreamField
+from wagtail.models import Revision
 
 from ..registers import models as register_models
 from ..registers import service as registers
@@ -26,17 +39,48 @@ from . import spec as formspec
 from .blocks import form_blocks, spec_from_stream
 from .reference_prefix import ReferencePrefixForm
 
+log = logging.getLogger(__name__)
+
+
+class OnlineServiceQuerySet(models.QuerySet):
+    def published(self):
+        """Services citizens may reach: their page is live."""
+        return self.filter(page__live=True)
+
+    def _preferring(self, language):
+        # Wagtail keeps a slug unique among a page's siblings only: the same slug may exist
+        # in another language's catalogue, so the language of the address decides first.
+        first = models.Case(models.When(page__locale__language_code=language, then=0),
+                            default=1, output_field=models.IntegerField())
+        return self.select_related("page").order_by(first, "-accepting", "page_id")
+
+    def at_slug(self, slug, language=None):
+        """The published service whose page has `slug` now (any slug Wagtail makes,
+        Cyrillic included), in `language`'s catalogue first; None if there is none."""
+        return self.published().filter(page__slug=slug)._preferring(language).first()
+
+    def formerly_at(self, slug, language=None):
+        """The published service whose page had `slug` in an earlier revision (renamed
+        since), so that an old link still reaches it; None if there is none."""
+        pages = (Revision.page_revisions.filter(content__slug=slug)
+                 .values_list("object_id", flat=True).distinct())
+        ids = [int(pk) for pk in pages if str(pk).isdigit()]
+        return (self.published().filter(page_id__in=ids).exclude(page__slug=slug)
+                ._preferring(language).first())
+
 
 class OnlineService(models.Model):
-    """A service page that takes applications online, with the form editors built for it.
+    """The online form of a service page: the questions, whether applications are open, the
+    workflow and automatic rules. A child of the page (edited in its "Online application"
+    tab, kept in its revisions); this row is what the published page says.
 
-    Every change to the form makes a new FormVersion; a submission records the version it
-    answered, so changing a form never changes what an earlier applicant was asked.
+    Every published change to the form makes a new FormVersion; a submission records the
+    version it answered, so changing a form never changes what an earlier applicant was asked.
+    A form that cases were made with is never deleted (`removal_refused`).
     """
 
-    page = models.OneToOneField("cms.ServicePage", on_delete=models.PROTECT,
-                                related_name="online_service", verbose_name=_("service page"))
-    slug = models.SlugField(max_length=80, unique=True, editable=False, verbose_name=_("slug"))
+    page = ParentalKey("cms.ServicePage", on_delete=models.CASCADE,
+                       related_name="online_services", verbose_name=_("service page"))
     accepting = models.BooleanField(default=True, verbose_name=_("open for applications"),
                                     help_text=_("Untick to stop new applications for a while."))
     form = StreamField(form_blocks(), verbose_name=_("application form"),
@@ -62,25 +106,64 @@ class OnlineService(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created"))
     updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated"))
 
-    panels = [FieldPanel("page"), FieldPanel("accepting"), FieldPanel("form"),
-              FieldPanel("workflow"), FieldPanel("sla_days"), FieldPanel("retention_days"),
-              FieldPanel("register_lookups"), FieldPanel("rules")]
+    #: Shown in the service page's "Online application" tab (cms.ServicePage).
+    panels = [FieldPanel("accepting"), FieldPanel("form"),
+              MultiFieldPanel([FieldPanel("workflow"), FieldPanel("sla_days"),
+                               FieldPanel("retention_days")], heading=_("Handling")),
+              MultiFieldPanel([FieldPanel("register_lookups"), FieldPanel("rules")],
+                              heading=_("Automatic decisions"))]
+
+    objects = OnlineServiceQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("online service")
         verbose_name_plural = _("online services")
-        ordering = ["slug"]
+        ordering = ["-accepting", "pk"]
         permissions = [("apply_on_behalf", "Can enter an application on behalf of a citizen")]
 
     def __str__(self):
-        return self.page.title if self.page_id else self.slug
+        return self.page.title if self.page_id else str(_("online service"))
 
     def save(self, *args, **kwargs):
-        if self.page_id:
-            self.slug = self.page.slug
+        # Called when the page is published (modelcluster commits its children): a changed
+        # form becomes a new version there, so each published revision has its version.
+        if self.pk and self.created_at is None:  # took over the page's row (below)
+            self.created_at = (type(self).objects.filter(pk=self.pk)
+                               .values_list("created_at", flat=True).first() or timezone.now())
         with transaction.atomic():
             super().save(*args, **kwargs)
             self.current_version()
+
+    def delete(self, *args, **kwargs):
+        if self.pk and self.cases.exists():
+            # Publishing a revision without this form (a moderator approving a draft, a
+            # scheduled publish) after cases arrived: the editor's check (removal_refused)
+            # ran before them. Cases need their form, so it is closed instead of deleted.
+            log.warning("Online service %s has cases: closed instead of deleted.", self.pk)
+            type(self).objects.filter(pk=self.pk).update(accepting=False)
+            self.accepting = False
+            return 0, {}
+        return super().delete(*args, **kwargs)
+
+    @property
+    def slug(self):
+        """The page's slug now: the service's address is /<lang>/apply/<slug>/."""
+        return self.page.slug
+
+    def removal_refused(self):
+        """Why this form may not be removed from its page, or None. Asked by the service
+        page's editor (cms/forms.py) before a save that would leave the page without it."""
+        count = self.cases.count() if self.pk else 0
+        if not count:
+            return None
+        return ngettext(
+            "The online form of “%(service)s” has %(count)d application, which keeps the "
+            "form it was made with, so the form cannot be removed. To stop new applications, "
+            "untick “open for applications” instead.",
+            "The online form of “%(service)s” has %(count)d applications, which keep the "
+            "form they were made with, so the form cannot be removed. To stop new "
+            "applications, untick “open for applications” instead.", count) % {
+                "service": self, "count": count}
 
     @property
     def spec(self):
@@ -129,6 +212,24 @@ class OnlineService(models.Model):
     def fee(self):
         page = self.page
         return page.cost_amount if page.cost_kind == page.Cost.FIXED else None
+
+
+@receiver(pre_save, sender="cms.ServicePage")
+def keep_the_page_row(sender, instance, update_fields=None, **kwargs):
+    """A form added to a live page is kept in the draft revision without an id (Wagtail
+    makes a live page's new children only when it publishes), and so is every later revision
+    made from it: publishing one would delete the page's row, the one cases and drafts point
+    to, and make another. A page has at most one online form, so the form being published
+    takes over the row the page already has (modelcluster then updates it in place)."""
+    if update_fields is not None or not instance.pk:
+        return
+    pending = getattr(instance, "_cluster_related_objects", {}).get("online_services")
+    if not pending or len(pending) != 1 or pending[0].pk is not None:
+        return
+    row = OnlineService.objects.filter(page_id=instance.pk).values_list("pk", flat=True).first()
+    if row is not None:
+        pending[0].pk = row
+        pending[0]._state.adding = False
 
 
 class FormVersion(FrozenVersion):

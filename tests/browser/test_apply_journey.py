@@ -39,7 +39,7 @@ def online_service(browser_tenant, django_db_blocker):
     with django_db_blocker.unblock(), tenant_context(browser_tenant):
         before = dict(OnlineService.objects.values_list("pk", "accepting"))
         populate("ru")
-        OnlineService.objects.filter(slug=SLUG).update(accepting=True)
+        OnlineService.objects.filter(page__slug=SLUG).update(accepting=True)
     yield SLUG
     with django_db_blocker.unblock(), tenant_context(browser_tenant):
         for service in OnlineService.objects.all():

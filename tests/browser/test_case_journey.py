@@ -78,7 +78,7 @@ def submitted_case(browser_tenant, django_db_blocker):
         populate("ru")
         for service in OnlineService.objects.exclude(pk__in=before):
             OnlineService.objects.filter(pk=service.pk).update(accepting=False)
-        service = OnlineService.objects.select_related("page").get(slug=SLUG)
+        service = OnlineService.objects.select_related("page").get(page__slug=SLUG)
         version = service.versions.order_by("-number").first() or service.current_version()
         data = QueryDict(mutable=True)
         data.update({"applicant_name": "Олег Кузнецов", "applicant_email": APPLICANT_EMAIL,
