@@ -31,7 +31,6 @@ from .workflows import blocks as workflow_blocks
 from .workflows import diagram as workflow_diagram
 from .workflows import spec as workflowspec
 
-
 # --- Online services: edited on their service pages; here a read-only list, the "apply on
 # behalf" permission for the group editor, and no deleting a page whose form has cases.
 

@@ -12,7 +12,6 @@ importing this one.
 """
 
 import logging
-import re
 
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
