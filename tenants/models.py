@@ -86,10 +86,10 @@ class Tenant(TenantMixin):
     # Case references (tenants/references.py): unique across the platform, so that a
     # reference names one case anywhere.
     reference_prefix = models.CharField(
-        max_length=5, blank=True,
-        help_text="Starts every case reference of this tenant (MSK in MSK-2026-000123); "
-                  "unique across the platform. Chosen at launch; its administrator may change "
-                  "it until the first case. Blank only for the national operator.",
+        max_length=5, blank=True, verbose_name=_("reference prefix"),
+        help_text=_("Starts every case reference of this tenant (MSK in MSK-2026-000123); "
+                    "unique across the platform. Chosen at launch; its administrator may "
+                    "change it until the first case. Blank only for the national operator."),
     )
 
     # Schemas are created by tenants.launch (from the template, in one transaction)

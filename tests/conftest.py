@@ -123,37 +123,23 @@ def celery_worker(session_tenants, django_db_setup):
                                        "task_default_queue")}
     app.conf.update(broker_url=redis_url, result_backend=redis_url, task_always_eager=False,
                     task_default_queue=queue)
-    _forget_connections(app)
+    from tests.factories import forget_celery_connections
+
+    forget_celery_connections(app)
     try:
         _wait_for_worker(app, proc, log_path)
         yield app
     finally:
         app.conf.update(saved)
-        _forget_connections(app)
+        from tests.factories import forget_celery_connections
+
+        forget_celery_connections(app)
         proc.terminate()
         try:
             proc.wait(30)
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
-
-
-def _forget_connections(app):
-    """Celery caches its producer pool, control mailbox and result backend on first use;
-    drop them so the new broker and backend settings take effect."""
-    import threading
-
-    from kombu import pools
-
-    if app._pool is not None:
-        app._pool.force_close_all()
-        app._pool = None
-    # kombu keeps process-wide pools keyed by broker URL; a pool closed above would be handed
-    # out again the next time this URL is used ("Acquire on closed pool").
-    pools.reset()
-    for attr in ("amqp", "control", "events"):
-        app.__dict__.pop(attr, None)
-    app._local = threading.local()
 
 
 def _wait_for_worker(app, proc, log_path):
@@ -227,12 +213,16 @@ def _celery_on(broker_url, queue):
     saved = {key: app.conf[key] for key in keys}
     app.conf.update(broker_url=broker_url, result_backend=broker_url, task_always_eager=False,
                     task_default_queue=queue)
-    _forget_connections(app)
+    from tests.factories import forget_celery_connections
+
+    forget_celery_connections(app)
     try:
         yield app
     finally:
         app.conf.update(saved)
-        _forget_connections(app)
+        from tests.factories import forget_celery_connections
+
+        forget_celery_connections(app)
 
 
 @pytest.fixture

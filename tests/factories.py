@@ -22,6 +22,7 @@ All but launch() work in the current tenant's schema: call them inside tenant_co
 """
 
 import copy
+import re
 import uuid
 from datetime import timedelta
 from urllib.parse import quote
@@ -326,3 +327,36 @@ def database_url_of(db) -> str:
         auth += ":" + quote(db["PASSWORD"], safe="")
     port = f":{db['PORT']}" if db.get("PORT") else ""
     return f"postgres://{auth}@{host}{port}/{db['NAME']}"
+
+
+# --- The citizen's journey over HTTP (the test client) --------------------------------------
+def post_form(client, slug="building-permit", data=None, files=None, host=NORTH):
+    payload = dict(GOOD_ANSWERS if data is None else data)
+    payload.update(files if files is not None else {
+        "certificate": SimpleUploadedFile("справка.pdf", PDF, content_type="application/pdf")})
+    return client.post(f"/ru/apply/{slug}/", payload, **host)
+
+
+def submit(client, slug="building-permit", host=NORTH):
+    check = client.get(f"/ru/apply/{slug}/check/", **host)
+    assert check.status_code == 200
+    token = re.search(r'name="draft" value="([0-9a-f-]+)"', check.content.decode()).group(1)
+    return client.post(f"/ru/apply/{slug}/check/", {"draft": token}, **host), token
+
+
+def forget_celery_connections(app):
+    """Celery caches its producer pool, control mailbox and result backend on first use;
+    drop them so the new broker and backend settings take effect."""
+    import threading
+
+    from kombu import pools
+
+    if app._pool is not None:
+        app._pool.force_close_all()
+        app._pool = None
+    # kombu keeps process-wide pools keyed by broker URL; a pool closed above would be handed
+    # out again the next time this URL is used ("Acquire on closed pool").
+    pools.reset()
+    for attr in ("amqp", "control", "events"):
+        app.__dict__.pop(attr, None)
+    app._local = threading.local()

@@ -29,6 +29,8 @@ from .factories import (
     ApplicationDraftFactory,
     OnlineServiceFactory,
     StaffFactory,
+    post_form,
+    submit,
 )
 
 pytestmark = pytest.mark.django_db
@@ -41,20 +43,6 @@ def north_service(tenant_a):
         service = OnlineServiceFactory()
     connection.set_schema_to_public()
     return service
-
-
-def post_form(client, slug="building-permit", data=None, files=None, host=NORTH):
-    payload = dict(GOOD_ANSWERS if data is None else data)
-    payload.update(files if files is not None else {
-        "certificate": SimpleUploadedFile("справка.pdf", PDF, content_type="application/pdf")})
-    return client.post(f"/ru/apply/{slug}/", payload, **host)
-
-
-def submit(client, slug="building-permit", host=NORTH):
-    check = client.get(f"/ru/apply/{slug}/check/", **host)
-    assert check.status_code == 200
-    token = re.search(r'name="draft" value="([0-9a-f-]+)"', check.content.decode()).group(1)
-    return client.post(f"/ru/apply/{slug}/check/", {"draft": token}, **host), token
 
 
 def test_citizen_applies_and_gets_a_reference(client, tenant_a, north_service,

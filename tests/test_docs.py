@@ -282,12 +282,13 @@ def _first_str(call):
 
 def python_env_reads(source):
     """Variables a Python module reads: django-environ's env(...), env.int(...) etc.,
-    os.environ[...] / .get / .setdefault / `in`, os.getenv."""
+    os.environ[...] / .get / .setdefault / `in`, os.getenv, and infra.localservices'
+    env_port("NAME", default)."""
     found = set()
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Call):
             func, name = node.func, None
-            if isinstance(func, ast.Name) and func.id == "env":
+            if isinstance(func, ast.Name) and func.id in ("env", "env_port"):
                 name = _first_str(node)
             elif isinstance(func, ast.Attribute):
                 if (

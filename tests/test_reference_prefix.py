@@ -18,7 +18,7 @@ from tenants import references
 from tenants.launch import LaunchError
 from tenants.models import Tenant
 
-from .conftest import launch
+from .factories import launch
 
 pytestmark = pytest.mark.django_db
 SETTINGS_URL = "/admin/settings/services/servicessettings/"

@@ -35,8 +35,7 @@ from cms.models import ServiceIndexPage, ServicePage
 from services.forms.blocks import stream_data_from_spec
 from services.models import Case, OnlineService, Workflow
 
-from .test_apply import NORTH
-from .test_cases import new_case
+from .factories import NORTH, SubmittedCaseFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -542,7 +541,9 @@ def test_publishing_without_the_form_after_cases_arrived_closes_it(tenant_a):
         page.online_services = []
         revision = page.save_revision()
         service = OnlineService.objects.get(page=page)
-        case = new_case(service, answers={"trees": "Клён", "private_land": "no"})
+        case = SubmittedCaseFactory(
+            service=service, answers={"trees": "Клён", "private_land": "no"},
+            applicant_name="Ann", applicant_email="ann@example.org")
         revision.publish()
         service.refresh_from_db()
         assert not service.accepting and Case.objects.get(pk=case.pk).service_id == service.pk

@@ -6,8 +6,6 @@ language, fits the screen, and axe-core finds no WCAG 2.2 A/AA violations."""
 import pytest
 from django.db import connection
 
-from .test_citizen import assert_accessible, assert_fits_the_phone
-
 pytestmark = pytest.mark.django_db
 
 
@@ -15,7 +13,7 @@ pytestmark = pytest.mark.django_db
 def closed_sites(browser_tenant, django_db_blocker):
     """A suspended and an archived tenant, committed for the live server."""
     from tenants.models import Tenant
-    from tests.conftest import launch
+    from tests.factories import launch
 
     hosts = {}
     with django_db_blocker.unblock():
@@ -39,7 +37,8 @@ def assert_styled(page):
 
 
 @pytest.mark.parametrize("which", ["unknown", "suspended", "archived"])
-def test_pages_without_a_site_are_real_pages(server, phone, closed_sites, which):
+def test_pages_without_a_site_are_real_pages(server, phone, closed_sites, which, assert_accessible,
+                                             assert_fits_the_phone):
     host = {"unknown": "nowhere.localhost", "suspended": closed_sites["suspended"],
             "archived": closed_sites["archived"]}[which]
     response = phone.goto(f"http://{host}:{server}/ru/services/")
@@ -54,7 +53,8 @@ def test_pages_without_a_site_are_real_pages(server, phone, closed_sites, which)
     assert_accessible(phone)
 
 
-def test_a_missing_page_keeps_the_tenant_header_and_menu(site, phone, browser_tenant):
+def test_a_missing_page_keeps_the_tenant_header_and_menu(site, phone, browser_tenant,
+                                                        assert_accessible, assert_fits_the_phone):
     response = phone.goto(site + "/ru/no-such-page/")
     assert response.status == 404
     assert phone.locator("html").get_attribute("lang") == "ru"

@@ -14,11 +14,8 @@ from django_tenants.utils import tenant_context
 from services.models import ApplicationDraft, Case, OnlineService, UploadedFile
 from services.notifications.models import Message
 
-from ..test_apply import make_service
-
-SIMPLE = [{"type": "text", "name": "purpose", "label": "Purpose", "required": True}]
-ANSWERS = {"purpose": "Торговля с лотка", "applicant_name": "Пётр Сидоров",
-           "applicant_email": "petr@example.org", "applicant_phone": "+7 912 345-67-89"}
+from ..factories import OnlineServiceFactory
+from .servers import SIMPLE
 
 
 @pytest.fixture
@@ -28,7 +25,7 @@ def committed_service(session_tenants, django_db_blocker):
     tenant = session_tenants["a"]
     with django_db_blocker.unblock():
         with tenant_context(tenant):
-            service = make_service("street-trading", spec=SIMPLE)
+            service = OnlineServiceFactory(slug="street-trading", spec=SIMPLE)
         connection.set_schema_to_public()
         try:
             yield service

@@ -18,10 +18,18 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..conftest import ROOT, _database_url, _forget_connections
+from ..factories import database_url_of, forget_celery_connections
+
+ROOT = Path(__file__).resolve().parent.parent.parent
 
 WAIT = 60  # seconds; a readiness bound only, never a speed assertion
 
+
+
+#: A one-question form and a valid application for it, shared by the fault tests.
+SIMPLE = [{"type": "text", "name": "purpose", "label": "Purpose", "required": True}]
+ANSWERS = {"purpose": "Торговля с лотка", "applicant_name": "Пётр Сидоров",
+           "applicant_email": "petr@example.org", "applicant_phone": "+7 912 345-67-89"}
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -159,7 +167,7 @@ def start_worker(broker_url: str, queue: str, state_dir: Path) -> subprocess.Pop
     env = dict(os.environ)
     env.update({
         "DJANGO_SETTINGS_MODULE": "dgbox.settings.test",
-        "DATABASE_URL": _database_url(settings.DATABASES["default"]),
+        "DATABASE_URL": database_url_of(settings.DATABASES["default"]),
         "REDIS_URL": broker_url,
         "DGBOX_STATE_DIR": str(state_dir),
         "DGBOX_SMS_BACKEND": "services.notifications.sms.LogSMSBackend",
@@ -192,9 +200,9 @@ def celery_on(broker_url: str, queue: str):
     saved = {key: app.conf[key] for key in keys}
     app.conf.update(broker_url=broker_url, result_backend=broker_url, task_always_eager=False,
                     task_default_queue=queue)
-    _forget_connections(app)
+    forget_celery_connections(app)
     try:
         yield app
     finally:
         app.conf.update(saved)
-        _forget_connections(app)
+        forget_celery_connections(app)

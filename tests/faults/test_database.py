@@ -26,9 +26,8 @@ from services.models import ApplicationDraft, Case
 from services.notifications.models import Message
 from tenants.middleware import host_map
 
-from ..test_apply import NORTH
-from .conftest import ANSWERS
-from .servers import free_port
+from ..factories import NORTH
+from .servers import ANSWERS, free_port
 
 WAIT = 30  # seconds; a readiness bound only
 

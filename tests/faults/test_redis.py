@@ -25,9 +25,8 @@ from services.notifications.choices import Status
 from services.notifications.tasks import resend_pending
 from tenants import metering
 
-from ..test_apply import NORTH, make_service
-from .conftest import ANSWERS, SIMPLE
-from .servers import WAIT, PrivateRedis, celery_on, start_worker, stop_worker
+from ..factories import NORTH, OnlineServiceFactory
+from .servers import ANSWERS, SIMPLE, WAIT, PrivateRedis, celery_on, start_worker, stop_worker
 
 REFERENCE = re.compile(r"\b([A-Z]{2,5}-\d{4}-\d{6})\b")
 
@@ -116,7 +115,7 @@ def test_tracking_codes_are_refused_while_attempts_cannot_be_counted(
     from services.models import ApplicationDraft
 
     with tenant_context(tenant_a):
-        service = make_service(spec=SIMPLE)
+        service = OnlineServiceFactory(spec=SIMPLE)
         draft = ApplicationDraft.objects.create(
             service=service, form_version=service.current_version(),
             answers={"purpose": "x", "applicant_name": "Пётр",

@@ -22,8 +22,8 @@ from services.cases import engine
 from services.models import ApplicationDraft, Case, CaseEvent, UploadedFile
 from services.workflows import spec as workflowspec
 
-from ..test_apply import NORTH, make_service, post_form, submit
-from ..test_forms import GOOD, PDF
+from ..factories import GOOD_ANSWERS as GOOD
+from ..factories import NORTH, PDF, OnlineServiceFactory, post_form, submit
 from .servers import PrivateSeaweedFS
 
 pytestmark = pytest.mark.django_db
@@ -67,7 +67,7 @@ def scan(content=NEW_PDF, name="новая-справка.pdf"):
 def test_an_upload_while_s3_is_down_keeps_the_answers_and_works_once_it_is_back(
         client, tenant_a, s3_up, caplog):
     with tenant_context(tenant_a):
-        service = make_service()
+        service = OnlineServiceFactory()
     connection.set_schema_to_public()
     assert post_form(client).status_code == 302  # a draft with the first certificate
     with tenant_context(tenant_a):
@@ -108,7 +108,7 @@ def test_an_upload_while_s3_is_down_keeps_the_answers_and_works_once_it_is_back(
 def test_a_first_upload_while_s3_is_down_saves_nothing_and_keeps_the_answers(
         client, tenant_a, s3_up):
     with tenant_context(tenant_a):
-        make_service()
+        OnlineServiceFactory()
     connection.set_schema_to_public()
     s3_up.stop()
     refused = post_form(client)
@@ -122,7 +122,7 @@ def test_a_first_upload_while_s3_is_down_saves_nothing_and_keeps_the_answers(
 def test_a_staff_download_while_s3_is_down_gets_the_try_again_page(client, tenant_a, s3_up,
                                                                    caplog):
     with tenant_context(tenant_a):
-        make_service()
+        OnlineServiceFactory()
     connection.set_schema_to_public()
     post_form(client)
     submit(client)
@@ -156,7 +156,7 @@ def test_an_answer_with_a_document_while_s3_is_down_is_kept_for_another_try(
         client, tenant_a, s3_up, django_capture_on_commit_callbacks):
     """The applicant answers a request for more information with a document."""
     with tenant_context(tenant_a):
-        make_service()
+        OnlineServiceFactory()
     connection.set_schema_to_public()
     post_form(client)
     with django_capture_on_commit_callbacks(execute=True):
