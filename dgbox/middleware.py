@@ -40,8 +40,6 @@ class HealthCheckMiddleware:
 #: Characters no address or query value may hold: NUL (PostgreSQL text cannot store it, so a
 #: search for it would fail in the database) and the other C0 controls but tab and newlines.
 FORBIDDEN = {chr(code) for code in range(32)} - {"\t", "\n", "\r"}
-#: Query values longer than this are refused (no view needs one; search terms are cut at 200).
-MAX_QUERY_VALUE = 2000
 
 
 def malformed_query(request):
@@ -53,15 +51,12 @@ def malformed_query(request):
         if FORBIDDEN.intersection(name) or any(FORBIDDEN.intersection(v) for v in values):
             return _("The value of “%(name)s” contains a character that is not allowed.") % {
                 "name": name.translate({ord(c): "" for c in FORBIDDEN})[:40]}
-        if any(len(v) > MAX_QUERY_VALUE for v in values):
-            return _("The value of “%(name)s” is too long (at most %(max)s characters).") % {
-                "name": name[:40], "max": MAX_QUERY_VALUE}
     return None
 
 
 class MalformedInputMiddleware:
     """Answer 400 to a path or query string no view could use (a NUL byte, control
-    characters, a value of kilobytes), naming the parameter: as application/problem+json
+    characters), naming the parameter: as application/problem+json
     under /api/, as the site's own error page elsewhere. Placed after the locale middleware
     so the page is in the site's language."""
 

@@ -108,7 +108,7 @@ class PrivateSeaweedFS:
         self.log = folder / "weed.log"
 
     def start(self):
-        from infra.localservices import weed_binary
+        from infra.localservices.seaweedfs import weed_binary
 
         ports = self.ports
         command = [

@@ -83,7 +83,7 @@ def test_an_upload_while_s3_is_down_keeps_the_answers_and_works_once_it_is_back(
     body = refused.content.decode()
     assert refused.status_code == 503 and refused["Retry-After"] == "60"
     assert "govuk-error-summary" in body and 'href="#id_certificate"' in body
-    assert "We could not store this file just now" in body  # (English until translated)
+    assert "Сейчас нам не удалось сохранить этот файл" in body
     assert 'value="Library"' in body and 'value="Анна Иванова"' in body  # answers kept
     assert "Traceback" not in body
     assert "Upload on /ru/apply/building-permit/ not stored" in caplog.text
