@@ -200,3 +200,88 @@ def test_display_reads_answers_back_in_plain_words():
     assert formspec.display(by_name["home"], {"line1": "A", "line2": "", "town": "B",
                                               "postcode": "101000"}) == "A, B, 101000"
     assert formspec.display(by_name["clubs"], ["Chess", "Music"]) == "Chess, Music"
+
+
+# --- conditions on numbers, dates and whether a question was answered ---------------------
+HOUSE = [
+    {"type": "number", "name": "floors", "label": "Этажность", "required": True},
+    {"type": "text", "name": "lift", "label": "Модель лифта", "required": True,
+     "show_if": {"field": "floors", "op": "gt", "value": "5"}},
+    {"type": "date", "name": "start", "label": "Начало работ", "required": True},
+    {"type": "long_text", "name": "winter", "label": "Как защитите котлован зимой",
+     "required": True, "show_if": {"field": "start", "op": "gte", "value": "01.11.2026"}},
+    {"type": "phone", "name": "foreman", "label": "Телефон прораба", "required": False},
+    {"type": "email", "name": "foreman_email", "label": "Почта прораба", "required": True,
+     "show_if": {"field": "foreman", "op": "not_answered"}},
+]
+HOUSE_ANSWERS = {"applicant_name": "Пётр Сидоров", "applicant_email": "petr@example.org",
+                 "floors": "3", "start": "2026-06-01", "foreman": "+7 900 123 45 67"}
+
+
+@pytest.mark.parametrize(("changes", "asked"), [
+    ({}, set()),
+    ({"floors": "12", "lift": "ПП-1000"}, {"lift"}),
+    ({"floors": "5", "lift": "ignored"}, set()),  # "more than 5": 5 is not
+    ({"start": "2026-11-01", "winter": "Утеплим"}, {"winter"}),  # on or after 01.11.2026
+    ({"foreman": "", "foreman_email": "boss@example.org"}, {"foreman_email"}),
+])
+def test_conditions_compare_numbers_and_dates_and_ask_whether_answered(changes, asked):
+    formspec.validate_spec(HOUSE)
+    form = formspec.ApplicationForm(HOUSE, dict(HOUSE_ANSWERS, **changes))
+    assert form.is_valid(), form.errors
+    conditional = {"lift", "winter", "foreman_email"}
+    assert {name for name in conditional if name in form.cleaned_data} == asked
+
+
+def test_a_condition_that_is_met_makes_its_question_required():
+    form = formspec.ApplicationForm(HOUSE, dict(HOUSE_ANSWERS, floors="9"))
+    assert not form.is_valid() and set(form.errors) == {"lift"}
+
+
+def test_the_applicant_reads_each_condition_in_words():
+    with translation.override("en"):
+        form = formspec.ApplicationForm(HOUSE)
+        hints = {q["field"].name: q["condition"]["hint"] for q in form.questions()
+                 if q.get("condition")}
+        assert hints == {
+            "lift": "Answer only if your answer to “Этажность” is more than 5.",
+            "winter": "Answer only if your answer to “Начало работ” is on or after "
+                      "01.11.2026.",
+            "foreman_email": "Answer only if you did not answer “Телефон прораба”."}
+        form = make()
+        assert [q["condition"]["hint"] for q in form.questions() if q.get("condition")] == [
+            "Answer only if you answered “Yes” to “Benefits?”."]
+
+
+def _with_condition(source, condition):
+    return [source, {"type": "text", "name": "b", "label": "Пояснение", "show_if": condition}]
+
+
+@pytest.mark.parametrize(("source", "condition", "part", "message"), [
+    ({"type": "yes_no", "name": "a", "label": "Есть дети"},
+     {"field": "a", "op": "gt", "value": "1"}, "op",
+     "“more than / after” compares numbers or dates; “Есть дети” is not a number"),
+    ({"type": "text", "name": "a", "label": "Кличка собаки"},
+     {"field": "a", "value": "Шарик"}, "op",
+     "for “Кличка собаки” choose “is answered” or “is not answered”"),
+    ({"type": "number", "name": "a", "label": "Этажность"},
+     {"field": "a", "op": "lt", "value": "много"}, "value",
+     "write the number to compare with, like 3 or 2.5"),
+    ({"type": "date", "name": "a", "label": "Дата"},
+     {"field": "a", "op": "lt", "value": "вчера"}, "value",
+     "write the date to compare with, like 31.03.2026"),
+    ({"type": "file", "name": "a", "label": "Скан", "file_kinds": ["pdf"], "max_size_mb": 5},
+     {"field": "a", "op": "answered"}, "field", "it cannot depend on a file upload"),
+    ({"type": "choice", "name": "a", "label": "Группа", "choices": ["Полного дня", "Ясли"]},
+     {"field": "a", "value": "Вечерняя"}, "value", "“Вечерняя” is not an answer to “Группа”"),
+    ({"type": "text", "name": "a", "label": "Имя"},
+     {"field": "a", "op": "someday"}, "op", "unknown condition “someday”"),
+    ({"type": "text", "name": "a", "label": "Имя"},
+     {"field": "removed", "op": "answered"}, "field",
+     "the question it depends on is not in the form"),
+])
+def test_a_condition_that_does_not_fit_its_question_says_why(source, condition, part, message):
+    with translation.override("en"):
+        problems = formspec.spec_problems(_with_condition(source, condition))
+    assert [(position, where) for position, where, _m in problems] == [(2, f"show_if.{part}")]
+    assert message in problems[0][2]

@@ -35,7 +35,7 @@ from ..workflows import models as workflow_models
 from ..workflows import spec as workflowspec
 from ..workflows.models import Workflow
 from . import spec as formspec
-from .blocks import form_blocks, spec_from_stream
+from .blocks import FormBuilderBlock, spec_from_stream
 from .reference_prefix import ReferencePrefixForm
 
 log = logging.getLogger(__name__)
@@ -82,7 +82,7 @@ class OnlineService(models.Model):
                        related_name="online_services", verbose_name=_("service page"))
     accepting = models.BooleanField(default=True, verbose_name=_("open for applications"),
                                     help_text=_("Untick to stop new applications for a while."))
-    form = StreamField(form_blocks(), verbose_name=_("application form"),
+    form = StreamField(FormBuilderBlock(), verbose_name=_("application form"),
                        help_text=_("Name, email and phone are always asked first."))
     workflow = models.ForeignKey("services.Workflow", null=True, blank=True,
                                  on_delete=models.PROTECT, verbose_name=_("workflow"),

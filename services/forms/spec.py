@@ -7,6 +7,9 @@ builder (services/forms/blocks.py) or a test:
      "required": True, "show_if": {"field": "has_children", "value": "yes"},
      "choices": ["...", "..."], ...type options}
 
+(a condition may also compare a number or a date, or ask whether an earlier question was
+answered: services/forms/conditions.py)
+
 `validate_spec()` refuses a spec that cannot work (duplicate names, a condition on a later or
 unknown field, a value the controlling field cannot take, inconsistent limits), listing every
 problem at once. `build_form()` turns a spec into a Django form whose cleaned data is already
@@ -25,7 +28,7 @@ from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
 
 from ..notifications.recipients import normalise_email, normalise_phone
-from . import national_id
+from . import conditions, national_id
 
 FIELD_TYPES = {
     "text": _("Text"),
@@ -41,8 +44,6 @@ FIELD_TYPES = {
     "national_id": _("National identifier"),
     "file": _("File upload"),
 }
-#: Field types another question can depend on ("show B when A = x").
-CONDITION_SOURCES = {"choice", "multi_choice", "yes_no"}
 YES_NO = (("yes", _("Yes")), ("no", _("No")))
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 PHONE_RE = r"^\+?[0-9][0-9 ()-]{6,18}[0-9]$"
@@ -86,49 +87,55 @@ def required_message(spec_field):
 
 def validate_spec(spec):
     """Raise ValidationError listing everything wrong with a form spec."""
-    errors = []
+    errors = [message for _position, _part, message in spec_problems(spec)]
+    if errors:
+        raise ValidationError(errors)
+
+
+def spec_problems(spec):
+    """Everything wrong with a form spec, as (position, part, message): position counts
+    questions from 1 (None for the form as a whole), part names what the message is about
+    ("name", "label", a type option such as "choices", or "show_if.field", "show_if.op",
+    "show_if.value" for the parts of a condition) so that an editor sees it there."""
+    problems = []
     seen = {}
+    labels = {f.get("name"): f.get("label") for f in spec if isinstance(f, dict)}
     if not spec:
-        errors.append(_("Add at least one question."))
+        problems.append((None, None, _("Add at least one question.")))
     for position, field in enumerate(spec, start=1):
         kind = field.get("type")
         name = field.get("name", "")
         label = field.get("label") or name or str(position)
         where = _("Question %(n)s (%(label)s)") % {"n": position, "label": label}
         if kind not in FIELD_TYPES:
-            errors.append(_("%(where)s: unknown type “%(type)s”.") % {"where": where,
-                                                                     "type": kind})
+            problems.append((position, "type", _("%(where)s: unknown type “%(type)s”.")
+                             % {"where": where, "type": kind}))
             continue
         if not NAME_RE.match(name or ""):
-            errors.append(_("%(where)s: the name must start with a letter and use only a-z, "
-                            "0-9 and _ (at most 40 characters).") % {"where": where})
+            problems.append((position, "name", _(
+                "%(where)s: the name must start with a letter and use only a-z, 0-9 and _ "
+                "(at most 40 characters).") % {"where": where}))
         elif name in seen or name in CONTACT_NAMES:
-            errors.append(_("%(where)s: the name “%(name)s” is used twice.")
-                          % {"where": where, "name": name})
+            problems.append((position, "name", _("%(where)s: the name “%(name)s” is used twice.")
+                             % {"where": where, "name": name}))
         if not field.get("label"):
-            errors.append(_("%(where)s: give the question a label.") % {"where": where})
-        errors.extend(_limit_errors(field, where))
+            problems.append((position, "label", _("%(where)s: give the question a label.")
+                             % {"where": where}))
+        problems.extend((position, part, message)
+                        for part, message in _limit_problems(field, where))
         condition = field.get("show_if")
         if condition:
-            source = seen.get(condition.get("field"))
-            if source is None:
-                errors.append(_("%(where)s: it can only depend on a question above it; "
-                                "“%(field)s” is not one.")
-                              % {"where": where, "field": condition.get("field")})
-            elif source["type"] not in CONDITION_SOURCES:
-                errors.append(_("%(where)s: it can only depend on a choice or yes/no question.")
-                              % {"where": where})
-            elif condition.get("value") not in option_values(source):
-                errors.append(_("%(where)s: “%(value)s” is not an answer to “%(field)s”.")
-                              % {"where": where, "value": condition.get("value"),
-                                 "field": source.get("label")})
+            problems.extend(
+                (position, f"show_if.{part}", message) for part, message in
+                conditions.problems(condition, seen.get(condition.get("field")), where,
+                                    option_values, labels.get))
         if name:
             seen[name] = field
-    if errors:
-        raise ValidationError(errors)
+    return problems
 
 
-def _limit_errors(field, where):
+def _limit_problems(field, where):
+    """(part, message) for limits that contradict each other or cannot work."""
     kind = field["type"]
     errors = []
 
@@ -137,30 +144,36 @@ def _limit_errors(field, where):
         return lo is not None and hi is not None and lo != "" and hi != "" and lo > hi
 
     if kind in ("text", "long_text") and both("min_length", "max_length"):
-        errors.append(_("%(where)s: the minimum length is above the maximum.") % {"where": where})
+        errors.append(("min_length", _("%(where)s: the minimum length is above the maximum.")
+                       % {"where": where}))
     if kind == "number" and both("min_value", "max_value"):
-        errors.append(_("%(where)s: the minimum is above the maximum.") % {"where": where})
+        errors.append(("min_value", _("%(where)s: the minimum is above the maximum.")
+                       % {"where": where}))
     if kind in ("choice", "multi_choice"):
         choices = [c for c in field.get("choices") or [] if c]
         if len(choices) < 2:
-            errors.append(_("%(where)s: give at least two answers to choose from.")
-                          % {"where": where})
+            errors.append(("choices", _("%(where)s: give at least two answers to choose from.")
+                           % {"where": where}))
         if len(set(choices)) != len(choices):
-            errors.append(_("%(where)s: an answer is listed twice.") % {"where": where})
+            errors.append(("choices", _("%(where)s: an answer is listed twice.")
+                           % {"where": where}))
         if kind == "multi_choice" and field.get("max_selections") and \
                 field["max_selections"] > len(choices):
-            errors.append(_("%(where)s: at most %(n)s answers can be chosen.")
-                          % {"where": where, "n": len(choices)})
+            errors.append(("max_selections", _("%(where)s: at most %(n)s answers can be chosen.")
+                           % {"where": where, "n": len(choices)}))
     if kind == "file":
         kinds = field.get("file_kinds") or []
         if not kinds or any(k not in FILE_KINDS for k in kinds):
-            errors.append(_("%(where)s: choose which file types are accepted.") % {"where": where})
+            errors.append(("file_kinds", _("%(where)s: choose which file types are accepted.")
+                           % {"where": where}))
         size = field.get("max_size_mb") or 0
         if not 0 < size <= MAX_FILE_MB:
-            errors.append(_("%(where)s: the file size limit must be between 1 and %(max)s MB.")
-                          % {"where": where, "max": MAX_FILE_MB})
+            errors.append(("max_size_mb", _(
+                "%(where)s: the file size limit must be between 1 and %(max)s MB.")
+                % {"where": where, "max": MAX_FILE_MB}))
     if kind == "national_id" and field.get("id_kind") not in national_id.KINDS:
-        errors.append(_("%(where)s: choose which identifier is asked for.") % {"where": where})
+        errors.append(("id_kind", _("%(where)s: choose which identifier is asked for.")
+                       % {"where": where}))
     return errors
 
 
@@ -178,10 +191,7 @@ def is_shown(field, answers, by_name):
     source = by_name.get(condition["field"])
     if source is None or not is_shown(source, answers, by_name):
         return False
-    value = answers.get(source["name"])
-    if isinstance(value, list | tuple):
-        return condition["value"] in value
-    return value == condition["value"]
+    return conditions.is_met(condition, source, answers.get(source["name"]))
 
 
 # --- Contact details every application carries --------------------------------------------------
@@ -431,10 +441,13 @@ class ApplicationForm(ContactMixin):
             condition = spec_field.get("show_if")
             if condition:
                 source = self.by_name[condition["field"]]
-                value = condition["value"]
+                value = condition.get("value", "")
                 item["condition"] = {"field": condition["field"], "value": value,
+                                     "op": condition.get("op") or "eq",
                                      "source_label": source["label"],
-                                     "value_label": display(source, value)}
+                                     "value_label": display(source, value)
+                                     if source["type"] in conditions.LISTED else value,
+                                     "hint": conditions.hint(condition, source, display)}
             if spec_field["type"] == "address":
                 value = bound.value()
                 if isinstance(value, dict) or value is None:

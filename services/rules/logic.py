@@ -39,32 +39,42 @@ SOURCES = "_registers"
 def validate(rules, spec, definition, registers=None):
     """Refuse rules that cannot work. `registers` is {code: [field names]} of the registers
     the service looks up (services.registers.service.validate_lookups)."""
-    errors = []
     if not isinstance(rules, list):
         raise ValidationError(_("Rules must be a list."))
+    errors = [message for _position, _part, message in
+              problems(rules, spec, definition, registers)]
+    if errors:
+        raise ValidationError(errors)
+
+
+def problems(rules, spec, definition, registers=None):
+    """What is wrong with each rule, as (position from 1, part, message); part is "name",
+    "when", "then" or "group", so that the rules builder shows it where it was made."""
+    found = []
     names = {f["name"] for f in spec} | EXTRA_VARS
     initial = definition.get("initial")
     possible = {t["code"] for t in workflowspec.transitions_from(definition, initial)}
     for position, rule in enumerate(rules, start=1):
         where = _("Rule %(n)s") % {"n": position}
         if not isinstance(rule, dict) or not rule.get("name"):
-            errors.append(_("%(where)s: give it a name.") % {"where": where})
+            found.append((position, "name", _("%(where)s: give it a name.") % {"where": where}))
             continue
         where = _("Rule “%(name)s”") % {"name": rule["name"]}
         try:
             _check_logic(rule.get("when"), names, registers=registers or {})
         except ValueError as exc:
-            errors.append(f"{where}: {exc}")
+            found.append((position, "when", f"{where}: {exc}"))
         then = rule.get("then")
         if then == "route":
             if not rule.get("group"):
-                errors.append(_("%(where)s: say which group to route to.") % {"where": where})
+                found.append((position, "group", _("%(where)s: say which group to route to.")
+                              % {"where": where}))
         elif then not in possible:
-            errors.append(_("%(where)s: “%(then)s” is not a step the workflow allows for a new "
-                            "case (allowed: %(allowed)s, route).")
-                          % {"where": where, "then": then, "allowed": ", ".join(sorted(possible))})
-    if errors:
-        raise ValidationError(errors)
+            found.append((position, "then", _(
+                "%(where)s: “%(then)s” is not a step the workflow allows for a new case "
+                "(allowed: %(allowed)s, route).")
+                % {"where": where, "then": then, "allowed": ", ".join(sorted(possible))}))
+    return found
 
 
 def _check_logic(node, names, top=True, registers=None):

@@ -3,13 +3,28 @@
 `definition_from_stream()` turns what the editor built into a plain definition
 (services/workflows/spec.py), which is what gets validated, versioned and run by the engine;
 `stream_data_from_definition()` goes the other way, so existing workflows open pre-filled.
+
+A step's states are chosen from the workflow's own states (as the editor has them on the page,
+services/widgets.py) and who takes it from the tenant's staff groups or the applicant; what is
+stored is the same text as when they were typed (state codes, a group name).
 """
 
 import re
+from collections import defaultdict
 
+from django import forms
+from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+from django.db import connection
+from django.utils.choices import CallableChoiceIterator
 from django.utils.translation import gettext_lazy as _
+from django_tenants.utils import get_public_schema_name
 from wagtail import blocks
+from wagtail.blocks.stream_block import StreamBlockValidationError
+from wagtail.blocks.struct_block import StructBlockValidationError
 
+from ..widgets import ChooserCheckboxes, ChooserSelect
 from . import spec as workflowspec
 
 APPLICANT = "applicant"  # the applicant's own step, as services.cases.engine.APPLICANT
@@ -20,6 +35,51 @@ CODE_ERROR = _("Use a-z, 0-9 and _, starting with a letter (at most 40 character
 def code_block(**kwargs):
     return blocks.RegexBlock(regex=workflowspec.CODE_RE.pattern, max_length=40,
                              error_messages={"invalid": CODE_ERROR}, **kwargs)
+
+
+def group_choices():
+    """Who may take a step: the tenant's staff groups, then the applicant (none outside a
+    tenant's schema, e.g. when migrations are made)."""
+    if getattr(connection, "schema_name", None) in (None, get_public_schema_name()):
+        return []
+    return [*((name, name) for name in Group.objects.order_by("name")
+              .values_list("name", flat=True)),
+            (APPLICANT, _("The applicant (their own step, e.g. sending what was asked)"))]
+
+
+class StateChoiceBlock(blocks.FieldBlock):
+    """One of the workflow's states, chosen by name; stored as its code."""
+
+    def __init__(self, required=True, help_text=None, **kwargs):
+        self.field = forms.CharField(
+            required=required, help_text=help_text, max_length=40,
+            validators=[RegexValidator(workflowspec.CODE_RE, CODE_ERROR)],
+            widget=ChooserSelect(source="states", missing="no_state"))
+        super().__init__(**kwargs)
+
+
+class StateListBlock(blocks.FieldBlock):
+    """Some of the workflow's states, ticked; stored as their codes separated by commas."""
+
+    def __init__(self, required=True, help_text=None, **kwargs):
+        self.field = forms.CharField(
+            required=required, help_text=help_text, max_length=500,
+            validators=[RegexValidator(CODES_RE, _("Write state codes separated by commas, "
+                                                   "e.g. received, in_review."))],
+            widget=ChooserCheckboxes(source="states", label=kwargs.get("label") or ""))
+        super().__init__(**kwargs)
+
+
+class GroupChoiceBlock(blocks.FieldBlock):
+    """Who takes a step: a staff group of the tenant or the applicant. A group named here
+    before it was made stays (the workflow's overview says it does not exist yet)."""
+
+    def __init__(self, required=True, help_text=None, **kwargs):
+        self.field = forms.CharField(
+            required=required, help_text=help_text, max_length=150,
+            widget=ChooserSelect(choices=CallableChoiceIterator(group_choices),
+                                 missing="no_group"))
+        super().__init__(**kwargs)
 
 
 class StateBlock(blocks.StructBlock):
@@ -45,18 +105,13 @@ class TransitionBlock(blocks.StructBlock):
     code = code_block(label=_("Code"), help_text=_("Short name the system keeps, e.g. approve."))
     label_ru = blocks.CharBlock(max_length=200, label=_("Button text in Russian"))
     label_en = blocks.CharBlock(max_length=200, label=_("Button text in English"))
-    from_states = blocks.RegexBlock(
-        regex=CODES_RE.pattern, max_length=500, label=_("From states"),
-        help_text=_("Codes of the states it can be taken in, separated by commas, e.g. "
-                    "received, in_review."),
-        error_messages={"invalid": _("Write state codes separated by commas, e.g. received, "
-                                     "in_review.")})
-    to_state = code_block(label=_("To state"), help_text=_("Code of the state it leads to."))
-    group = blocks.CharBlock(
-        max_length=150, label=_("Taken by"),
-        help_text=_("Name of a staff group (Settings → Groups), e.g. Case workers; or "
-                    "“applicant” for the applicant's own step, such as sending the "
-                    "information asked for."))
+    from_states = StateListBlock(label=_("From states"),
+                                 help_text=_("The states it can be taken in."))
+    to_state = StateChoiceBlock(label=_("To state"), help_text=_("The state it leads to."))
+    group = GroupChoiceBlock(
+        label=_("Taken by"),
+        help_text=_("A staff group (Settings → Groups), or the applicant for their own step, "
+                    "such as sending the information asked for."))
     requires = blocks.MultipleChoiceBlock(
         choices=list(workflowspec.REQUIREMENTS.items()), required=False,
         label=_("Staff must give"))
@@ -117,6 +172,38 @@ def stream_problems(states):
         return [_("New cases can start in one state only; untick “New cases start here” on "
                   "all but one of: %(states)s.") % {"states": ", ".join(starts)}]
     return []
+
+
+def block_errors(states, transitions):
+    """The problems of the workflow the blocks describe, placed on the blocks where they were
+    made: {"states": error, "transitions": error} (a StreamBlockValidationError each, for the
+    StreamField to show on its blocks; absent when that field has none). The same messages
+    as Workflow.clean gives for the workflow as a whole."""
+    definition = definition_from_stream(states, transitions)
+    found = {"states": defaultdict(lambda: defaultdict(list)),
+             "transitions": defaultdict(lambda: defaultdict(list))}
+    whole = {"states": [], "transitions": []}
+    starts = [index for index, value in enumerate(_values(states)) if value.get("initial")]
+    for message in stream_problems(states):
+        for index in starts[1:]:
+            found["states"][index]["initial"].append(message)
+    for (kind, index, part), message in workflowspec.problems(definition):
+        field = "states" if kind in ("state", "states") else "transitions"
+        if index is None:
+            whole[field].append(message)
+        else:
+            found[field][index][part].append(message)
+    errors = {}
+    for field in ("states", "transitions"):
+        if found[field] or whole[field]:
+            errors[field] = StreamBlockValidationError(
+                block_errors={index: StructBlockValidationError(
+                    block_errors={part: ValidationError(messages)
+                                  for part, messages in parts.items() if part},
+                    non_block_errors=parts.get(None))
+                    for index, parts in found[field].items()},
+                non_block_errors=whole[field])
+    return errors
 
 
 def stream_data_from_definition(definition):

@@ -78,67 +78,93 @@ def default_definition():
 
 def validate(definition):
     """Raise ValidationError listing everything wrong with a workflow definition."""
-    errors = []
+    errors = [message for _where, message in problems(definition)]
+    if errors:
+        raise ValidationError(errors)
+
+
+def problems(definition):
+    """Everything wrong with a workflow definition, as (where, message): where is
+    ("state", index, part), ("transition", index, part) or ("states", None, None) for the
+    states as a whole, so that the editor shows each message on the block (and the part of
+    it: "code", "from_states", "to_state", "group"...) where it was made. Part is None for
+    the block as a whole."""
+    found = []
+
+    def add(where, message):
+        found.append((where, message))
+
     states = definition.get("states") or []
     transitions = definition.get("transitions") or []
     codes = [s.get("code") for s in states]
     if not states:
-        errors.append(_("Add at least one state."))
-    for code in codes:
+        add(("states", None, None), _("Add at least one state."))
+    for index, code in enumerate(codes):
         if not CODE_RE.match(code or ""):
-            errors.append(_("State code “%(code)s”: use a-z, 0-9 and _, starting with a "
-                            "letter.") % {"code": code})
+            add(("state", index, "code"), _("State code “%(code)s”: use a-z, 0-9 and _, "
+                                            "starting with a letter.") % {"code": code})
     if len(set(codes)) != len(codes):
-        errors.append(_("Two states have the same code."))
-    for state in states:
+        repeated = next(i for i, code in enumerate(codes) if code in codes[:i])
+        add(("state", repeated, "code"), _("Two states have the same code."))
+    for index, state in enumerate(states):
         label = state.get("label") or {}
         if not label.get("ru") or not label.get("en"):
-            errors.append(_("State “%(code)s”: give its label in both languages.")
-                          % {"code": state.get("code")})
+            add(("state", index, "label_ru" if not label.get("ru") else "label_en"),
+                _("State “%(code)s”: give its label in both languages.")
+                % {"code": state.get("code")})
     if definition.get("initial") not in codes:
-        errors.append(_("Choose the state a new case starts in."))
+        add(("states", None, None), _("Choose the state a new case starts in."))
     terminal = {s["code"] for s in states if s.get("terminal")}
     if not terminal:
-        errors.append(_("At least one state must end the case (e.g. approved)."))
+        add(("states", None, None), _("At least one state must end the case (e.g. approved)."))
     if definition.get("initial") in terminal:
-        errors.append(_("A case cannot start in a state that ends it."))
+        add(("state", codes.index(definition["initial"]), "terminal"),
+            _("A case cannot start in a state that ends it."))
     seen = set()
-    for transition in transitions:
+    for index, transition in enumerate(transitions):
         code = transition.get("code")
         where = _("Transition “%(code)s”") % {"code": code}
         if not CODE_RE.match(code or ""):
-            errors.append(_("%(where)s: use a-z, 0-9 and _ in its code.") % {"where": where})
+            add(("transition", index, "code"),
+                _("%(where)s: use a-z, 0-9 and _ in its code.") % {"where": where})
         if code in seen:
-            errors.append(_("%(where)s: the code is used twice.") % {"where": where})
+            add(("transition", index, "code"),
+                _("%(where)s: the code is used twice.") % {"where": where})
         seen.add(code)
         sources = transition.get("from") or []
         if not sources:
-            errors.append(_("%(where)s: say which states it leaves from.") % {"where": where})
+            add(("transition", index, "from_states"),
+                _("%(where)s: say which states it leaves from.") % {"where": where})
         for source in sources:
             if source not in codes:
-                errors.append(_("%(where)s: unknown state “%(state)s”.")
-                              % {"where": where, "state": source})
+                add(("transition", index, "from_states"),
+                    _("%(where)s: unknown state “%(state)s”.")
+                    % {"where": where, "state": source})
             elif source in terminal:
-                errors.append(_("%(where)s: “%(state)s” ends the case; nothing can follow it.")
-                              % {"where": where, "state": source})
+                add(("transition", index, "from_states"),
+                    _("%(where)s: “%(state)s” ends the case; nothing can follow it.")
+                    % {"where": where, "state": source})
         if transition.get("to") not in codes:
-            errors.append(_("%(where)s: unknown target state “%(state)s”.")
-                          % {"where": where, "state": transition.get("to")})
+            add(("transition", index, "to_state"),
+                _("%(where)s: unknown target state “%(state)s”.")
+                % {"where": where, "state": transition.get("to")})
         if not transition.get("group"):
-            errors.append(_("%(where)s: say which staff group may take it.") % {"where": where})
+            add(("transition", index, "group"),
+                _("%(where)s: say which staff group may take it.") % {"where": where})
         for requirement in transition.get("requires") or []:
             if requirement not in REQUIREMENTS:
-                errors.append(_("%(where)s: unknown required field “%(field)s”.")
-                              % {"where": where, "field": requirement})
-    if not errors:
+                add(("transition", index, "requires"),
+                    _("%(where)s: unknown required field “%(field)s”.")
+                    % {"where": where, "field": requirement})
+    if not found:
         reachable = _reachable(definition)
-        for code in codes:
+        for index, code in enumerate(codes):
             if code not in reachable:
-                errors.append(_("State “%(code)s” can never be reached.") % {"code": code})
+                add(("state", index, None),
+                    _("State “%(code)s” can never be reached.") % {"code": code})
         if not terminal & reachable:
-            errors.append(_("No state that ends the case can be reached."))
-    if errors:
-        raise ValidationError(errors)
+            add(("states", None, None), _("No state that ends the case can be reached."))
+    return found
 
 
 def _reachable(definition):
