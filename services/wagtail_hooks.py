@@ -9,7 +9,9 @@ from django.contrib import messages
 from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.shortcuts import redirect
+from django.templatetags.static import static
 from django.urls import path, reverse
+from django.utils.html import format_html
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from wagtail import hooks
@@ -211,6 +213,12 @@ class LetterTemplateViewSet(AddLabelMixin, SnippetViewSet):
 
 register_snippet(WorkflowViewSet)
 register_snippet(LetterTemplateViewSet)
+
+
+@hooks.register("insert_global_admin_css")
+def admin_css():
+    return format_html('<link rel="stylesheet" href="{}">',
+                       static("services/admin/admin.css"))
 
 
 @hooks.register("register_admin_urls")

@@ -40,21 +40,26 @@ class ChooserSelect(forms.Select):
     `source` names it: "questions-above" (questions of the same form above this one),
     "states" (the workflow's states) or "" (the options given here, e.g. staff groups);
     `missing` is how a value not among them is shown ("missing", "no_group", "no_state"),
-    `blank` what choosing nothing means (e.g. "Always ask").
+    `blank` what choosing nothing means (e.g. "Always ask"); `shown_when` = (sibling field,
+    value): the list is only shown while that field of the same block has that value.
     The server accepts any value (the form field decides): the model's validation says what
     is wrong with it, in words.
     """
 
-    def __init__(self, *, source="", missing="missing", blank=None, attrs=None, choices=()):
+    def __init__(self, *, source="", missing="missing", blank=None, shown_when=None,
+                 attrs=None, choices=()):
         super().__init__(attrs=attrs, choices=choices)
         self.source = source
         self.missing = missing
         self.blank = blank
+        self.shown_when = shown_when
 
     def js_config(self):
         config = {"source": self.source, "missing": self.missing}
         if self.blank:
             config["blank"] = str(self.blank)
+        if self.shown_when:
+            config["shownWhen"] = list(self.shown_when)
         return config
 
 

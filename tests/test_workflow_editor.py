@@ -7,6 +7,8 @@ import copy
 import importlib
 
 import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.db import connection
 from django.utils import translation
 from django_tenants.utils import tenant_context
@@ -263,3 +265,60 @@ def test_the_data_migration_fills_the_blocks_of_a_json_only_workflow(tenant_a):
         assert workflow_blocks.definition_from_stream(filled.states, filled.transitions) \
             == WITH_VISIT
         assert filled.definition == WITH_VISIT and filled.versions.count() == 1
+
+
+# --- states and groups chosen from lists (issue 12) ---------------------------------------------
+def test_steps_choose_states_and_groups_from_lists(editor):
+    from .test_builders import block_definition, block_state
+
+    with tenant_context(editor["tenant"]):
+        Group.objects.get_or_create(name="Инспекторы")
+    html = body(editor["client"].get(editor["url"], **NORTH))
+    definition = block_definition(html, "transitions")
+    assert "dgbox.widgets.ChooserCheckboxes" in definition  # from states: ticked
+    assert "dgbox.widgets.ChooserSelect" in definition  # to state, taken by: chosen
+    for group in (workflowspec.STAFF_GROUP, "Инспекторы", "The applicant (their own step"):
+        assert group in definition, group
+    steps = block_state(html, "transitions")[0]
+    refuse = next(step["value"] for step in steps if step["value"]["code"] == "refuse")
+    assert refuse["from_states"] == "received, in_review"
+    assert refuse["to_state"] == ["refused"] and refuse["group"] == [workflowspec.STAFF_GROUP]
+
+
+def test_ticked_states_save_as_the_codes_they_were(editor):
+    changed = _mutate(workflowspec.DEFAULT, transition=("withdraw", {"from": ["received",
+                                                                             "more_info"]}))
+    data = form_data(changed)
+    index = [t["code"] for t in changed["transitions"]].index("withdraw")
+    # One value per ticked box, as the browser posts them.
+    data[f"transitions-{index}-value-from_states"] = ["received", "more_info"]
+    response = editor["client"].post(editor["url"], data, **NORTH)
+    assert response.status_code == 302, body(response)[-2000:]
+    with tenant_context(editor["tenant"]):
+        assert Workflow.objects.get(pk=editor["workflow"].pk).definition == changed
+
+
+@pytest.mark.parametrize(("data", "field", "index", "part", "message"), [
+    (lambda: form_data(_mutate(workflowspec.DEFAULT, transition=("approve", {"to": "limbo"}))),
+     "transitions", "3", "to_state", "Transition “approve”: unknown target state “limbo”."),
+    (lambda: form_data(_mutate(workflowspec.DEFAULT, add_transition={
+        "code": "reopen", "label": {"ru": "Открыть", "en": "Reopen"}, "from": ["refused"],
+        "to": "in_review", "group": "Case workers", "requires": [], "notify": True})),
+     "transitions", "6", "from_states",
+     "Transition “reopen”: “refused” ends the case; nothing can follow it."),
+    (lambda: _two_starts(workflowspec.DEFAULT), "states", "1", "initial",
+     "New cases can start in one state only"),
+    (lambda: form_data(_mutate(workflowspec.DEFAULT, add_state=ORPHAN)), "states", "6", None,
+     "State “orphan” can never be reached."),
+], ids=["unknown-target", "after-the-end", "two-starts", "unreachable"])
+def test_a_problem_is_also_shown_on_the_block_where_it_was_made(editor, data, field, index,
+                                                                  part, message):
+    from .test_builders import block_state
+
+    response = editor["client"].post(editor["url"], data(), **NORTH)
+    assert response.status_code == 200
+    html = body(response)
+    assert message in html  # listed at the top, as before
+    error = block_state(html, field)[1]["blockErrors"][index]
+    shown = error["blockErrors"][part]["messages"] if part else error["messages"]
+    assert any(message in text for text in shown), error

@@ -167,7 +167,8 @@ def rules_block(context):
                                      default="all", label=_("Applies when"))),
         ("conditions", blocks.ListBlock(condition, min_num=1, label=_("Conditions"))),
         ("then", ChosenBlock(ChooserSelect(choices=list(context.steps)), label=_("Then"))),
-        ("group", ChosenBlock(ChooserSelect(choices=list(context.groups), missing="no_group"),
+        ("group", ChosenBlock(ChooserSelect(choices=list(context.groups), missing="no_group",
+                                            shown_when=("then", "route")),
                               required=False, label=_("Staff group"),
                               help_text=_("For “Route to a staff group”: the group whose "
                                           "inbox the case goes to."))),

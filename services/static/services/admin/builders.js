@@ -125,6 +125,8 @@
     select.addEventListener("mousedown", function () { self.refresh(); });
     this.refresh();
     live.push(this);
+    // What it reads may be drawn after it (the rest of its block, later blocks).
+    setTimeout(function () { self.refresh(); }, 0);
   }
   BoundChooser.prototype.choices = function () {
     var strings = this.config.strings;
@@ -142,6 +144,12 @@
   };
   BoundChooser.prototype.refresh = function () {
     var strings = this.config.strings;
+    var when = this.config.shownWhen;
+    if (when) {
+      var field = this.input.closest("[data-contentpath]");
+      var sibling = this.name.replace(/-[a-z_]+$/, "-" + when[0]);
+      if (field) field.hidden = valueOf(sibling) !== when[1];
+    }
     if (!this.config.source) {
       // The server's options (with their groups and data) stay; a value not among them is
       // added so that it is kept.
