@@ -141,3 +141,50 @@ def test_editor_builds_a_condition_and_a_rule_from_lists(site, desk, browser_ten
     expect(desk.locator("[name='transitions-1-value-group'] option:checked")) \
         .to_have_text("Case workers")
     assert_admin_accessible(desk)
+
+
+CONDITIONAL_SLUG = "school-enrolment"  # a demo service page no demo form uses
+CONDITIONAL = [
+    {"type": "number", "name": "area", "label": "Площадь участка, кв. м", "required": True},
+    {"type": "text", "name": "survey", "label": "Номер межевого плана", "required": True,
+     "show_if": {"field": "area", "op": "gt", "value": "1000"}},
+    {"type": "phone", "name": "spare_phone", "label": "Запасной телефон", "required": False},
+    {"type": "text", "name": "reach", "label": "Как с вами связаться", "required": True,
+     "show_if": {"field": "spare_phone", "op": "not_answered"}},
+]
+
+
+@pytest.fixture(scope="module")
+def conditional_service(browser_tenant, django_db_blocker):
+    """A form whose conditions compare a number and ask whether a question was answered;
+    committed for the live server, removed after."""
+    from cms.models import ServicePage
+    from services.forms.blocks import stream_data_from_spec
+    from services.models import OnlineService
+
+    with django_db_blocker.unblock(), tenant_context(browser_tenant):
+        page = ServicePage.objects.get(slug=CONDITIONAL_SLUG, locale__language_code="ru")
+        service = OnlineService.objects.create(page=page,
+                                               form=stream_data_from_spec(CONDITIONAL))
+    yield CONDITIONAL_SLUG
+    with django_db_blocker.unblock(), tenant_context(browser_tenant):
+        OnlineService.objects.filter(pk=service.pk).delete()
+
+
+def test_the_applicant_sees_questions_appear_as_numbers_and_answers_say(site, phone,
+                                                                         conditional_service):
+    phone.goto(f"{site}/ru/apply/{conditional_service}/")
+    survey = phone.locator("[data-question='survey']")
+    reach = phone.locator("[data-question='reach']")
+    expect(survey).to_be_hidden()
+    expect(reach).to_be_visible()  # the spare phone is not answered yet
+    expect(reach).to_contain_text(
+        "Ответьте, только если вы не ответили на вопрос «Запасной телефон».")
+    phone.get_by_label("Площадь участка, кв. м").fill("1 200")
+    expect(survey).to_be_visible()
+    expect(survey).to_contain_text(
+        "Ответьте, только если на вопрос «Площадь участка, кв. м» вы ответили больше 1000.")
+    phone.get_by_label("Площадь участка, кв. м").fill("800")
+    expect(survey).to_be_hidden()
+    phone.get_by_label("Запасной телефон").fill("+7 900 000 00 00")
+    expect(reach).to_be_hidden()

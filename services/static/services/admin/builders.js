@@ -12,8 +12,19 @@
 
   var live = []; // bound widgets on the page, refreshed when the blocks they read change
 
+  // While every list is refreshed, the page's named inputs are read once (a form of many
+  // questions has many lists, each reading every question).
+  var indexed = null;
   function byName(name) {
+    if (indexed) return indexed.get(name) || null;
     return document.querySelector('[name="' + CSS.escape(name) + '"]');
+  }
+  function withIndex(action) {
+    indexed = new Map();
+    document.querySelectorAll("[name]").forEach(function (element) {
+      if (!indexed.has(element.name)) indexed.set(element.name, element);
+    });
+    try { action(); } finally { indexed = null; }
   }
   function valueOf(name) {
     var input = byName(name);
@@ -123,10 +134,18 @@
     select.addEventListener("change", function () { self.value = select.value; });
     select.addEventListener("focus", function () { self.refresh(); });
     select.addEventListener("mousedown", function () { self.refresh(); });
-    this.refresh();
+    if (config.source) {
+      // Filled with the rest of the page (what it reads may be drawn after it); until then
+      // it shows the value it has.
+      select.textContent = "";
+      select.appendChild(new Option(config.blank || config.strings.choose, ""));
+      if (this.value) select.appendChild(new Option("…", this.value));
+      select.value = this.value;
+    } else {
+      this.refresh();
+    }
     live.push(this);
-    // What it reads may be drawn after it (the rest of its block, later blocks).
-    setTimeout(function () { self.refresh(); }, 0);
+    soon();
   }
   BoundChooser.prototype.choices = function () {
     var strings = this.config.strings;
@@ -325,7 +344,6 @@
   };
 
   function BoundAnswer(input, name, id, config, state) {
-    var self = this;
     this.input = input;
     this.name = name;
     this.id = id;
@@ -339,7 +357,7 @@
     this.opName = base + config.opField;
     live.push(this);
     // The question and operator lists are drawn before this field, maybe not yet in the page.
-    setTimeout(function () { self.refresh(); }, 0);
+    soon();
   }
   BoundAnswer.prototype.subject = function () {
     // {kind, answers} of the question chosen in the same block.
@@ -468,7 +486,9 @@
   function refreshAll() {
     pending = null;
     live = live.filter(function (widget) { return widget.input.isConnected; });
-    live.forEach(function (widget) { widget.refresh(); });
+    withIndex(function () {
+      live.forEach(function (widget) { widget.refresh(); });
+    });
   }
   function soon() {
     if (pending === null) pending = setTimeout(refreshAll, 60);
