@@ -31,6 +31,7 @@ from ..registers import service as registers
 from ..registers.models import Register
 from ..widgets import AnswerInput, ChooserSelect
 from ..workflows import spec as workflowspec
+from ..workflows.models import DEFAULT_NAME, Workflow
 from . import builder, logic
 
 
@@ -52,7 +53,7 @@ def context_for(service):
     read = [(code, found[code].name, [(f["name"], f["type"])
                                       for f in found[code].declared_fields])
             for code in looked_up if code in found]
-    definition = service.workflow_definition()
+    definition = _workflow_definition(service)
     language = (get_language() or "ru").split("-")[0]
     steps = [(t["code"], f"{(t.get('label') or {}).get(language) or t['code']} ({t['code']})")
              for t in workflowspec.transitions_from(definition, definition.get("initial"))]
@@ -60,6 +61,15 @@ def context_for(service):
     groups = [(name, name) for name in Group.objects.order_by("name")
               .values_list("name", flat=True)]
     return Context(tuple(builder.subjects(spec, read)), tuple(steps), tuple(groups))
+
+
+def _workflow_definition(service):
+    """The service's workflow as saved; the standard one without making it (showing a form
+    writes nothing)."""
+    if service.workflow_id:
+        return service.workflow.definition
+    saved = Workflow.objects.filter(name=DEFAULT_NAME).values_list("definition", flat=True)
+    return saved.first() or workflowspec.default_definition()
 
 
 # --- blocks ------------------------------------------------------------------------------------
