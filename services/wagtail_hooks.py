@@ -29,34 +29,12 @@ from .cases import inbox
 from .forms import views as form_views
 from .models import DecisionLetterTemplate, OnlineService, Workflow
 from .registers import views as register_views
-from .rules.blocks import RulesBuilderFormMixin
 from .workflows import blocks as workflow_blocks
 from .workflows import diagram as workflow_diagram
 from .workflows import spec as workflowspec
 
 # --- Online services: edited on their service pages; here a read-only list, the "apply on
 # behalf" permission for the group editor, and no deleting a page whose form has cases.
-
-
-class OnlineServiceForm(RulesBuilderFormMixin, WagtailAdminModelForm):
-    """The online service's form: automatic rules edited with the rules builder."""
-
-
-class RulesJsonPanel(Panel):
-    """Read-only: the automatic rules as saved, the JSON Logic the case engine runs."""
-
-    class BoundPanel(Panel.BoundPanel):
-        template_name = "services/admin/rules_json.html"
-
-        def is_shown(self):
-            return bool(self.instance and self.instance.pk and self.instance.rules)
-
-        def get_context_data(self, parent_context=None):
-            context = super().get_context_data(parent_context)
-            context["rules_json"] = json.dumps(self.instance.rules, ensure_ascii=False,
-                                               indent=2)
-            return context
-
 
 
 @hooks.register("register_admin_urls")

@@ -22,9 +22,11 @@ All but launch() work in the current tenant's schema: call them inside tenant_co
 """
 
 import copy
+import json
 import re
 import uuid
 from datetime import timedelta
+from html import unescape
 from urllib.parse import quote
 
 import factory
@@ -32,7 +34,9 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
+from django.utils.text import slugify
 from factory.django import DjangoModelFactory
+from wagtail import blocks
 from wagtail.users.models import UserProfile
 
 from cms.models import ServicePage
@@ -41,6 +45,8 @@ from services.forms.blocks import stream_data_from_spec
 from services.models import ApplicationDraft, Case, OnlineService, Register, Workflow
 from services.notifications.models import Message
 from services.registers import service as registers
+from services.rules.blocks import Context as RulesContext
+from services.rules.blocks import rules_block
 from services.workflows import spec as workflowspec
 from tenants.launch import LaunchRequest, launch_tenant
 
@@ -100,6 +106,14 @@ PERMIT_SPEC = [{"type": "number", "name": "floors", "label": "Floors", "required
                {"type": "yes_no", "name": "heritage", "label": "Heritage site?",
                 "required": True}]
 PERMIT_ANSWERS = {"floors": "5", "heritage": "no"}
+
+#: Automatic rules over PERMIT_SPEC's questions, one of each outcome.
+RULES = [
+    {"name": "Heritage goes to specialists", "when": {"==": [{"var": "heritage"}, "yes"]},
+     "then": "route", "group": "Heritage"},
+    {"name": "Small house", "when": {"<=": [{"var": "floors"}, 3]}, "then": "approve"},
+    {"name": "Too tall", "when": {">": [{"var": "floors"}, 30]}, "then": "refuse"},
+]
 
 #: The standard workflow plus a site visit: inspectors visit during review and hand back.
 WITH_VISIT = copy.deepcopy(workflowspec.DEFAULT)
@@ -327,6 +341,135 @@ def database_url_of(db) -> str:
         auth += ":" + quote(db["PASSWORD"], safe="")
     port = f":{db['PORT']}" if db.get("PORT") else ""
     return f"postgres://{auth}@{host}{port}/{db['NAME']}"
+
+
+# --- What Wagtail's admin posts and draws (the test client through the real views) ------------
+def post_data(block, prefix, value):
+    """{name: value} a browser would post for `value` (raw stream data) of `block` at
+    `prefix`: the names the browser side of StreamField sends (<prefix>-count,
+    <prefix>-<i>-type, -id, -order, -deleted, -value-<child>...)."""
+    data = {}
+    _flatten(block, prefix, value, data)
+    return data
+
+
+def _flatten(block, prefix, value, data):
+    if isinstance(block, blocks.StreamBlock):
+        items = list(value or [])
+        data[f"{prefix}-count"] = str(len(items))
+        for i, item in enumerate(items):
+            child = f"{prefix}-{i}"
+            data.update({f"{child}-type": item["type"], f"{child}-deleted": "",
+                         f"{child}-order": str(i), f"{child}-id": item.get("id") or ""})
+            _flatten(block.child_blocks[item["type"]], f"{child}-value", item["value"], data)
+    elif isinstance(block, blocks.ListBlock):
+        items = list(value or [])
+        data[f"{prefix}-count"] = str(len(items))
+        for i, item in enumerate(items):
+            child = f"{prefix}-{i}"
+            data.update({f"{child}-deleted": "", f"{child}-order": str(i), f"{child}-id": ""})
+            _flatten(block.child_block, f"{child}-value", item, data)
+    elif isinstance(block, blocks.StructBlock):
+        for name, child in block.child_blocks.items():
+            _flatten(child, f"{prefix}-{name}", (value or {}).get(name, child.get_default()),
+                     data)
+    elif isinstance(block, blocks.BooleanBlock):
+        if value:
+            data[prefix] = "on"
+    elif value is None:
+        data[prefix] = ""
+    elif isinstance(value, list | tuple):
+        data[prefix] = [str(v) for v in value]
+    else:
+        data[prefix] = str(value)
+
+
+def rich(text):
+    """A rich text field as the Draftail editor posts it."""
+    return json.dumps({"blocks": [{"key": "a1b2c", "type": "unstyled", "depth": 0,
+                                   "text": text, "inlineStyleRanges": [], "entityRanges": [],
+                                   "data": {}}], "entityMap": {}})
+
+
+#: The blocks the online form's builders post through (their lists do not change the names).
+FORM_BLOCK = OnlineService._meta.get_field("form").stream_block
+LOOKUPS_BLOCK = OnlineService._meta.get_field("register_lookups").stream_block
+RULES_BLOCK = rules_block(RulesContext(subjects=(), steps=(), groups=()))
+
+
+def service_page_data(title, spec=None, *, form=None, rules=(), slug=None, online_id=None,
+                      channel_id=None, accepting=True, apply_url="", delete_online=False,
+                      go_live_at="", workflow="", **extra):
+    """The service page editor's POST data: the content tab, one office channel, and the
+    "Online application" tab with the form built from `spec` (or raw builder data `form`; no
+    online form if both are None) and the rules builder's raw data `rules`. `online_id` /
+    `channel_id`: None for a new row, else the row the editor shows (its id, or "" for a row a
+    revision keeps without one). The slug is what the editor's script makes of the title, as
+    Wagtail does (Cyrillic kept)."""
+    slug = slugify(title, allow_unicode=True) if slug is None else slug
+    has_form = spec is not None or form is not None
+    data = {
+        "title": title, "slug": slug, "summary": "Для вырубки деревьев на участке.",
+        "who_can_apply": rich("Владельцы участков."), "documents-count": "0",
+        "cost_kind": "free", "cost_amount": "", "cost_details": "", "processing_days": "10",
+        "processing_details": "", "legal_basis": rich("Правила благоустройства."),
+        "category": "", "apply_url": apply_url, "seo_title": "", "search_description": "",
+        "go_live_at": go_live_at, "expire_at": "",
+        "comments-TOTAL_FORMS": "0", "comments-INITIAL_FORMS": "0",
+        "comments-MIN_NUM_FORMS": "0", "comments-MAX_NUM_FORMS": "1000",
+        "channels-TOTAL_FORMS": "1",
+        "channels-INITIAL_FORMS": "0" if channel_id is None else "1",
+        "channels-MIN_NUM_FORMS": "1", "channels-MAX_NUM_FORMS": "1000",
+        "channels-0-id": channel_id or "", "channels-0-kind": "office",
+        "channels-0-details": "В администрации.", "channels-0-url": "", "channels-0-phone": "",
+        "channels-0-address": "", "channels-0-ORDER": "1", "channels-0-DELETE": "",
+        "online_services-TOTAL_FORMS": "1" if has_form else "0",
+        "online_services-INITIAL_FORMS": "1" if online_id is not None and has_form else "0",
+        "online_services-MIN_NUM_FORMS": "0", "online_services-MAX_NUM_FORMS": "1",
+    }
+    if has_form:
+        prefix = "online_services-0"
+        data.update({f"{prefix}-id": online_id or "", f"{prefix}-workflow": str(workflow or ""),
+                     f"{prefix}-sla_days": "", f"{prefix}-retention_days": "1095",
+                     f"{prefix}-DELETE": "1" if delete_online else ""})
+        if accepting:
+            data[f"{prefix}-accepting"] = "on"
+        data.update(post_data(FORM_BLOCK, f"{prefix}-form",
+                              form if form is not None else stream_data_from_spec(spec)))
+        data.update(post_data(LOOKUPS_BLOCK, f"{prefix}-register_lookups", []))
+        data.update(post_data(RULES_BLOCK, f"{prefix}-rules", list(rules)))
+    data.update(extra)
+    return data
+
+
+def block_state(html, name):
+    """The value and errors a StreamField `name` is drawn with (its data-w-block-arguments)."""
+    found = re.search(rf'<div id="{name}" data-block data-controller="w-block" '
+                      r'data-w-block-data-value="[^"]*" data-w-block-arguments-value="([^"]*)"',
+                      html)
+    assert found, f"no StreamField {name}"
+    return json.loads(unescape(found.group(1)))
+
+
+def block_definition(html, name):
+    """A StreamField's block definitions (what the browser draws it from), as text."""
+    found = re.search(rf'<div id="{name}" data-block data-controller="w-block" '
+                      r'data-w-block-data-value="([^"]*)"', html)
+    assert found, f"no StreamField {name}"
+    return json.dumps(json.loads(unescape(found.group(1))), ensure_ascii=False)
+
+
+def problems_in(response):
+    """The error messages of an admin form page, for an assertion's message."""
+    html = response.content.decode()
+    found = [re.sub(r"\s+", " ", unescape(m)) for m in re.findall(
+        r'<p class="error-message">(.*?)</p>', html, re.S)]
+    for name, arguments in re.findall(r'<div id="([\w-]+)" data-block [^>]*'
+                                      r'data-w-block-arguments-value="([^"]*)"', html):
+        errors = json.loads(unescape(arguments))[1]
+        if errors:
+            found.append(f"{name}: {json.dumps(errors, ensure_ascii=False)}")
+    return found
 
 
 # --- The citizen's journey over HTTP (the test client) --------------------------------------

@@ -1,12 +1,11 @@
 """Builders, not codes (issue 12): a condition picks the earlier question and its answer from
 lists, automatic rules are composed from lists and saved as the same JSON Logic, and each
 problem is explained on the question, rule or part of it where it was made. Conversions both
-ways on their own, then through the real admin views."""
+ways on their own, then through the real admin views: the service page editor, whose
+"Online application" tab holds the form and its rules."""
 
 import json
-import re
 import uuid
-from html import unescape
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -16,17 +15,25 @@ from django.utils import translation
 from django_tenants.utils import tenant_context
 from wagtail.blocks.stream_block import StreamBlockValidationError
 
-from cms.models import ServicePage
+from cms.models import ServiceIndexPage, ServicePage
 from services.cases.models import Channel
 from services.forms.blocks import spec_from_stream, stream_data_from_spec
 from services.models import OnlineService, Workflow
 from services.rules import builder
 from services.rules import logic as rules_logic
 from services.rules.blocks import Context, RulesField, stream_data
+from services.workflows.spec import STAFF_GROUP
+from tenants import staff
 
-from .streamdata import post_data
-from .test_apply import NORTH
-from .test_cases import RULES
+from .factories import (
+    NORTH,
+    RULES,
+    block_definition,
+    block_state,
+    post_data,
+    problems_in,
+    service_page_data,
+)
 
 FORM = OnlineService._meta.get_field("form").stream_block
 
@@ -278,10 +285,15 @@ def test_rule_problems_name_the_part_of_the_rule():
         (1, "when"), (2, "then"), (3, "group"), (4, "name")]
 
 
-# --- through the admin ----------------------------------------------------------------------
+# --- through the service page editor ------------------------------------------------------
+TITLE = "Разрешение на строительство дома"
+FORM_FIELD, RULES_FIELD = "online_services-0-form", "online_services-0-rules"
+
+
 @pytest.fixture
-def admin_client(client, tenant_a):
-    """The tenant's administrator, reading the admin in English, logged in."""
+def editor(client, tenant_a):
+    """The tenant's administrator, reading the admin in English, logged in, and the address
+    of a new service page in the Russian catalogue."""
     from wagtail.users.models import UserProfile
 
     with tenant_context(tenant_a):
@@ -289,106 +301,81 @@ def admin_client(client, tenant_a):
         profile = UserProfile.get_for_user(admin)
         profile.preferred_language = "en"
         profile.save()
+        index = ServiceIndexPage.objects.get(locale__language_code="ru")
         client.force_login(admin)
     connection.set_schema_to_public()
-    return client
+    return {"client": client, "tenant": tenant_a,
+            "add": f"/admin/pages/add/cms/servicepage/{index.pk}/"}
 
 
-def service_data(service_or_page, form, rules=(), workflow=""):
-    """What the online service's edit form posts."""
-    page = service_or_page.page if isinstance(service_or_page, OnlineService) else \
-        service_or_page
-    data = {"page": str(page.pk), "accepting": "on", "workflow": str(workflow),
-            "sla_days": "", "retention_days": "1095"}
-    data.update(post_data(FORM, "form", form))
-    data.update(post_data(OnlineService._meta.get_field("register_lookups").stream_block,
-                          "register_lookups", []))
-    data.update(rules_post(rules))
-    return data
+def add_page(editor, form, rules=()):
+    """Publish a new service page with the online form `form` (raw builder data)."""
+    response = editor["client"].post(
+        editor["add"], {**service_page_data(TITLE, form=form, rules=rules),
+                        "action-publish": "1"}, **NORTH)
+    assert response.status_code == 302, problems_in(response)
+    with tenant_context(editor["tenant"]):
+        page = ServicePage.objects.get(title=TITLE)
+    connection.set_schema_to_public()
+    return page
 
 
-def rules_post(rules):
-    field = RulesField(context=CONTEXT, required=False)
-    return post_data(field.block, "rules", rules)
+def edit_page(editor, page, form, rules=(), workflow=""):
+    """Post the page editor for `page` (published), its rows kept, with `form` and `rules`."""
+    with tenant_context(editor["tenant"]):
+        latest = ServicePage.objects.get(pk=page.pk).get_latest_revision_as_object()
+        online_id = str(latest.online_services.all()[0].pk or "")
+        channel_id = str(latest.channels.all()[0].pk or "")
+    connection.set_schema_to_public()
+    return editor["client"].post(
+        f"/admin/pages/{page.pk}/edit/",
+        {**service_page_data(TITLE, form=form, rules=rules, online_id=online_id,
+                             channel_id=channel_id, slug=page.slug, workflow=workflow),
+         "action-publish": "1"}, **NORTH)
 
 
-def block_state(html, name):
-    """The value and errors a StreamField is drawn with (its data-w-block-arguments)."""
-    found = re.search(rf'<div id="{name}" data-block data-controller="w-block" '
-                      r'data-w-block-data-value="[^"]*" data-w-block-arguments-value="([^"]*)"',
-                      html)
-    assert found, f"no StreamField {name}"
-    return json.loads(unescape(found.group(1)))
+def screen(editor, page):
+    return editor["client"].get(f"/admin/pages/{page.pk}/edit/", **NORTH).content.decode()
 
 
-def problems_in(response):
-    """The error messages of an admin form page, for an assertion's message."""
-    html = response.content.decode()
-    found = [re.sub(r"\s+", " ", unescape(m)) for m in re.findall(
-        r'<p class="error-message">(.*?)</p>', html, re.S)]
-    for name, arguments in re.findall(r'<div id="(\w+)" data-block [^>]*'
-                                      r'data-w-block-arguments-value="([^"]*)"', html):
-        errors = json.loads(unescape(arguments))[1]
-        if errors:
-            found.append(f"{name}: {json.dumps(errors, ensure_ascii=False)}")
-    return found
-
-
-def block_definition(html, name):
-    """A StreamField's block definitions (what the browser draws it from), as text."""
-    found = re.search(rf'<div id="{name}" data-block data-controller="w-block" '
-                      r'data-w-block-data-value="([^"]*)"', html)
-    return json.dumps(json.loads(unescape(found.group(1))), ensure_ascii=False)
-
-
-def test_an_editor_builds_a_form_with_a_condition_chosen_from_the_questions(admin_client,
-                                                                            tenant_a):
-    with tenant_context(tenant_a):
-        page = ServicePage.objects.get(slug="building-permit", locale__language_code="ru")
-    add = "/admin/snippets/services/onlineservice/add/"
-    screen = admin_client.get(add, **NORTH).content.decode()
-    assert "dgbox.widgets.ChooserSelect" in block_definition(screen, "form")
-    assert "services/admin/builders.js" in screen
+def test_an_editor_builds_a_form_with_a_condition_chosen_from_the_questions(editor):
+    added = editor["client"].get(editor["add"], **NORTH).content.decode()
+    assert "services/admin/builders.js" in added
     kids = str(uuid.uuid4())
     form = [question("yes_no", "Есть дети", id=kids),
             question("number", "Сколько детей", condition=(kids, "eq", "yes")),
             question("text", "Школа", condition=(kids, "eq", "yes"))]
-    response = admin_client.post(add, service_data(page, form), **NORTH)
-    assert response.status_code == 302, problems_in(response)
-    with tenant_context(tenant_a):
+    page = add_page(editor, form)
+    with tenant_context(editor["tenant"]):
         service = OnlineService.objects.get(page=page)
         spec = service.current_version().spec
         assert spec[1]["show_if"] == {"field": "est_deti", "value": "yes"}
-        edit = f"/admin/snippets/services/onlineservice/edit/{service.pk}/"
-    # It opens on the question chosen (its block), and a condition that cannot work is
-    # explained on the question and part where it was made; nothing is saved.
-    state = block_state(admin_client.get(edit, **NORTH).content.decode(), "form")
-    assert state[0][1]["value"]["show_if_field"] == [kids]
+    # It opens on the question chosen (its block), from a list; a condition that cannot work
+    # is explained on the question and part where it was made; nothing is published.
+    html = screen(editor, page)
+    assert "dgbox.widgets.ChooserSelect" in block_definition(html, FORM_FIELD)
+    assert block_state(html, FORM_FIELD)[0][1]["value"]["show_if_field"] == [kids]
     form[2]["value"]["show_if_value"] = "наверное"
-    response = admin_client.post(edit, service_data(service, form), **NORTH)
+    response = edit_page(editor, page, form)
     assert response.status_code == 200
     html = response.content.decode()
-    assert "could not be saved" in html
-    error = block_state(html, "form")[1]["blockErrors"]["2"]["blockErrors"]["show_if_value"]
+    assert "could not be" in html
+    error = block_state(html, FORM_FIELD)[1]["blockErrors"]["2"]["blockErrors"]["show_if_value"]
     assert error["messages"] == [
         "Question 3 (Школа): “наверное” is not an answer to “Есть дети”."]
-    with tenant_context(tenant_a):
+    with tenant_context(editor["tenant"]):
         assert OnlineService.objects.get(pk=service.pk).versions.count() == 1
 
 
-def test_an_editor_builds_rules_from_lists_and_they_save_as_json_logic(admin_client,
-                                                                      tenant_a):
-    with tenant_context(tenant_a):
-        page = ServicePage.objects.get(slug="building-permit", locale__language_code="ru")
-        service = OnlineService.objects.create(page=page, form=stream_data_from_spec([
-            dict(SPEC[0], help_text=""), dict(SPEC[1], help_text="")]))
-        edit = f"/admin/snippets/services/onlineservice/edit/{service.pk}/"
-        form = FORM.get_prep_value(service.form)
-    screen = admin_client.get(edit, **NORTH).content.decode()
-    definition = block_definition(screen, "rules")
+def test_an_editor_builds_rules_from_lists_and_they_save_as_json_logic(editor):
+    form = stream_data_from_spec([dict(SPEC[0], help_text=""), dict(SPEC[1], help_text="")])
+    page = add_page(editor, form)
+    definition = block_definition(screen(editor, page), RULES_FIELD)
     for offered in ("Этажность", "How the application came", "Approve (approve)",
-                    "Route to a staff group", "Case workers", "data-kind"):
+                    "Route to a staff group", "data-kind"):
         assert offered in definition, offered
+    with translation.override("en"):
+        assert staff.group_label(STAFF_GROUP) in definition
     rules = [
         {"type": "rule", "value": {"name": "Небольшой дом", "match": "all", "then": "approve",
                                    "group": "", "conditions": [
@@ -396,62 +383,62 @@ def test_an_editor_builds_rules_from_lists_and_they_save_as_json_logic(admin_cli
                                        {"subject": "heritage", "operator": "eq",
                                         "answer": "no"}]}},
         {"type": "rule", "value": {"name": "Памятник", "match": "any", "then": "route",
-                                   "group": "Case workers", "conditions": [
+                                   "group": STAFF_GROUP, "conditions": [
                                        {"subject": "heritage", "operator": "eq",
                                         "answer": "yes"}]}},
         {"type": "json", "value": {"rule": json.dumps(
             {"name": "Выше пяти", "then": "refuse",
              "when": {">": [{"+": [{"var": "floors"}, 1]}, 6]}}, ensure_ascii=False)}},
     ]
-    response = admin_client.post(edit, service_data(service, form, rules), **NORTH)
+    response = edit_page(editor, page, form, rules)
     assert response.status_code == 302, problems_in(response)
     expected = [
         {"name": "Небольшой дом", "then": "approve", "when": {"and": [
             {"<=": [{"var": "floors"}, 3]}, {"==": [{"var": "heritage"}, "no"]}]}},
-        {"name": "Памятник", "then": "route", "group": "Case workers",
+        {"name": "Памятник", "then": "route", "group": STAFF_GROUP,
          "when": {"==": [{"var": "heritage"}, "yes"]}},
         {"name": "Выше пяти", "then": "refuse",
          "when": {">": [{"+": [{"var": "floors"}, 1]}, 6]}},
     ]
-    with tenant_context(tenant_a):
-        assert OnlineService.objects.get(pk=service.pk).rules == expected
+    with tenant_context(editor["tenant"]):
+        assert OnlineService.objects.get(page=page).rules == expected
     # The saved JSON is shown read-only; the builder opens on the same rules.
-    screen = admin_client.get(edit, **NORTH).content.decode()
-    assert "data-rules-json" in screen and "&quot;Небольшой дом&quot;" in screen
-    assert [item["type"] for item in block_state(screen, "rules")[0]] == ["rule", "rule", "json"]
+    html = screen(editor, page)
+    assert "data-rules-json" in html and "&quot;Небольшой дом&quot;" in html
+    assert [item["type"] for item in block_state(html, RULES_FIELD)[0]] == \
+        ["rule", "rule", "json"]
 
     # A step the workflow does not allow for a new case is explained on the rule's "Then".
     rules[0]["value"]["then"] = "info_received"
-    response = admin_client.post(edit, service_data(service, form, rules), **NORTH)
+    response = edit_page(editor, page, form, rules)
     assert response.status_code == 200
-    errors = block_state(response.content.decode(), "rules")[1]["blockErrors"]
+    errors = block_state(response.content.decode(), RULES_FIELD)[1]["blockErrors"]
     assert "“info_received” is not a step the workflow allows for a new case" in \
         errors["0"]["blockErrors"]["then"]["messages"][0]
     # A value that is not a number is explained on the condition's value.
     rules[0]["value"]["then"] = "approve"
     rules[0]["value"]["conditions"][0]["answer"] = "три"
-    response = admin_client.post(edit, service_data(service, form, rules), **NORTH)
-    errors = block_state(response.content.decode(), "rules")[1]["blockErrors"]
+    response = edit_page(editor, page, form, rules)
+    assert response.status_code == 200
+    errors = block_state(response.content.decode(), RULES_FIELD)[1]["blockErrors"]
     condition = errors["0"]["blockErrors"]["conditions"]["blockErrors"]["0"]
     assert condition["blockErrors"]["answer"]["messages"] == ["Write a number, like 3 or 2.5."]
-    with tenant_context(tenant_a):
-        assert OnlineService.objects.get(pk=service.pk).rules == expected
+    with tenant_context(editor["tenant"]):
+        assert OnlineService.objects.get(page=page).rules == expected
 
 
-def test_removing_a_question_a_rule_reads_is_explained_on_that_rule(admin_client, tenant_a):
-    with tenant_context(tenant_a):
-        page = ServicePage.objects.get(slug="building-permit", locale__language_code="ru")
-        service = OnlineService.objects.create(
-            page=page, form=stream_data_from_spec([dict(SPEC[0], help_text=""),
-                                                   dict(SPEC[1], help_text="")]),
-            rules=RULES[:2], workflow=Workflow.default())
-        edit = f"/admin/snippets/services/onlineservice/edit/{service.pk}/"
-        form = FORM.get_prep_value(service.form)
-        rules = stream_data(RULES[:2], {s.var: s for s in builder.subjects(service.spec)})
-        workflow = service.workflow_id
-    response = admin_client.post(edit, service_data(service, form[1:], rules, workflow),
-                                 **NORTH)
+def test_removing_a_question_a_rule_reads_is_explained_on_that_rule(editor):
+    form = stream_data_from_spec([dict(SPEC[0], help_text=""), dict(SPEC[1], help_text="")])
+    catalogue = {s.var: s for s in builder.subjects(SPEC[:2])}
+    with tenant_context(editor["tenant"]):
+        workflow = Workflow.default().pk
+    page = add_page(editor, form)  # the rules' lists offer the questions once saved
+    response = edit_page(editor, page, form, stream_data(RULES[:2], catalogue), workflow)
+    assert response.status_code == 302, problems_in(response)
+    with tenant_context(editor["tenant"]):
+        assert OnlineService.objects.get(page=page).rules == RULES[:2]
+    response = edit_page(editor, page, form[1:], stream_data(RULES[:2], catalogue), workflow)
     assert response.status_code == 200
-    errors = block_state(response.content.decode(), "rules")[1]["blockErrors"]
+    errors = block_state(response.content.decode(), RULES_FIELD)[1]["blockErrors"]
     assert list(errors) == ["1"]
     assert "“floors” is not a question of this form" in errors["1"]["messages"][0]

@@ -23,18 +23,13 @@ from .factories import (
     NORTH,
     PDF,
     PERMIT_SPEC,
+    RULES,
     OnlineServiceFactory,
     StaffFactory,
     SubmittedCaseFactory,
 )
 
 pytestmark = pytest.mark.django_db
-RULES = [
-    {"name": "Heritage goes to specialists", "when": {"==": [{"var": "heritage"}, "yes"]},
-     "then": "route", "group": "Heritage"},
-    {"name": "Small house", "when": {"<=": [{"var": "floors"}, 3]}, "then": "approve"},
-    {"name": "Too tall", "when": {">": [{"var": "floors"}, 30]}, "then": "refuse"},
-]
 
 
 @pytest.fixture

@@ -18,9 +18,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.test import Client
 from django.utils import timezone
-from django.utils.text import slugify
 from django_tenants.utils import tenant_context
-from wagtail import blocks
 from wagtail.models import (
     GroupApprovalTask,
     GroupPagePermission,
@@ -35,7 +33,7 @@ from cms.models import ServiceIndexPage, ServicePage
 from services.forms.blocks import stream_data_from_spec
 from services.models import Case, OnlineService, Workflow
 
-from .factories import NORTH, SubmittedCaseFactory
+from .factories import NORTH, SubmittedCaseFactory, service_page_data
 
 pytestmark = pytest.mark.django_db
 
@@ -50,82 +48,9 @@ ANSWERS = {"applicant_name": "Иван Петров", "applicant_email": "ivan@e
 
 
 # --- what the page editor posts ------------------------------------------------------------
-def rich(text):
-    """A rich text field as the Draftail editor posts it."""
-    return json.dumps({"blocks": [{"key": "a1b2c", "type": "unstyled", "depth": 0,
-                                   "text": text, "inlineStyleRanges": [], "entityRanges": [],
-                                   "data": {}}], "entityMap": {}})
-
-
-def block_data(block, value, prefix):
-    """The POST data Wagtail's block widgets send for `value` (raw stream data)."""
-    if isinstance(block, blocks.StreamBlock):
-        data = {f"{prefix}-count": str(len(value))}
-        for i, item in enumerate(value):
-            data.update({f"{prefix}-{i}-type": item["type"], f"{prefix}-{i}-deleted": "",
-                         f"{prefix}-{i}-order": str(i), f"{prefix}-{i}-id": ""})
-            data.update(block_data(block.child_blocks[item["type"]], item["value"],
-                                   f"{prefix}-{i}-value"))
-        return data
-    if isinstance(block, blocks.ListBlock):
-        data = {f"{prefix}-count": str(len(value or []))}
-        for i, item in enumerate(value or []):
-            data.update({f"{prefix}-{i}-deleted": "", f"{prefix}-{i}-order": str(i),
-                         f"{prefix}-{i}-id": ""})
-            data.update(block_data(block.child_block, item, f"{prefix}-{i}-value"))
-        return data
-    if isinstance(block, blocks.StructBlock):
-        data = {}
-        for name, child in block.child_blocks.items():
-            data.update(block_data(child, (value or {}).get(name, child.get_default()),
-                                   f"{prefix}-{name}"))
-        return data
-    if isinstance(block, blocks.BooleanBlock):
-        return {prefix: "on"} if value else {}
-    if value is None:
-        return {prefix: ""}
-    return {prefix: value if isinstance(value, list) else str(value)}
-
-
-def page_data(title=TITLE, slug=None, spec=SPEC, *, online_id=None, channel_id=None,
-              accepting=True, apply_url="", delete_online=False, go_live_at="", **extra):
-    """The service page editor's POST data: the content tab, one office channel, and the
-    "Online application" tab with the form built from `spec` (none if `spec` is None).
-    `online_id`/`channel_id`: None for a new row, else the row the editor shows (its id, or
-    "" for a row a revision keeps without one). The slug is what the editor's script makes
-    of the title, as Wagtail does (Cyrillic kept)."""
-    slug = slugify(title, allow_unicode=True) if slug is None else slug
-    data = {
-        "title": title, "slug": slug, "summary": "Для вырубки деревьев на участке.",
-        "who_can_apply": rich("Владельцы участков."), "documents-count": "0",
-        "cost_kind": "free", "cost_amount": "", "cost_details": "", "processing_days": "10",
-        "processing_details": "", "legal_basis": rich("Правила благоустройства."),
-        "category": "", "apply_url": apply_url, "seo_title": "", "search_description": "",
-        "go_live_at": go_live_at, "expire_at": "",
-        "comments-TOTAL_FORMS": "0", "comments-INITIAL_FORMS": "0",
-        "comments-MIN_NUM_FORMS": "0", "comments-MAX_NUM_FORMS": "1000",
-        "channels-TOTAL_FORMS": "1",
-        "channels-INITIAL_FORMS": "0" if channel_id is None else "1",
-        "channels-MIN_NUM_FORMS": "1", "channels-MAX_NUM_FORMS": "1000",
-        "channels-0-id": channel_id or "", "channels-0-kind": "office",
-        "channels-0-details": "В администрации.", "channels-0-url": "", "channels-0-phone": "",
-        "channels-0-address": "", "channels-0-ORDER": "1", "channels-0-DELETE": "",
-        "online_services-TOTAL_FORMS": "0" if spec is None else "1",
-        "online_services-INITIAL_FORMS": "0" if online_id is None or spec is None else "1",
-        "online_services-MIN_NUM_FORMS": "0", "online_services-MAX_NUM_FORMS": "1",
-    }
-    if spec is not None:
-        prefix = "online_services-0"
-        data.update({f"{prefix}-id": online_id or "", f"{prefix}-workflow": "",
-                     f"{prefix}-sla_days": "", f"{prefix}-retention_days": "1095",
-                     f"{prefix}-register_lookups-count": "0", f"{prefix}-rules": "[]",
-                     f"{prefix}-DELETE": "1" if delete_online else ""})
-        if accepting:
-            data[f"{prefix}-accepting"] = "on"
-        form_block = OnlineService._meta.get_field("form").stream_block
-        data.update(block_data(form_block, stream_data_from_spec(spec), f"{prefix}-form"))
-    data.update(extra)
-    return data
+def page_data(title=TITLE, slug=None, spec=SPEC, **kwargs):
+    """The service page editor's POST data (tests/factories.py service_page_data)."""
+    return service_page_data(title, spec, slug=slug, **kwargs)
 
 
 def body(response):

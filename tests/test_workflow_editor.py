@@ -7,7 +7,6 @@ import copy
 import importlib
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import connection
 from django.utils import translation
@@ -19,7 +18,15 @@ from services.workflows import blocks as workflow_blocks
 from services.workflows import spec as workflowspec
 from services.workflows.models import DEFAULT_NAME
 
-from .factories import NORTH, WITH_VISIT, StaffFactory, SubmittedCaseFactory, WorkflowFactory
+from .factories import (
+    NORTH,
+    WITH_VISIT,
+    StaffFactory,
+    SubmittedCaseFactory,
+    WorkflowFactory,
+    block_definition,
+    block_state,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -269,8 +276,6 @@ def test_the_data_migration_fills_the_blocks_of_a_json_only_workflow(tenant_a):
 
 # --- states and groups chosen from lists (issue 12) ---------------------------------------------
 def test_steps_choose_states_and_groups_from_lists(editor):
-    from .test_builders import block_definition, block_state
-
     with tenant_context(editor["tenant"]):
         Group.objects.get_or_create(name="Инспекторы")
     html = body(editor["client"].get(editor["url"], **NORTH))
@@ -313,8 +318,6 @@ def test_ticked_states_save_as_the_codes_they_were(editor):
 ], ids=["unknown-target", "after-the-end", "two-starts", "unreachable"])
 def test_a_problem_is_also_shown_on_the_block_where_it_was_made(editor, data, field, index,
                                                                   part, message):
-    from .test_builders import block_state
-
     response = editor["client"].post(editor["url"], data(), **NORTH)
     assert response.status_code == 200
     html = body(response)

@@ -12,7 +12,6 @@ from wagtail.admin.panels import (
     FieldPanel,
     FieldRowPanel,
     HelpPanel,
-    InlinePanel,
     MultiFieldPanel,
     ObjectList,
     TabbedInterface,
@@ -26,6 +25,7 @@ from tenants import registers
 
 from ..fields import RegisterCodeField, RegisterCodesField
 from ..forms import ONLINE_FORM, ServicePageForm
+from ..panels import InlinePanel
 
 CONTENT_BLOCKS = [
     ("heading", blocks.CharBlock(form_classname="title", label=_("Heading"))),

@@ -36,6 +36,7 @@ from ..workflows import spec as workflowspec
 from ..workflows.models import Workflow
 from . import spec as formspec
 from .blocks import FormBuilderBlock, spec_from_stream
+from .editor import OnlineServiceForm, RulesJsonPanel
 from .reference_prefix import ReferencePrefixForm
 
 log = logging.getLogger(__name__)
@@ -109,8 +110,11 @@ class OnlineService(models.Model):
     panels = [FieldPanel("accepting"), FieldPanel("form"),
               MultiFieldPanel([FieldPanel("workflow"), FieldPanel("sla_days"),
                                FieldPanel("retention_days")], heading=_("Handling")),
-              MultiFieldPanel([FieldPanel("register_lookups"), FieldPanel("rules")],
+              MultiFieldPanel([FieldPanel("register_lookups"), FieldPanel("rules"),
+                               RulesJsonPanel(heading=_("Automatic rules as saved (JSON)"))],
                               heading=_("Automatic decisions"))]
+    #: The rows' editor form: rules with the builder (cms.panels.InlinePanel uses it).
+    base_form_class = OnlineServiceForm
 
     objects = OnlineServiceQuerySet.as_manager()
 

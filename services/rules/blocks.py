@@ -27,6 +27,8 @@ from wagtail.blocks.list_block import ListBlockValidationError
 from wagtail.blocks.stream_block import StreamBlockValidationError, StreamValue
 from wagtail.blocks.struct_block import StructBlockValidationError
 
+from tenants import staff
+
 from ..registers import service as registers
 from ..registers.models import Register
 from ..widgets import AnswerInput, ChooserSelect
@@ -46,7 +48,7 @@ class Context:
 
 def context_for(service):
     """The lists the builder offers for a service, from what is saved."""
-    spec = service.spec if service.pk else []
+    spec = service.spec if service.form else []  # a draft's form too (rows kept in revisions)
     looked_up, _problems = registers.check_lookups(service.lookups, spec)
     found = {register.code: register for register in
              Register.objects.filter(code__in=list(looked_up))}
@@ -58,7 +60,7 @@ def context_for(service):
     steps = [(t["code"], f"{(t.get('label') or {}).get(language) or t['code']} ({t['code']})")
              for t in workflowspec.transitions_from(definition, definition.get("initial"))]
     steps.append(("route", str(_("Route to a staff group"))))
-    groups = [(name, name) for name in Group.objects.order_by("name")
+    groups = [(name, staff.group_label(name)) for name in Group.objects.order_by("name")
               .values_list("name", flat=True)]
     return Context(tuple(builder.subjects(spec, read)), tuple(steps), tuple(groups))
 
