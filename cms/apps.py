@@ -1,8 +1,10 @@
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
+from wagtail.users.apps import WagtailUsersAppConfig
 
 
 class CmsConfig(AppConfig):
+    default = True  # this module also holds WagtailUsersConfig
     name = "cms"
     verbose_name = _("Tenant content sites")
     default_auto_field = "django.db.models.BigAutoField"
@@ -22,3 +24,10 @@ class CmsConfig(AppConfig):
             "moderator", _("Moderator"),
             _("Writes, changes and publishes pages, and approves what editors send."),
             group="Moderators", group_label=_("Moderators")))
+
+
+class WagtailUsersConfig(WagtailUsersAppConfig):
+    """Wagtail's users app (installed in its place), with Settings → Groups showing the
+    groups of dgbox's roles by their translated names (cms/groups.py)."""
+
+    group_viewset = "cms.groups.GroupViewSet"

@@ -10,3 +10,6 @@ class TenantsConfig(AppConfig):
     def ready(self) -> None:
         # Django's place for connecting receivers: models can be imported only from here on.
         from .launch import spares  # noqa: F401, PLC0415 - restocks the pool on template refresh
+        from .staff import show_groups_by_role  # noqa: PLC0415 - uses the auth models
+
+        show_groups_by_role()

@@ -3,8 +3,9 @@
 A role is what a person may do, said plainly ("Editor", "Case worker"). Behind it is either
 the administrator flag or a group whose stored name code looks up (Wagtail's "Editors" and
 "Moderators", services' "Case workers"); those names never change, only how they are shown
-(`group_label`). The apps that own the groups register their roles here when they start (cms:
-editor and moderator; services: case worker), so this module imports none of them.
+(`group_label`, which every screen that prints a group uses: `show_groups_by_role`). The apps
+that own the groups register their roles here when they start (cms: editor and moderator;
+services: case worker), so this module imports none of them.
 
 An invitation works like the first administrator's at launch (tenants/provisioning.py): the
 person gets an account in this tenant's schema only, with no password, and an e-mail with a
@@ -69,12 +70,32 @@ def roles() -> list[Role]:
     return list(_roles.values())
 
 
-def group_label(name: str) -> str:
-    """How the group stored as `name` is shown: its role's translated name, else the name."""
+def role_of_group(name: str) -> Role | None:
+    """The role whose group is stored as `name`, if any."""
     for role in _roles.values():
         if role.group and role.group == name:
-            return str(role.group_label or role.label)
-    return name
+            return role
+    return None
+
+
+def group_label(name: str) -> str:
+    """How the group stored as `name` is shown: its role's translated name, else the name."""
+    role = role_of_group(name)
+    return str(role.group_label or role.label) if role else name
+
+
+def _group_shown(group: Group) -> str:
+    return group_label(group.name)
+
+
+def show_groups_by_role() -> None:
+    """Show every group by `group_label` wherever Django or Wagtail print a group (str():
+    the Roles tab of a user, the users list's group filter, "assign role", a workflow
+    task's groups, page privacy, messages). Stored names never change: code and workflows
+    look groups up by them, and Wagtail's own migrations made "Editors" and "Moderators"
+    in the template every tenant starts from
+    (docs/decisions/0006-group-names-shown-translated.md)."""
+    Group.__str__ = _group_shown  # type: ignore[method-assign,assignment]
 
 
 class InvitationError(ValidationError):

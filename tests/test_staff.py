@@ -6,6 +6,7 @@ import re
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.core import mail
 from django.db import connection
 from django.utils import translation
@@ -144,3 +145,88 @@ def test_stored_group_names_are_shown_in_words():
         assert staff.group_label(STAFF_GROUP) == "Case workers"
     assert [role.code for role in staff.roles()][:1] == ["administrator"]
     assert {"editor", "moderator", "case_worker"} <= {role.code for role in staff.roles()}
+
+
+# --- group names on Wagtail's own screens (decision 6) --------------------------------------
+RUSSIAN_GROUPS = ("Специалисты по заявлениям", "Редакторы", "Модераторы")
+ENGLISH_GROUPS = ("Case workers", "Editors", "Moderators")
+
+
+def shown_groups(html):
+    """The group names a screen shows as text (tags stripped), English and Russian."""
+    text = re.sub(r"<[^>]+>", " ", html)
+    return {name for name in RUSSIAN_GROUPS + ENGLISH_GROUPS
+            if re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", text)}
+
+
+def test_groups_are_listed_and_chosen_by_their_translated_names(administrator, tenant_a):
+    with tenant_context(tenant_a):
+        olga = StaffFactory(username="olga", groups=["Editors", STAFF_GROUP])
+        Group.objects.get_or_create(name="Инспекторы")
+    connection.set_schema_to_public()
+    screens = {
+        "groups": "/admin/groups/",
+        "users (group filter)": "/admin/users/",
+        "user's roles tab": f"/admin/users/edit/{olga.pk}/",
+        "new user's roles": "/admin/users/new/",
+    }
+    for screen, url in screens.items():
+        response = administrator.get(url, **NORTH)
+        assert response.status_code == 200, screen
+        html = response.content.decode()
+        assert shown_groups(html) == set(RUSSIAN_GROUPS), screen
+    assert "Инспекторы" in administrator.get("/admin/groups/", **NORTH).content.decode()
+    # The roles tab still ticks her groups: the stored names are unchanged.
+    roles = administrator.get(screens["user's roles tab"], **NORTH).content.decode()
+    ticked = re.findall(r'<input type="checkbox" name="groups" value="(\d+)"[^>]*checked', roles)
+    with tenant_context(tenant_a):
+        assert set(Group.objects.filter(pk__in=ticked).values_list("name", flat=True)) == {
+            "Editors", STAFF_GROUP}
+
+
+def test_a_role_s_group_is_titled_translated_and_its_name_kept(administrator, tenant_a):
+    with tenant_context(tenant_a):
+        group = Group.objects.get(name=STAFF_GROUP)
+    connection.set_schema_to_public()
+    url = f"/admin/groups/edit/{group.pk}/"
+    html = administrator.get(url, **NORTH).content.decode()
+    assert "Специалисты по заявлениям" in html
+    assert re.search(r'<input type="text" name="name" value="Case workers"[^>]*disabled', html)
+    assert "Роль «Специалист по заявлениям» находит свою группу по этому названию" in html
+    # A renaming posted anyway (the field is disabled in the browser) is not applied.
+    permissions = re.findall(r'<input type="checkbox" name="permissions" value="(\d+)"[^>]*checked',
+                             html)
+    response = administrator.post(url, {"name": "Заявления", "permissions": permissions,
+                                        **_empty_permission_formsets(html)}, **NORTH)
+    assert response.status_code == 302, (response.context["form"].errors, [
+        (p.prefix, p.errors, getattr(p, "non_form_errors", list)()) for p in
+        response.context.get("permission_panels", [])])
+    with tenant_context(tenant_a):
+        assert Group.objects.filter(pk=group.pk, name=STAFF_GROUP).exists()
+
+
+def _empty_permission_formsets(html):
+    """The management forms of the group editor's permission formsets, with no rows."""
+    data = {}
+    for prefix in set(re.findall(r'name="([\w-]+)-TOTAL_FORMS"', html)):
+        data.update({f"{prefix}-TOTAL_FORMS": "0", f"{prefix}-INITIAL_FORMS": "0",
+                     f"{prefix}-MIN_NUM_FORMS": "0", f"{prefix}-MAX_NUM_FORMS": "1000"})
+    return data
+
+
+def test_a_group_staff_made_can_be_renamed(administrator, tenant_a):
+    with tenant_context(tenant_a):
+        group = Group.objects.create(name="Инспекторы")
+    connection.set_schema_to_public()
+    html = administrator.get(f"/admin/groups/edit/{group.pk}/", **NORTH).content.decode()
+    assert not re.search(r'<input type="text" name="name"[^>]*disabled', html)
+
+
+def test_english_readers_see_the_english_names(client, tenant_a):
+    with tenant_context(tenant_a):
+        reader = StaffFactory(username="reader", is_superuser=True, is_staff=True,
+                              admin_language="en")
+        client.force_login(reader)
+    connection.set_schema_to_public()
+    html = client.get("/admin/groups/", **NORTH).content.decode()
+    assert shown_groups(html) == set(ENGLISH_GROUPS)

@@ -82,7 +82,7 @@ TENANT_APPS = [
     "wagtail.contrib.redirects",
     "wagtail.embeds",
     "wagtail.sites",
-    "wagtail.users",
+    "cms.apps.WagtailUsersConfig",  # wagtail.users, groups shown by role (cms/groups.py)
     "wagtail.snippets",
     "wagtail.documents",
     "wagtail.images",

@@ -24,6 +24,8 @@ from wagtail import blocks
 from wagtail.blocks.stream_block import StreamBlockValidationError
 from wagtail.blocks.struct_block import StructBlockValidationError
 
+from tenants import staff
+
 from ..widgets import ChooserCheckboxes, ChooserSelect
 from . import spec as workflowspec
 
@@ -42,7 +44,7 @@ def group_choices():
     tenant's schema, e.g. when migrations are made)."""
     if getattr(connection, "schema_name", None) in (None, get_public_schema_name()):
         return []
-    return [*((name, name) for name in Group.objects.order_by("name")
+    return [*((name, staff.group_label(name)) for name in Group.objects.order_by("name")
               .values_list("name", flat=True)),
             (APPLICANT, _("The applicant (their own step, e.g. sending what was asked)"))]
 
