@@ -36,6 +36,8 @@ from wagtail.admin.views.generic import IndexView
 from wagtail.permission_policies import ModelPermissionPolicy
 
 from tenants import staff
+from tenants.audit.models import Kind as AuditKind
+from tenants.audit.service import record as audit
 
 from ..applications.models import UploadedFile
 from ..forms.spec import answer_rows
@@ -477,7 +479,9 @@ def _render_detail(request, case, status=200, **kwargs):
 @never_cache
 @can_view
 def case_detail(request, pk):
-    return _render_detail(request, _case_or_404(pk))
+    case = _case_or_404(pk)
+    audit(AuditKind.CASE_VIEWED, case.reference, obj=case)
+    return _render_detail(request, case)
 
 
 @never_cache
@@ -577,6 +581,7 @@ def case_export(request, pk):
     with transaction.atomic():
         CaseEvent.objects.create(case=case, kind=CaseEvent.Kind.EXPORTED, actor=request.user,
                                  actor_role="staff", data={"format": "json"})
+        audit(AuditKind.CASE_EXPORTED, case.reference, obj=case, details={"format": "json"})
         payload = {
             "reference": case.reference, "service": case.service.slug,
             "status": case.status, "channel": case.channel, "language": case.language,
@@ -611,7 +616,8 @@ def case_export(request, pk):
 @never_cache
 @can_view
 def case_file(request, pk):
-    stored = get_object_or_404(UploadedFile, pk=pk, case__isnull=False)
+    stored = get_object_or_404(UploadedFile.objects.select_related("case"), pk=pk,
+                               case__isnull=False)
     try:
         handle = stored.open()
     except FileNotFoundError as exc:
@@ -619,6 +625,8 @@ def case_file(request, pk):
     CaseEvent.objects.create(case_id=stored.case_id, kind=CaseEvent.Kind.FILE_VIEWED,
                              actor=request.user, actor_role="staff",
                              data={"file": str(stored.pk), "field": stored.field_name})
+    audit(AuditKind.FILE_VIEWED, stored.case.reference, obj=stored,
+          details={"case": stored.case_id, "field": stored.field_name})
     response = FileResponse(handle, as_attachment=True, filename=stored.download_name,
                             content_type=stored.content_type)
     response["X-Content-Type-Options"] = "nosniff"
