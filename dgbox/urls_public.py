@@ -16,4 +16,5 @@ urlpatterns = [
     path("operator/rollouts/", operator.rollout_list, name="operator-rollouts"),
     path("operator/rollouts/<int:pk>/", operator.rollout_detail, name="operator-rollout"),
     path("operator/usage.csv", operator.usage_csv, name="operator-usage-csv"),
+    path("operator/audit/", operator.platform_audit_log, name="operator-audit"),
 ]

@@ -205,6 +205,7 @@ def case_urls():
         path("cases/", inbox.case_list, name="services_cases"),
         path("cases/results/", inbox.case_list_results, name="services_cases_results"),
         path("cases/assign/", inbox.bulk_assign, name="services_cases_assign"),
+        path("cases/search/", inbox.case_search, name="services_cases_search"),
         path("cases/<int:pk>/", inbox.case_detail, name="services_case"),
         path("cases/<int:pk>/steps/<slug:code>/", inbox.case_transition,
              name="services_case_transition"),

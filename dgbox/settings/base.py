@@ -71,6 +71,9 @@ SHARED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.postgres",
+    # The audit trail in both lists: the public schema holds the platform's events, each
+    # tenant schema its own (an app's placement is fixed after its first migration).
+    "tenants.audit",
 ]
 TENANT_APPS = [
     "django.contrib.contenttypes",
@@ -97,6 +100,7 @@ TENANT_APPS = [
     "cms",
     "services",
     "services.notifications",
+    "tenants.audit",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -123,6 +127,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # After authentication: audit events recorded below know the signed-in user, and each
+    # request gets an id (X-Request-ID) they carry.
+    "tenants.audit.context.AuditContextMiddleware",
     "tenants.metering.ApiCallMeterMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",

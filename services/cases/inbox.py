@@ -10,6 +10,9 @@ number of queries per page, whatever the number of rows.
 """
 
 import json
+import secrets
+import time
+from urllib.parse import urlencode
 
 import django_filters
 from django import forms
@@ -36,6 +39,9 @@ from wagtail.admin.views.generic import IndexView
 from wagtail.permission_policies import ModelPermissionPolicy
 
 from tenants import staff
+from tenants.audit.models import Kind as AuditKind
+from tenants.audit.service import keyed_hash
+from tenants.audit.service import record as audit
 
 from ..applications.models import UploadedFile
 from ..forms.spec import answer_rows
@@ -45,6 +51,12 @@ from .models import AutomatedDecision, Case, CaseEvent, CaseNote, Channel
 
 can_view = permission_required("services.view_case", raise_exception=True)
 NOTE_MAX = 4000
+# Inbox searches by name never travel in a URL (nor so in access logs): the term is posted,
+# kept in the session under a random token, and the inbox is opened with `?search=<token>`.
+SEARCHES = "dgbox_inbox_searches"
+SEARCH_SECONDS = 30 * 60
+SEARCHES_KEPT = 10
+SEARCH_MAX = 255
 
 
 # --- Inbox -------------------------------------------------------------------------------
@@ -134,7 +146,7 @@ class CaseIndexView(IndexView):
     default_ordering = "due_date"
     filterset_class = CaseFilterSet
     search_fields = ["reference", "applicant_name", "applicant_email"]
-    is_searchable = True
+    is_searchable = False  # Wagtail's search box sends the term in the URL; see case_search
     any_permission_required = ["view"]
     permission_policy = ModelPermissionPolicy(Case)
     ORDERINGS = {
@@ -191,6 +203,15 @@ class CaseIndexView(IndexView):
             queryset = query.open_only(queryset)  # an unusable filter still hides closed cases
         return queryset
 
+    @cached_property
+    def search_token(self):
+        return self.request.GET.get("search", "")[:40]
+
+    @cached_property
+    def search_query(self):
+        """The term posted to case_search, found by the URL's token in the session."""
+        return searched_term(self.request, self.search_token)
+
     def search_queryset(self, queryset):
         return query.search(queryset, self.search_query) if self.is_searching else queryset
 
@@ -238,7 +259,42 @@ class CaseIndexView(IndexView):
         context["next_url"] = self.index_url + (f"?{params.urlencode()}" if params else "")
         context["assignees"] = [(u.pk, query.display_name(u)) for u in self.staff]
         context["rows"] = self.row_values(context["object_list"])
+        context["search_term"] = self.search_query
+        context["search_token"] = self.search_token if self.search_query else ""
+        context["search_expired"] = bool(self.search_token and not self.search_query)
+        context["is_searching"] = self.is_searching
         return context
+
+
+def searched_term(request, token):
+    """The search term kept under `token` in this session, if it has not expired."""
+    entry = request.session.get(SEARCHES, {}).get(token) if token else None
+    if not entry or time.time() - entry["at"] > SEARCH_SECONDS:
+        return ""
+    return entry["q"]
+
+
+@never_cache
+@can_view
+@require_POST
+def case_search(request):
+    """Search the inbox by reference, applicant's name or e-mail without the term ever being
+    in a URL: it is kept in the session under a random token, valid SEARCH_SECONDS, and the
+    search is recorded in the audit trail as a keyed hash and a length only."""
+    term = " ".join((request.POST.get("q") or "").split())[:SEARCH_MAX]
+    target = reverse("services_cases")
+    if not term or request.POST.get("clear"):
+        return HttpResponseRedirect(target)
+    now = time.time()
+    kept = {token: entry for token, entry in request.session.get(SEARCHES, {}).items()
+            if now - entry["at"] <= SEARCH_SECONDS}
+    token = secrets.token_urlsafe(12)
+    kept[token] = {"q": term, "at": now}
+    request.session[SEARCHES] = dict(sorted(kept.items(), key=lambda item: item[1]["at"])
+                                     [-SEARCHES_KEPT:])
+    audit(AuditKind.INBOX_SEARCHED, "", details={"query_hash": keyed_hash(term),
+                                                 "length": len(term)})
+    return HttpResponseRedirect(f"{target}?{urlencode({'search': token})}")
 
 
 case_list = never_cache(CaseIndexView.as_view())
@@ -477,7 +533,9 @@ def _render_detail(request, case, status=200, **kwargs):
 @never_cache
 @can_view
 def case_detail(request, pk):
-    return _render_detail(request, _case_or_404(pk))
+    case = _case_or_404(pk)
+    audit(AuditKind.CASE_VIEWED, case.reference, obj=case)
+    return _render_detail(request, case)
 
 
 @never_cache
@@ -577,6 +635,7 @@ def case_export(request, pk):
     with transaction.atomic():
         CaseEvent.objects.create(case=case, kind=CaseEvent.Kind.EXPORTED, actor=request.user,
                                  actor_role="staff", data={"format": "json"})
+        audit(AuditKind.CASE_EXPORTED, case.reference, obj=case, details={"format": "json"})
         payload = {
             "reference": case.reference, "service": case.service.slug,
             "status": case.status, "channel": case.channel, "language": case.language,
@@ -611,7 +670,8 @@ def case_export(request, pk):
 @never_cache
 @can_view
 def case_file(request, pk):
-    stored = get_object_or_404(UploadedFile, pk=pk, case__isnull=False)
+    stored = get_object_or_404(UploadedFile.objects.select_related("case"), pk=pk,
+                               case__isnull=False)
     try:
         handle = stored.open()
     except FileNotFoundError as exc:
@@ -619,6 +679,8 @@ def case_file(request, pk):
     CaseEvent.objects.create(case_id=stored.case_id, kind=CaseEvent.Kind.FILE_VIEWED,
                              actor=request.user, actor_role="staff",
                              data={"file": str(stored.pk), "field": stored.field_name})
+    audit(AuditKind.FILE_VIEWED, stored.case.reference, obj=stored,
+          details={"case": stored.case_id, "field": stored.field_name})
     response = FileResponse(handle, as_attachment=True, filename=stored.download_name,
                             content_type=stored.content_type)
     response["X-Content-Type-Options"] = "nosniff"

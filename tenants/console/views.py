@@ -31,6 +31,7 @@ from django.views.decorators.cache import never_cache
 
 from tenants import metering
 from tenants.addresses import site_url
+from tenants.audit.views import audit_log
 from tenants.models import Rollout, RolloutStep, Tenant, UsageRecord
 
 from .charts import bar_chart
@@ -209,3 +210,10 @@ def usage_csv(request: HttpRequest) -> HttpResponse:
                          *("" if getattr(record, f) is None else getattr(record, f)
                            for f in fields)])
     return response
+
+
+@operator_required
+def platform_audit_log(request: HttpRequest) -> HttpResponse:
+    """The platform's audit trail (public schema): operators' sign-ins, tenant lifecycle and
+    console actions; filters and CSV as in a tenant's admin."""
+    return audit_log(request, "operator/audit.html", {})

@@ -27,6 +27,8 @@ from django_tenants.utils import schema_context
 
 from tenants import references
 from tenants.addresses import default_domain, site_port, site_url
+from tenants.audit.models import Kind
+from tenants.audit.service import record
 from tenants.db import connection
 from tenants.models import Domain, Tenant
 from tenants.signals import tenant_launched
@@ -225,6 +227,9 @@ def launch_tenant(req: LaunchRequest, *, progress: Callable[[str], None] | None 
                 t = mark("administrator", t)
             tenant.status = Tenant.Status.ACTIVE
             tenant.save(update_fields=["status", "updated_at"])
+            record(Kind.TENANT_LAUNCHED, tenant.slug, obj=tenant, in_public=True,
+                   details={"domain": valid.domain, "kind": valid.kind, "method": method,
+                            "parent": parent.slug if parent else None})
             committed: list[float] = []
             transaction.on_commit(lambda: committed.append(time.perf_counter()))
             transaction.on_commit(_replenish_spares)

@@ -40,6 +40,8 @@ from django_tenants.utils import get_public_schema_name, schema_context, schema_
 
 from infra import s3
 from tenants import references
+from tenants.audit.models import Kind
+from tenants.audit.service import record
 from tenants.db import connection
 from tenants.launch import LaunchError, LaunchRequest, template, validate_launch
 from tenants.launch.validation import slug_to_schema
@@ -277,8 +279,9 @@ def backup_tenant(slug: str, *, output: str = "s3") -> BackupResult:
     except Exception:
         s3.delete_prefix(files_prefix)
         raise
-    audit.info("backup tenant=%s schema=%s archive=%s sha256=%s tables=%d rows=%d files=%d",
-               slug, schema, key, digest, len(counts), metadata["rows"], len(files))
+    record(Kind.TENANT_BACKED_UP, slug, obj=tenant, in_public=True, details={
+        "schema": schema, "archive": key, "sha256": digest, "tables": len(counts),
+        "rows": metadata["rows"], "files": len(files)})
     return BackupResult(key=key, size=len(archive), sha256=digest, files_prefix=files_prefix,
                         files=len(files), metadata=metadata)
 
@@ -417,16 +420,16 @@ def restore_tenant(source: str, *, slug: str, domain: str | None = None) -> Rest
         raise
     finally:
         connection.set_schema_to_public()
-    audit.info("restore archive=%s tenant=%s schema=%s domain=%s from=%s", source, req.slug,
-               schema, req.domain, old["slug"])
+    record(Kind.TENANT_RESTORED, req.slug, obj=tenant, in_public=True, details={
+        "archive": source, "schema": schema, "domain": req.domain, "from": old["slug"]})
     return RestoreResult(tenant=tenant, domain=req.domain, tables=len(counts),
                          rows=sum(counts.values()), files=len(metadata["manifest"]))
 
 
-def write_audit(slug: str, record: dict[str, Any]) -> str:
+def write_audit(slug: str, entry: dict[str, Any]) -> str:
     """An audit record beside the tenant's backups (kept when the tenant is gone)."""
-    key = f"{backup_prefix(slug)}{_timestamp()}.{record['action']}.json"
-    s3.upload_bytes(key, json.dumps(record, ensure_ascii=False, indent=1).encode(),
+    key = f"{backup_prefix(slug)}{_timestamp()}.{entry['action']}.json"
+    s3.upload_bytes(key, json.dumps(entry, ensure_ascii=False, indent=1).encode(),
                     content_type="application/json")
-    audit.info("%s", json.dumps(record, ensure_ascii=False))
+    audit.info("%s", json.dumps(entry, ensure_ascii=False))
     return key

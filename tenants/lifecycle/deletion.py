@@ -6,7 +6,7 @@ its row and domains deleted. If the export fails nothing is deleted and the stat
 back. The row is deleted (not kept as "archived") so the slug and schema name are free again,
 e.g. to restore the backup under the same slug; what was deleted, when, by whom and where the
 backup is are kept in an audit record beside the backups (`backups/<slug>/<ts>.delete.json`,
-kept with them) and logged to the `dgbox.audit` logger.
+kept with them) and in the platform's audit trail (`tenants.audit`).
 """
 
 import getpass
@@ -18,6 +18,8 @@ from django.db import transaction
 from django_tenants.utils import get_public_schema_name, schema_context
 
 from infra import s3
+from tenants.audit.models import Kind
+from tenants.audit.service import record
 from tenants.db import connection
 from tenants.models import Tenant
 
@@ -79,5 +81,9 @@ def delete(slug: str, *, confirm: str | None, output: str = "s3") -> DeleteResul
         "by": f"{getpass.getuser()}@{socket.gethostname()}", "backup": exported.key,
         "backup_sha256": exported.sha256, "files_deleted": deleted,
     })
+    record(Kind.TENANT_DELETED, slug, object_type="tenants.tenant", object_id=tenant.pk,
+           in_public=True, details={"schema": schema, "backup": exported.key,
+                                    "backup_sha256": exported.sha256, "files_deleted": deleted,
+                                    "status_before": previous})
     return DeleteResult(slug=slug, schema_name=schema, backup_key=exported.key,
                         backup_size=exported.size, files_deleted=deleted, audit_key=audit_key)

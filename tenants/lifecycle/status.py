@@ -11,6 +11,8 @@ from typing import ParamSpec, TypeVar
 from django.core.exceptions import ValidationError
 from django_tenants.utils import get_public_schema_name, schema_context
 
+from tenants.audit.models import Kind
+from tenants.audit.service import record
 from tenants.models import Tenant
 
 P = ParamSpec("P")
@@ -49,6 +51,7 @@ def suspend(slug: str) -> Tenant:
         )
     tenant.status = Tenant.Status.SUSPENDED
     tenant.save(update_fields=["status", "updated_at"])
+    record(Kind.TENANT_SUSPENDED, tenant.slug, obj=tenant, in_public=True)
     return tenant
 
 
@@ -61,6 +64,7 @@ def resume(slug: str) -> Tenant:
         )
     tenant.status = Tenant.Status.ACTIVE
     tenant.save(update_fields=["status", "updated_at"])
+    record(Kind.TENANT_RESUMED, tenant.slug, obj=tenant, in_public=True)
     return tenant
 
 
@@ -74,4 +78,5 @@ def archive(slug: str) -> Tenant:
         raise LifecycleError(f"Tenant '{slug}' is still provisioning; it cannot be archived.")
     tenant.status = Tenant.Status.ARCHIVED
     tenant.save(update_fields=["status", "updated_at"])
+    record(Kind.TENANT_ARCHIVED, tenant.slug, obj=tenant, in_public=True)
     return tenant

@@ -1,0 +1,99 @@
+"""Who is acting, from where, in which request: what `record()` stamps on every event.
+
+`AuditContextMiddleware` keeps the current request in a context variable for the length of
+the request and gives it an id (`X-Request-ID` on the response), so code deep below a view
+(the tenant lifecycle, the case engine) records the signed-in person without being passed
+them. Outside a request (the CLI, Celery) the actor is the system account that runs the
+process.
+"""
+
+import getpass
+import ipaddress
+import socket
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+
+_request: ContextVar[HttpRequest | None] = ContextVar("dgbox_audit_request", default=None)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who did something: a user's id and display name, or a system account (id None)."""
+
+    id: int | None
+    display: str
+
+
+def client_address(request: HttpRequest) -> str | None:
+    """The client's address: `REMOTE_ADDR` (behind a proxy, make the proxy set it). The one
+    place the audit trail reads it, to be swapped for the platform's client-IP function."""
+    value = request.META.get("REMOTE_ADDR") or ""
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        return None
+
+
+def current_request() -> HttpRequest | None:
+    return _request.get()
+
+
+def request_id(request: HttpRequest | None) -> str:
+    return str(getattr(request, "audit_request_id", "")) if request is not None else ""
+
+
+def user_actor(user: Any) -> Actor:
+    """An Actor for a user (or None/anonymous)."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return Actor(None, "")
+    name = (user.get_full_name() or "").strip()
+    username = user.get_username()
+    return Actor(int(user.pk), f"{name} <{username}>" if name else username)
+
+
+def system_actor() -> Actor:
+    """The account running a command or a worker, e.g. `system: deploy@host`."""
+    try:
+        who = getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (containers)
+        who = "uid?"
+    return Actor(None, f"system: {who}@{socket.gethostname()}")
+
+
+def current_actor() -> Actor:
+    """The signed-in user of the current request, else the system account."""
+    request = current_request()
+    if request is None:
+        return system_actor()
+    actor = user_actor(getattr(request, "user", None))
+    return actor if actor.id is not None else Actor(None, "")
+
+
+@contextmanager
+def acting(request: HttpRequest) -> Iterator[None]:
+    """Make `request` the current one (the middleware does this for every request)."""
+    token = _request.set(request)
+    try:
+        yield
+    finally:
+        _request.reset(token)
+
+
+class AuditContextMiddleware:
+    """Gives each request an id and makes it the current one for `record()`."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request.audit_request_id = uuid.uuid4().hex  # type: ignore[attr-defined]
+        with acting(request):
+            response = self.get_response(request)
+        response["X-Request-ID"] = request.audit_request_id  # type: ignore[attr-defined]
+        return response
