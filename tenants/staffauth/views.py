@@ -14,6 +14,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 
@@ -57,9 +58,11 @@ def verify(request: HttpRequest, surface: Surface) -> HttpResponse:
         if devices.verify(request, form.cleaned_data["code"]):
             left = devices.recovery_codes_left(user)
             if left <= 3:
-                messages.warning(request, _(
+                messages.warning(request, ngettext(
+                    "You have %(count)s recovery code left: make new ones under "
+                    "Two-factor authentication.",
                     "You have %(count)s recovery codes left: make new ones under "
-                    "Two-factor authentication.") % {"count": left})
+                    "Two-factor authentication.", left) % {"count": left})
             return HttpResponseRedirect(_next(request, surface))
         form.add_error("code", _("That code is wrong or has expired. Enter the code your "
                                  "app shows now, or a recovery code you have not used."))
