@@ -12,8 +12,10 @@ class CmsConfig(AppConfig):
     def ready(self):
         # Django's place for connecting receivers: models can be imported only from here on.
         from tenants import staff  # noqa: PLC0415 - uses the auth models: only once apps load
+        from tenants.staffauth import policy  # noqa: PLC0415 - as above
 
-        from . import provisioning  # noqa: F401, PLC0415 - connects the tenant signals
+        # provisioning connects the tenant signals; security reads the cms models.
+        from . import provisioning, security  # noqa: F401, PLC0415
 
         # Wagtail's own groups (made by its migrations, looked up by these names).
         staff.register_role(staff.Role(
@@ -24,6 +26,7 @@ class CmsConfig(AppConfig):
             "moderator", _("Moderator"),
             _("Writes, changes and publishes pages, and approves what editors send."),
             group="Moderators", group_label=_("Moderators")))
+        policy.register_requirement(security.staff_must_use_two_factor)
 
 
 class WagtailUsersConfig(WagtailUsersAppConfig):

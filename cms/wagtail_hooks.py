@@ -8,6 +8,9 @@ from wagtail.admin.menu import MenuItem
 from wagtail.snippets.models import register_snippet
 from wagtail.snippets.views.snippets import SnippetViewSet
 
+from tenants.staffauth import views as staffauth
+from tenants.staffauth.surfaces import ADMIN
+
 from . import invitations
 from .models import AlertBanner, FooterLink
 from .viewsets import AddLabelMixin
@@ -25,6 +28,30 @@ class FooterLinkViewSet(AddLabelMixin, SnippetViewSet):
 
 register_snippet(AlertBannerViewSet)
 register_snippet(FooterLinkViewSet)
+
+
+@hooks.register("register_admin_urls")
+def sign_in_urls():
+    """Second factor and sessions of the signed-in member of staff (tenants/staffauth/)."""
+    surface = {"surface": ADMIN}
+    return [
+        path("two-factor/", staffauth.manage, surface, name=ADMIN.manage),
+        path("two-factor/verify/", staffauth.verify, surface, name=ADMIN.verify),
+        path("two-factor/add/", staffauth.enrol, surface, name=ADMIN.enrol),
+        path("sessions/", staffauth.session_list, surface, name=ADMIN.sessions),
+    ]
+
+
+@hooks.register("register_account_menu_item")
+def two_factor_account_item(request):
+    return {"url": reverse(ADMIN.manage), "label": _("Two-factor authentication"),
+            "help_text": _("Your authenticator app and recovery codes.")}
+
+
+@hooks.register("register_account_menu_item")
+def sessions_account_item(request):
+    return {"url": reverse(ADMIN.sessions), "label": _("Your sessions"),
+            "help_text": _("Where you are signed in; sign out other browsers.")}
 
 
 @hooks.register("register_admin_urls")

@@ -4,6 +4,10 @@ from django.urls import path
 
 from tenants import views
 from tenants.console import views as operator
+from tenants.staffauth import views as staffauth
+from tenants.staffauth.surfaces import OPERATOR
+
+SURFACE = {"surface": OPERATOR}
 
 urlpatterns = [
     path("", views.portal_home, name="portal-home"),
@@ -12,6 +16,10 @@ urlpatterns = [
     path("operator/logout/", operator.LogoutView.as_view(), name="operator-logout"),
     path("operator/password/<uidb64>/<token>/", operator.SetPasswordView.as_view(),
          name="operator-set-password"),
+    path("operator/two-factor/", staffauth.manage, SURFACE, name=OPERATOR.manage),
+    path("operator/two-factor/verify/", staffauth.verify, SURFACE, name=OPERATOR.verify),
+    path("operator/two-factor/add/", staffauth.enrol, SURFACE, name=OPERATOR.enrol),
+    path("operator/sessions/", staffauth.session_list, SURFACE, name=OPERATOR.sessions),
     path("operator/tenants/<slug:slug>/", operator.tenant_detail, name="operator-tenant"),
     path("operator/rollouts/", operator.rollout_list, name="operator-rollouts"),
     path("operator/rollouts/<int:pk>/", operator.rollout_detail, name="operator-rollout"),

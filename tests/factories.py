@@ -503,3 +503,39 @@ def forget_celery_connections(app):
     for attr in ("amqp", "control", "events"):
         app.__dict__.pop(attr, None)
     app._local = threading.local()
+
+
+# --- Second factor (tenants/staffauth/) ----------------------------------------------------------
+
+def totp_code(device, steps_ahead=0):
+    """The code `device`'s authenticator app shows now (or `steps_ahead` 30-second steps
+    later: django-otp accepts one step of drift, and never the same step twice)."""
+    import time
+
+    from django_otp.oath import TOTP
+
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    totp.time = time.time() + steps_ahead * device.step
+    return f"{totp.token():0{device.digits}d}"
+
+
+def forget_code_failures(user):
+    """Clear django-otp's back-off after a wrong code (the next try would otherwise have to
+    wait a second), for tests that type a wrong code and then the right one."""
+    from django_otp.plugins.otp_static.models import StaticDevice
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    for model in (TOTPDevice, StaticDevice):
+        model.objects.filter(user=user).update(throttling_failure_count=0,
+                                               throttling_failure_timestamp=None)
+
+
+def enrol_authenticator(user):
+    """A confirmed authenticator app and ten recovery codes for `user`, made the way the
+    enrolment page makes them (in the current schema); returns (device, codes)."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from tenants.staffauth import devices
+
+    device = TOTPDevice.objects.create(user=user, name="Phone", confirmed=True)
+    return device, devices.new_recovery_codes(user)

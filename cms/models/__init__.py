@@ -16,4 +16,10 @@ from .pages import (  # noqa: F401
     Step,
     StepByStepPage,
 )
-from .site import AlertBanner, BrandingSettings, FooterLink, PageFeedback  # noqa: F401
+from .site import (  # noqa: F401
+    AlertBanner,
+    BrandingSettings,
+    FooterLink,
+    PageFeedback,
+    SecuritySettings,
+)

@@ -6,7 +6,11 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.panels import FieldPanel, FieldRowPanel, MultiFieldPanel
-from wagtail.contrib.settings.models import BaseSiteSetting, register_setting
+from wagtail.contrib.settings.models import (
+    BaseGenericSetting,
+    BaseSiteSetting,
+    register_setting,
+)
 from wagtail.models import Page, TranslatableMixin
 
 from ..contrast import contrast_ratio
@@ -156,3 +160,19 @@ class PageFeedback(models.Model):
 
     def __str__(self):
         return f"{'useful' if self.useful else 'not useful'}: {self.page_id}"
+
+
+@register_setting(icon="lock")
+class SecuritySettings(BaseGenericSetting):
+    """How the tenant's staff sign in. Administrators always need a second factor
+    (tenants/staffauth/policy.py); this can require it of every member of staff."""
+
+    require_two_factor_for_staff = models.BooleanField(
+        default=False, verbose_name=_("require two-factor authentication for all staff"),
+        help_text=_("Every member of staff must add an authenticator app the next time they "
+                    "open the admin. Administrators always must."))
+
+    panels = [FieldPanel("require_two_factor_for_staff")]
+
+    class Meta:
+        verbose_name = _("sign-in security")

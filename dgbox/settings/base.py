@@ -7,6 +7,7 @@ read; docs/configuration.md and the README list them together.
 from pathlib import Path
 
 import environ
+from django.db import connection as _connection
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 env = environ.Env()
@@ -67,6 +68,9 @@ SHARED_APPS = [
     "django_tenants",
     "django.contrib.contenttypes",
     "django.contrib.auth",
+    # Sessions with their user, address and browser, so staff see and end their sessions
+    # (tenants/staffauth/sessions.py); django.contrib.sessions stays for its old table.
+    "qsessions",
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
@@ -74,12 +78,20 @@ SHARED_APPS = [
     # The audit trail in both lists: the public schema holds the platform's events, each
     # tenant schema its own (an app's placement is fixed after its first migration).
     "tenants.audit",
+    # Second factor of operators (public schema) and of tenant staff (tenant schemas).
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
 ]
 TENANT_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.auth",
+    "qsessions",
     "django.contrib.sessions",
     "django.contrib.messages",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "wagtail.contrib.settings",
     "wagtail.contrib.simple_translation",
     "wagtail.contrib.redirects",
@@ -121,7 +133,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "dgbox.middleware.CompressionMiddleware",
     "tenants.middleware.TenantMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    "qsessions.middleware.SessionMiddleware",
     "cms.middleware.TenantLocaleMiddleware",
     "dgbox.middleware.MalformedInputMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -132,6 +144,12 @@ MIDDLEWARE = [
     "tenants.audit.context.AuditContextMiddleware",
     "tenants.metering.ApiCallMeterMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # After authentication and messages: request.user.is_verified() (django-otp), the staff
+    # session's idle and absolute limits, then the second factor before any other page
+    # (tenants/staffauth/middleware.py).
+    "django_otp.middleware.OTPMiddleware",
+    "tenants.staffauth.middleware.StaffSessionMiddleware",
+    "tenants.staffauth.middleware.TwoFactorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -160,6 +178,34 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Sessions are django-qsessions' database sessions (the user, address and browser beside
+# each), in the request's schema.
+SESSION_ENGINE = "qsessions.backends.db"
+# DGBOX_STAFF_IDLE_MINUTES / DGBOX_STAFF_SESSION_HOURS: a signed-in staff or operator session
+# ends after this long without a request, and this long after signing in whatever happens
+# (tenants/staffauth/middleware.py). Citizens' sessions (application drafts) are anonymous and
+# not affected.
+DGBOX_STAFF_IDLE_MINUTES = env.int("DGBOX_STAFF_IDLE_MINUTES", default=30)
+DGBOX_STAFF_SESSION_HOURS = env.int("DGBOX_STAFF_SESSION_HOURS", default=12)
+# Second factor (tenants/staffauth/): on everywhere; only the test settings switch the
+# redirect off for tests of other things (the 2FA tests switch it back on).
+DGBOX_TWO_FACTOR_ENFORCED = True
+# django-otp: wrong codes make the next try wait 1, 2, 4, 8... seconds (per device); a code
+# from the app is accepted one 30-second step early or late.
+OTP_TOTP_THROTTLE_FACTOR = 1
+OTP_STATIC_THROTTLE_FACTOR = 1
+
+
+def _totp_issuer(device: object) -> str:
+    """The name authenticator apps show beside the code: the tenant's, or the console's."""
+    tenant = getattr(_connection, "tenant", None)
+    name = getattr(tenant, "name", "") if getattr(tenant, "schema_name", "public") != "public" \
+        else ""
+    return f"{name} (dgbox)" if name else f"dgbox {BASE_DOMAIN}"
+
+
+OTP_TOTP_ISSUER = _totp_issuer
+
 # One-time "set your password" links for a tenant's first administrator stay valid this long.
 PASSWORD_RESET_TIMEOUT = 3 * 24 * 3600
 

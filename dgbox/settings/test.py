@@ -14,6 +14,9 @@ CACHES = cache_settings("", 0)
 # Tasks run in-process unless a test starts a real worker (tests/conftest.py: celery_worker).
 CELERY_TASK_ALWAYS_EAGER = env.bool("DGBOX_CELERY_EAGER", default=True)
 
+# The second factor is tested where it is the subject (tests/test_two_factor.py switches it on);
+# the other tests sign staff in with a password alone.
+DGBOX_TWO_FACTOR_ENFORCED = False
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
 MEDIA_ROOT = STATE_DIR / "test-media"  # noqa: F405

@@ -38,7 +38,9 @@ log = logging.getLogger(__name__)
 
 TEMPLATE_SCHEMA = settings.DGBOX_TEMPLATE_SCHEMA
 # Tables that must be empty in the template whatever migrations did.
-PRIVATE_TABLES = ("django_session", "auth_user_groups", "auth_user_user_permissions", "auth_user")
+PRIVATE_TABLES = ("django_session", "qsessions_session", "otp_static_statictoken",
+                  "otp_static_staticdevice", "otp_totp_totpdevice", "auth_user_groups",
+                  "auth_user_user_permissions", "auth_user")
 _LOCK_KEY = 0x6467626F78  # pg_advisory_xact_lock key for template refreshes ("dgbox")
 
 
