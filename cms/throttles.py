@@ -50,7 +50,7 @@ def exception_handler(exc, context):
             "type": "about:blank",
             "title": _("Too many requests"),
             "status": 429,
-            "detail": _("The request limit is reached. Try again in %(seconds)s seconds.")
+            "detail": _("The request limit is reached. Try again in %(seconds)s s.")
             % {"seconds": wait},
         }, status=429, content_type="application/problem+json",
             headers={"Retry-After": str(wait), "Cache-Control": "no-store"})

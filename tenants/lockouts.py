@@ -35,8 +35,8 @@ def lockouts(now: datetime.datetime | None = None) -> list[Lockout]:
     recent = AccessAttempt.objects.filter(attempt_time__gt=now - cooloff)
     found = []
     for kind, field in (("account", "username"), ("address", "ip_address")):
-        rows = (recent.exclude(**{f"{field}__isnull": True}).order_by().values(field).annotate(failures=Sum("failures_since_start"),
-                                        last=Max("attempt_time"))
+        rows = (recent.exclude(**{f"{field}__isnull": True}).order_by().values(field)
+                .annotate(failures=Sum("failures_since_start"), last=Max("attempt_time"))
                 .filter(failures__gte=settings.AXES_FAILURE_LIMIT))
         found += [Lockout(kind, row[field], row["failures"], row["last"] + cooloff)
                   for row in rows]

@@ -1,7 +1,7 @@
 """`dgbox lockout list|unlock`: sign-in lockouts of a tenant's admin or the operator console."""
 
 from contextlib import AbstractContextManager
-from typing import Any
+from typing import Any, cast
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django_tenants.utils import get_public_schema_name, schema_context, tenant_context
@@ -18,12 +18,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
-        where = {"metavar": "SLUG", "help": "The tenant whose admin sign-in it is. Default: "
-                                            "the operator console (public schema)."}
+        where = ("The tenant whose admin sign-in it is. Default: the operator console (public "
+                 "schema).")
         listing = sub.add_parser("list", help="Accounts and addresses locked out now.")
-        listing.add_argument("--tenant", **where)
+        listing.add_argument("--tenant", metavar="SLUG", help=where)
         lift = sub.add_parser("unlock", help="Unlock an account and/or a client address.")
-        lift.add_argument("--tenant", **where)
+        lift.add_argument("--tenant", metavar="SLUG", help=where)
         lift.add_argument("--username", help="The account's username.")
         lift.add_argument("--address", help="The client address (as `list` shows it).")
 
@@ -35,11 +35,11 @@ class Command(BaseCommand):
 
     def _schema(self, slug: str | None) -> AbstractContextManager[Any]:
         if slug is None:
-            return schema_context(get_public_schema_name())
+            return cast(AbstractContextManager[Any], schema_context(get_public_schema_name()))
         tenant = Tenant.objects.launched().filter(slug=slug).first()
         if tenant is None:
             raise CommandError(f"No tenant {slug!r}: see `dgbox tenant list` for the slugs.")
-        return tenant_context(tenant)
+        return cast(AbstractContextManager[Any], tenant_context(tenant))
 
     def do_list(self, tenant: str | None, **_o: Any) -> None:
         site = f"tenant {tenant}" if tenant else "the operator console"
