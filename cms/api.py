@@ -5,6 +5,12 @@ offices as JSON (`/api/v2/pages/?type=cms.ServicePage&fields=*`). Only live, pub
 the requesting site are served, read from that tenant's schema; drafts, private pages, staff
 data and cases are never exposed. Fields per page type are the models' `api_fields`.
 Calls are counted per tenant for usage metering (tenants/metering/).
+
+Limits: each client address (`infra.clientip.client_address`) may make DGBOX_API_RATE calls,
+and each tenant serve its kind's DGBOX_TENANT_API_RATES in all, whoever calls, so a tenant
+whose API is saturated answers 429 while the other tenants' APIs stay fast (tenants/limits.py:
+atomic counters in Redis; without Redis the limits let calls through; cms/throttles.py). A
+refusal is `application/problem+json` with `Retry-After`.
 """
 
 from wagtail.api.v2.router import WagtailAPIRouter

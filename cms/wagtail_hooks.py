@@ -1,5 +1,6 @@
 """Admin registration: snippets editors manage (national registers are read-only and so
-absent), and the "Invite staff member" page (cms/invitations.py)."""
+absent), the "Invite staff member" page (cms/invitations.py) and "Sign-in lockouts"
+(cms/lockouts.py)."""
 
 from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
@@ -11,7 +12,7 @@ from wagtail.snippets.views.snippets import SnippetViewSet
 from tenants.staffauth import views as staffauth
 from tenants.staffauth.surfaces import ADMIN
 
-from . import invitations
+from . import invitations, lockouts
 from .models import AlertBanner, FooterLink
 from .viewsets import AddLabelMixin
 
@@ -56,7 +57,8 @@ def sessions_account_item(request):
 
 @hooks.register("register_admin_urls")
 def staff_urls():
-    return [path("staff/invite/", invitations.invite_staff, name="cms_invite_staff")]
+    return [path("staff/invite/", invitations.invite_staff, name="cms_invite_staff"),
+            path("lockouts/", lockouts.sign_in_lockouts, name="cms_sign_in_lockouts")]
 
 
 class InviteStaffMenuItem(MenuItem):
@@ -69,3 +71,14 @@ def invite_staff_menu_item():
     # Next to Wagtail's own "Users" (order 600) in the Settings menu.
     return InviteStaffMenuItem(_("Invite staff member"), reverse("cms_invite_staff"),
                                icon_name="user", order=601)
+
+
+class LockoutsMenuItem(MenuItem):
+    def is_shown(self, request):
+        return request.user.has_perm(lockouts.PERMISSION)
+
+
+@hooks.register("register_settings_menu_item")
+def lockouts_menu_item():
+    return LockoutsMenuItem(_("Sign-in lockouts"), reverse("cms_sign_in_lockouts"),
+                            icon_name="lock", order=602)

@@ -6,15 +6,20 @@ from django.conf.urls.i18n import i18n_patterns
 from django.urls import include, path, re_path
 from wagtail import urls as wagtail_urls
 from wagtail.admin import urls as wagtailadmin_urls
+from wagtail.admin.views import account
 from wagtail.documents import urls as wagtaildocs_urls
 
 from cms import views as cms_views
 from cms.api import api_router
+from tenants.limits import limit_password_reset
 
 # A page missing in a tenant site shows the tenant's own header, menu and language.
 handler404 = cms_views.page_not_found
 
 urlpatterns = [
+    # Wagtail's own password-reset form, limited per client and per e-mail address; the
+    # admin's URLs below keep its name for reverse().
+    path("admin/password_reset/", limit_password_reset(account.PasswordResetView.as_view())),
     path("admin/", include(wagtailadmin_urls)),
     path("documents/", include(wagtaildocs_urls)),
     path("feedback/", cms_views.page_feedback, name="page-feedback"),

@@ -4,6 +4,7 @@ This is the one place that reads the environment. Every variable is documented w
 read; docs/configuration.md and the README list them together.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -82,6 +83,9 @@ SHARED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
+    # Failed sign-ins of the operator console (public-schema users); also in TENANT_APPS, so
+    # each tenant counts and locks its own staff's sign-ins in its own schema.
+    "axes",
 ]
 TENANT_APPS = [
     "django.contrib.contenttypes",
@@ -113,6 +117,8 @@ TENANT_APPS = [
     "services",
     "services.notifications",
     "tenants.audit",
+    # Failed sign-ins and lockouts of this tenant's staff, in its schema (see AXES_* below).
+    "axes",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -151,6 +157,8 @@ MIDDLEWARE = [
     "tenants.staffauth.middleware.StaffSessionMiddleware",
     "tenants.staffauth.middleware.TwoFactorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: answers a sign-in refused by a lockout with the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 TEMPLATES = [
@@ -206,6 +214,12 @@ def _totp_issuer(device: object) -> str:
 
 OTP_TOTP_ISSUER = _totp_issuer
 
+# django-axes checks every sign-in first: a locked-out account or address is refused before
+# its password is even checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 # One-time "set your password" links for a tenant's first administrator stay valid this long.
 PASSWORD_RESET_TIMEOUT = 3 * 24 * 3600
 
@@ -268,12 +282,12 @@ REDIS_TIMEOUT = env.float("DGBOX_REDIS_TIMEOUT", default=0.5)
 def cache_settings(redis_url: str, timeout: float) -> dict:
     """CACHES: two caches on the same Redis (docs/operations.md, "When a dependency fails").
 
-    - "default" (pages, Wagtail, the API throttle): a Redis error is logged (logger
-      dgbox.cache) and the call acts as a miss, so pages render and the API answers without
-      Redis; the API throttle then lets calls through (fails open).
-    - "counters" (tracking-code limits, API call metering): errors are raised, so each caller
-      decides: tracking codes are refused with "try again later" (fails closed), metering
-      loses the count but never the request.
+    - "default" (pages, Wagtail): a Redis error is logged (logger dgbox.cache) and the call
+      acts as a miss, so pages render and the API answers without Redis.
+    - "counters" (every rate limit, API call metering): errors are raised, so each caller
+      decides: tracking codes and password resets are refused with "try again later" (fails
+      closed), the API and apply-form limits let requests through (fail open, logged),
+      metering loses the count but never the request (tenants/limits.py).
     Without Redis both are per-process caches (one store: LocMemCache keys it by LOCATION).
     """
     keys = {
@@ -355,17 +369,59 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# --- Client address and limits (infra/clientip.py, tenants/limits.py) ---------------------------
+# DGBOX_TRUSTED_PROXIES: how many reverse proxies in front of dgbox append the client's address
+# to X-Forwarded-For (an ingress: 1; a CDN in front of it: 2). 0, the default, trusts no
+# forwarded header: the client is the address that connected (REMOTE_ADDR). Every limit
+# (sign-ins, tracking codes, the API, password resets) and the audit trail count per this
+# address, so a wrong number lets clients choose theirs: never set it higher than the number
+# of proxies that really rewrite the header (docs/deployment/index.md).
+DGBOX_TRUSTED_PROXIES = env.int("DGBOX_TRUSTED_PROXIES", default=0)
+# DGBOX_TENANT_API_RATES / DGBOX_TENANT_APPLY_RATES: what one tenant's open API and apply forms
+# may serve in all, whoever calls, per tenant kind (`kind=rate`, comma-separated), so that one
+# tenant saturated by its callers leaves capacity for the others (tenants/limits.py); over it
+# the tenant answers 429 with Retry-After. A kind not listed has no such limit.
+DGBOX_TENANT_API_RATES = env.dict(
+    "DGBOX_TENANT_API_RATES", default={"region": "6000/minute", "municipality": "3000/minute"})
+DGBOX_TENANT_APPLY_RATES = env.dict(
+    "DGBOX_TENANT_APPLY_RATES", default={"region": "1200/minute", "municipality": "600/minute"})
+# DGBOX_PASSWORD_RESET_RATE: password-reset requests per client address and per e-mail
+# address (each counted apart) on the staff sign-in pages; over it, 429 "try again later".
+DGBOX_PASSWORD_RESET_RATE = env("DGBOX_PASSWORD_RESET_RATE", default="5/hour")
+
+# Sign-in lockout (django-axes), in the schema of the site signed in to: a tenant's staff on
+# its admin, operators on the console. DGBOX_LOGIN_FAILURE_LIMIT failed sign-ins for one
+# account (from anywhere) or from one client address (to any account) lock that account or
+# address out for DGBOX_LOGIN_COOLOFF_MINUTES; meanwhile even the right password is refused.
+# Administrators unlock sooner: Settings -> Sign-in lockouts in a tenant's admin,
+# `dgbox lockout unlock` for any site.
+AXES_FAILURE_LIMIT = env.int("DGBOX_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("DGBOX_LOGIN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_CLIENT_IP_CALLABLE = "infra.clientip.client_ip"
+AXES_LOCKOUT_CALLABLE = "tenants.limits.lockout_response"
+AXES_RESET_ON_SUCCESS = True
+# Successful sign-ins are the audit trail's business, not a second table here.
+AXES_DISABLE_ACCESS_LOG = True
+AXES_HTTP_RESPONSE_CODE = 429
+# No "AXES: BEGIN ..." banner in every command's output; lockouts are still logged.
+AXES_VERBOSE = False
+
 # --- Open API (cms/api.py: Wagtail API v2 at /api/v2/ on every tenant site) -----------------
 # Read-only, anonymous, JSON only; no session authentication, so no CSRF and no staff data.
-# DGBOX_API_RATE: requests a client may make per minute/hour/day (rest_framework throttle
-# syntax); over it the API answers 429 with Retry-After. Calls are metered per tenant.
+# DGBOX_API_RATE: requests a client (one address, infra/clientip.py) may make per
+# minute/hour/day (rest_framework throttle syntax), counted atomically in Redis, on top of
+# the tenant's own limit (DGBOX_TENANT_API_RATES); over either the API answers 429 with
+# Retry-After (application/problem+json). Calls are metered per tenant.
 DGBOX_API_RATE = env("DGBOX_API_RATE", default="600/minute")
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.AnonRateThrottle"],
-    "DEFAULT_THROTTLE_RATES": {"anon": DGBOX_API_RATE},
+    "DEFAULT_THROTTLE_CLASSES": ["cms.throttles.ClientRateThrottle",
+                                 "cms.throttles.TenantRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"client": DGBOX_API_RATE},
+    "EXCEPTION_HANDLER": "cms.throttles.exception_handler",
     "UNAUTHENTICATED_USER": None,
 }
 WAGTAILAPI_LIMIT_MAX = 100
@@ -432,6 +488,7 @@ LOGGING = {
         # seconds per process says so for each.
         "cache_outage": {"()": "dgbox.logfilters.OncePerInterval", "seconds": 30},
         "lost_counts": {"()": "dgbox.logfilters.OncePerInterval", "seconds": 30},
+        "uncounted": {"()": "dgbox.logfilters.OncePerInterval", "seconds": 30},
     },
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("DGBOX_LOG_LEVEL", default="INFO")},
@@ -439,7 +496,10 @@ LOGGING = {
         "django.request": {"filters": ["handled_failures"]},
         "dgbox.cache": {"filters": ["cache_outage"]},
         "tenants.metering.lost_counts": {"filters": ["lost_counts"]},
+        "tenants.limits.uncounted": {"filters": ["uncounted"]},
         "django.db.backends": {"level": "WARNING"},
+        # django-axes: failures and lockouts (WARNING, usernames masked), not every check.
+        "axes": {"level": "WARNING"},
         # Wagtail 8 runs search/reference index updates as django-tasks; one line per task.
         "django_tasks": {"level": "WARNING"},
         "django.tasks": {"level": "WARNING"},

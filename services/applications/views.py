@@ -19,7 +19,9 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
+from infra.clientip import client_address
 from infra.s3 import S3Error
+from tenants import limits
 
 from ..cases import engine
 from ..cases.models import Case, CaseEvent, CaseNote, Channel
@@ -56,18 +58,23 @@ def _recalled(request, key, service):
     return (request.session.get(key) or {}).get(str(service.pk))
 
 
-def _client(request):
-    return request.META.get("REMOTE_ADDR", "unknown")
-
-
 def with_service(view):
     """Hands `view` the published service at /apply/<slug>/, the slug its page has now. A
     slug the page had before (renamed since) is redirected to the same step at the current
     address, method and body kept (307), so old links and applications under way survive a
-    rename; a move in the page tree does not change the address at all."""
+    rename; a move in the page tree does not change the address at all.
+
+    Every step counts against the tenant's own apply limit (DGBOX_TENANT_APPLY_RATES, by its
+    kind): a tenant whose forms are flooded answers 429 before touching the database, and
+    the other tenants' forms are unaffected (tenants/limits.py; fails open without Redis)."""
 
     @wraps(view)
     def wrapper(request, slug):
+        counted = limits.tenant_hit("apply")
+        if counted is not None and counted.exceeded:
+            return limits.too_many(request, _("This site is receiving more applications "
+                                              "than it can take right now."),
+                                   counted.retry_after)
         language = get_language()
         service = OnlineService.objects.at_slug(slug, language)
         if service is not None:
@@ -265,7 +272,7 @@ def track_start(request):
     error = None
     if request.method == "POST" and form.is_valid():
         try:
-            tracking.request_code(form.cleaned_data["reference"], _client(request))
+            tracking.request_code(form.cleaned_data["reference"], client_address(request))
         except tracking.TrackingError as exc:
             form.add_error("reference", str(exc))
             error = exc
@@ -285,7 +292,8 @@ def track_code(request):
     error = None
     if request.method == "POST" and form.is_valid():
         try:
-            case = tracking.verify_code(reference, form.cleaned_data["code"], _client(request))
+            case = tracking.verify_code(reference, form.cleaned_data["code"],
+                                        client_address(request))
         except tracking.TrackingError as exc:
             form.add_error("code", str(exc))
             error = exc

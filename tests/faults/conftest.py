@@ -47,7 +47,8 @@ def quiet_logs_reset():
     """The outage log filters (dgbox/logfilters.py) let one line through per 30 s per
     process: each test starts with a fresh allowance and a window longer than itself, so
     what it logs is exactly what it asserts."""
-    filters = [f for name in ("dgbox.cache", "tenants.metering.lost_counts")
+    filters = [f for name in ("dgbox.cache", "tenants.metering.lost_counts",
+                                     "tenants.limits.uncounted")
                for f in logging.getLogger(name).filters if hasattr(f, "seconds")]
     saved = [f.seconds for f in filters]
     for log_filter in filters:

@@ -106,6 +106,7 @@ DGBOX_BASE_DOMAIN: {{ .Values.config.baseDomain | quote }}
 DGBOX_ALLOWED_HOSTS: {{ join "," . | quote }}
 {{- end }}
 DGBOX_STATE_DIR: {{ .Values.config.stateDir | quote }}
+DGBOX_TRUSTED_PROXIES: {{ .Values.config.trustedProxies | quote }}
 DGBOX_S3_ENDPOINT_URL: {{ .Values.config.s3.endpointUrl | quote }}
 DGBOX_S3_BUCKET: {{ .Values.config.s3.bucket | quote }}
 DGBOX_S3_REGION: {{ .Values.config.s3.region | quote }}
