@@ -8,7 +8,6 @@ process.
 """
 
 import getpass
-import ipaddress
 import socket
 import uuid
 from collections.abc import Callable, Iterator
@@ -18,6 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
+
+from infra import clientip
 
 _request: ContextVar[HttpRequest | None] = ContextVar("dgbox_audit_request", default=None)
 
@@ -31,13 +32,9 @@ class Actor:
 
 
 def client_address(request: HttpRequest) -> str | None:
-    """The client's address: `REMOTE_ADDR` (behind a proxy, make the proxy set it). The one
-    place the audit trail reads it, to be swapped for the platform's client-IP function."""
-    value = request.META.get("REMOTE_ADDR") or ""
-    try:
-        return str(ipaddress.ip_address(value))
-    except ValueError:
-        return None
+    """The client's address as every limit counts it (`infra.clientip`: `REMOTE_ADDR`, or
+    what the configured trusted proxies appended), None when it is not an IP address."""
+    return clientip.client_ip(request)
 
 
 def current_request() -> HttpRequest | None:
