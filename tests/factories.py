@@ -33,6 +33,7 @@ import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
 from django.utils import timezone
 from django.utils.text import slugify
 from factory.django import DjangoModelFactory
@@ -539,3 +540,14 @@ def enrol_authenticator(user):
 
     device = TOTPDevice.objects.create(user=user, name="Phone", confirmed=True)
     return device, devices.new_recovery_codes(user)
+# --- The audit trail ---------------------------------------------------------------------------
+def audit_triggers(schema):
+    """(trigger, schema of its function, function) of the audit table's triggers in `schema`."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT t.tgname, fn.nspname, p.proname FROM pg_trigger t "
+            "JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "JOIN pg_proc p ON p.oid = t.tgfoid JOIN pg_namespace fn ON fn.oid = p.pronamespace "
+            "WHERE c.relname = 'audit_auditevent' AND n.nspname = %s AND NOT t.tgisinternal "
+            "ORDER BY 1", [schema])
+        return cursor.fetchall()

@@ -24,7 +24,15 @@ from tenants.audit.models import AuditEvent, Kind
 from tenants.audit.service import keyed_hash, record
 from tenants.models import SpareSchema
 
-from .factories import NORTH, SOUTH, OnlineServiceFactory, StaffFactory, launch, make_cases
+from .factories import (
+    NORTH,
+    SOUTH,
+    OnlineServiceFactory,
+    StaffFactory,
+    audit_triggers,
+    launch,
+    make_cases,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -77,24 +85,13 @@ def test_the_database_stamps_the_time_so_rows_cannot_be_back_dated(session_tenan
     assert at == now
 
 
-def _audit_triggers(schema):
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT t.tgname, fn.nspname, p.proname FROM pg_trigger t "
-            "JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "JOIN pg_proc p ON p.oid = t.tgfoid JOIN pg_namespace fn ON fn.oid = p.pronamespace "
-            "WHERE c.relname = 'audit_auditevent' AND n.nspname = %s AND NOT t.tgisinternal "
-            "ORDER BY 1", [schema])
-        return cursor.fetchall()
-
-
 @pytest.mark.parametrize("use_spare", [True, False])
 def test_a_freshly_launched_tenant_has_its_own_trigger(use_spare):
     if not use_spare:
         SpareSchema.objects.all().delete()  # rolled back with the test: replay the snapshot
     result = launch("Новый", slug="novy")
     assert result.method == ("spare schema" if use_spare else "template")
-    assert _audit_triggers("novy") == [("audit_event_append_only", "novy",
+    assert audit_triggers("novy") == [("audit_event_append_only", "novy",
                                         "audit_event_append_only"),
                                        ("audit_event_stamp", "novy", "audit_event_append_only")]
     with schema_context("novy"):
