@@ -3,6 +3,7 @@
 from django.urls import path
 
 from tenants import views
+from tenants.console import manage
 from tenants.console import views as operator
 
 urlpatterns = [
@@ -12,8 +13,16 @@ urlpatterns = [
     path("operator/logout/", operator.LogoutView.as_view(), name="operator-logout"),
     path("operator/password/<uidb64>/<token>/", operator.SetPasswordView.as_view(),
          name="operator-set-password"),
+    path("operator/launch/", manage.launch, name="operator-launch"),
     path("operator/tenants/<slug:slug>/", operator.tenant_detail, name="operator-tenant"),
+    path("operator/tenants/<slug:slug>/<slug:action>/", manage.tenant_action,
+         name="operator-tenant-action"),
     path("operator/rollouts/", operator.rollout_list, name="operator-rollouts"),
     path("operator/rollouts/<int:pk>/", operator.rollout_detail, name="operator-rollout"),
+    path("operator/rollouts/<int:pk>/progress.json", manage.rollout_progress,
+         name="operator-rollout-progress"),
+    path("operator/rollouts/<int:pk>/halt/", manage.rollout_halt, name="operator-rollout-halt"),
+    path("operator/rollouts/<int:pk>/resume/", manage.rollout_resume,
+         name="operator-rollout-resume"),
     path("operator/usage.csv", operator.usage_csv, name="operator-usage-csv"),
 ]
