@@ -113,7 +113,8 @@ def running_rollout(session_tenants, django_db_blocker):
 
 
 def test_operator_watches_a_rollout_live_and_halts_it(server, phone, running_rollout,
-                                                      django_db_blocker, assert_accessible,
+                                                      django_db_blocker, in_thread,
+                                                      assert_accessible,
                                                       assert_fits_the_phone):
     portal = f"http://localhost:{server}"
     rollout = running_rollout["rollout"]
@@ -130,10 +131,13 @@ def test_operator_watches_a_rollout_live_and_halts_it(server, phone, running_rol
     assert_accessible(phone)
     assert_fits_the_phone(phone)
 
-    # The rollout moves on: the page follows without being reloaded by hand.
-    with django_db_blocker.unblock():
+    # The rollout moves on (committed, as the runner commits): the page follows without
+    # being reloaded by hand.
+    def move_on():
         RolloutStep.objects.filter(pk=running_rollout["steps"][1].pk).update(status="done")
         RolloutStep.objects.filter(pk=running_rollout["steps"][2].pk).update(status="running")
+
+    in_thread(move_on)
     expect(progress.locator("[data-progress-running]")).to_have_text("live-2", timeout=15_000)
     expect(progress.locator('[data-count="done"]')).to_have_text("2")
 
