@@ -3,6 +3,7 @@
 from django.urls import path
 
 from tenants import views
+from tenants.console import manage
 from tenants.console import views as operator
 from tenants.staffauth import views as staffauth
 from tenants.staffauth.surfaces import OPERATOR
@@ -20,9 +21,17 @@ urlpatterns = [
     path("operator/two-factor/verify/", staffauth.verify, SURFACE, name=OPERATOR.verify),
     path("operator/two-factor/add/", staffauth.enrol, SURFACE, name=OPERATOR.enrol),
     path("operator/sessions/", staffauth.session_list, SURFACE, name=OPERATOR.sessions),
+    path("operator/launch/", manage.launch, name="operator-launch"),
     path("operator/tenants/<slug:slug>/", operator.tenant_detail, name="operator-tenant"),
+    path("operator/tenants/<slug:slug>/<slug:action>/", manage.tenant_action,
+         name="operator-tenant-action"),
     path("operator/rollouts/", operator.rollout_list, name="operator-rollouts"),
     path("operator/rollouts/<int:pk>/", operator.rollout_detail, name="operator-rollout"),
+    path("operator/rollouts/<int:pk>/progress.json", manage.rollout_progress,
+         name="operator-rollout-progress"),
+    path("operator/rollouts/<int:pk>/halt/", manage.rollout_halt, name="operator-rollout-halt"),
+    path("operator/rollouts/<int:pk>/resume/", manage.rollout_resume,
+         name="operator-rollout-resume"),
     path("operator/usage.csv", operator.usage_csv, name="operator-usage-csv"),
     path("operator/audit/", operator.platform_audit_log, name="operator-audit"),
 ]

@@ -245,6 +245,30 @@ class Territory(RegisterEntry):
         verbose_name_plural = _("territories")
 
 
+# --- Console roles (tenants/access.py) -----------------------------------------------------------
+
+
+class RegionalAdministrator(models.Model):
+    """A user of the public schema who administers one region and its municipalities in the
+    operator console, and nothing else (national operators hold `tenants.view_tenant` and see
+    every tenant). Added with `dgbox operator add EMAIL --region SLUG`."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                                related_name="regional_administrator",
+                                verbose_name=_("user"))
+    region = models.ForeignKey(Tenant, on_delete=models.PROTECT,
+                               related_name="regional_administrators",
+                               limit_choices_to={"kind": "region"}, verbose_name=_("region"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created"))
+
+    class Meta:
+        verbose_name = _("regional administrator")
+        verbose_name_plural = _("regional administrators")
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.region.slug})"
+
+
 # --- Releases: rollouts and feature flags (tenants/rollout, tenants/flags.py) --------------------
 
 
@@ -279,6 +303,13 @@ class Rollout(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True, verbose_name=_("finished"))
     seconds = models.FloatField(null=True, blank=True, verbose_name=_("seconds"),
                                 help_text=_("Wall time of all runs together."))
+    # Halting a running rollout from the console or `dgbox rollout halt` (tenants/rollout/
+    # control.py): the runner starts no new tenant while these are set, and carries on when
+    # they are cleared (`resume`).
+    halt_requested_at = models.DateTimeField(null=True, blank=True,
+                                             verbose_name=_("halt requested"))
+    halt_requested_by = models.CharField(max_length=200, blank=True,
+                                         verbose_name=_("halt requested by"))
 
     class Meta:
         ordering = ["-started_at", "-pk"]

@@ -17,6 +17,8 @@ Each factory makes its rows the way the tests relied on them being made:
 - WorkflowFactory, RegisterFactory (records put in by registers.replace_records) and
   MessageFactory (outbox rows as notify() leaves them, written directly).
 - launch(): a tenant launched through tenants.launch.launch_tenant.
+- console_account(): a national operator or, with `region`, a regional administrator of
+  the operator console (public schema), made as `dgbox operator add` makes them.
 
 All but launch() work in the current tenant's schema: call them inside tenant_context.
 """
@@ -50,6 +52,7 @@ from services.rules.blocks import Context as RulesContext
 from services.rules.blocks import rules_block
 from services.workflows import spec as workflowspec
 from tenants.launch import LaunchRequest, launch_tenant
+from tenants.models import RegionalAdministrator
 
 # --- Test data ---------------------------------------------------------------------------------
 
@@ -138,6 +141,19 @@ def launch(name, kind="region", **kwargs):
     administrator); returns the LaunchResult. Call it in the public schema."""
     kwargs.setdefault("admin_email", f"admin@{uuid.uuid4().hex[:6]}.example")
     return launch_tenant(LaunchRequest(name=name, kind=kind, **kwargs))
+
+
+def console_account(username, *, region=None, password="a long console password"):  # noqa: S107 - test data
+    """A user of the public schema who may use the console: a national operator (the "Can
+    view tenant" permission) or, with `region` (a Tenant), its regional administrator."""
+    user = get_user_model().objects.create_user(username, f"{username}@gov.example", password,
+                                                is_staff=True)
+    if region is None:
+        user.user_permissions.add(Permission.objects.get(
+            codename="view_tenant", content_type__app_label="tenants"))
+    else:
+        RegionalAdministrator.objects.create(user=user, region=region)
+    return user
 
 
 # --- Services, drafts and cases ------------------------------------------------------------------

@@ -27,8 +27,15 @@ from django_tenants.utils import schema_context, tenant_context
 from tenants import flags
 from tenants.launch import spares, template
 from tenants.middleware import host_map
-from tenants.models import FeatureFlag, Rollout, SpareSchema, TemplateSnapshot, Tenant
-from tenants.rollout import RolloutBusy, RolloutOptions, build_plan, run_rollout
+from tenants.models import (
+    FeatureFlag,
+    Rollout,
+    RolloutStep,
+    SpareSchema,
+    TemplateSnapshot,
+    Tenant,
+)
+from tenants.rollout import Reporter, RolloutBusy, RolloutOptions, build_plan, control, run_rollout
 from tenants.rollout import engine as rollout_engine
 from tenants.rollout import plan as rollout_plan
 from tenants.rollout.runner import _LOCK_KEY
@@ -247,6 +254,42 @@ def test_poisoned_tenant_halts_its_ring_and_a_rerun_after_the_fix_completes(rele
     assert suspended.status == Tenant.Status.SUSPENDED and not suspended.maintenance
     assert "service page" not in by_slug["ro-d"]["health"]  # a suspended site answers 503
     assert by_slug["ro-c"]["health"]["service page"] == "ok"
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_rollout_halted_mid_run_starts_no_tenant_until_resumed(release_v2, workers):
+    """`dgbox rollout halt` (or the console) while the rollout runs: the runner finishes the
+    tenant it is on, starts no other, waits, and carries on when resumed."""
+    events = []
+
+    class Operator(Reporter):
+        def step_done(self, result):
+            events.append(("done", result.slug))
+            if result.slug == "ro-canary":  # halted as soon as the canary is upgraded
+                pk = RolloutStep.objects.get(pk=result.step_id).rollout_id
+                control.halt(pk, by="olga (console)")
+
+        def message(self, text):
+            events.append(("message", text))
+            if text.startswith("Halted by olga (console)"):
+                # While it waits, nothing runs and nothing after the canary has started.
+                assert not RolloutStep.objects.filter(status="running").exists()
+                assert not any(applied(f"ro_{x}") for x in "abcd")
+                pk = Rollout.objects.get(status=Rollout.Status.RUNNING).pk
+                control.resume(pk, by="olga (console)")
+
+    outcome = run_rollout(RolloutOptions(tenants=FLEET, wave_size=2, workers=workers,
+                                         health_check=False), Operator())
+    assert outcome.status == Rollout.Status.COMPLETED
+    order = [e[1] if e[0] == "done" else e[1].split(":")[0] for e in events
+             if e[0] == "done" or "olga" in e[1] or "resumed" in e[1]]
+    canary = order.index("ro-canary")
+    assert order[canary + 1] == "Halted by olga (console)"
+    assert order[canary + 2].endswith("resumed.")
+    assert {"ro-a", "ro-b", "ro-c", "ro-d"} == set(order[canary + 3:])
+    assert all(applied(f"ro_{x}") for x in ("canary", "a", "b", "c", "d"))
+    outcome.rollout.refresh_from_db()
+    assert outcome.rollout.halt_requested_at is None
 
 
 def test_health_check_failure_halts_the_ring(release_v2):

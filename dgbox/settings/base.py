@@ -442,6 +442,10 @@ SECURE_REFERRER_POLICY = "same-origin"
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env("DGBOX_FROM_EMAIL", default="no-reply@" + BASE_DOMAIN)
+# DGBOX_CONSOLE_REAUTH_MINUTES: the operator console asks for the password again before
+# archiving, suspending or revoking an invitation when it was last checked longer ago than
+# this (tenants/console/reauth.py).
+DGBOX_CONSOLE_REAUTH_MINUTES = env.int("DGBOX_CONSOLE_REAUTH_MINUTES", default=5)
 # DGBOX_BACKUP_KEEP_DAYS: scheduled backups older than this are pruned (the newest is kept).
 DGBOX_BACKUP_KEEP_DAYS = env.int("DGBOX_BACKUP_KEEP_DAYS", default=30)
 # DGBOX_DRAFT_KEEP_DAYS: an application draft never sent and not changed for this many days is

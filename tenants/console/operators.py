@@ -1,4 +1,8 @@
-"""Central operators: users of the public schema who may use the operator console.
+"""Central operators and regional administrators: users of the public schema who may use the
+operator console (what each may do there: tenants/access.py).
+
+A regional administrator is a staff user without "Can view tenant" and with a
+`RegionalAdministrator` row naming their region (`dgbox operator add EMAIL --region SLUG`).
 
 An operator is an active staff user with the "Can view tenant" permission (superusers
 qualify too). They are added from the CLI (`dgbox operator add`) without a password and get a
@@ -23,6 +27,7 @@ from django_tenants.utils import get_public_schema_name
 
 from tenants.addresses import site_url
 from tenants.db import connection
+from tenants.models import RegionalAdministrator, Tenant
 
 PERMISSION = ("tenants", "view_tenant")
 
@@ -43,10 +48,16 @@ def permission() -> Permission:
 
 
 def operators() -> QuerySet[User]:
-    """Active and deactivated operators, by e-mail."""
+    """Active and deactivated operators and regional administrators, by e-mail."""
     return (_users().filter(is_staff=True)
             .filter(user_permissions=permission()) | _users().filter(is_superuser=True)
+            | _users().filter(regional_administrator__isnull=False)
             ).distinct().order_by("email", "username")
+
+
+def regions_by_user() -> dict[int, str]:
+    """{user id: region slug} of every regional administrator."""
+    return dict(RegionalAdministrator.objects.values_list("user_id", "region__slug"))
 
 
 def set_password_link(user: User) -> str:
@@ -56,20 +67,30 @@ def set_password_link(user: User) -> str:
     return site_url(settings.BASE_DOMAIN) + path
 
 
-def add(email: str) -> tuple[User, str]:
-    """A new operator without a usable password; returns (user, one-time link)."""
+def add(email: str, region: str | None = None) -> tuple[User, str]:
+    """A new operator (or, with `region`, a regional administrator of that region) without a
+    usable password; returns (user, one-time link)."""
     email = (email or "").strip().lower()
     try:
         validate_email(email)
     except ValidationError as exc:
         raise OperatorError(f"'{email}' is not an e-mail address.") from exc
     users = _users()
+    region_row = None
+    if region is not None:
+        region_row = Tenant.objects.filter(slug=region, kind=Tenant.Kind.REGION).first()
+        if region_row is None:
+            raise OperatorError(f"No region '{region}': give the slug of a region (see "
+                                "`dgbox tenant list`).")
     if users.filter(username__iexact=email).exists() or users.filter(email__iexact=email).exists():
         raise OperatorError(f"{email} already has an account: `dgbox operator link {email}` "
                             "makes a new sign-in link, `dgbox operator list` shows who is who.")
     with transaction.atomic():
         user = users.create_user(username=email, email=email, password=None, is_staff=True)
-        user.user_permissions.add(permission())
+        if region_row is None:
+            user.user_permissions.add(permission())
+        else:
+            RegionalAdministrator.objects.create(user=user, region=region_row)
     return user, set_password_link(user)
 
 

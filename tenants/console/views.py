@@ -1,12 +1,14 @@
-"""The operator console at /operator/ on the platform's base domain (public schema).
+"""The operator console at /operator/ on the platform's base domain (public schema): what
+it shows. What it changes is in `manage` (forms and actions).
 
-For central operators: every tenant with its status, release channel, release and usage;
-the fleet's usage over time; the history of rollouts with each tenant's step. Read-only:
-changes stay in the audited CLI (`dgbox tenant ...`, `dgbox rollout ...`).
+For national operators: every tenant with its status, release channel, release and usage;
+the fleet's usage over time; the history of rollouts with each tenant's step. For a regional
+administrator: the same for their region and its municipalities only; any other tenant, and
+the rollouts, do not exist for them (404). Who is who: tenants/access.py.
 
-Operators are users of the public schema (`dgbox createsuperuser`, or a staff user given the
-"Can view tenant" permission); a tenant site's administrators are users of that tenant's
-schema and cannot sign in here. Pages are never cached.
+Both are users of the public schema (`dgbox operator add [--region SLUG]`); a tenant site's
+administrators are users of that tenant's schema and cannot sign in here. Pages are never
+cached.
 """
 
 import csv
@@ -22,21 +24,23 @@ from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
-from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse_lazy
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 
-from tenants import metering
+from tenants import access, metering
 from tenants.addresses import site_url
 from tenants.audit.views import audit_log
 from tenants.models import Rollout, RolloutStep, Tenant, UsageRecord
+from tenants.rollout import control
 
+from . import actions, reauth
 from .charts import bar_chart
 
-PERMISSION = "tenants.view_tenant"
+PERMISSION = access.OPERATOR_PERMISSION
 DAY_CHOICES = (7, 30, 90)
 COUNTER_TITLES = {
     "api_calls": _("API calls"),
@@ -62,19 +66,41 @@ P = ParamSpec("P")
 View = Callable[Concatenate[HttpRequest, P], HttpResponse]
 
 
-def operator_required(view: View[P]) -> View[P]:
-    """Signed in (else to the console's login) and an operator (else 403)."""
+def console_required(view: View[P]) -> View[P]:
+    """Signed in (else to the console's login) and an operator or a regional administrator
+    (else 403: a public-schema account that has no role here)."""
 
     @never_cache
     @login_required(login_url=reverse_lazy("operator-login"))
     def wrapped(request: HttpRequest, /, *args: P.args, **kwargs: P.kwargs) -> HttpResponse:
-        if not (request.user.is_active and request.user.has_perm(PERMISSION)):
+        if not access.may_use_console(request.user):
             raise PermissionDenied(_("Only platform operators may use the console."))
         return view(request, *args, **kwargs)
 
     wrapped.__name__ = view.__name__
     wrapped.__doc__ = view.__doc__
     return wrapped
+
+
+def operator_required(view: View[P]) -> View[P]:
+    """National operators only; for a regional administrator the page does not exist (404)."""
+
+    @console_required
+    def wrapped(request: HttpRequest, /, *args: P.args, **kwargs: P.kwargs) -> HttpResponse:
+        if not access.is_operator(request.user):
+            raise Http404
+        return view(request, *args, **kwargs)
+
+    wrapped.__name__ = view.__name__
+    wrapped.__doc__ = view.__doc__
+    return wrapped
+
+
+def tenant_in_scope(request: HttpRequest, slug: str) -> Tenant:
+    """The tenant `slug` if the user may see it, else 404 (never 403: a regional
+    administrator does not learn which other tenants exist)."""
+    return get_object_or_404(access.tenants_in_scope(request.user).select_related("parent"),
+                             slug=slug)
 
 
 class LoginView(auth_views.LoginView):
@@ -85,6 +111,11 @@ class LoginView(auth_views.LoginView):
     @method_decorator(never_cache)
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         return super().dispatch(request, *args, **kwargs)
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        response = super().form_valid(form)
+        reauth.mark_checked(self.request)  # the password was just checked
+        return response
 
 
 class LogoutView(auth_views.LogoutView):
@@ -125,34 +156,40 @@ def _charts(series: list[dict[str, Any]]) -> list[dict[str, Any]]:
             for field, title in COUNTER_TITLES.items()]
 
 
-@operator_required
+@console_required
 def home(request: HttpRequest) -> HttpResponse:
-    """Every tenant with its usage, the fleet's daily counters as charts, the last rollout."""
+    """Every tenant in the user's scope with its usage, the daily counters as charts (the
+    fleet's for operators, the region's for a regional administrator), the last rollout."""
     days = _days(request)
     requested = request.GET.get("sort", "")
     sort = requested if requested in SORTS else "name"
+    operator = access.is_operator(request.user)
+    scope = access.tenants_in_scope(request.user)
     usage = {row["schema_name"]: row for row in metering.fleet_usage(days)}
-    tenants = list(Tenant.objects.launched().select_related("parent").order_by("name"))
+    tenants = list(scope.select_related("parent").order_by("name"))
     rows: list[dict[str, Any]] = [{"tenant": t, "usage": usage.get(t.schema_name, {})}
                                   for t in tenants]
     rows.sort(key=SORTS[sort])
-    series = metering.daily_totals(days)
-    status_counts = dict(Tenant.objects.launched().values_list("status")
+    series = metering.daily_totals(
+        days, schema_names=None if operator else [t.schema_name for t in tenants])
+    status_counts = dict(scope.values_list("status")
                          .annotate(n=Count("pk")).values_list("status", "n"))
     return render(request, "operator/home.html", {
+        "is_operator": operator, "region": access.region_of(request.user),
         "rows": rows, "days": days, "sort_columns": SORT_COLUMNS, "day_choices": DAY_CHOICES,
         "sort": sort,
         "charts": _charts(series), "series": series,
         "status_counts": status_counts, "maintenance": sum(t.maintenance for t in tenants),
         "totals": {c: sum(r["usage"].get(c, 0) for r in rows) for c in metering.COUNTERS},
-        "last_rollout": Rollout.objects.first(),
+        "last_rollout": Rollout.objects.first() if operator else None,
     })
 
 
-@operator_required
+
+@console_required
 def tenant_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    """One tenant: facts, usage charts, its part in recent rollouts."""
-    tenant = get_object_or_404(Tenant.objects.select_related("parent"), slug=slug)
+    """One tenant: facts, usage charts, its part in recent rollouts, what can be done."""
+    tenant = tenant_in_scope(request, slug)
     days = _days(request)
     series = metering.daily_totals(days, schema_name=tenant.schema_name)
     latest = next(iter(metering.fleet_usage(days, schema_name=tenant.schema_name)), {})
@@ -163,7 +200,8 @@ def tenant_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "domains": [{"domain": d.domain, "is_primary": d.is_primary, "url": site_url(d.domain)}
                     for d in tenant.domains.order_by("-is_primary", "domain")],
         "days": days, "day_choices": DAY_CHOICES, "charts": _charts(series), "series": series,
-        "usage": latest, "steps": steps,
+        "usage": latest, "steps": steps, "is_operator": access.is_operator(request.user),
+        "invitation": actions.first_administrator(tenant),
     })
 
 
@@ -189,23 +227,33 @@ def rollout_detail(request: HttpRequest, pk: int) -> HttpResponse:
         steps = steps.filter(status=RolloutStep.Status.FAILED)
     counts = dict(rollout.steps.values_list("status").annotate(n=Count("pk"))
                   .values_list("status", "n"))
+    progress = control.progress(rollout)
     return render(request, "operator/rollout.html", {
         "rollout": rollout, "steps": steps, "counts": counts, "only_failed": only_failed,
+        "progress": progress,
+        "progress_rows": [(status, label, progress["counts"][status])
+                          for status, label in RolloutStep.Status.choices],
     })
 
 
-@operator_required
+@console_required
 def usage_csv(request: HttpRequest) -> HttpResponse:
-    """Usage per tenant and day over the chosen period, for accounting."""
+    """Usage per tenant and day over the chosen period, for accounting (a regional
+    administrator's: their region's tenants only)."""
     days = _days(request)
     since = metering.platform_today() - datetime.timedelta(days=days - 1)
-    slugs = dict(Tenant.objects.values_list("schema_name", "slug"))
+    operator = access.is_operator(request.user)
+    tenants = Tenant.objects.all() if operator else access.tenants_in_scope(request.user)
+    slugs = dict(tenants.values_list("schema_name", "slug"))
+    records = UsageRecord.objects.filter(day__gte=since)
+    if not operator:
+        records = records.filter(schema_name__in=list(slugs))
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="usage-{days}d.csv"'
     writer = csv.writer(response)
     fields = ["day", *metering.COUNTERS, *metering.GAUGES]
     writer.writerow(["tenant", "schema", *fields])
-    for record in UsageRecord.objects.filter(day__gte=since).order_by("schema_name", "day"):
+    for record in records.order_by("schema_name", "day"):
         writer.writerow([slugs.get(record.schema_name, ""), record.schema_name,
                          *("" if getattr(record, f) is None else getattr(record, f)
                            for f in fields)])

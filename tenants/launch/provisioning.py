@@ -41,7 +41,8 @@ log = logging.getLogger(__name__)
 
 
 class LaunchError(ValidationError):
-    """The launch was refused; `messages` says why, one actionable line each."""
+    """The launch was refused; `messages` says why, one actionable line each. Raised by
+    `validate_launch()` with the problems by field (`error_dict`)."""
 
 
 @dataclass
@@ -89,81 +90,105 @@ def _time_zones() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones())  # walks the tz database: once
 
 
+def _problem(message: str, code: str, **params: object) -> ValidationError:
+    """One problem, in English for the terminal; `code` and `launch_params` let a form say it
+    in the reader's language (tenants/console/forms.py)."""
+    error = ValidationError(message, code=code)
+    error.launch_params = params  # type: ignore[attr-defined]
+    return error
+
+
 def validate_launch(req: LaunchRequest) -> tuple[ValidLaunchRequest, Tenant | None]:
     """Check a launch request; return it normalised with the parent tenant, or raise LaunchError
-    listing every problem found."""
-    errors: list[str] = []
+    listing every problem found, by field ("name", "kind", "parent", "slug", "domain",
+    "admin_email", "language", "time_zone", "reference_prefix"), each with a code."""
+    errors: dict[str, list[ValidationError]] = {}
+
+    def add(field_name: str, message: str, code: str, **params: object) -> None:
+        errors.setdefault(field_name, []).append(_problem(message, code, **params))
+
     name = (req.name or "").strip()
     if not name:
-        errors.append("Name is required.")
+        add("name", "Name is required.", "name_required")
     elif len(name) > 200:
-        errors.append("Name is too long (200 characters at most).")
+        add("name", "Name is too long (200 characters at most).", "name_too_long")
 
     kinds = (Tenant.Kind.REGION, Tenant.Kind.MUNICIPALITY)
     if req.kind not in kinds:
-        errors.append(f"Kind '{req.kind}' is unknown: use 'region' or 'municipality'.")
+        add("kind", f"Kind '{req.kind}' is unknown: use 'region' or 'municipality'.",
+            "kind_unknown", kind=req.kind)
 
     parent = None
     if req.parent:
         parent = Tenant.objects.filter(slug=req.parent).first()
         if parent is None:
-            errors.append(f"Parent '{req.parent}' does not exist (see `dgbox tenant list`).")
+            add("parent", f"Parent '{req.parent}' does not exist (see `dgbox tenant list`).",
+                "parent_unknown", parent=req.parent)
         elif parent.kind != Tenant.Kind.REGION:
-            errors.append(
-                f"Parent '{req.parent}' is a {parent.kind}: a municipality "
-                "must belong to a region."
-            )
+            add("parent", f"Parent '{req.parent}' is a {parent.kind}: a municipality "
+                "must belong to a region.", "parent_not_region", parent=req.parent)
         elif parent.status == Tenant.Status.ARCHIVED:
-            errors.append(f"Parent '{req.parent}' is archived.")
+            add("parent", f"Parent '{req.parent}' is archived.", "parent_archived",
+                parent=req.parent)
     if req.kind == Tenant.Kind.MUNICIPALITY and not req.parent:
-        errors.append("A municipality needs --parent: the slug of its region.")
+        add("parent", "A municipality needs --parent: the slug of its region.",
+            "parent_required")
     if req.kind == Tenant.Kind.REGION and req.parent:
-        errors.append("A region has no parent region; leave --parent out.")
+        add("parent", "A region has no parent region; leave --parent out.", "parent_of_region")
 
     slug = (req.slug or suggest_slug(name)).strip().lower()
     try:
         check_slug(slug)
     except ValidationError as exc:
-        errors.extend(exc.messages)
+        for error in exc.error_list:
+            add("slug", str(error.message), f"slug_{error.code}", slug=slug)
     else:
         if Tenant.objects.filter(slug=slug).exists() or Tenant.objects.filter(
             schema_name__iexact=slug_to_schema(slug)
         ).exists():
-            errors.append(f"Slug '{slug}' is already taken by another tenant; choose another.")
+            add("slug", f"Slug '{slug}' is already taken by another tenant; choose another.",
+                "slug_taken", slug=slug)
 
     domain = (req.domain or (default_domain(slug) if slug else "")).strip().lower()
     if domain:
         try:
             check_domain(domain)
         except ValidationError as exc:
-            errors.extend(exc.messages)
+            for error in exc.error_list:
+                add("domain", str(error.message), "domain_invalid", domain=domain)
         else:
             if Domain.objects.filter(domain=domain).exists():
-                errors.append(f"Domain '{domain}' already serves another tenant.")
+                add("domain", f"Domain '{domain}' already serves another tenant.",
+                    "domain_taken", domain=domain)
 
     email = (req.admin_email or "").strip()
     try:
         validate_email(email)
     except ValidationError:
-        errors.append(f"Administrator e-mail '{email}' is not a valid address.")
+        add("admin_email", f"Administrator e-mail '{email}' is not a valid address.",
+            "email_invalid", email=email)
 
     language = req.language or settings.LANGUAGE_CODE
     if language not in dict(settings.LANGUAGES):
         choices = ", ".join(dict(settings.LANGUAGES))
-        errors.append(f"Language '{language}' is not offered; choose one of: {choices}.")
+        add("language", f"Language '{language}' is not offered; choose one of: {choices}.",
+            "language_unknown", language=language, choices=choices)
     time_zone = req.time_zone or settings.TIME_ZONE
     if time_zone not in _time_zones():
-        errors.append(f"Time zone '{time_zone}' is unknown (use an IANA name, e.g. Europe/Moscow).")
+        add("time_zone",
+            f"Time zone '{time_zone}' is unknown (use an IANA name, e.g. Europe/Moscow).",
+            "time_zone_unknown", time_zone=time_zone)
 
     prefix = references.normalise(req.reference_prefix or "")
     if prefix:
         try:
             references.check_prefix(prefix)
         except ValidationError as exc:
-            errors.extend(exc.messages)
+            for error in exc.error_list:  # already in the reader's language
+                add("reference_prefix", str(error.message), f"prefix_{error.code}")
 
     if errors:
-        raise LaunchError(errors)
+        raise LaunchError(errors)  # a dict of lists: ValidationError's documented form
     normalised = ValidLaunchRequest(
         name=name, kind=req.kind, admin_email=email.lower(), parent=req.parent, slug=slug,
         domain=domain, language=language, time_zone=time_zone, reference_prefix=prefix,

@@ -30,13 +30,13 @@ def suggest_slug(name: str) -> str:
 def check_slug(slug: str) -> None:
     if not slug:
         raise ValidationError("The slug is empty: give --slug or a name with latin letters.",
-                              code="slug")
+                              code="empty")
     if not SLUG_RE.match(slug):
         raise ValidationError(
             f"Slug '{slug}' is not valid: use 2-63 lowercase latin letters, digits and single "
             "hyphens, starting with a letter (it becomes the web address and the database "
             "schema name).",
-            code="slug",
+            code="invalid",
         )
     schema = slug_to_schema(slug)
     reserved_schema = schema.startswith(("pg_", "dgbox_")) or schema == "information_schema"

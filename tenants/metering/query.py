@@ -41,14 +41,18 @@ def fleet_usage(days: int = 30, now: datetime.datetime | None = None,
 
 
 def daily_totals(days: int = 30, schema_name: str | None = None,
-                 now: datetime.datetime | None = None) -> list[dict[str, Any]]:
+                 now: datetime.datetime | None = None,
+                 schema_names: list[str] | None = None) -> list[dict[str, Any]]:
     """Counters per day over the last `days` days (missing days as zeros), for the whole fleet
-    or one tenant: what the console's charts draw."""
+    or one tenant, or the tenants in `schema_names` (a region): what the console's charts
+    draw."""
     today = platform_today(now)
     since = today - datetime.timedelta(days=days - 1)
     records = UsageRecord.objects.filter(day__gte=since)
     if schema_name:
         records = records.filter(schema_name=schema_name)
+    if schema_names is not None:
+        records = records.filter(schema_name__in=schema_names)
     by_day: dict[datetime.date, Mapping[str, Any]] = {
         row["day"]: row for row in records.values("day").annotate(
             **{f: Sum(f) for f in COUNTERS})}

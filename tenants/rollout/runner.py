@@ -36,6 +36,7 @@ from tenants.db import connection
 from tenants.launch.template import TEMPLATE_SCHEMA
 from tenants.models import Rollout, RolloutStep, Tenant
 
+from .control import halt_requested, wait_while_halted
 from .engine import get_engine
 from .plan import (
     Graph,
@@ -320,7 +321,9 @@ def _prepare(resumable: Rollout | None, plan: Plan, options: RolloutOptions,
             rollout = resumable
             Rollout.objects.filter(pk=rollout.pk).update(
                 status=Rollout.Status.RUNNING, runs=F("runs") + 1, started_by=started_by(),
-                halt_reason="", finished_at=None)
+                halt_reason="", finished_at=None,
+                # Running it again is resuming it: a halt left by a stopped process is over.
+                halt_requested_at=None, halt_requested_by="")
             rollout.refresh_from_db()
             existing = {s.schema_name: s for s in rollout.steps.all()}
             # Steps left "running" by a killed process, and failed ones, are tried again.
@@ -399,7 +402,7 @@ def _run_rings(rollout: Rollout, plan: Plan, options: RolloutOptions,
             reporter.ring_started(ring, name, len(jobs))
             if pool is None and workers > 1 and len(jobs) > 1:
                 pool = _start_pool(workers, plan)
-            done, failed = _run_jobs(jobs, pool, workers, allowed, reporter)
+            done, failed = _run_jobs(jobs, pool, workers, allowed, reporter, rollout.pk)
             reporter.ring_finished(ring, name, done, len(failed))
             if failed:
                 any_failed = True
@@ -446,23 +449,38 @@ def _start_pool(workers: int, plan: Plan) -> ProcessPoolExecutor:
 
 
 def _run_jobs(jobs: list[dict[str, Any]], pool: ProcessPoolExecutor | None, workers: int,
-              allowed: int, reporter: Reporter) -> tuple[int, list[dict[str, Any]]]:
+              allowed: int, reporter: Reporter,
+              rollout_pk: int | None = None) -> tuple[int, list[dict[str, Any]]]:
+    """Run `jobs`, stopping early over `allowed` failures. While the rollout is halted
+    (tenants/rollout/control.py) no new job starts: running ones finish, then it waits."""
     done = 0
     failed: list[dict[str, Any]] = []
     queue = list(jobs)
+
+    def halted() -> bool:
+        return rollout_pk is not None and halt_requested(rollout_pk)
+
+    def wait_if_halted() -> None:
+        if rollout_pk is not None:
+            wait_while_halted(rollout_pk, message=reporter.message)
+
     if pool is None:
         for job in queue:
             if len(failed) > allowed:
                 break
+            wait_if_halted()
             result = run_step(job)
             done, failed = _tally(result, done, failed, reporter)
         return done, failed
     running: dict[Future[dict[str, Any]], dict[str, Any]] = {}
     while queue or running:
-        while queue and len(running) < workers and len(failed) <= allowed:
+        while queue and len(running) < workers and len(failed) <= allowed and not halted():
             job = queue.pop(0)
             running[pool.submit(run_step, job)] = job
         if not running:
+            if queue and len(failed) <= allowed and halted():
+                wait_if_halted()
+                continue
             break
         finished, _ = wait(running, return_when=FIRST_COMPLETED)
         for future in finished:
@@ -522,6 +540,7 @@ def _finish(rollout: Rollout, plan: Plan, options: RolloutOptions, status: str, 
     elapsed = round(time.perf_counter() - started, 3)
     Rollout.objects.filter(pk=rollout.pk).update(
         status=status, halt_reason=reason, summary=summary, finished_at=timezone.now(),
+        halt_requested_at=None, halt_requested_by="",
         seconds=(rollout.seconds or 0) + elapsed if rollout.runs > 1 else elapsed)
     rollout.refresh_from_db()
     report = rollout_report(rollout)

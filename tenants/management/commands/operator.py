@@ -1,4 +1,5 @@
-"""`dgbox operator add|list|link|deactivate|activate`: who may use the operator console."""
+"""`dgbox operator add|list|link|deactivate|activate`: who may use the operator console:
+national operators, and regional administrators (`add EMAIL --region SLUG`)."""
 
 from typing import Any
 
@@ -17,6 +18,8 @@ class Command(BaseCommand):
         add = sub.add_parser("add", help="Add an operator; prints a one-time link to set a "
                                          "password (valid 3 days).")
         add.add_argument("email")
+        add.add_argument("--region", help="A regional administrator of this region (its slug): "
+                                          "the region and its municipalities only.")
         sub.add_parser("list", help="Operators, active and deactivated.")
         link = sub.add_parser("link", help="A new one-time link to set a password.")
         link.add_argument("email")
@@ -31,9 +34,13 @@ class Command(BaseCommand):
         except operators.OperatorError as exc:
             raise CommandError(str(exc)) from exc
 
-    def do_add(self, email: str, **_o: Any) -> None:
-        user, link = operators.add(email)
-        self.console.print(f"[green]Added[/] operator {user.email}.")
+    def do_add(self, email: str, region: str | None = None, **_o: Any) -> None:
+        user, link = operators.add(email, region=region)
+        if region:
+            self.console.print(f"[green]Added[/] regional administrator {user.email} of "
+                               f"{region}.")
+        else:
+            self.console.print(f"[green]Added[/] operator {user.email}.")
         self._print_link(link)
 
     def do_link(self, email: str, **_o: Any) -> None:
@@ -41,10 +48,13 @@ class Command(BaseCommand):
 
     def do_list(self, **_o: Any) -> None:
         table = Table(title="Operators", title_justify="left")
-        for column in ("E-mail", "Access", "Superuser", "Last sign-in"):
+        for column in ("E-mail", "Role", "Access", "Superuser", "Last sign-in"):
             table.add_column(column)
+        regions = operators.regions_by_user()
         for user in operators.operators():
-            table.add_row(user.email or user.username,
+            role = (f"regional administrator of {regions[user.pk]}" if user.pk in regions
+                    else "national operator")
+            table.add_row(user.email or user.username, role,
                           "[green]active[/]" if user.is_active else "[red]deactivated[/]",
                           "yes" if user.is_superuser else "",
                           f"{user.last_login:%Y-%m-%d %H:%M}" if user.last_login else "never")

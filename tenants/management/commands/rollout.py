@@ -8,9 +8,9 @@ from rich.table import Table
 
 from tenants import flags, lifecycle
 from tenants.models import FeatureFlag, ReleaseChannel, Rollout, Tenant
-from tenants.rollout import RolloutError, RolloutOptions, build_plan, run_rollout
+from tenants.rollout import RolloutError, RolloutOptions, build_plan, control, run_rollout
 from tenants.rollout.display import RolloutProgress, history_table, plan_tables, rollout_tables
-from tenants.rollout.report import rollout_report
+from tenants.rollout.report import rollout_report, started_by
 from tenants.terminal import console_for
 
 ON_OFF = {"on": True, "off": False}
@@ -70,6 +70,11 @@ class Command(BaseCommand):
         show = sub.add_parser("show", help="One rollout (default: the latest).")
         show.add_argument("id", nargs="?", type=int)
         show.add_argument("--json", action="store_true")
+
+        halt = sub.add_parser("halt", help="Ask a running rollout to start no new tenant.")
+        halt.add_argument("id", nargs="?", type=int)
+        resume = sub.add_parser("resume", help="Let a halted rollout carry on.")
+        resume.add_argument("id", nargs="?", type=int)
 
         channel = sub.add_parser("channel", help="Show or set a tenant's release channel.")
         channel.add_argument("slug")
@@ -158,6 +163,30 @@ class Command(BaseCommand):
             return
         for table in rollout_tables(report):
             self.console.print(table)
+
+    def _running_id(self, id: int | None) -> int:
+        if id:
+            return id
+        running = Rollout.objects.filter(status=Rollout.Status.RUNNING).first()
+        if running is None:
+            raise CommandError("No rollout is running (see `dgbox rollout show`).")
+        return running.pk
+
+    def do_halt(self, id: int | None = None, **_o: Any) -> None:
+        try:
+            rollout = control.halt(self._running_id(id), by=started_by())
+        except control.ControlError as exc:
+            raise CommandError(str(exc)) from exc
+        self.console.print(f"Rollout {rollout.pk} halted: tenants being migrated finish, no "
+                           f"new one starts until `dgbox rollout resume {rollout.pk}`.",
+                           markup=False)
+
+    def do_resume(self, id: int | None = None, **_o: Any) -> None:
+        try:
+            rollout = control.resume(self._running_id(id), by=started_by())
+        except control.ControlError as exc:
+            raise CommandError(str(exc)) from exc
+        self.console.print(f"Rollout {rollout.pk} resumed.", markup=False)
 
     def do_channel(self, slug: str, channel: str | None = None, **_o: Any) -> None:
         tenant = lifecycle.get_tenant(slug)
