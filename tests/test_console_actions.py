@@ -14,6 +14,7 @@ from django.core import mail
 from django.db import connection
 from django_tenants.utils import schema_context
 
+from tenants.audit.models import AuditEvent, Kind
 from tenants.console import reauth
 from tenants.models import Domain, Tenant
 
@@ -225,6 +226,10 @@ def test_the_invitation_is_sent_again_and_revoked(operator, client, session_tena
     client.logout()
     assert not opens_set_password_form(client, first, host)
     assert not opens_set_password_form(client, second, host)
+    connection.set_schema_to_public()
+    recorded = list(AuditEvent.objects.filter(kind=Kind.CONSOLE_ACTION, object_id=tenant.pk)
+                    .order_by("pk").values_list("details__action", "actor_display"))
+    assert recorded == [("resend_invitation", "olga"), ("revoke_invitation", "olga")]
 
     # Sent again after revoking: only the newest link works, and the account is back.
     connection.set_schema_to_public()  # the requests to the tenant's host switched it

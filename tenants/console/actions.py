@@ -1,7 +1,7 @@
 """What the console changes: one small function per action, each taking the person acting.
 
-Views call these and nothing else to change a tenant, so the audit trail (issue 13) has one
-place per action to record it. Each function uses the same services as the CLI: launches go
+Views call these and nothing else to change a tenant; each is recorded in the platform's
+audit trail (by the lifecycle service it calls, or here). Each function uses the same services as the CLI: launches go
 through `tenants.launch.launch_tenant`, status changes through `tenants.lifecycle`.
 
 The first administrator's invitation: launching makes them a superuser of the new tenant's
@@ -26,6 +26,8 @@ from django_tenants.utils import tenant_context
 
 from tenants import lifecycle
 from tenants.addresses import site_url
+from tenants.audit.models import Kind
+from tenants.audit.service import record
 from tenants.launch import LaunchRequest, LaunchResult, launch_tenant
 from tenants.models import Tenant
 from tenants.rollout import control
@@ -128,6 +130,8 @@ def resend_invitation(actor: Any, tenant: Tenant) -> str:
         link = site_url(tenant.primary_domain or "") + set_password_path(user)
         email = user.email
     _invitation_mail(tenant, email, link)
+    record(Kind.CONSOLE_ACTION, f"invitation sent again: {tenant.slug}", obj=tenant,
+           details={"action": "resend_invitation"}, in_public=True)
     return str(email)
 
 
@@ -138,15 +142,22 @@ def revoke_invitation(actor: Any, tenant: Tenant) -> str:
         user.is_active = False
         user.set_unusable_password()
         user.save(update_fields=["is_active", "password"])
-        return str(user.email)
+        email = str(user.email)
+    record(Kind.CONSOLE_ACTION, f"invitation revoked: {tenant.slug}", obj=tenant,
+           details={"action": "revoke_invitation"}, in_public=True)
+    return email
 
 
 def halt_rollout(actor: Any, pk: int) -> None:
     control.halt(pk, by=_who(actor))
+    record(Kind.CONSOLE_ACTION, f"rollout {pk} halted", object_type="tenants.rollout",
+           object_id=pk, details={"action": "halt_rollout"}, in_public=True)
 
 
 def resume_rollout(actor: Any, pk: int) -> None:
     control.resume(pk, by=_who(actor))
+    record(Kind.CONSOLE_ACTION, f"rollout {pk} resumed", object_type="tenants.rollout",
+           object_id=pk, details={"action": "resume_rollout"}, in_public=True)
 
 
 def _who(actor: Any) -> str:
