@@ -30,7 +30,9 @@ STAFF = [f"auth.{action}_{model}" for model in ("user", "group")
 ROLES = {
     "Administrators": (
         ACCESS + STAFF + SNIPPETS + SERVICE_DEFINITIONS + [
-            "cms.change_brandingsettings", "cms.view_pagefeedback",
+            "cms.change_brandingsettings", "cms.change_securitysettings",
+            "cms.view_pagefeedback", "services.change_servicessettings",
+            "audit.view_auditevent",
             "services.view_case", "services.apply_on_behalf",
             "notifications.view_message"],
         ["add_page", "change_page", "publish_page", "bulk_delete_page", "lock_page",
@@ -95,8 +97,9 @@ def set_groups(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("services", "0010_online_form_on_the_service_page"),
-        ("cms", "0003_russian_labels"),
+        ("services", "0011_builders_choose_from_lists"),
+        ("cms", "0004_security_settings"),
+        ("audit", "0001_initial"),
         ("notifications", "0003_russian_labels"),
         ("wagtailcore", "0098_apitoken"),
         ("wagtailimages", "0027_image_description"),
