@@ -244,13 +244,15 @@ DJANGO_REDIS_LOGGER = "dgbox.cache"
 
 # DGBOX_BROKER_URL: Celery's broker when it is not REDIS_URL: another Redis (redis://,
 # rediss://) or RabbitMQ (amqp://user:password@host:5672/vhost, amqps://), whose durable
-# queues hand a dead worker's task to another worker at once (docs/operations.md, "Workers").
+# queues hand a dead worker's task to another worker at once (docs/operations.md, "Workers
+# and brokers").
 BROKER_URL = env("DGBOX_BROKER_URL", default="") or REDIS_URL
 BROKER_IS_REDIS = BROKER_URL.startswith(("redis://", "rediss://", "redis+socket://", "unix://"))
 # DGBOX_BROKER_VISIBILITY_TIMEOUT: (Redis broker) seconds after which a task a worker took
 # and did not finish is handed to another worker: how soon the task of a worker that died is
-# run again (RabbitMQ notices at once). A task still running then is also handed out again,
-# which every task tolerates (they are idempotent: docs/operations.md, "Workers").
+# run again (RabbitMQ notices at once). A task still running then is also handed out again:
+# messages and letters are idempotent and do not mind; a longer nightly backup would run
+# twice (docs/limits.md), so keep it above the longest task's duration.
 BROKER_VISIBILITY_TIMEOUT = env.int("DGBOX_BROKER_VISIBILITY_TIMEOUT", default=60)
 CELERY_BROKER_URL = BROKER_URL or "memory://localhost/"
 CELERY_RESULT_BACKEND = REDIS_URL or None
