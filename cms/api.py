@@ -13,6 +13,7 @@ atomic counters in Redis; without Redis the limits let calls through; cms/thrott
 refusal is `application/problem+json` with `Retry-After`.
 """
 
+from django.utils.translation import gettext as _
 from wagtail.api.v2.router import WagtailAPIRouter
 from wagtail.api.v2.utils import BadRequestError
 from wagtail.api.v2.views import PagesAPIViewSet
@@ -34,6 +35,15 @@ class PublicPagesAPIViewSet(PagesAPIViewSet):
         operator = self.request.GET.get("search_operator")
         if operator is not None and operator not in ("and", "or"):
             raise BadRequestError("search_operator must be 'and' or 'or'")
+
+    def find_object(self, queryset, request):
+        # Wagtail hands `?id=` to the database unchecked: a blank or non-numeric id is a
+        # ValueError there (a 500). Ids are positive whole numbers of at most 18 digits.
+        if "html_path" not in request.GET and "id" in request.GET:
+            ident = request.GET["id"]
+            if not (ident.isascii() and ident.isdigit() and 0 < len(ident) <= 18):
+                raise BadRequestError(_("id must be a page's number, for example 3"))
+        return super().find_object(queryset, request)
 
     def get_queryset(self):
         queryset = super().get_queryset().select_related("locale")

@@ -7,7 +7,7 @@ from django.urls import include, path, re_path
 from wagtail import urls as wagtail_urls
 from wagtail.admin import urls as wagtailadmin_urls
 from wagtail.admin.views import account
-from wagtail.documents import urls as wagtaildocs_urls
+from wagtail.documents.views import serve as wagtaildocs_serve
 
 from cms import views as cms_views
 from cms.api import api_router
@@ -21,7 +21,12 @@ urlpatterns = [
     # admin's URLs below keep its name for reverse().
     path("admin/password_reset/", limit_password_reset(account.PasswordResetView.as_view())),
     path("admin/", include(wagtailadmin_urls)),
-    path("documents/", include(wagtaildocs_urls)),
+    # Wagtail's document URLs (wagtail.documents.urls), the id limited to 18 digits: its own
+    # `\d+` hands a 5,000-digit id to the database lookup, a ValueError (a 500, not a 404).
+    re_path(r"^documents/(\d{1,18})/(.*)$", wagtaildocs_serve.serve, name="wagtaildocs_serve"),
+    path("documents/authenticate_with_password/<int:restriction_id>/",
+         wagtaildocs_serve.authenticate_with_password,
+         name="wagtaildocs_authenticate_with_password"),
     path("feedback/", cms_views.page_feedback, name="page-feedback"),
     path("api/v2/", api_router.urls),
 ]

@@ -16,7 +16,14 @@ from django_tenants.utils import tenant_context
 from cms.models import ServicePage
 from services.applications.submission import submit_application
 from services.forms.blocks import stream_data_from_spec
-from services.models import ApplicationDraft, Case, CaseEvent, OnlineService, Payment
+from services.models import (
+    ApplicationDraft,
+    Case,
+    CaseEvent,
+    OnlineService,
+    Payment,
+    UploadedFile,
+)
 from services.notifications.models import Message
 
 from .factories import (
@@ -183,6 +190,52 @@ def test_file_kept_between_tries_and_tenant_b_cannot_read_it(client, tenant_a, t
         assert storages["private"].exists(name)
     with tenant_context(tenant_b):
         assert not storages["private"].exists(name)
+
+
+def test_a_file_chosen_again_replaces_the_earlier_one(client, tenant_a, north_service,
+                                                     django_capture_on_commit_callbacks):
+    """Issue 14: replacing a file left the first upload on the draft, so the case got both."""
+    with django_capture_on_commit_callbacks(execute=True):
+        assert post_form(client).status_code == 302
+    with tenant_context(tenant_a):
+        first = ApplicationDraft.objects.get().files.get()
+    second = SimpleUploadedFile("новая справка.pdf", PDF + b"%second\n",
+                                content_type="application/pdf")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert post_form(client, files={"certificate": second}).status_code == 302
+    with tenant_context(tenant_a):
+        draft = ApplicationDraft.objects.get()
+        kept = draft.files.get()
+        assert kept.pk != first.pk and kept.original_name == "новая_справка.pdf"
+        assert draft.answers["certificate"]["file"] == str(kept.pk)
+        assert not storages["private"].exists(first.storage_name)
+    with django_capture_on_commit_callbacks(execute=True):
+        submit(client)
+    with tenant_context(tenant_a):
+        case = Case.objects.get()
+        assert list(case.files.values_list("pk", flat=True)) == [kept.pk]
+        assert storages["private"].open(kept.storage_name).read() == PDF + b"%second\n"
+
+
+def test_a_stale_file_left_on_a_draft_is_not_attached_to_the_case(
+        client, tenant_a, north_service, django_capture_on_commit_callbacks):
+    """A draft saved before the fix may still hold the file it replaced: the submission
+    attaches only the file the answers name and deletes the other."""
+    assert post_form(client).status_code == 302
+    with tenant_context(tenant_a):
+        draft = ApplicationDraft.objects.get()
+        named = draft.files.get()
+        stale = UploadedFile.objects.create(
+            draft=draft, field_name="certificate", storage_name=f"uploads/{draft.token.hex}/x.pdf",
+            original_name="old.pdf", extension="pdf", content_type="application/pdf",
+            size=len(PDF), sha256="0" * 64)
+        storages["private"].save(stale.storage_name, SimpleUploadedFile("x.pdf", PDF))
+    with django_capture_on_commit_callbacks(execute=True):
+        submit(client)
+    with tenant_context(tenant_a):
+        assert list(Case.objects.get().files.values_list("pk", flat=True)) == [named.pk]
+        assert not UploadedFile.objects.filter(pk=stale.pk).exists()
+        assert not storages["private"].exists(stale.storage_name)
 
 
 def test_case_pages_are_never_cached_and_carry_no_personal_data_in_urls(client, north_service):

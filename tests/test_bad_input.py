@@ -45,3 +45,17 @@ def test_an_unknown_search_operator_is_a_400_naming_it(client, tenant_a):
                           HTTP_HOST="north.localhost")
     assert response.status_code == 400
     assert "search_operator" in response.json()["message"]
+
+
+@pytest.mark.parametrize("ident", ["", "abc", "-1", "1.5", "٣", "9" * 5000])
+def test_api_find_with_a_bad_id_is_a_400(client, tenant_a, ident):
+    """Found by tests/test_fuzz.py: Wagtail handed `?id=` to the database unchecked (500)."""
+    response = client.get("/api/v2/pages/find/", {"id": ident}, HTTP_HOST="north.localhost")
+    assert response.status_code == 400
+    assert "id" in response.json()["message"]
+
+
+def test_a_document_id_too_long_for_a_number_is_a_404(client, tenant_a):
+    """Found by tests/test_fuzz.py: Wagtail's `\\d+` passed a 5,000-digit id on (500)."""
+    response = client.get(f"/documents/{'9' * 5000}/x.pdf", HTTP_HOST="north.localhost")
+    assert response.status_code == 404

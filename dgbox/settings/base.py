@@ -309,16 +309,38 @@ CACHES = cache_settings(REDIS_URL, REDIS_TIMEOUT)
 DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 DJANGO_REDIS_LOGGER = "dgbox.cache"
 
-CELERY_BROKER_URL = REDIS_URL or "memory://localhost/"
+# DGBOX_BROKER_URL: Celery's broker when it is not REDIS_URL: another Redis (redis://,
+# rediss://) or RabbitMQ (amqp://user:password@host:5672/vhost, amqps://), whose durable
+# queues hand a dead worker's task to another worker at once (docs/operations.md, "Workers
+# and brokers").
+BROKER_URL = env("DGBOX_BROKER_URL", default="") or REDIS_URL
+BROKER_IS_REDIS = BROKER_URL.startswith(("redis://", "rediss://", "redis+socket://", "unix://"))
+# DGBOX_BROKER_VISIBILITY_TIMEOUT: (Redis broker) seconds after which a task a worker took
+# and did not finish is handed to another worker: how soon the task of a worker that died is
+# run again (RabbitMQ notices at once). A task still running then is also handed out again:
+# messages and letters are idempotent and do not mind; a longer nightly backup would run
+# twice (docs/limits.md), so keep it above the longest task's duration.
+BROKER_VISIBILITY_TIMEOUT = env.int("DGBOX_BROKER_VISIBILITY_TIMEOUT", default=60)
+CELERY_BROKER_URL = BROKER_URL or "memory://localhost/"
 CELERY_RESULT_BACKEND = REDIS_URL or None
-CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
+CELERY_TASK_ALWAYS_EAGER = not BROKER_URL
 CELERY_TASK_EAGER_PROPAGATES = True
 # DGBOX_CELERY_QUEUE: the queue tasks are sent to and workers consume (default "celery").
 CELERY_TASK_DEFAULT_QUEUE = env("DGBOX_CELERY_QUEUE", default="celery")
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
+# A task is acknowledged when it has run, not when a worker takes it: if the worker dies
+# mid-task (SIGKILL, out of memory), the broker hands the task out again, and so does a
+# worker whose pool process died (reject_on_worker_lost).
 CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Redis keeps a taken task in its "unacked" set; every worker looks for ones older than the
+# visibility timeout every 10 s and puts them back in their queue.
+CELERY_BROKER_TRANSPORT_OPTIONS = ({"visibility_timeout": BROKER_VISIBILITY_TIMEOUT,
+                                    "unacked_restore_interval": 10,
+                                    "unacked_restore_throttle": 1}
+                                   if BROKER_IS_REDIS else {})
 # Cache the tenant looked up for a task's schema for a minute in each worker.
 CELERY_TASK_TENANT_CACHE_SECONDS = 60
 CELERY_BEAT_SCHEDULE = {

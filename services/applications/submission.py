@@ -14,10 +14,13 @@ import uuid
 from django.db import transaction
 from django.utils.text import get_valid_filename
 
+from infra.s3 import S3Error
+
 from ..cases import engine
 from ..cases.messages import notification_context
 from ..cases.models import Case, CaseEvent, CaseNote, Channel
 from ..cases.references import next_reference
+from ..cases.retention import delete_files
 from ..forms import spec as formspec
 from ..notifications.api import notify
 from ..workflows.spec import transitions_from
@@ -98,7 +101,37 @@ def save_draft(service, version, cleaned, *, draft=None, channel=Channel.ONLINE,
         answers[name] = cleaned.get(name) or ""
     draft.answers = answers
     draft.save(update_fields=["answers", "updated_at"])
+    _drop_replaced_files(draft)
     return draft
+
+
+def answered_file_ids(answers):
+    """The ids of the uploads the answers name (a file answer is {"file": id, ...})."""
+    return {value["file"] for value in answers.values()
+            if isinstance(value, dict) and value.get("file")}
+
+
+def _drop_replaced_files(draft):
+    """Forget the draft's uploads its answers no longer name: a file chosen again in place of
+    an earlier one, or the answer to a question that no longer applies. Their rows go with
+    this transaction; their objects after it commits (a rolled-back save keeps the earlier
+    files). An object whose deletion fails has no row left, so the daily clean-up of
+    orphaned uploads removes it."""
+    stale = (UploadedFile.objects.filter(draft=draft, case__isnull=True)
+             .exclude(pk__in=list(answered_file_ids(draft.answers))))
+    names = list(stale.values_list("storage_name", flat=True))
+    if not names:
+        return
+    stale.delete()
+    transaction.on_commit(lambda: _delete_stored(names))
+
+
+def _delete_stored(names):
+    try:
+        delete_files(names)
+    except S3Error:
+        log.warning("Could not delete %s replaced upload(s) now; the daily clean-up of "
+                    "orphaned uploads will", len(names), exc_info=True)
 
 
 def submit_application(draft_token):
@@ -120,7 +153,11 @@ def submit_application(draft_token):
             applicant_name=contact["applicant_name"], applicant_email=contact["applicant_email"],
             applicant_phone=contact["applicant_phone"], language=draft.language,
             channel=draft.channel, entered_by=draft.entered_by)
-        UploadedFile.objects.filter(draft=draft).update(case=case)
+        # Only the files the answers name (a draft saved before replaced files were dropped
+        # may still hold the one it replaced); the others are deleted with the submission.
+        UploadedFile.objects.filter(draft=draft, pk__in=list(answered_file_ids(answers))
+                                    ).update(case=case)
+        _drop_replaced_files(draft)
         engine.start(case)
         draft.case = case
         draft.save(update_fields=["case", "updated_at"])

