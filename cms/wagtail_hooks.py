@@ -42,3 +42,4 @@ def invite_staff_menu_item():
     # Next to Wagtail's own "Users" (order 600) in the Settings menu.
     return InviteStaffMenuItem(_("Invite staff member"), reverse("cms_invite_staff"),
                                icon_name="user", order=601)
+
