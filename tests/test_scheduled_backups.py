@@ -3,6 +3,7 @@ sets are pruned, the newest always kept. Real PostgreSQL (pg_dump) and S3."""
 
 from datetime import UTC, datetime, timedelta
 
+import psycopg
 import pytest
 
 from infra import s3
@@ -45,3 +46,24 @@ def test_prune_keeps_recent_sets_and_always_the_newest(clean_backups):
     keys = [item.key for item in s3.iter_objects(backup_prefix(slug))]
     assert any(key.endswith(".delete.json") for key in keys)
     assert not any(removed[0] in key for key in keys)
+
+
+def test_a_second_delivery_skips_while_a_run_holds_the_lock(clean_backups, settings):
+    """A Redis broker hands a backup that outlives its visibility timeout to a second worker:
+    that delivery finds the first run's advisory lock (here held by another connection) and
+    backs nothing up; once the lock is free, the next run does its work."""
+    from tenants.lifecycle.tasks import _LOCK_KEY
+
+    db = settings.DATABASES["default"]
+    other = psycopg.connect(host=db["HOST"], port=db["PORT"], user=db["USER"],
+                            dbname=db.get("TEST", {}).get("NAME") or db["NAME"],
+                            autocommit=True)
+    try:
+        assert other.execute("SELECT pg_try_advisory_lock(%s)", [_LOCK_KEY]).fetchone()[0]
+        before = {slug: scheduled_backups.backup_sets(slug) for slug in clean_backups}
+        assert backup_all.apply().get() == {}
+        assert {slug: scheduled_backups.backup_sets(slug) for slug in clean_backups} == before
+    finally:
+        other.close()
+    report = backup_all.apply().get()
+    assert set(clean_backups) <= set(report)

@@ -534,3 +534,13 @@ def test_the_migration_clears_the_address_an_open_form_hid(tenant_a):
         opened, closed = (ServicePage.objects.get(pk=p.pk) for p in pages.values())
         assert opened.apply_url == "" and opened.latest_revision.content["apply_url"] == ""
         assert closed.apply_url == "https://old.example/apply"  # what citizens saw: kept
+
+
+def test_rich_text_boxes_are_named_by_their_field_labels(editor):
+    """Draftail's text box has no name of its own (axe aria-input-field-name): each is handed
+    its field label's id (cms/widgets.py), and the label carries that id."""
+    html = body(editor["client"].get(
+        f"/admin/pages/add/cms/servicepage/{editor['index'].pk}/", **NORTH))
+    for field in ("who_can_apply", "legal_basis"):
+        assert f'id="id_{field}-label"' in html, field
+        assert f"&quot;ariaLabelledBy&quot;: &quot;id_{field}-label&quot;" in html, field

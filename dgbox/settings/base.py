@@ -495,6 +495,8 @@ WAGTAILADMIN_BASE_URL = f"http://{BASE_DOMAIN}"
 WAGTAILSEARCH_BACKENDS = {"default": {"BACKEND": "wagtail.search.backends.database",
                                       "SEARCH_CONFIG": "russian"}}
 WAGTAIL_ENABLE_UPDATE_CHECK = False
+# Draftail with an accessible name for its text box (cms/widgets.py).
+WAGTAILADMIN_RICH_TEXT_EDITORS = {"default": {"WIDGET": "cms.widgets.RichTextArea"}}
 WAGTAIL_ENABLE_WHATS_NEW_BANNER = False
 # No staff avatars from gravatar.com: Wagtail would send every admin page viewer's browser
 # there with a hash of each staff member's e-mail. Staff see Wagtail's default avatar unless

@@ -1,64 +1,82 @@
-"""Builders, not codes (issue 12), in the Russian admin: an editor adds a question shown only
-for one answer of an earlier question, choosing the question and the answer from lists (the
-list offers a question added a moment ago, before anything is saved), and composes an
-automatic rule from lists; what is saved is the same spec and JSON Logic as before; a workflow
-step's states and group are lists too. axe-core finds no WCAG 2.2 A/AA violations on the
-online service's and the workflow's edit screens."""
+"""Builders, not codes (issue 12), through the real Wagtail admin in Chromium, in a Russian
+tenant: an editor (not an administrator) creates a service page with a Russian title, builds
+its online form in the page's "Online application" tab with a condition chosen from lists
+(the list offers a question added a moment ago, before anything is saved) and an automatic
+rule from the rules builder, previews the page, and submits it for moderation; a moderator
+approves and so publishes it; a citizen on a phone applies and gets a reference, and the rule
+decides the case. A workflow step's states and group are lists too, the group shown by its
+translated name. axe-core finds no WCAG 2.2 A/AA violations on each admin screen dgbox adds
+that the editor and the tenant's administrator use."""
 
 import re
+import secrets
+from urllib.parse import quote
 
 import pytest
 from django_tenants.utils import tenant_context
 from playwright.sync_api import expect
 
-from .test_case_journey import DESK, SIGN_IN, assert_admin_accessible
-
 pytestmark = pytest.mark.django_db
 
-SLUG = "land-plot-scheme"  # a demo service page no demo form uses
-FORM = [
-    {"type": "number", "name": "area", "label": "Площадь участка, кв. м", "required": True},
-    {"type": "yes_no", "name": "heritage", "label": "Участок в зоне охраны памятника?",
-     "required": True},
-]
+DESK = {"width": 1280, "height": 900}
+SIGN_IN = re.compile(r"^(Войти|Sign in)$")
+MORE_ACTIONS = re.compile(r"^(Больше действий|More actions)$")
+CONTINUE = re.compile(r"^(Продолжить|Continue)$")
+ACCEPT = re.compile(r"^(Подтвердить и отправить|Accept and send)$")
+REFERENCE = re.compile(r"[A-Z]{2,5}-\d{4}-\d{6}")
+
+TITLE = "Разрешение на установку ограждения"
+SLUG = "разрешение-на-установку-ограждения"  # what Wagtail makes of the title
+HEIGHT, ROAD, PERMIT = ("Высота ограждения, м", "Участок граничит с дорогой?",
+                        "Номер согласования с ГИБДД")
 
 
 @pytest.fixture(scope="module")
-def editor(browser_tenant, django_db_blocker):
-    """An administrator of the tenant reading the admin in Russian, and the online service
-    they edit (two questions, no rules); committed for the live server, removed after."""
-    import secrets
-
+def people(browser_tenant, django_db_blocker):
+    """An editor (Wagtail's Editors group: writes pages, cannot publish), a moderator (the
+    Moderators group) and an administrator of the browser tenant, each reading the admin in
+    Russian; committed for the live server, removed after."""
     from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
     from wagtail.users.models import UserProfile
 
-    from cms.models import ServicePage
-    from services.forms.blocks import stream_data_from_spec
-    from services.models import OnlineService
-
-    password = secrets.token_urlsafe(12)
+    made = {}
     with django_db_blocker.unblock(), tenant_context(browser_tenant):
-        user = get_user_model().objects.create_superuser(
-            "redaktor", "redaktor@lesnoy.example", password, first_name="Вера",
-            last_name="Орлова")
-        profile = UserProfile.get_for_user(user)
-        profile.preferred_language = "ru"
-        profile.save()
-        page = ServicePage.objects.get(slug=SLUG, locale__language_code="ru")
-        service = OnlineService.objects.create(page=page, form=stream_data_from_spec(FORM))
-    yield {"username": user.username, "password": password, "pk": service.pk}
+        User = get_user_model()
+        for role, group, names in (("editor", "Editors", ("Вера", "Орлова")),
+                                   ("moderator", "Moderators", ("Антон", "Белов")),
+                                   ("administrator", None, ("Светлана", "Кузнецова"))):
+            password = secrets.token_urlsafe(12)
+            username = f"{role}-builders@lesnoy.example"
+            if group:
+                user = User.objects.create_user(username, username, password, is_staff=True,
+                                                first_name=names[0], last_name=names[1])
+                user.groups.add(Group.objects.get(name=group))
+            else:
+                user = User.objects.create_superuser(username, username, password,
+                                                     first_name=names[0], last_name=names[1])
+            profile = UserProfile.get_for_user(user)
+            profile.preferred_language = "ru"
+            profile.save()
+            made[role] = {"username": username, "password": password, "pk": user.pk}
+    yield made
     with django_db_blocker.unblock(), tenant_context(browser_tenant):
-        OnlineService.objects.filter(pk=service.pk).delete()
-        user.delete()
+        get_user_model().objects.filter(pk__in=[p["pk"] for p in made.values()]).delete()
 
 
-@pytest.fixture
-def desk(browser):
+def desk_page(browser):
     context = browser.new_context(viewport=DESK, locale="ru-RU")
     page = context.new_page()
     page.set_default_timeout(60_000)  # readiness bound on a loaded machine, not a speed check
-    yield page
-    context.close()
+    return page
+
+
+def sign_in(page, site, person):
+    page.goto(f"{site}/admin/login/")
+    page.locator("#id_username").fill(person["username"])
+    page.locator("#id_password").fill(person["password"])
+    page.get_by_role("button", name=SIGN_IN).click()
+    page.wait_for_url(f"{site}/admin/")
 
 
 def add_block(page, field, kind):
@@ -69,69 +87,148 @@ def add_block(page, field, kind):
     page.get_by_role("option", name=kind, exact=True).click()
 
 
-def test_editor_builds_a_condition_and_a_rule_from_lists(site, desk, browser_tenant, editor):
-    from services.models import OnlineService
+def write_rich_text(page, field, text):
+    editor = page.locator(f"[data-contentpath='{field}'] [contenteditable='true']").first
+    editor.click()
+    page.keyboard.type(text)
 
-    desk.goto(f"{site}/admin/login/")
-    desk.locator("#id_username").fill(editor["username"])
-    desk.locator("#id_password").fill(editor["password"])
-    desk.get_by_role("button", name=SIGN_IN).click()
-    desk.wait_for_url(f"{site}/admin/")
-    edit = f"{site}/admin/snippets/services/onlineservice/edit/{editor['pk']}/"
-    desk.goto(edit)
 
-    # A new question, asked only when the heritage question is answered "Да": both picked
-    # from lists, the question among those above it, before anything is saved.
-    add_block(desk, "form", "Текст")
-    desk.locator("[name='form-2-value-label']").fill("Номер охранного обязательства")
-    question = desk.locator("[name='form-2-value-show_if_field']")
-    expect(question.locator("option")).to_have_text(
-        ["Спрашивать всегда", "Площадь участка, кв. м", "Участок в зоне охраны памятника?"])
-    question.select_option(label="Участок в зоне охраны памятника?")
-    answer = desk.locator("#form-2-value-show_if_value")  # the list of that question's answers
-    expect(answer.locator("option")).to_have_text(["Выберите…", "Да", "Нет"])
-    answer.select_option(label="Да")
+def footer_action(page, selector):
+    """A page action behind the footer's "More actions" toggle."""
+    page.locator("footer").get_by_role("button", name=MORE_ACTIONS).click()
+    page.locator(f"footer {selector}").click()
 
-    # A rule: when the area is at most 1500 and the plot is not in a heritage zone, approve.
-    add_block(desk, "rules", "Правило")
-    desk.locator("[name='rules-0-value-name']").fill("Небольшой участок вне охранной зоны")
-    desk.locator("[name='rules-0-value-conditions-0-value-subject']").select_option(
-        label="Площадь участка, кв. м")
-    operator = desk.locator("[name='rules-0-value-conditions-0-value-operator']")
-    expect(operator.locator("option:not([hidden])")).to_have_count(8)  # a number's operators
-    operator.select_option(label="не больше")
-    desk.locator("#rules-0-value-conditions-0-value-answer").fill("1500")
-    desk.locator("[data-contentpath='conditions'] button[data-streamfield-list-add]").last \
-        .click()
-    desk.locator("[name='rules-0-value-conditions-1-value-subject']").select_option(
-        label="Участок в зоне охраны памятника?")
-    desk.locator("[name='rules-0-value-conditions-1-value-operator']").select_option(
-        label="равно")
-    desk.locator("#rules-0-value-conditions-1-value-answer").select_option(label="Нет")
-    desk.locator("[name='rules-0-value-then']").select_option(value="approve")
-    desk.get_by_role("button", name="Сохранить").click()
-    desk.wait_for_url(re.compile(r"/admin/snippets/services/onlineservice/(\?.*)?$"))
+
+def test_an_editor_builds_a_service_a_moderator_publishes_and_a_citizen_applies(
+        site, browser, browser_tenant, people, phone, assert_admin_accessible, check_step):
+    from cms.models import ServiceIndexPage, ServicePage
+    from services.models import Case
 
     with tenant_context(browser_tenant):
-        service = OnlineService.objects.get(pk=editor["pk"])
-        spec = service.current_version().spec
-        assert spec[2]["show_if"] == {"field": "heritage", "value": "yes"}
-        assert service.rules == [{
-            "name": "Небольшой участок вне охранной зоны", "then": "approve",
-            "when": {"and": [{"<=": [{"var": "area"}, 1500]},
-                             {"==": [{"var": "heritage"}, "no"]}]}}]
+        index = ServiceIndexPage.objects.get(locale__language_code="ru").pk
+    desk = desk_page(browser)
+    sign_in(desk, site, people["editor"])
+    desk.goto(f"{site}/admin/pages/add/cms/servicepage/{index}/")
 
-    # Reopened, the lists show what was chosen; the screen passes axe.
-    desk.goto(edit)
-    expect(desk.locator("[name='form-2-value-show_if_field'] option:checked")).to_have_text(
-        "Участок в зоне охраны памятника?")
-    expect(desk.locator("#form-2-value-show_if_value option:checked")).to_have_text("Да")
-    expect(desk.locator("[name='rules-0-value-conditions-0-value-subject'] "
-                        "option:checked")).to_have_text("Площадь участка, кв. м")
+    # The content tab, in Russian.
+    desk.locator("#id_title").fill(TITLE)
+    desk.locator("#id_summary").fill("Разрешение на забор или ограждение участка у дороги.")
+    write_rich_text(desk, "who_can_apply", "Владельцы и арендаторы участков.")
+    write_rich_text(desk, "legal_basis", "Правила благоустройства посёлка.")
+    desk.locator("#id_processing_days").fill("10")
+    desk.locator("#id_channels-0-kind").select_option("office")
+    desk.locator("#id_channels-0-details").fill("В администрации посёлка, окно 3.")
     assert_admin_accessible(desk)
 
-    # The workflow editor: a step's states are ticked in a list of the workflow's states
-    # (those that end the case marked), who takes it is chosen from the tenant's groups.
+    # The online form: a question shown only for one answer of an earlier question, both
+    # chosen from lists, before anything is saved.
+    desk.get_by_role("tab", name="Подача онлайн").click()
+    desk.locator("#id_online_services-ADD").click()
+    add_block(desk, "form", "Число")
+    desk.locator("[name='online_services-0-form-0-value-label']").fill(HEIGHT)
+    add_block(desk, "form", "Да или нет")
+    desk.locator("[name='online_services-0-form-1-value-label']").fill(ROAD)
+    add_block(desk, "form", "Текст")
+    desk.locator("[name='online_services-0-form-2-value-label']").fill(PERMIT)
+    question = desk.locator("[name='online_services-0-form-2-value-show_if_field']")
+    expect(question.locator("option")).to_have_text(["Спрашивать всегда", HEIGHT, ROAD])
+    question.select_option(label=ROAD)
+    answer = desk.locator("#online_services-0-form-2-value-show_if_value")
+    expect(answer.locator("option")).to_have_text(["Выберите…", "Да", "Нет"])
+    answer.select_option(label="Да")
+    assert_admin_accessible(desk)
+    desk.get_by_role("button", name="Сохранить черновик").click()
+    desk.wait_for_url(re.compile(r"/admin/pages/\d+/edit/"))
+    with tenant_context(browser_tenant):
+        page = ServicePage.objects.get(title=TITLE)
+        assert page.slug == SLUG and not page.live
+
+    # The rules builder offers the saved draft's questions: approve a fence up to 2 m.
+    desk.get_by_role("tab", name="Подача онлайн").click()
+    add_block(desk, "rules", "Правило")
+    rule = "online_services-0-rules-0-value"
+    desk.locator(f"[name='{rule}-name']").fill("Невысокое ограждение")
+    desk.locator(f"[name='{rule}-conditions-0-value-subject']").select_option(label=HEIGHT)
+    operator = desk.locator(f"[name='{rule}-conditions-0-value-operator']")
+    expect(operator.locator("option:not([hidden])")).to_have_count(8)  # a number's operators
+    operator.select_option(label="не больше")
+    desk.locator(f"#{rule}-conditions-0-value-answer").fill("2")
+    desk.locator(f"[name='{rule}-then']").select_option(value="approve")
+    assert_admin_accessible(desk)
+    desk.get_by_role("button", name="Сохранить черновик").click()
+    desk.wait_for_url(re.compile(rf"/admin/pages/{page.pk}/edit/"))
+    with tenant_context(browser_tenant):
+        draft = ServicePage.objects.get(pk=page.pk).get_latest_revision_as_object()
+        [online] = draft.online_services.all()
+        assert online.spec[2]["show_if"] == {"field": online.spec[1]["name"], "value": "yes"}
+        assert online.rules == [{"name": "Невысокое ограждение", "then": "approve",
+                                 "when": {"<=": [{"var": online.spec[0]["name"]}, 2]}}]
+
+    # Preview: the draft page with its (inactive) button and the draft's questions.
+    desk.locator("[data-side-panel-toggle='preview']").click()
+    preview = desk.frame_locator("#w-preview-iframe")
+    expect(preview.get_by_role("heading", level=1)).to_have_text(TITLE)
+    expect(preview.locator("[data-online-form-preview]")).to_be_visible()
+    expect(preview.locator(".govuk-details__text")).to_contain_text(PERMIT)
+    assert_admin_accessible(desk)
+
+    footer_action(desk, "button[name='action-submit']")
+    desk.wait_for_url(re.compile(r"/admin/pages/\d+/"))
+    with tenant_context(browser_tenant):
+        submitted = ServicePage.objects.get(pk=page.pk)
+        assert not submitted.live
+        assert submitted.current_workflow_state.status == "in_progress"
+    desk.context.close()
+
+    # The moderator approves: the page, its form and its rule are published together.
+    moderator = desk_page(browser)
+    sign_in(moderator, site, people["moderator"])
+    moderator.goto(f"{site}/admin/pages/{page.pk}/edit/")
+    assert_admin_accessible(moderator)
+    footer_action(moderator, "button[data-workflow-action-name='approve']"
+                             ":not([data-workflow-action-modal-url])")
+    expect(moderator.locator(".messages .success")).to_be_visible()
+    with tenant_context(browser_tenant):
+        published = ServicePage.objects.get(pk=page.pk)
+        assert published.live
+        live_form = published.online_services.get()
+        assert live_form.current_version().spec == online.spec  # what was drafted
+        assert live_form.rules == online.rules
+    moderator.context.close()
+
+    # The citizen, on a phone.
+    phone.goto(f"{site}/ru/services/{quote(SLUG)}/")
+    check_step(phone)
+    phone.get_by_role("button", name="Подать заявление онлайн").click()
+    phone.wait_for_url(re.compile(r"/ru/apply/"))
+    expect(phone.get_by_role("heading", level=1)).to_have_text(TITLE)
+    permit = phone.get_by_label(PERMIT)
+    expect(permit).to_be_hidden()
+    phone.locator("#id_applicant_name").fill("Пётр Иванов")
+    phone.locator("#id_applicant_email").fill("petr@example.org")
+    phone.get_by_label(HEIGHT).fill("2")
+    phone.get_by_role("group", name=ROAD).get_by_label("Да").check()
+    expect(permit).to_be_visible()
+    permit.fill("ГИБДД-15/2026")
+    check_step(phone)
+    phone.get_by_role("button", name=CONTINUE).click()
+    phone.wait_for_url(re.compile(r"/ru/apply/.+/check/$"))
+    expect(phone.locator(".govuk-summary-list")).to_contain_text("ГИБДД-15/2026")
+    check_step(phone)
+    phone.get_by_role("button", name=ACCEPT).click()
+    phone.wait_for_url(re.compile(r"/ru/apply/.+/done/$"))
+    check_step(phone)
+    reference = REFERENCE.search(phone.locator("main").inner_text()).group(0)
+    with tenant_context(browser_tenant):
+        case = Case.objects.get(reference=reference)
+        assert case.service.page_id == page.pk
+        assert case.status == "approved"  # the rule built above decided it
+
+
+def test_a_workflow_step_chooses_states_and_a_translated_group(site, browser, people,
+                                                                assert_admin_accessible):
+    desk = desk_page(browser)
+    sign_in(desk, site, people["administrator"])
     desk.goto(f"{site}/admin/snippets/services/workflow/")
     desk.get_by_role("link", name="Standard").first.click()
     step = desk.get_by_role("group", name="Из статусов").nth(1)  # request_info
@@ -139,8 +236,58 @@ def test_editor_builds_a_condition_and_a_rule_from_lists(site, desk, browser_ten
     expect(step.get_by_role("checkbox", name="Одобрено (approved) (завершает дело)")) \
         .not_to_be_checked()
     expect(desk.locator("[name='transitions-1-value-group'] option:checked")) \
-        .to_have_text("Case workers")
+        .to_have_text("Специалисты по заявлениям")
     assert_admin_accessible(desk)
+    desk.context.close()
+
+
+#: The admin screens dgbox adds or changes that editors and the tenant's administrator use.
+ADMIN_SCREENS = [
+    "/admin/online-services/",
+    "/admin/settings/services/servicessettings/",
+    "/admin/staff/invite/",
+    "/admin/snippets/services/register/",
+    "/admin/snippets/services/register/add/",
+    "/admin/snippets/services/workflow/",
+    "/admin/snippets/services/workflow/add/",
+    "/admin/snippets/services/decisionlettertemplate/",
+    "/admin/cases/",
+    "/admin/groups/",
+    "/admin/users/",
+]
+
+
+def test_the_admin_screens_dgbox_adds_pass_axe(site, browser, browser_tenant, people,
+                                                assert_admin_accessible):
+    from django.contrib.auth.models import Group
+
+    from cms.models import ServicePage
+    from services.models import OnlineService, Workflow
+
+    with tenant_context(browser_tenant):
+        service = OnlineService.objects.filter(page__live=True).select_related("page").first()
+        page = service.page if service else ServicePage.objects.live().first()
+        workflow = Workflow.default().pk
+        group = Group.objects.get(name="Case workers").pk
+    desk = desk_page(browser)
+    sign_in(desk, site, people["administrator"])
+    screens = [*ADMIN_SCREENS, f"/admin/snippets/services/workflow/edit/{workflow}/",
+               f"/admin/groups/edit/{group}/", f"/admin/users/edit/{people['editor']['pk']}/"]
+    for screen in screens:
+        response = desk.goto(f"{site}{screen}")
+        assert response.status == 200, screen
+        assert_admin_accessible(desk)
+    # The service page editor, each of its tabs (the builders in "Online application").
+    desk.goto(f"{site}/admin/pages/{page.pk}/edit/")
+    for tab in desk.get_by_role("tab").all():
+        tab.click()
+        assert_admin_accessible(desk)
+    # A user's Roles tab, groups by their translated names.
+    desk.goto(f"{site}/admin/users/edit/{people['editor']['pk']}/")
+    desk.get_by_role("tab", name="Роли").click()
+    expect(desk.get_by_label("Редакторы")).to_be_checked()
+    assert_admin_accessible(desk)
+    desk.context.close()
 
 
 CONDITIONAL_SLUG = "school-enrolment"  # a demo service page no demo form uses
