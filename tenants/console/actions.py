@@ -1,8 +1,9 @@
 """What the console changes: one small function per action, each taking the person acting.
 
 Views call these and nothing else to change a tenant; each is recorded in the platform's
-audit trail (by the lifecycle service it calls, or here). Each function uses the same services as the CLI: launches go
-through `tenants.launch.launch_tenant`, status changes through `tenants.lifecycle`.
+audit trail (by the lifecycle service it calls, or here). Each function uses the same
+services as the CLI: launches go through `tenants.launch.launch_tenant`, status changes
+through `tenants.lifecycle`.
 
 The first administrator's invitation: launching makes them a superuser of the new tenant's
 schema without a password; the console e-mails them the one-time link to set one (Django's
