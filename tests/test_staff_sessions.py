@@ -229,3 +229,17 @@ def test_short_passwords_are_refused_in_the_admins_user_form(client, tenant_a, a
     assert response.status_code == 200
     with tenant_context(tenant_a):
         assert not get_user_model().objects.filter(username="new@north.example").exists()
+
+
+def test_a_sessions_address_is_the_one_client_address(client, tenant_a, admin_user, settings):
+    """Behind one trusted proxy the session keeps the address the proxy appended, never one
+    the client wrote into X-Forwarded-For itself (infra/clientip.py)."""
+    settings.DGBOX_TRUSTED_PROXIES = 1
+    forged = {**NORTH, "HTTP_X_FORWARDED_FOR": "6.6.6.6, 203.0.113.7",
+              "REMOTE_ADDR": "10.0.0.2"}
+    response = client.post("/admin/login/", {"username": "admin@north.example",
+                                             "password": PASSWORD}, **forged)
+    assert response.status_code == 302
+    with schema_context("north"):
+        session = Session.objects.get(session_key=client.cookies["sessionid"].value)
+    assert session.ip == "203.0.113.7"

@@ -139,7 +139,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "dgbox.middleware.CompressionMiddleware",
     "tenants.middleware.TenantMiddleware",
-    "qsessions.middleware.SessionMiddleware",
+    "tenants.staffauth.middleware.SessionMiddleware",
     "cms.middleware.TenantLocaleMiddleware",
     "dgbox.middleware.MalformedInputMiddleware",
     "django.middleware.common.CommonMiddleware",

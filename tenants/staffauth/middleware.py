@@ -1,4 +1,9 @@
-"""Two middlewares, after authentication and messages (dgbox/settings/base.py).
+"""The session middleware, and two middlewares after authentication and messages
+(dgbox/settings/base.py).
+
+`SessionMiddleware`: django-qsessions' (each session row keeps its browser and address, for
+*Your sessions*), with the address from `infra.clientip`, the one client-address function
+every limit and the audit trail use, not the raw `REMOTE_ADDR` (behind proxies, the proxy's).
 
 `StaffSessionMiddleware`: a signed-in session (only staff and operators sign in; citizens'
 drafts live in anonymous sessions and are never touched) ends after
@@ -28,6 +33,9 @@ from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 from django.urls import Resolver404, resolve, reverse
 from django.utils.translation import gettext as _
+from qsessions.middleware import SessionMiddleware as QSessionMiddleware
+
+from infra import clientip
 
 from . import devices, surfaces
 from .policy import requires_two_factor
@@ -35,6 +43,17 @@ from .policy import requires_two_factor
 SIGNED_IN_AT = "dgbox_signed_in_at"
 SEEN_AT = "dgbox_seen_at"
 PASSIVE_NAMESPACES = {"wagtailadmin_editing_sessions"}
+
+
+class SessionMiddleware(QSessionMiddleware):
+    """django-qsessions' middleware, the session's address read by `infra.clientip`."""
+
+    def process_request(self, request: HttpRequest) -> None:
+        request.session = self.SessionStore(
+            ip=clientip.client_ip(request),
+            user_agent=request.headers.get("User-Agent", ""),
+            session_key=request.COOKIES.get(settings.SESSION_COOKIE_NAME),
+        )
 
 
 @receiver(user_logged_in, dispatch_uid="dgbox-staff-session-start")
