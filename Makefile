@@ -57,6 +57,7 @@ bench: $(STAMP) ## Benchmarks against a baseline measured in the same run
 	$(PY) -m infra.localservices run --database dgbox_bench -- $(PY) bench/tenant_launch.py
 	$(PY) -m infra.localservices run --redis required -- $(PY) bench/serve.py
 	$(PY) -m infra.localservices run -- $(PY) bench/page_weight.py
+	$(PY) -m infra.localservices run --redis required -- $(PY) bench/noisy_neighbour.py
 
 clean-state: ## Stop the embedded servers and delete .state (their data, local media)
 	$(PY) -m infra.localservices stop || true
