@@ -12,6 +12,9 @@ class CmsConfig(AppConfig):
         from tenants import staff  # noqa: PLC0415 - uses the auth models: only once apps load
 
         from . import provisioning  # noqa: F401, PLC0415 - connects the tenant signals
+        from .admin_csp import install  # noqa: PLC0415 - imports Wagtail's admin widgets
+
+        install()  # the request's CSP nonce on Wagtail's inline widget scripts
 
         # Wagtail's own groups (made by its migrations, looked up by these names).
         staff.register_role(staff.Role(

@@ -5,6 +5,9 @@ from django.urls import path
 from tenants import views
 from tenants.console import views as operator
 
+# Error pages: docs in dgbox/errors.py (404 and 500 are Django's handlers on 404.html, 500.html).
+handler400 = "dgbox.errors.bad_request"
+
 urlpatterns = [
     path("", views.portal_home, name="portal-home"),
     path("operator/", operator.home, name="operator-home"),

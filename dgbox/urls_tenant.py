@@ -13,6 +13,7 @@ from cms.api import api_router
 
 # A page missing in a tenant site shows the tenant's own header, menu and language.
 handler404 = cms_views.page_not_found
+handler400 = "dgbox.errors.bad_request"
 
 urlpatterns = [
     path("admin/", include(wagtailadmin_urls)),
