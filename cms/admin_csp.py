@@ -15,12 +15,16 @@ Wagtail inserts later (an inline panel's new form).
 from functools import wraps
 
 from django.utils.safestring import SafeString, mark_safe
+from wagtail.admin.filters import DateRangePickerWidget
 from wagtail.admin.widgets import AdminDateInput, AdminDateTimeInput, AdminTimeInput
 from wagtail.admin.widgets.chooser import BaseChooser
 
 from dgbox.headers import csp_nonce
 
-WIDGETS = (BaseChooser, AdminDateInput, AdminTimeInput, AdminDateTimeInput)
+#: DateRangePickerWidget (listing filters) renders its date inputs through its own template,
+#: not their render(): it is wrapped too.
+WIDGETS = (BaseChooser, AdminDateInput, AdminTimeInput, AdminDateTimeInput,
+           DateRangePickerWidget)
 
 
 def _with_nonce(render):

@@ -22,7 +22,11 @@ def request_id() -> str:
 
 
 @register.inclusion_tag("_incident_reference.html")
-def incident_reference() -> dict[str, str]:
+def incident_reference() -> dict[str, object]:
     """'Reference: …' on an error page: the id also written on the request's log lines."""
-    return {"reference": headers.request_id()}
+    reference = headers.request_id()
+    # Shown in parts of 8 that a phone's screen may wrap between (<wbr>, which adds no
+    # character: the reference copies whole).
+    return {"reference": reference,
+            "parts": [reference[i:i + 8] for i in range(0, len(reference), 8)]}
 
