@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
 .DEFAULT_GOAL := help
-.PHONY: help demo servers test lint typecheck bench clean-state browser-deps messages
+.PHONY: help demo servers test lint security typecheck bench clean-state browser-deps messages
 
 help: ## List the targets (this text)
 	@echo "make <target>:"
@@ -29,6 +29,12 @@ servers: $(STAMP) ## Start PostgreSQL and S3 (embedded when none runs) for `dgbo
 lint: $(STAMP) ## Check the code with ruff
 	$(VENV)/bin/ruff check .
 
+# bandit ([tool.bandit] in pyproject.toml): a medium or high finding fails unless its line says
+# `# nosec <id>` with the reason (docs/security.md, "Static analysis").
+security: $(STAMP) ## Check the code for security mistakes with bandit (medium and high findings)
+	$(VENV)/bin/bandit -c pyproject.toml -q -r dgbox tenants cms services infra demo \
+		--severity-level medium --confidence-level low
+
 typecheck: $(STAMP) ## mypy with django-stubs (strict on the packages listed in pyproject.toml)
 	$(VENV)/bin/mypy
 
@@ -39,7 +45,7 @@ browser-deps: ## Install Chromium for the browser tests (apt, when run as root)
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
 		else echo "Chromium is missing: browser tests will be skipped (sudo apt-get install chromium)"; fi; }
 
-test: lint typecheck browser-deps ## Lint, type check, docs build, migrations check and the whole pytest suite
+test: lint security typecheck browser-deps ## Lint, bandit, type check, docs build, migrations check and the whole pytest suite
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet --site-dir .state/site
 	$(PY) -m infra.localservices run --redis required -- sh -c '\
 		$(VENV)/bin/dgbox makemigrations --check --dry-run && \

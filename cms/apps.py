@@ -16,6 +16,9 @@ class CmsConfig(AppConfig):
 
         # provisioning connects the tenant signals; security reads the cms models.
         from . import provisioning, security  # noqa: F401, PLC0415
+        from .admin_csp import install  # noqa: PLC0415 - imports Wagtail's admin widgets
+
+        install()  # the request's CSP nonce on Wagtail's inline widget scripts
 
         # Wagtail's own groups (made by its migrations, looked up by these names).
         staff.register_role(staff.Role(

@@ -1,12 +1,15 @@
 """Logging filters for outages (LOGGING in dgbox/settings/base.py).
 
 Kept apart from dgbox/outages.py on purpose: logging is configured before the apps load and
-in every process (CLI, workers), so this module imports nothing but the standard library.
+in every process (CLI, workers), so this module imports nothing but the standard library and
+django-guid's context variable (a `contextvars.ContextVar`, no Django).
 """
 
 import logging
 import threading
 import time
+
+from django_guid.context import guid
 
 #: The request attribute dgbox.outages sets on a request it answers with the 503 page.
 FAILURE_ATTRIBUTE = "dgbox_dependency_failure"
@@ -46,4 +49,13 @@ class OncePerInterval(logging.Filter):
         if skipped:
             record.msg = f"{record.msg} ({skipped} similar not logged in the last " \
                          f"{self.seconds:g} s)"
+        return True
+
+
+class RequestId(logging.Filter):
+    """Puts the id of the request being answered on the record (`%(request_id)s`), "-"
+    outside a request. The id is django-guid's context variable (dgbox/headers.py)."""
+
+    def filter(self, record):
+        record.request_id = guid.get() or "-"
         return True

@@ -10,6 +10,9 @@ from tenants.staffauth.surfaces import OPERATOR
 
 SURFACE = {"surface": OPERATOR}
 
+# Error pages: docs in dgbox/errors.py (404 and 500 are Django's handlers on 404.html, 500.html).
+handler400 = "dgbox.errors.bad_request"
+
 urlpatterns = [
     path("", views.portal_home, name="portal-home"),
     path("operator/", operator.home, name="operator-home"),

@@ -15,6 +15,7 @@ from tenants.limits import limit_password_reset
 
 # A page missing in a tenant site shows the tenant's own header, menu and language.
 handler404 = cms_views.page_not_found
+handler400 = "dgbox.errors.bad_request"
 
 urlpatterns = [
     # Wagtail's own password-reset form, limited per client and per e-mail address; the

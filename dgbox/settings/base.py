@@ -9,6 +9,7 @@ from pathlib import Path
 
 import environ
 from django.db import connection as _connection
+from csp.constants import NONCE
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 env = environ.Env()
@@ -86,6 +87,10 @@ SHARED_APPS = [
     # Failed sign-ins of the operator console (public-schema users); also in TENANT_APPS, so
     # each tenant counts and locks its own staff's sign-ins in its own schema.
     "axes",
+    # No models: Content-Security-Policy (csp) and the request id (django_guid), both
+    # configured under "Security headers" below.
+    "csp",
+    "django_guid",
 ]
 TENANT_APPS = [
     "django.contrib.contenttypes",
@@ -123,16 +128,24 @@ TENANT_APPS = [
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
 # Order matters:
-# - health probes answer on any host, before anything else;
+# - health probes answer on any host, before anything that reads the host or the database;
 # - static files are served before tenant routing: they are the same for every host (code
 #   assets, never a tenant's media), so the maintenance (503), archived (410) and unknown-host
 #   (404) pages get their stylesheet instead of answering the stylesheet request themselves;
-# - SecurityMiddleware comes first so those pages and static files carry its headers too;
+# - the request id first: every log line of the request carries it (dgbox/headers.py);
+# - the header middlewares (CSP, Permissions-Policy, SecurityMiddleware, X-Frame-Options)
+#   come before everything that answers, so every response carries the same headers: health
+#   probes, static files, the maintenance (503), archived (410), unknown-host (404) and
+#   outage pages included;
 # - compression wraps everything below it, error pages included (dgbox/middleware.py says
 #   which responses it leaves alone, and why).
 MIDDLEWARE = [
+    "dgbox.headers.request_id_middleware",
+    "dgbox.headers.CSPMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django.middleware.security.SecurityMiddleware",  # its HTTPS redirect exempts the probes
     "dgbox.middleware.HealthCheckMiddleware",
-    "django.middleware.security.SecurityMiddleware",
     # Before everything that may use the database or S3 (tenant routing included): a lost
     # database connection or an unreachable S3 becomes a 503 "try again" page (dgbox/outages.py).
     "dgbox.outages.DependencyFailureMiddleware",
@@ -156,7 +169,6 @@ MIDDLEWARE = [
     "django_otp.middleware.OTPMiddleware",
     "tenants.staffauth.middleware.StaffSessionMiddleware",
     "tenants.staffauth.middleware.TwoFactorMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: answers a sign-in refused by a lockout with the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -174,6 +186,9 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "wagtail.contrib.settings.context_processors.settings",
             ],
+            # {% csp_nonce %}, {% request_id %}, {% incident_reference %} in every template,
+            # with or without a request context (dgbox/templatetags/dgbox_headers.py).
+            "builtins": ["dgbox.templatetags.dgbox_headers"],
         },
     },
 ]
@@ -457,6 +472,57 @@ CSRF_COOKIE_HTTPONLY = False
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+# Error pages (dgbox/errors.py): a form sent with an expired or missing CSRF token gets the
+# site's own 403 page, in its language, instead of Django's English one.
+CSRF_FAILURE_VIEW = "dgbox.errors.csrf_failure"
+
+# --- Security headers (dgbox/headers.py; docs/security.md "Headers") -------------------------
+# Content-Security-Policy (django-csp) on every response. Scripts: this origin's files and
+# inline scripts carrying the request's nonce, never 'unsafe-inline'. Styles: this origin's
+# stylesheets and nonce'd <style> elements. Wagtail's admin needs no more (tested in a real
+# browser, tests/browser/); "Writing pages under the CSP" in docs/security.md says how to
+# write pages that keep it.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'", NONCE],
+        "style-src": ["'self'", NONCE],
+        # data: and blob: for Wagtail's admin (image previews before upload, its icons)
+        "img-src": ["'self'", "data:", "blob:"],
+        "font-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "media-src": ["'self'"],
+        # Wagtail's page preview is an iframe of the editor (frame-ancestors: dgbox/headers.py)
+        "frame-src": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+        "base-uri": ["'self'"],
+        "object-src": ["'none'"],
+    },
+}
+# Permissions-Policy (django-permissions-policy): no page of the platform uses the camera,
+# microphone, location, payment, USB and the like; an injected script or a framed page
+# cannot ask for them either.
+PERMISSIONS_POLICY = {
+    feature: [] for feature in (
+        "accelerometer", "autoplay", "camera", "display-capture", "encrypted-media",
+        "geolocation", "gyroscope", "magnetometer", "microphone", "midi", "payment",
+        "publickey-credentials-get", "screen-wake-lock", "usb", "xr-spatial-tracking")
+}
+PERMISSIONS_POLICY["fullscreen"] = ["self"]
+# DGBOX_TRUSTED_PROXY_NETWORKS: comma-separated addresses or networks (CIDR) of the proxies in
+# front of dgbox (the ingress). Only a request coming straight from one of them may bring its
+# own X-Request-ID (e.g. nginx's $request_id), so one id follows the request from the proxy's
+# log to dgbox's; from anyone else the header is ignored. Empty (default): dgbox makes every id.
+DGBOX_TRUSTED_PROXY_NETWORKS = env.list("DGBOX_TRUSTED_PROXY_NETWORKS", default=[])
+# The request id (django-guid): read from X-Request-ID (see above) or made (a UUID4, 32 hex
+# digits), put on every log line of the request and on error pages, echoed in X-Request-ID.
+DJANGO_GUID = {
+    "GUID_HEADER_NAME": "X-Request-ID",
+    "VALIDATE_GUID": True,
+    "RETURN_HEADER": True,
+    "EXPOSE_HEADER": False,
+}
 
 # --- Mail --------------------------------------------------------------------------------------
 # EMAIL_URL: e.g. smtp://user:password@mail.example:587 (django-environ syntax). Default:
@@ -509,6 +575,9 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {
+        # Every line logged while answering a request names the request's id, the
+        # reference its error page shows (dgbox/headers.py); "-" outside a request.
+        "request_id": {"()": "dgbox.logfilters.RequestId"},
         # A database or S3 failure answered with the 503 page (dgbox/outages.py) is logged
         # once, by dgbox.outages, not again as "Internal Server Error" by django.request.
         "handled_failures": {"()": "dgbox.logfilters.SkipHandledFailures"},
@@ -518,7 +587,11 @@ LOGGING = {
         "lost_counts": {"()": "dgbox.logfilters.OncePerInterval", "seconds": 30},
         "uncounted": {"()": "dgbox.logfilters.OncePerInterval", "seconds": 30},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {
+        "request": {"format": "%(levelname)s %(name)s [%(request_id)s] %(message)s"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "request",
+                             "filters": ["request_id"]}},
     "root": {"handlers": ["console"], "level": env("DGBOX_LOG_LEVEL", default="INFO")},
     "loggers": {
         "django.request": {"filters": ["handled_failures"]},
@@ -528,6 +601,8 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
         # django-axes: failures and lockouts (WARNING, usernames masked), not every check.
         "axes": {"level": "WARNING"},
+        # django-guid logs each id it reads or makes at INFO: one line per request.
+        "django_guid": {"level": "WARNING"},
         # Wagtail 8 runs search/reference index updates as django-tasks; one line per task.
         "django_tasks": {"level": "WARNING"},
         "django.tasks": {"level": "WARNING"},

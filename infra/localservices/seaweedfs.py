@@ -298,7 +298,7 @@ def _start_seaweedfs(folder: Path, ports: dict[str, int], access_key: str,
     isolate = _private_tmp_prefix(str(private_tmp))
     if isolate is not None:
         command = [*isolate, str(private_tmp), *command]
-        env["TMPDIR"] = "/tmp"  # noqa: S108 - the server's own /tmp, seaweedfs/tmp
+        env["TMPDIR"] = "/tmp"  # noqa: S108 - the server's own /tmp, seaweedfs/tmp # nosec B108
     else:
         env["TMPDIR"] = str(private_tmp)  # its other temporary files at least
         print("dgbox: cannot give SeaweedFS a /tmp of its own (`unshare --mount` is not "
@@ -335,7 +335,7 @@ def _start_seaweedfs(folder: Path, ports: dict[str, int], access_key: str,
 def _s3_status(url: str) -> int | None:
     """HTTP status of an anonymous GET, None when nothing answers (yet)."""
     try:
-        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback http
+        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback http # nosec B310
             return int(response.status)
     except urllib.error.HTTPError as err:
         return int(err.code)

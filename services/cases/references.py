@@ -23,7 +23,7 @@ def _schema() -> str:
 def references_issued() -> bool:
     """Whether this tenant has given out a reference (even for a case since erased)."""
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT is_called FROM {SEQUENCE}")  # noqa: S608 - a constant
+        cursor.execute(f"SELECT is_called FROM {SEQUENCE}")  # noqa: S608 - a constant # nosec B608
         return cursor.fetchone()[0]
 
 

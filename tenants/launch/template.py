@@ -151,7 +151,7 @@ def _scrub(schema_name: str) -> None:
         template_migrated.send(sender=TemplateSnapshot, schema_name=schema_name)
         with connection.cursor() as cursor:
             for table in PRIVATE_TABLES:
-                cursor.execute(f"DELETE FROM {schema_name}.{table}")  # noqa: S608 - fixed names
+                cursor.execute(f"DELETE FROM {schema_name}.{table}")  # noqa: S608 - fixed names # nosec B608
 
 
 def find_pg_dump() -> str:

@@ -292,7 +292,7 @@ def record_bookkeeping(by_schema: dict[str, list[Key]]) -> None:
         for schema_name, keys in by_schema.items():
             table = f"{quote(schema_name)}.django_migrations"
             cursor.execute(
-                f"INSERT INTO {table} (app, name, applied) "  # noqa: S608
+                f"INSERT INTO {table} (app, name, applied) "  # noqa: S608 - names quoted with quote_name, values passed as parameters # nosec B608
                 f"SELECT k.app, k.name, now() FROM unnest(%s::text[], %s::text[]) AS k(app, name) "
                 f"WHERE NOT EXISTS (SELECT 1 FROM {table} m "
                 f"WHERE m.app = k.app AND m.name = k.name)",

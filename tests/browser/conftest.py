@@ -1,5 +1,10 @@
 """Browser tests: Debian's Chromium driven by Playwright against a live server on the test
-database, one tenant of their own (committed), one browser for the whole session."""
+database, one tenant of their own (committed), one browser for the whole session.
+
+Every page of every browser test is watched for Content-Security-Policy violations
+(`securitypolicyviolation` events and the console's "Refused to ..." messages): a test whose
+pages broke the policy fails (`_no_csp_violations`), so the citizen, staff and operator
+journeys all check the policy as they go."""
 
 import os
 import shutil
@@ -92,6 +97,42 @@ def server(browser_tenant, django_db_blocker):
         cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                        "WHERE datname = current_database() AND pid <> pg_backend_pid() "
                        "AND application_name NOT LIKE 'celery%%'")
+
+
+# The page reports each violation to the test through a binding; the console catches what a
+# page reports before the listener exists (e.g. a blocked script in <head>).
+_REPORT_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  window.__dgboxCspViolation && window.__dgboxCspViolation(JSON.stringify({
+    page: location.href, directive: event.effectiveDirective, blocked: event.blockedURI,
+    source: event.sourceFile + ":" + event.lineNumber, sample: event.sample}));
+}, true);
+"""
+
+
+@pytest.fixture(autouse=True)
+def _no_csp_violations(request, monkeypatch):
+    """Every browser context a test opens reports CSP violations; the test fails on any."""
+    if "browser" not in request.fixturenames:
+        yield
+        return
+    browser = request.getfixturevalue("browser")
+    violations: list[str] = []
+    opened = browser.new_context
+
+    def new_context(*args, **kwargs):
+        context = opened(*args, **kwargs)
+        context.expose_binding("__dgboxCspViolation",
+                               lambda _source, report: violations.append(report))
+        context.add_init_script(_REPORT_VIOLATIONS)
+        context.on("console", lambda message: violations.append(
+            f"console: {message.text}")
+            if "Content Security Policy" in message.text else None)
+        return context
+
+    monkeypatch.setattr(browser, "new_context", new_context)
+    yield violations
+    assert not violations, "Content-Security-Policy violations:\n" + "\n".join(violations)
 
 
 @pytest.fixture
