@@ -8,8 +8,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
-from django.db import connection as _connection
 from csp.constants import NONCE
+from django.db import connection as _connection
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 env = environ.Env()
@@ -158,8 +158,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    # After authentication: audit events recorded below know the signed-in user, and each
-    # request gets an id (X-Request-ID) they carry.
+    # After authentication: audit events recorded below know the signed-in user (and carry
+    # the request's id, django-guid's, set at the top).
     "tenants.audit.context.AuditContextMiddleware",
     "tenants.metering.ApiCallMeterMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",

@@ -1,15 +1,14 @@
 """Who is acting, from where, in which request: what `record()` stamps on every event.
 
 `AuditContextMiddleware` keeps the current request in a context variable for the length of
-the request and gives it an id (`X-Request-ID` on the response), so code deep below a view
-(the tenant lifecycle, the case engine) records the signed-in person without being passed
-them. Outside a request (the CLI, Celery) the actor is the system account that runs the
-process.
+the request, so code deep below a view (the tenant lifecycle, the case engine) records the
+signed-in person without being passed them; the request's id (`X-Request-ID`) is
+django-guid's (dgbox/headers.py), the one on its log lines and error pages. Outside a
+request (the CLI, Celery) the actor is the system account that runs the process.
 """
 
 import getpass
 import socket
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -17,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
+from django_guid.context import guid
 
 from infra import clientip
 
@@ -42,7 +42,8 @@ def current_request() -> HttpRequest | None:
 
 
 def request_id(request: HttpRequest | None) -> str:
-    return str(getattr(request, "audit_request_id", "")) if request is not None else ""
+    """The request's id (django-guid's, on every log line and error page of the request)."""
+    return str(guid.get() or "") if request is not None else ""
 
 
 def user_actor(user: Any) -> Actor:
@@ -83,14 +84,12 @@ def acting(request: HttpRequest) -> Iterator[None]:
 
 
 class AuditContextMiddleware:
-    """Gives each request an id and makes it the current one for `record()`."""
+    """Makes each request the current one for `record()`."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        request.audit_request_id = uuid.uuid4().hex  # type: ignore[attr-defined]
         with acting(request):
             response = self.get_response(request)
-        response["X-Request-ID"] = request.audit_request_id  # type: ignore[attr-defined]
         return response
