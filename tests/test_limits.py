@@ -206,6 +206,9 @@ def test_a_tenant_over_its_apply_limit_gets_the_429_page_and_another_does_not(
     page = refused.content.decode()
     assert 'lang="ru"' in page and '<main class="govuk-main-wrapper"' in page
     assert "<h1" in page
+    # The incident reference is the request's id (on its log lines too, tests/test_headers.py).
+    assert 'id="incident-reference"' in page
+    assert refused["X-Request-ID"] in page.replace("<wbr>", "")
     assert client.get(url, **SOUTH).status_code == 200
 
 

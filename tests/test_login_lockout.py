@@ -57,6 +57,7 @@ def test_an_account_is_locked_after_the_failure_limit_even_for_the_right_passwor
     assert int(locked["Retry-After"]) == 15 * 60 and "no-store" in locked["Cache-Control"]
     page = locked.content.decode()
     assert 'lang="ru"' in page and "<h1" in page and 'href="/admin/login/"' in page
+    assert locked["X-Request-ID"] in page.replace("<wbr>", "")  # the incident reference
     assert "_auth_user_id" not in client.session
     with tenant_context(tenant_a):
         assert [(lo.kind, lo.value) for lo in lockouts.lockouts()
