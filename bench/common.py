@@ -1,7 +1,16 @@
 """Helpers shared by the benchmarks."""
 
+import contextlib
+import http.client
 import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def database_url(name: str, fresh: bool) -> str:
@@ -21,3 +30,56 @@ def database_url(name: str, fresh: bool) -> str:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     ensure_database(url)
     return url
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Gunicorn:
+    """gunicorn serving dgbox.wsgi (gthread, `workers` x `threads`) on a loopback port of its
+    own with the given environment; its output goes to `log`. Waits for /healthz."""
+
+    def __init__(self, env: dict, log: Path, workers: int = 2, threads: int = 4):
+        self.port = free_port()
+        self.log = log
+        self.workers, self.threads = workers, threads
+        self.proc = subprocess.Popen(
+            [str(Path(sys.executable).with_name("gunicorn")), "dgbox.wsgi:application",
+             "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers),
+             "--threads", str(threads), "--worker-class", "gthread",
+             "--timeout", "120", "--graceful-timeout", "10", "--log-level", "warning",
+             "--error-logfile", str(log)],
+            env=env, cwd=ROOT, stdout=log.open("w"), stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"gunicorn exited ({self.proc.returncode}); see {log}")
+            with contextlib.suppress(OSError, http.client.HTTPException):
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
+                conn.request("GET", "/healthz")
+                if conn.getresponse().status == 200:
+                    conn.close()
+                    return
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"gunicorn did not answer within 60 s; see {log}")
+
+    def pids(self) -> list[int]:
+        import psutil
+
+        with contextlib.suppress(psutil.Error):
+            master = psutil.Process(self.proc.pid)
+            return [master.pid] + [child.pid for child in master.children(recursive=True)]
+        return []
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()  # gunicorn: graceful shutdown of its workers
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()

@@ -61,7 +61,6 @@ import os
 import platform
 import re
 import secrets
-import socket
 import subprocess
 import sys
 import tempfile
@@ -76,7 +75,7 @@ from urllib.parse import urlsplit, urlunsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import database_url  # noqa: E402
+from bench.common import Gunicorn, database_url  # noqa: E402
 
 SLUG = "submit-{:03d}"
 SERVICE = "building-permit"  # demo/forms.py: what, where, floors + a PDF of the project
@@ -131,54 +130,11 @@ def django_step(args, url: str, step: str, payload=None, capture=True):
         return json.loads(out.read_text()) if capture else None
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Server:
-    """gunicorn serving dgbox.wsgi on a loopback port of its own."""
+class Server(Gunicorn):
+    """gunicorn serving dgbox.wsgi on a loopback port of its own (bench/common.py)."""
 
     def __init__(self, args, url: str, log: Path):
-        self.port = free_port()
-        self.log = log
-        self.proc = subprocess.Popen(
-            [str(Path(sys.executable).with_name("gunicorn")), "dgbox.wsgi:application",
-             "--bind", f"127.0.0.1:{self.port}", "--workers", str(args.workers),
-             "--threads", str(args.threads), "--worker-class", "gthread",
-             "--timeout", "120", "--graceful-timeout", "10", "--log-level", "warning",
-             "--error-logfile", str(log)],
-            env=child_env(args, url), cwd=ROOT, stdout=log.open("w"), stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"gunicorn exited ({self.proc.returncode}); see {log}")
-            with contextlib.suppress(OSError, http.client.HTTPException):
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
-                conn.request("GET", "/healthz")
-                if conn.getresponse().status == 200:
-                    conn.close()
-                    return
-            time.sleep(0.2)
-        raise RuntimeError(f"gunicorn did not answer within 60 s; see {log}")
-
-    def pids(self) -> list[int]:
-        import psutil
-
-        with contextlib.suppress(psutil.Error):
-            master = psutil.Process(self.proc.pid)
-            return [master.pid] + [child.pid for child in master.children(recursive=True)]
-        return []
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()  # gunicorn: graceful shutdown of its workers
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        super().__init__(child_env(args, url), log, workers=args.workers, threads=args.threads)
 
 
 class CeleryWorker:
@@ -741,7 +697,7 @@ def bench_tenants():
 
 
 def baseline_spec():
-    from demo_forms.forms import FORMS
+    from demo.forms import FORMS
 
     return [field for field in FORMS["ru"][SERVICE] if field["type"] != "file"]
 
