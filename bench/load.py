@@ -520,7 +520,9 @@ def main() -> int:  # one linear script
         console.print(f"Limits: DGBOX_API_RATE={API_RATE} (not hit by one address); each "
                       "citizen comes from a loopback address of its own, so the tracking "
                       "limits per client address (10 an hour per tenant) count each one "
-                      "separately, as in production")
+                      "separately, as in production; the per-tenant limits "
+                      "(DGBOX_TENANT_API_RATES, DGBOX_TENANT_APPLY_RATES) keep their defaults, "
+                      "far above the ~1 request a second each tenant gets here")
         with console.status(f"Warming up: every tenant's home and catalogue, then "
                             f"{args.warmup:.0f} s of the mix at {max(levels)} users..."):
             warm = warm_up(server.port, Shared.hosts, args.warmup, max(levels))
