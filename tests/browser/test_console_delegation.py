@@ -1,16 +1,23 @@
-"""A regional administrator on a phone signs in to the console, launches a municipality under
-their region (the form's problems first, then success), opens the new tenant's archive page,
-and finds another region's tenant does not exist for them (404); a national operator watches
-a running rollout's progress change live and halts it. axe-core and the 360 px phone check on
+"""A regional administrator on a phone signs in to the console, must add an authenticator app
+first (TOTP, the code computed here from the key the page shows, as the phone would), signs
+in again with a code, launches a municipality under their region (the form's problems first,
+then success), opens the new tenant's archive page, and finds another region's tenant does
+not exist for them (404); a national operator watches a running rollout's progress change
+live and halts it. axe-core and the 360 px phone check on
 every console page this adds."""
 
 import re
 import secrets
+from base64 import b32decode
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.db import connection
+from django_otp.oath import totp
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from playwright.sync_api import expect
+from qsessions.models import Session
 
 from tenants.models import RegionalAdministrator, Rollout, RolloutStep, Tenant
 
@@ -36,18 +43,49 @@ def regional_admin(session_tenants, django_db_blocker):
             tenant.domains.all().delete()
             tenant.delete()
         RegionalAdministrator.objects.filter(user=user).delete()
+        # The second factor and sessions the test made for them.
+        TOTPDevice.objects.filter(user=user).delete()
+        StaticDevice.objects.filter(user=user).delete()
+        Session.objects.filter(user=user).delete()
         # Not user.delete(): its cascade looks for tables that live in tenant schemas only.
         type(user).objects.filter(pk=user.pk)._raw_delete(using="default")
 
 
-def test_regional_administrator_launches_a_municipality(server, phone, regional_admin,
-                                                        assert_accessible,
-                                                        assert_fits_the_phone):
-    portal = f"http://localhost:{server}"
+def code_for(secret, steps_ahead=0):
+    key = secret.replace(" ", "")
+    return f"{totp(b32decode(key + '=' * (-len(key) % 8)), drift=steps_ahead):06d}"
+
+
+def console_sign_in(phone, portal, account):
     phone.goto(f"{portal}/operator/login/")
-    phone.locator("#id_username").fill(regional_admin["username"])
-    phone.locator("#id_password").fill(regional_admin["password"])
+    phone.locator("#id_username").fill(account["username"])
+    phone.locator("#id_password").fill(account["password"])
     phone.locator("form button[type=submit]").click()
+
+
+def test_regional_administrator_launches_a_municipality(server, phone, regional_admin,
+                                                        settings, assert_accessible,
+                                                        assert_fits_the_phone):
+    settings.DGBOX_TWO_FACTOR_ENFORCED = True  # the live server runs in this process
+    portal = f"http://localhost:{server}"
+    console_sign_in(phone, portal, regional_admin)
+    # Every console account needs a second factor: the console opens only after adding one.
+    phone.wait_for_url(re.compile(r"/operator/two-factor/add/"))
+    assert_accessible(phone)
+    assert_fits_the_phone(phone)
+    secret = phone.locator("[data-totp-secret]").inner_text()
+    phone.locator("#id_code").fill(code_for(secret))
+    phone.locator("form[data-two-factor-enrol] button[type=submit]").click()
+    expect(phone.locator("[data-recovery-codes] li")).to_have_count(10)
+    assert_accessible(phone)
+    phone.locator("main a.govuk-button").click()
+    # Signing in again: the password, then the app's next code (each is used once).
+    phone.context.clear_cookies()
+    console_sign_in(phone, portal, regional_admin)
+    phone.wait_for_url(re.compile(r"/operator/two-factor/verify/"))
+    assert_accessible(phone)
+    phone.locator("#id_code").fill(code_for(secret, steps_ahead=1))
+    phone.locator("main form button[type=submit]").click()
     expect(phone).to_have_url(f"{portal}/operator/")
     # Their region only.
     expect(phone.locator("main")).to_contain_text("Северная область")
