@@ -38,7 +38,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.utils import timezone
 from django.utils.text import slugify
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from factory.django import DjangoModelFactory
+from qsessions.models import Session
 from wagtail import blocks
 from wagtail.users.models import UserProfile
 
@@ -154,6 +157,17 @@ def console_account(username, *, region=None, password="a long console password"
     else:
         RegionalAdministrator.objects.create(user=user, region=region)
     return user
+
+
+def forget_console_user(user):
+    """Remove a committed public-schema user a browser test made, with the rows that point at
+    it (sessions, second factors, a regional assignment). Not user.delete(): its cascade looks
+    for tables (Wagtail's user profiles) that live in tenant schemas only."""
+    RegionalAdministrator.objects.filter(user=user).delete()
+    Session.objects.filter(user=user).delete()
+    TOTPDevice.objects.filter(user=user).delete()
+    StaticDevice.objects.filter(user=user).delete()
+    type(user).objects.filter(pk=user.pk)._raw_delete(using="default")
 
 
 # --- Services, drafts and cases ------------------------------------------------------------------

@@ -10,6 +10,8 @@ import pytest
 from django_tenants.utils import tenant_context
 from playwright.sync_api import expect
 
+from ..factories import forget_console_user
+
 pytestmark = pytest.mark.django_db
 DESK = {"width": 1280, "height": 900}
 
@@ -34,8 +36,7 @@ def people(browser_tenant, django_db_blocker):
             profile.save()
     yield {"admin": admin.username, "operator": operator.username, "password": password}
     with django_db_blocker.unblock():
-        # Not delete(): its cascade looks for Wagtail's user profiles, in tenant schemas only.
-        users.filter(pk=operator.pk)._raw_delete(using="default")
+        forget_console_user(operator)
 
 
 def test_tenant_administrator_reads_and_filters_the_log(site, browser, people,

@@ -14,12 +14,11 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.db import connection
 from django_otp.oath import totp
-from django_otp.plugins.otp_static.models import StaticDevice
-from django_otp.plugins.otp_totp.models import TOTPDevice
 from playwright.sync_api import expect
-from qsessions.models import Session
 
 from tenants.models import RegionalAdministrator, Rollout, RolloutStep, Tenant
+
+from ..factories import forget_console_user
 
 pytestmark = pytest.mark.django_db
 NEW_SLUG = "sosnovka-browser"
@@ -42,13 +41,7 @@ def regional_admin(session_tenants, django_db_blocker):
                 cursor.execute(f'DROP SCHEMA IF EXISTS "{tenant.schema_name}" CASCADE')
             tenant.domains.all().delete()
             tenant.delete()
-        RegionalAdministrator.objects.filter(user=user).delete()
-        # The second factor and sessions the test made for them.
-        TOTPDevice.objects.filter(user=user).delete()
-        StaticDevice.objects.filter(user=user).delete()
-        Session.objects.filter(user=user).delete()
-        # Not user.delete(): its cascade looks for tables that live in tenant schemas only.
-        type(user).objects.filter(pk=user.pk)._raw_delete(using="default")
+        forget_console_user(user)
 
 
 def code_for(secret, steps_ahead=0):
@@ -147,7 +140,7 @@ def running_rollout(session_tenants, django_db_blocker):
     with django_db_blocker.unblock():
         connection.set_schema_to_public()
         rollout.delete()
-        type(user).objects.filter(pk=user.pk)._raw_delete(using="default")
+        forget_console_user(user)
 
 
 def test_operator_watches_a_rollout_live_and_halts_it(server, phone, running_rollout,
