@@ -141,8 +141,17 @@ class DateQuestion(QuestionBlock):
     options = ("when",)
 
 
+class AnswerBlock(blocks.CharBlock):
+    """One answer of a choice question. Wagtail shows a list's items without labels, so the
+    input names itself for screen readers (WCAG 4.1.2; axe in tests/browser/test_builders.py)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.field.widget.attrs["aria-label"] = _("Answer")
+
+
 class ChoiceQuestion(QuestionBlock):
-    choices = blocks.ListBlock(blocks.CharBlock(max_length=200), label=_("Answers"))
+    choices = blocks.ListBlock(AnswerBlock(max_length=200), label=_("Answers"))
     options = ("choices",)
 
 
