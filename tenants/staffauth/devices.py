@@ -57,7 +57,7 @@ def pending_device(user: Any) -> TOTPDevice:
 def qr_svg(device: TOTPDevice) -> str:
     """The device's otpauth:// address as an inline SVG QR code (no script, no image URL)."""
     svg: str = segno.make(device.config_url, error="m").svg_inline(
-        scale=5, border=4, dark="#000", light="#fff", omitsize=False)
+        scale=5, border=4, dark="#000", light="#fff", omitsize=True)  # sized by CSS
     return svg
 
 
