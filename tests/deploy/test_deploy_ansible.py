@@ -191,6 +191,7 @@ class Prefix:
             "dgbox_app_database_url": "postgres://dgbox:p%40ss@127.0.0.1:5432/dgbox",
             "dgbox_app_redis_url": "redis://127.0.0.1:6379/0",
             "dgbox_app_base_domain": "gov.example",
+            "dgbox_app_trusted_proxies": 1,
             "dgbox_app_allowed_hosts": ["gov.example", ".gov.example"],
             "dgbox_app_extra_env": {"DGBOX_LOG_LEVEL": "WARNING", "QUOTED": "it's $HOME"},
             "dgbox_app_process_manager": "supervisor",
@@ -401,6 +402,7 @@ def test_dgbox_app_converges_and_is_idempotent(prefix, supervisord, ansible_env)
     assert environment["DGBOX_ALLOWED_HOSTS"] == "gov.example,.gov.example"
     assert environment["DGBOX_STATE_DIR"] == str(state)
     assert environment["QUOTED"] == "it's $HOME"
+    assert environment["DGBOX_TRUSTED_PROXIES"] == "1"
     for name in (
         "DGBOX_SECRET_KEY",
         "REDIS_URL",
