@@ -31,7 +31,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from django.db import connections
+from django.db import connections, transaction
 
 ROOT = Path(__file__).resolve().parent.parent
 PGBOUNCER = shutil.which("pgbouncer") or shutil.which("pgbouncer", path="/usr/sbin")
@@ -245,6 +245,44 @@ def test_transaction_mode_leaks_even_with_a_set_on_every_cursor(
                 assert cursor_a.fetchone()[0] == "tenant_b"
                 cursor_b.execute("SELECT tag FROM marker")
                 assert cursor_b.fetchone()[0] == "tenant_b"
+
+
+@needs_pgbouncer
+def test_transaction_mode_is_right_only_when_each_transaction_sets_its_own_path(
+        pooled_database, open_connections, settings):
+    """Where the line is: four clients on two server connections, every query in its own
+    transaction (atomic) whose first statement is the cursor's `SET` (stock django-tenants,
+    TENANT_LIMIT_SET_CALLS off), read only their own tenant; the same clients with dgbox's
+    one `SET` per switch do not (measured: about half of 1,200 reads were another tenant's).
+    dgbox runs most reads in autocommit and keeps TENANT_LIMIT_SET_CALLS, so it needs
+    session pooling."""
+    settings.TENANT_LIMIT_SET_CALLS = False
+    with pgbouncer(pooled_database, "transaction", pool_size=2) as port:
+        wrong, errors = [], []
+
+        def client(number):
+            alias = f"pooled-t{number}"
+            conn = django_connection(port, alias)
+            tenant = TENANTS[number % 2]
+            conn.set_schema(tenant)
+            try:
+                for _ in range(150):
+                    with transaction.atomic(using=alias):
+                        tag = read(conn)[0]
+                    if tag != tenant:
+                        wrong.append((tenant, tag))
+            except Exception as error:  # noqa: BLE001 (reported by the assertion below)
+                errors.append(error)
+            finally:
+                conn.close()
+
+        threads = [threading.Thread(target=client, args=(n,)) for n in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert not errors
+        assert not wrong
 
 
 def _start(pooler):
