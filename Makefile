@@ -7,7 +7,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
 .DEFAULT_GOAL := help
-.PHONY: help demo servers test lint security typecheck bench clean-state browser-deps messages
+.PHONY: help demo servers test lint security typecheck bench clean-state browser-deps pgbouncer-deps \
+	messages
 
 help: ## List the targets (this text)
 	@echo "make <target>:"
@@ -45,7 +46,15 @@ browser-deps: ## Install Chromium for the browser tests (apt, when run as root)
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
 		else echo "Chromium is missing: browser tests will be skipped (sudo apt-get install chromium)"; fi; }
 
-test: lint security typecheck browser-deps ## Lint, bandit, type check, docs build, migrations check and the whole pytest suite
+# The connection-pooling tests (tests/test_pgbouncer.py) start Debian's pgbouncer; installed
+# when we are root, else those tests are skipped with the reason.
+pgbouncer-deps: ## Install PgBouncer for the connection-pooling tests (apt, when run as root)
+	@command -v pgbouncer >/dev/null || [ -x /usr/sbin/pgbouncer ] || { \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer; \
+		else echo "pgbouncer is missing: pooling tests will be skipped (sudo apt-get install pgbouncer)"; fi; }
+
+test: lint security typecheck browser-deps pgbouncer-deps ## Lint, bandit, type check, docs build, migrations check and the whole pytest suite
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet --site-dir .state/site
 	$(PY) -m infra.localservices run --redis required -- sh -c '\
 		$(VENV)/bin/dgbox makemigrations --check --dry-run && \

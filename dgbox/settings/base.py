@@ -9,6 +9,7 @@ from pathlib import Path
 
 import environ
 from csp.constants import NONCE
+from django.core.exceptions import ImproperlyConfigured
 from django.db import connection as _connection
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -45,6 +46,28 @@ DATABASES["default"]["ENGINE"] = "django_tenants.postgresql_backend"
 # throughput compared to reconnecting on every request.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DGBOX_DB_CONN_MAX_AGE", default=300)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# DGBOX_DB_POOLER: what sits between the processes and PostgreSQL: `none` (default) or
+# `pgbouncer-session` (PgBouncer, or a managed pooler, with pool_mode = session). Tenant
+# routing is `SET search_path`, a session setting: in transaction or statement pooling the
+# next query of one tenant can run on the search path another tenant's client left on the
+# shared server connection (tests/test_pgbouncer.py shows it on a real pgbouncer), so
+# `pgbouncer-transaction` refuses to start instead of serving one tenant's rows to another.
+DB_POOLER_MODES = ("none", "pgbouncer-session")
+DGBOX_DB_POOLER = env("DGBOX_DB_POOLER", default="none").strip().lower()
+if DGBOX_DB_POOLER in ("pgbouncer-transaction", "pgbouncer-statement"):
+    raise ImproperlyConfigured(
+        f"DGBOX_DB_POOLER={DGBOX_DB_POOLER} is not supported: tenants are routed by the "
+        "session's search_path, which transaction and statement pooling hand to other "
+        "clients, so one tenant's queries could read another tenant's schema. Set the "
+        "pooler's pool_mode = session for dgbox's database and DGBOX_DB_POOLER="
+        "pgbouncer-session (docs/deployment/index.md, 'Connection pooling')."
+    )
+if DGBOX_DB_POOLER not in DB_POOLER_MODES:
+    raise ImproperlyConfigured(
+        f"DGBOX_DB_POOLER={DGBOX_DB_POOLER!r} is not one of {', '.join(DB_POOLER_MODES)}: "
+        "use `none` when the processes connect to PostgreSQL directly, `pgbouncer-session` "
+        "behind PgBouncer in session mode."
+    )
 DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)
 # Send `SET search_path` once per tenant switch instead of on every cursor: django-tenants
 # resets it on set_tenant() and on rollbacks, and every switch here goes through set_tenant.

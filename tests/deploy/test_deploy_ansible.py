@@ -407,6 +407,7 @@ def test_dgbox_app_converges_and_is_idempotent(prefix, supervisord, ansible_env)
         "DGBOX_SECRET_KEY",
         "REDIS_URL",
         "DGBOX_BASE_DOMAIN",
+        "DGBOX_DB_POOLER",
         "DGBOX_S3_ENDPOINT_URL",
         "DGBOX_S3_BUCKET",
         "DGBOX_S3_REGION",
@@ -550,6 +551,21 @@ def test_rollout_command_and_its_validation(prefix, ansible_env, options, expect
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr
     shown = re.search(r'"msg": "ROLLOUT=(.*)"$', proc.stdout, re.M).group(1)
     assert json.loads(shown.replace('\\"', '"')) == ["dgbox", "rollout", "run", "--json", *expected]
+
+
+@pytest.mark.parametrize("pooler, accepted", [("pgbouncer-session", True),
+                                              ("pgbouncer-transaction", False)])
+def test_db_pooler_validation(prefix, ansible_env, pooler, accepted):
+    """Session pooling is accepted; transaction pooling is refused before anything changes
+    (it hands one tenant's search_path to another tenant's queries: tests/test_pgbouncer.py)."""
+    prefix.vars["dgbox_app_db_pooler"] = pooler
+    prefix.write(roles_tasks_from="validate.yml")
+    proc = prefix.playbook_run(ansible_env)
+    if accepted:
+        assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr
+    else:
+        assert proc.returncode != 0, proc.stdout[-4000:]
+        assert "dgbox_app_db_pooler" in proc.stdout, proc.stdout[-4000:]
 
 
 def test_systemd_units_render(prefix, ansible_env):

@@ -180,6 +180,9 @@ def test_helm_lint_strict(which):
         ({"jobs": {"migrate": {"mode": "stock"}}}, "/jobs/migrate/mode"),
         ({"secrets": {"brokerUrl": "kafka://mq:9092"}}, "/secrets/brokerUrl"),
         ({"config": {"brokerVisibilityTimeout": 0}}, "/config/brokerVisibilityTimeout"),
+        # Transaction pooling hands one tenant's search_path to another's queries
+        # (tests/test_pgbouncer.py): the chart refuses it before the app would.
+        ({"config": {"dbPooler": "pgbouncer-transaction"}}, "/config/dbPooler"),
     ],
 )
 def test_schema_rejects_bad_values(bad, where):
@@ -471,6 +474,9 @@ def test_environment_comes_from_the_configmap_and_the_secret(default_docs, produ
     )
     assert production["DGBOX_S3_BUCKET"] == "dgbox-prod-media"
     assert production["DGBOX_DB_CONN_MAX_AGE"] == "600"
+    assert production["DGBOX_DB_POOLER"] == "pgbouncer-session"
+    default = by_kind(default_docs, "ConfigMap")["gov-dgbox-config"]["data"]
+    assert default["DGBOX_DB_POOLER"] == "none"
     assert (
         "DGBOX_ALLOWED_HOSTS" not in by_kind(default_docs, "ConfigMap")["gov-dgbox-config"]["data"]
     )

@@ -105,6 +105,7 @@ DGBOX_BASE_DOMAIN: {{ .Values.config.baseDomain | quote }}
 {{- with .Values.config.allowedHosts }}
 DGBOX_ALLOWED_HOSTS: {{ join "," . | quote }}
 {{- end }}
+DGBOX_DB_POOLER: {{ .Values.config.dbPooler | quote }}
 DGBOX_STATE_DIR: {{ .Values.config.stateDir | quote }}
 DGBOX_TRUSTED_PROXIES: {{ .Values.config.trustedProxies | quote }}
 DGBOX_S3_ENDPOINT_URL: {{ .Values.config.s3.endpointUrl | quote }}
