@@ -200,3 +200,22 @@ def test_log_format_is_text_or_json():
     wrong = subprocess.run([sys.executable, "-c", code], env={**env, "DGBOX_LOG_FORMAT": "xml"},
                            capture_output=True, text=True, timeout=120)
     assert wrong.returncode != 0 and "DGBOX_LOG_FORMAT must be text or json" in wrong.stderr
+
+
+def test_before_send_drops_what_the_django_integration_attaches():
+    """Under the test client sentry-sdk leaves the event's request empty; through a real WSGI
+    server it attaches these fields, which before_send must take off."""
+    event = {"user": {"ip_address": ADDRESS}, "extra": {"request": f"<WSGIRequest ?q={PII}>"},
+             "request": {"url": "http://north.localhost/ru/search/", "method": "POST",
+                         "data": {"email": PII}, "cookies": {"sessionid": PII},
+                         "query_string": f"q={PII}", "env": {"REMOTE_ADDR": ADDRESS},
+                         "headers": {"Cookie": PII, "Authorization": PII,
+                                     "X-Forwarded-For": ADDRESS, "Accept": "text/html"}},
+             "breadcrumbs": {"values": [{"data": {"url": "https://sms.example/send",
+                                                  "http.query": f"to={PII}"}}]}}
+    scrubbed = errorreporting.before_send(event, {})
+    text = json.dumps(scrubbed)
+    assert PII not in text and ADDRESS not in text
+    assert scrubbed["request"] == {"url": "http://north.localhost/ru/search/", "method": "POST",
+                                   "headers": {"Accept": "text/html"}}
+    assert scrubbed["tags"] == {"schema": "public", "request_id": "-"}
