@@ -2,7 +2,8 @@
 
 Kept apart from dgbox/outages.py on purpose: logging is configured before the apps load and
 in every process (CLI, workers), so this module imports nothing but the standard library and
-django-guid's context variable (a `contextvars.ContextVar`, no Django).
+django-guid's context variable (a `contextvars.ContextVar`, no Django); the schema filter
+reaches Django's connection only when a record is logged.
 """
 
 import logging
@@ -58,4 +59,25 @@ class RequestId(logging.Filter):
 
     def filter(self, record):
         record.request_id = guid.get() or "-"
+        return True
+
+
+def current_schema() -> str:
+    """The schema of this thread's database connection (django-tenants' `schema_name`), "-"
+    when there is none or it cannot be read (settings not loaded, no tenant backend). Never
+    opens a connection: the wrapper keeps the name it last set."""
+    try:
+        from django.db import connection  # noqa: PLC0415 - logging is set up before Django
+
+        return getattr(connection, "schema_name", None) or "-"
+    except Exception:  # noqa: BLE001 - a log line must never fail for want of its schema
+        return "-"
+
+
+class Schema(logging.Filter):
+    """Puts the schema of the tenant being served on the record (`%(schema)s`): the public
+    schema's name for the national portal and the console, "-" outside Django."""
+
+    def filter(self, record):
+        record.schema = current_schema()
         return True

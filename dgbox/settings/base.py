@@ -594,6 +594,13 @@ WAGTAIL_GRAVATAR_PROVIDER_URL = None
 WAGTAILADMIN_LOGIN_URL = "wagtailadmin_login"
 LOGIN_URL = "wagtailadmin_login"
 
+# DGBOX_LOG_FORMAT: `text` (the default: "LEVEL logger [request id] message") or `json` (one
+# JSON object per line: time, level, logger, message, request_id, schema), for log collectors.
+_LOG_FORMATTERS = {"text": "request", "json": "json"}
+_log_format = env("DGBOX_LOG_FORMAT", default="text").strip().lower()
+if _log_format not in _LOG_FORMATTERS:
+    raise ImproperlyConfigured(f"DGBOX_LOG_FORMAT must be text or json, not {_log_format!r}.")
+LOG_FORMAT = _LOG_FORMATTERS[_log_format]
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -601,6 +608,8 @@ LOGGING = {
         # Every line logged while answering a request names the request's id, the
         # reference its error page shows (dgbox/headers.py); "-" outside a request.
         "request_id": {"()": "dgbox.logfilters.RequestId"},
+        # ... and the schema of the tenant served ("-" outside Django): %(schema)s.
+        "schema": {"()": "dgbox.logfilters.Schema"},
         # A database or S3 failure answered with the 503 page (dgbox/outages.py) is logged
         # once, by dgbox.outages, not again as "Internal Server Error" by django.request.
         "handled_failures": {"()": "dgbox.logfilters.SkipHandledFailures"},
@@ -612,9 +621,15 @@ LOGGING = {
     },
     "formatters": {
         "request": {"format": "%(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        # DGBOX_LOG_FORMAT=json: one JSON object per line (python-json-logger), a traceback
+        # in its "exc_info" field.
+        "json": {"()": "pythonjsonlogger.json.JsonFormatter",
+                 "format": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s "
+                           "%(schema)s",
+                 "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"}},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "request",
-                             "filters": ["request_id"]}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT,
+                             "filters": ["request_id", "schema"]}},
     "root": {"handlers": ["console"], "level": env("DGBOX_LOG_LEVEL", default="INFO")},
     "loggers": {
         "django.request": {"filters": ["handled_failures"]},
@@ -631,6 +646,17 @@ LOGGING = {
         "django.tasks": {"level": "WARNING"},
     },
 }
+
+# DGBOX_SENTRY_DSN: error reporting through sentry-sdk (dgbox/errorreporting.py): unhandled
+# exceptions of requests and tasks and ERROR log lines, tagged with the tenant's schema and the
+# request id, without personal data. Empty (the default): sentry-sdk is not started at all.
+# DGBOX_SENTRY_ENVIRONMENT: the environment the events are filed under.
+DGBOX_SENTRY_DSN = env("DGBOX_SENTRY_DSN", default="")
+DGBOX_SENTRY_ENVIRONMENT = env("DGBOX_SENTRY_ENVIRONMENT", default="production")
+if DGBOX_SENTRY_DSN:
+    from dgbox import errorreporting
+
+    errorreporting.init(DGBOX_SENTRY_DSN, DGBOX_SENTRY_ENVIRONMENT)
 
 # DGBOX_TENANT_CACHE_SECONDS: how long each process keeps its host -> tenant map
 # (tenants/middleware.py). Changes made in another process show within this many seconds;
