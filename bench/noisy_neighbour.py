@@ -28,7 +28,6 @@ with it). Written to bench/results/noisy_neighbour.json. A measurement, never a 
 """
 
 import argparse
-import contextlib
 import datetime
 import http.client
 import json
@@ -36,9 +35,7 @@ import os
 import platform
 import re
 import signal
-import socket
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -47,6 +44,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.common import Gunicorn  # noqa: E402
 
 API_PATH = ("/api/v2/pages/?type=cms.ServicePage&fields=summary,cost_kind,processing_days,"
             "channels&limit=20")
@@ -88,18 +87,12 @@ def prepare():
     connection.set_schema_to_public()
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Server:
-    """gunicorn serving dgbox.wsgi on a loopback port of its own."""
+class Server(Gunicorn):
+    """gunicorn serving dgbox.wsgi on a loopback port of its own (bench/common.py), with the
+    per-tenant API limit under test."""
 
     def __init__(self, args, name: str, tenant_rates: str):
         self.name = name
-        self.port = free_port()
         env = dict(os.environ)
         env.update({
             "DJANGO_SETTINGS_MODULE": "dgbox.settings.base",
@@ -111,37 +104,14 @@ class Server:
         })
         state = Path(os.environ.get("DGBOX_STATE_DIR", ROOT / ".state"))
         state.mkdir(parents=True, exist_ok=True)
-        self.log = state / f"noisy-neighbour-{self.port}.log"
-        self.proc = subprocess.Popen(
-            [str(Path(sys.executable).with_name("gunicorn")), "dgbox.wsgi:application",
-             "--bind", f"127.0.0.1:{self.port}", "--workers", str(args.workers),
-             "--threads", str(args.threads), "--worker-class", "gthread",
-             "--timeout", "120", "--log-level", "warning", "--error-logfile", str(self.log)],
-            env=env, cwd=ROOT, stdout=self.log.open("w"), stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"gunicorn exited; see {self.log}")
-            with contextlib.suppress(OSError, http.client.HTTPException):
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
-                conn.request("GET", "/healthz")
-                if conn.getresponse().status == 200:
-                    return
-            time.sleep(0.2)
-        raise RuntimeError(f"gunicorn did not answer within 60 s; see {self.log}")
+        log = state / f"noisy-neighbour-{'limited' if tenant_rates else 'unlimited'}.log"
+        super().__init__(env, log, workers=args.workers, threads=args.threads)
 
     def uncounted(self) -> int:
         """Requests the limits let through uncounted (Redis did not answer in time)."""
         text = self.log.read_text(errors="replace")
         return text.count("Limit not enforced") + sum(
             int(n) for n in re.findall(r"\((\d+) similar not logged", text))
-
-    def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
 
 
 def get(conn, host):

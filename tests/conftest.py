@@ -388,3 +388,25 @@ def _drop_stale_test_buckets(s3):
             _drop_bucket(s3, bucket["Name"])
         except PermissionError:
             pass
+
+
+@pytest.fixture
+def committed(django_db_setup, django_db_blocker, s3_bucket):
+    """Committed database access for tests that back up, restore or delete tenants; every
+    tenant whose slug is added to the list is dropped afterwards, with its files (audit rows
+    it left in `public` stay: nothing can delete them, and the test database goes with the
+    run)."""
+    from infra import s3
+    from tenants.models import Domain, Tenant
+
+    slugs: list[str] = []
+    with django_db_blocker.unblock():
+        yield slugs
+        connection.set_schema_to_public()
+        for slug in slugs:
+            schema = slug.replace("-", "_")
+            with connection.cursor() as cursor:
+                cursor.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+            Domain.objects.filter(tenant__slug=slug).delete()
+            Tenant.objects.filter(slug=slug).delete()
+            s3.delete_prefix(s3.tenant_prefix(schema))

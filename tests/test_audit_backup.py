@@ -4,14 +4,12 @@ trigger of its own. Committed (pg_dump reads committed rows only), so not in a r
 transaction like tests/test_audit.py."""
 
 import pytest
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, transaction
 from django_tenants.utils import schema_context
 
-from infra import s3
 from tenants import lifecycle
 from tenants.audit.models import AuditEvent, Kind
 from tenants.audit.service import record
-from tenants.models import Domain, Tenant
 
 from .factories import audit_triggers, launch
 
@@ -20,24 +18,6 @@ def events(schema, kind=None):
     with schema_context(schema):
         rows = AuditEvent.objects.order_by("id")
         return list(rows.filter(kind=kind) if kind else rows)
-
-
-@pytest.fixture
-def committed(django_db_setup, django_db_blocker, s3_bucket):
-    """Committed database access; the tenants whose slugs are added are dropped afterwards
-    (their audit rows in `public` stay: nothing can delete them, and the test database goes
-    with the run)."""
-    slugs: list[str] = []
-    with django_db_blocker.unblock():
-        yield slugs
-        connection.set_schema_to_public()
-        for slug in slugs:
-            schema = slug.replace("-", "_")
-            with connection.cursor() as cursor:
-                cursor.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-            Domain.objects.filter(tenant__slug=slug).delete()
-            Tenant.objects.filter(slug=slug).delete()
-            s3.delete_prefix(s3.tenant_prefix(schema))
 
 
 def test_backup_restore_and_delete_are_recorded_and_a_restored_tenant_keeps_its_log(

@@ -27,22 +27,6 @@ from .factories import launch
 FILE_BYTES = "Заявление №1\n".encode() + bytes(range(256))
 
 
-@pytest.fixture
-def committed(django_db_setup, django_db_blocker, s3_bucket):
-    """Committed database access; every tenant whose slug is added to the list is removed."""
-    slugs: list[str] = []
-    with django_db_blocker.unblock():
-        yield slugs
-        connection.set_schema_to_public()
-        for slug in slugs:
-            schema = slug.replace("-", "_")
-            with connection.cursor() as cursor:
-                cursor.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-            Domain.objects.filter(tenant__slug=slug).delete()
-            Tenant.objects.filter(slug=slug).delete()
-            s3.delete_prefix(s3.tenant_prefix(schema))
-
-
 def _source_tenant(slugs, slug, *, content=False):
     slugs.append(slug)
     tenant = launch(f"Тест {slug}", slug=slug).tenant
