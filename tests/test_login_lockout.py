@@ -15,6 +15,7 @@ from django.test import Client
 from django_tenants.utils import tenant_context
 
 from tenants import lockouts
+from tenants.audit.models import AuditEvent, Kind
 
 from .factories import NORTH, SOUTH, StaffFactory
 
@@ -172,3 +173,17 @@ def test_the_cli_says_what_is_wrong():
         call_command("lockout", "unlock")
     with pytest.raises(CommandError, match="No tenant 'nowhere'"):
         call_command("lockout", "list", "--tenant", "nowhere")
+
+
+def test_a_lockout_is_in_the_tenants_audit_trail(tenant_a, tenant_b):
+    """django-axes' own lockout (not a direct call) leaves one audit row, in the schema of the
+    site signed in to only."""
+    staff(tenant_a)
+    client = Client()
+    for n in range(3):
+        sign_in(client, "clerk", "wrong", REMOTE_ADDR=f"192.0.2.{n}")
+    with tenant_context(tenant_a):
+        locked = list(AuditEvent.objects.filter(kind=Kind.LOCKED_OUT))
+    with tenant_context(tenant_b):
+        elsewhere = AuditEvent.objects.filter(kind=Kind.LOCKED_OUT).count()
+    assert len(locked) == 1 and elsewhere == 0

@@ -13,6 +13,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_tenants.utils import schema_context, tenant_context
 
 from cms.models import SecuritySettings
+from tenants.audit.models import AuditEvent, Kind
 from tenants.console import operators
 from tenants.staffauth import devices
 from tenants.staffauth.policy import requires_two_factor
@@ -86,6 +87,14 @@ def test_an_administrator_must_enrol_before_any_admin_page(client, tenant_a, ten
     assert in_schema("north", lambda: StaticToken.objects.count()) == 10
     assert in_schema(tenant_b.schema_name, lambda: TOTPDevice.objects.count()) == 0
     assert in_schema("public", lambda: TOTPDevice.objects.count()) == 0
+    # The enrolment is in this tenant's audit trail (django-otp's devices saved, for real):
+    # the app and the recovery codes, one row each, for this administrator.
+    added = in_schema("north", lambda: sorted(AuditEvent.objects.filter(
+        kind=Kind.TWO_FACTOR_ADDED).values_list("object_id", "details__device")))
+    assert added == [(str(admin_user.pk), "otp_static.staticdevice"),
+                     (str(admin_user.pk), "otp_totp.totpdevice")]
+    assert in_schema(tenant_b.schema_name,
+                     lambda: AuditEvent.objects.filter(kind=Kind.TWO_FACTOR_ADDED).count()) == 0
 
 
 def test_signing_in_takes_a_code_after_the_password(client, tenant_a, admin_user):
