@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
 .DEFAULT_GOAL := help
-.PHONY: help demo servers test lint security typecheck bench clean-state browser-deps pgbouncer-deps \
+.PHONY: help demo servers lock test lint security typecheck bench clean-state browser-deps pgbouncer-deps \
 	messages
 
 help: ## List the targets (this text)
@@ -15,11 +15,26 @@ help: ## List the targets (this text)
 	@awk 'BEGIN {FS = ":[^#]*## "} /^[a-zA-Z_-]+:[^#]*## / {printf "  %-13s %s\n", $$1, $$2}' \
 		$(MAKEFILE_LIST)
 
-$(STAMP): pyproject.toml
+# Installed from the lock file (exact versions, hashes checked), then dgbox itself without
+# resolving anything again: every machine and CI get the same packages (docs/dependencies.md).
+$(STAMP): pyproject.toml requirements/dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet --require-hashes -r requirements/dev.txt
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
+
+# The lock files, compiled by uv from pyproject.toml for CPython 3.11 on Linux x86_64:
+# requirements/runtime.txt (the production image) and requirements/dev.txt (runtime, dev, demo
+# and ops). Run after changing a dependency in pyproject.toml (pins that still fit are kept);
+# `make lock LOCK_ARGS=--upgrade` takes the newest releases pyproject.toml allows.
+# tests/test_lock.py fails while they disagree with pyproject.toml.
+UV_COMPILE = $(VENV)/bin/uv pip compile pyproject.toml --quiet --generate-hashes \
+	--python-version 3.11 --python-platform x86_64-unknown-linux-gnu \
+	--custom-compile-command "make lock" $(LOCK_ARGS)
+lock: $(STAMP) ## Refresh requirements/runtime.txt and requirements/dev.txt from pyproject.toml
+	$(UV_COMPILE) -o requirements/runtime.txt
+	$(UV_COMPILE) --extra dev -o requirements/dev.txt
 
 demo: $(STAMP) ## Serve three demo tenants on http://<slug>.localhost:8000/ (logins printed)
 	$(PY) -m infra.localservices run -- $(VENV)/bin/dgbox demo

@@ -6,7 +6,7 @@ A service's rules are a list, tried in order; the first whose condition holds is
      {"name": "Tall building", "when": {">": [{"var": "floors"}, 10]}, "then": "route",
       "group": "Senior reviewers"}]
 
-`when` is JSON Logic (jsonlogic.com), evaluated by a table of operators: no Python is ever
+`when` is JSON Logic (jsonlogic.com), evaluated by services/rules/engine.py: no Python is ever
 evaluated. Only the operators in ALLOWED are accepted and every `var` must name a question of
 the form (or `channel`), so a rule that cannot work is refused when the service is saved.
 `then` is a transition the workflow allows from the state cases start in, or "route".
@@ -21,10 +21,10 @@ from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
-from json_logic import jsonLogic
 
 from ..registers.service import look_up
 from ..workflows import spec as workflowspec
+from . import engine
 
 ALLOWED = {"==", "===", "!=", "!==", ">", ">=", "<", "<=", "!", "!!", "and", "or", "if", "in",
            "var", "missing", "+", "-", "*", "/", "%", "min", "max", "cat", "all", "some",
@@ -182,9 +182,9 @@ def first_match(rules, data):
         if _reads_missing_register(rule, data):
             continue  # a register deleted since the service was saved never decides
         try:
-            if jsonLogic(rule["when"], data):
+            if engine.holds(rule["when"], data):
                 return rule
-        except (TypeError, ValueError, ZeroDivisionError, KeyError, AttributeError):
+        except engine.RuleError:
             continue  # an answer of an unexpected shape never decides anything
     return None
 
