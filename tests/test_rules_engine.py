@@ -71,6 +71,12 @@ def test_a_rule_that_would_work_without_end_decides_nothing():
                      {"items": list(range(engine.OPERATIONS_BUDGET * 2))})
 
 
+def test_a_division_by_zero_decides_nothing_as_before():
+    with pytest.raises(engine.RuleError):
+        engine.holds({">": [{"/": [{"var": "income"}, {"var": "members"}]}, 3]},
+                      {"income": 10.0, "members": 0.0})
+
+
 def test_an_operator_outside_json_logic_is_refused():
     with pytest.raises(engine.RuleError):
         engine.evaluate({"upper": "abc"}, {})
