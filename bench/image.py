@@ -42,7 +42,7 @@ def children_cpu() -> float:
 
 
 def build(no_cache: bool) -> dict:
-    env = {**os.environ, "DGBOX_IMAGE": IMAGE, "DGBOX_IMAGE_NO_CACHE": "1" if no_cache else "0"}
+    env = {**os.environ, "IMAGE": IMAGE, "IMAGE_NO_CACHE": "1" if no_cache else "0"}
     cpu, wall = children_cpu(), time.monotonic()
     subprocess.run([str(ROOT / "scripts" / "build-image.sh")], cwd=ROOT, env=env, check=True,
                    stdout=subprocess.DEVNULL)

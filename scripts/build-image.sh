@@ -6,18 +6,18 @@
 #
 # Idempotent and cached: the base is debootstrapped only when localhost/debian-base:bookworm
 # is missing, and podman reuses every layer whose inputs did not change. Settings (environment):
-#   DGBOX_IMAGE        tag of the image built (default localhost/dgbox:latest)
-#   DGBOX_BASE_IMAGE   tag of the Debian base (default localhost/debian-base:bookworm)
-#   DGBOX_IMAGE_NO_CACHE=1  rebuild every layer (a first build's time, for bench/image.py)
-#   DEBIAN_MIRROR      mirror for debootstrap (default: the one apt already uses, else
-#                      http://deb.debian.org/debian)
-# podman needs runc (`--runtime runc`: crun fails on cgroup v1 hosts like this one) and the
+#   IMAGE             tag of the image built (default localhost/dgbox:latest)
+#   BASE_IMAGE        tag of the Debian base (default localhost/debian-base:bookworm)
+#   IMAGE_NO_CACHE=1  rebuild every layer (a first build's time, for bench/image.py)
+#   DEBIAN_MIRROR     mirror for debootstrap (default: the one apt already uses, else
+#                     http://deb.debian.org/debian)
+# podman needs runc (`--runtime runc`: crun fails on the test machines' cgroups) and the
 # containers.conf that `make image-deps` writes (docs/deployment/container.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-IMAGE="${DGBOX_IMAGE:-localhost/dgbox:latest}"
-BASE="${DGBOX_BASE_IMAGE:-localhost/debian-base:bookworm}"
+IMAGE="${IMAGE:-localhost/dgbox:latest}"
+BASE="${BASE_IMAGE:-localhost/debian-base:bookworm}"
 LOCK=requirements/runtime.txt
 HOST_CA=/etc/ssl/certs/ca-certificates.crt
 
@@ -59,10 +59,10 @@ else
     make_base
 fi
 
-step "building $IMAGE (cached layers are reused)"
+step "building $IMAGE (unchanged layers come from podman's cache)"
 start=$(date +%s)
 cache=(--layers)
-[ "${DGBOX_IMAGE_NO_CACHE:-0}" = 1 ] && cache+=(--no-cache)
+[ "${IMAGE_NO_CACHE:-0}" = 1 ] && cache+=(--no-cache)
 podman build --runtime runc --network host "${cache[@]}" \
     -v "$HOST_CA:/run/host-ca.crt:ro" --build-arg PIP_CERT=/run/host-ca.crt \
     --build-arg BASE="$BASE" -f Containerfile -t "$IMAGE" .
