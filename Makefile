@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 
 .DEFAULT_GOAL := help
 .PHONY: help demo servers lock test lint security typecheck bench clean-state browser-deps pgbouncer-deps \
-	messages
+	messages image image-deps
 
 help: ## List the targets (this text)
 	@echo "make <target>:"
@@ -69,7 +69,24 @@ pgbouncer-deps: ## Install PgBouncer for the connection-pooling tests (apt, when
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer; \
 		else echo "pgbouncer is missing: pooling tests will be skipped (sudo apt-get install pgbouncer)"; fi; }
 
-test: lint security typecheck browser-deps pgbouncer-deps ## Lint, bandit, type check, docs build, migrations check and the whole pytest suite
+# The image test (tests/deploy/test_image.py) and `make image` need Debian's podman, runc and
+# debootstrap, and two podman settings this host needs (crun and the systemd cgroup manager fail
+# here): written to /etc/containers/containers.conf only when that file does not exist yet.
+image-deps: ## Install podman, runc and debootstrap for `make image` and the image test (apt, as root)
+	@if ! command -v podman >/dev/null || ! command -v runc >/dev/null || ! command -v debootstrap >/dev/null; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+				--no-install-recommends podman runc debootstrap; \
+		else echo "podman is missing: the image test will be skipped (sudo make image-deps)"; fi; fi
+	@if [ "$$(id -u)" = 0 ] && [ ! -e /etc/containers/containers.conf ]; then \
+		mkdir -p /etc/containers && printf '%s\n' '[containers]' \
+			'default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]' '' \
+			'[engine]' 'cgroup_manager = "cgroupfs"' > /etc/containers/containers.conf; fi
+
+image: image-deps ## Build the container image with podman (Debian base by debootstrap; cached)
+	scripts/build-image.sh
+
+test: lint security typecheck browser-deps pgbouncer-deps image-deps ## Lint, bandit, type check, docs build, migrations check and the whole pytest suite
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet --site-dir .state/site
 	$(PY) -m infra.localservices run --redis required -- sh -c '\
 		$(VENV)/bin/dgbox makemigrations --check --dry-run && \

@@ -1,6 +1,7 @@
 """Fixtures of the deployment tests (Helm chart and Ansible roles).
 
-Nothing here touches the database: these tests never request pytest-django's `db` fixture.
+Nothing here touches the database: the chart and role tests never request pytest-django's
+`db` fixture. The image test (test_image.py) does, through tests/conftest.py's session tenants.
 """
 
 import os

@@ -574,3 +574,11 @@ def test_containerfile_matches_the_chart():
     # Static files are baked in outside the state dir, which the chart covers with an emptyDir.
     static_root = re.search(r"DGBOX_STATIC_ROOT=(\S+)", text).group(1)
     assert not static_root.startswith(values["config"]["stateDir"])
+    # The chart runs the image as tests/deploy/test_image.py does: non-root, read-only root,
+    # writable volumes only on /tmp and on the state directory the image is configured with.
+    state_dir = re.escape(values["config"]["stateDir"])
+    assert re.search(rf"^\s+DGBOX_STATE_DIR={state_dir}\s", text, re.M)
+    assert re.search(rf"useradd .*--uid {values['podSecurityContext']['runAsUser']} ", text)
+    security = values["containerSecurityContext"]
+    assert security["runAsNonRoot"] and security["readOnlyRootFilesystem"]
+    assert values["podSecurityContext"]["runAsNonRoot"]
