@@ -30,8 +30,8 @@ CHECKPOINTS = (1, 10, 50, 100, 200, 300, 500, 750, 1000, 1500, 2000, 3000, 5000)
 class Side:
     """One gunicorn worker and the HTTP connection the benchmark keeps to it."""
 
-    def __init__(self, name: str, max_schemas: int, log_dir: Path):
-        env = {**os.environ, "REDIS_URL": os.environ.get("DGBOX_BENCH_REDIS_URL", ""),
+    def __init__(self, name: str, max_schemas: int, redis_url: str, log_dir: Path):
+        env = {**os.environ, "REDIS_URL": redis_url,
                "DGBOX_DB_MAX_SCHEMAS_PER_CONNECTION": str(max_schemas)}
         self.name = name
         self.server = Gunicorn(env, log_dir / f"{name}.log", workers=1, threads=1)
@@ -47,14 +47,28 @@ class Side:
         return times.user + times.system
 
     def get(self, host: str, path: str = "/") -> tuple[float, int]:
+        """GET as a browser would: one redirect (`/` to the language's `/ru/`) followed and
+        counted in the time."""
         started = time.perf_counter()
-        self.http.request("GET", path, headers={"Host": host})
-        response = self.http.getresponse()
-        body = response.read()
+        status, location, body = self._fetch(host, path)
+        if status in (301, 302) and location:
+            status, location, body = self._fetch(host, location)
         elapsed = time.perf_counter() - started
-        if response.status != 200:
+        if status != 200:
             self.errors += 1
         return elapsed, len(body)
+
+    def _fetch(self, host: str, path: str) -> tuple[int, str, bytes]:
+        try:
+            self.http.request("GET", path, headers={"Host": host})
+            response = self.http.getresponse()
+        except (http.client.RemoteDisconnected, ConnectionError):
+            # gunicorn closed the idle keep-alive connection (its keepalive is 2 s): again.
+            self.http.close()
+            self.http.request("GET", path, headers={"Host": host})
+            response = self.http.getresponse()
+        body = response.read()
+        return response.status, response.getheader("Location") or "", body
 
     def memory(self, backend_memory: Callable[[int], dict[str, int]],
                backend_of: Callable[[int], int | None]) -> dict[str, object]:
@@ -102,12 +116,13 @@ def backend_memory(pid: int) -> dict[str, int]:
     return fields
 
 
-def measure(slugs: list[str], recycle_after: int, say: Callable[[str], None]) -> dict:
+def measure(slugs: list[str], recycle_after: int, redis_url: str,
+            say: Callable[[str], None]) -> dict:
     from django.conf import settings
 
     log_dir = Path(tempfile.mkdtemp(prefix="dgbox-fleet-serve-"))
-    sides = [Side("no recycling", 0, log_dir),
-             Side(f"recycle after {recycle_after}", recycle_after, log_dir)]
+    sides = [Side("no recycling", 0, redis_url, log_dir),
+             Side(f"recycle after {recycle_after}", recycle_after, redis_url, log_dir)]
     checkpoints = [c for c in CHECKPOINTS if c < len(slugs)] + [len(slugs)]
     result: dict[str, object] = {"tenants": len(slugs), "recycle_after": recycle_after,
                                  "checkpoints": {}}

@@ -47,6 +47,7 @@ BENCH = "tests.rollout_fixture.migrations_bench"
 NEW = ("rollout_fixture", "0002_marker_checked_at")
 PHASES = ["build", "catalog", "serve", "launch", "backup", "rollout"]  # the slowest last
 MUNICIPALITIES_PER_REGION = 24
+WEB_REDIS_URL = ""  # the Redis the web workers use (this process uses none: see configure())
 
 
 def configure(database: str) -> None:
@@ -59,7 +60,8 @@ def configure(database: str) -> None:
     os.environ["PYTHONPATH"] = str(ROOT)
     # No broker for this process: the pool top-up after a launch runs in-process, and no task
     # is left in a shared Redis for some other worker to pick up. The web workers keep Redis.
-    os.environ["DGBOX_BENCH_REDIS_URL"] = os.environ.get("REDIS_URL", "")
+    global WEB_REDIS_URL
+    WEB_REDIS_URL = os.environ.get("REDIS_URL", "")
     os.environ["REDIS_URL"] = ""
     import django
 
@@ -117,11 +119,16 @@ class FleetBench:
 
     def prepare(self) -> None:
         from django.core.management import call_command
+        from django.db import connection
         from django_tenants.management.commands.migrate_schemas import MigrateSchemasCommand
 
+        from infra.s3 import ensure_bucket
         from tenants.bootstrap import ensure_public_tenant
         from tenants.launch import spares, template
 
+        ensure_bucket()  # backups and restores write and read tenants' files there
+        if "tenants_tenant" in connection.introspection.table_names():
+            return  # a kept fleet: built (and migrated) by this script already
         with self.console.status("Migrating the database, refreshing the template..."):
             call_command(MigrateSchemasCommand(), interactive=False, verbosity=0)
             ensure_public_tenant()
@@ -238,7 +245,7 @@ class FleetBench:
         self.say(f"  no-op: {noop}")
         self.reset_to_pending()
         self.say("Rollout, one trivial migration (whole process)")
-        one = run_process(run, {"DGBOX_BENCH_FIXTURE_MIGRATIONS": BENCH})
+        one = run_process(run, {"DGBOX_TEST_ROLLOUT_MIGRATIONS": BENCH})
         migrated = self.count_migrated()
         self.say(f"  one migration: {one}, {migrated} schemas got the column")
         self.reset_to_pending()
@@ -290,7 +297,7 @@ class FleetBench:
         try:
             self.say(f"Backup and restore of {slug} (whole processes)")
             backup = run_process(dgbox("tenant", "backup", slug, "--output", str(folder)))
-            archive = next(folder.iterdir())
+            archive = next(folder.glob("*.tar.gz"))
             restore = run_process(dgbox("tenant", "restore", str(archive), "--slug",
                                         "bench-restored"))
             self.drop_tenants(["bench-restored"])
@@ -341,7 +348,8 @@ class FleetBench:
     def serve(self) -> None:
         from bench import fleet_probe
 
-        self.results["serve"] = fleet_probe.measure(self.launched(), self.args.recycle_after,
+        slugs = self.launched()[:self.args.serve_limit or None]
+        self.results["serve"] = fleet_probe.measure(slugs, self.args.recycle_after, WEB_REDIS_URL,
                                                     self.say)
 
     # --- Run --------------------------------------------------------------------------------
@@ -385,6 +393,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=20, help="launches per side")
     parser.add_argument("--recycle-after", type=int, default=100,
                         help="DGBOX_DB_MAX_SCHEMAS_PER_CONNECTION of the recycling web worker")
+    parser.add_argument("--serve-limit", type=int, default=0,
+                        help="serve only the first N tenants (default: all)")
     parser.add_argument("--only", nargs="+", choices=PHASES,
                         help="only these phases (the fleet is always built first; `build` "
                              "alone: nothing else)")

@@ -34,9 +34,10 @@ def live_db(session_tenants, django_db_blocker):
 
 
 def serve(host: dict[str, str]) -> list[int]:
-    """GET / on `host` through Django's WSGI handler; the backend pid of every query the
-    request ran (read from the driver: no query of its own)."""
-    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/", "wsgi.input": io.BytesIO(), **host}
+    """GET the home page on `host` through Django's WSGI handler; the backend pid of every
+    query the request ran (read from the driver: no query of its own)."""
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/ru/", "wsgi.input": io.BytesIO(),
+               **host}
     setup_testing_defaults(environ)
     pids: list[int] = []
     statuses: list[str] = []
@@ -114,20 +115,24 @@ def test_zero_never_recycles(live_db, settings):
 
 def test_never_inside_a_transaction(live_db, settings):
     settings.DGBOX_DB_MAX_SCHEMAS_PER_CONNECTION = 2
-    with transaction.atomic():
-        for schema in ("north", "south", "ryabinovka"):
+    pids = []
+
+    def record(execute, sql, params, many, context):
+        pids.append(connection.connection.info.backend_pid)
+        return execute(sql, params, many, context)
+
+    with transaction.atomic(), connection.execute_wrapper(record):
+        for schema in ("north", "south", "ryabinovka"):  # past the limit half-way
             with schema_context(schema), connection.cursor() as cursor:
                 cursor.execute("SELECT count(*) FROM wagtailcore_page")
-        pid = backend_pid()
-        close_old_connections()  # what a request boundary inside it would run
-        assert backend_pid() == pid
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")  # the transaction still works
-    close_old_connections()  # the transaction is over: now it is recycled
+                assert cursor.fetchone()[0] > 0
+    assert len(pids) >= 3 and len(set(pids)) == 1  # the whole transaction on one backend
+    assert connection.schemas_visited == {"north", "south", "ryabinovka"}
+    close_old_connections()  # the transaction is over: the next request boundary recycles
     assert backend_pid() is None
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
-        assert cursor.fetchone()[0] != pid
+        assert cursor.fetchone()[0] != pids[0]
 
 
 @pytest.mark.django_db  # also makes a run of this module alone set up the test database
