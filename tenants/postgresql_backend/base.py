@@ -3,10 +3,10 @@
 A PostgreSQL backend caches the catalog entries (relations, attributes, indexes, plans) of
 every table it has touched, for its whole life, and a tenant's tables are tables of their
 own: a persistent connection that served the home pages of 283 tenants held 72 MB, about
-0.27 MB per tenant (docs/benchmarks.md, "Fleet scale"). Closing the connection is the only way to give
-that memory back, so this wrapper counts the tenant schemas a connection has worked in (each
-`SET search_path` it sent; the public schema is shared by all and not counted) and closes it
-once the count reaches `DGBOX_DB_MAX_SCHEMAS_PER_CONNECTION` (0: never).
+0.27 MB per tenant (docs/benchmarks.md, "Fleet scale"). Closing the connection is the only
+way to give that memory back, so this wrapper counts the tenant schemas a connection has
+worked in (each `SET search_path` it sent; the public schema is shared by all and not
+counted) and closes it once the count reaches `DGBOX_DB_MAX_SCHEMAS_PER_CONNECTION` (0: never).
 
 It closes only where Django itself may close a persistent connection: in
 `close_if_unusable_or_obsolete()`, which Django calls when a request starts and when it has
