@@ -6,7 +6,8 @@
 Builds its own database (default `dgbox_fleet_<pid>`, dropped at the end unless --keep; give
 --database to reuse a kept one, topped up to --tenants) by launching every tenant with
 `launch_tenant()`, the path `dgbox tenant create` takes (spare pool, template snapshot), with a
-progress bar: one region, then 24 of its municipalities, and so on. Then it measures:
+progress bar: one region, then 24 of its municipalities, and so on. Then it measures (in the
+order catalog, serve, launch, backup, rollout: the slowest last):
 
   build      each launch while the fleet grew (spare pool, topped up after each launch)
   launch     p50/p95 with a spare ready and without (snapshot replay), sides interleaved
