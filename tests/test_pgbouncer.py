@@ -78,8 +78,10 @@ def pooled_database():
 
 
 @contextmanager
-def pgbouncer(database, pool_mode, pool_size):
-    """A real pgbouncer on a free 127.0.0.1 port: `pool_size` server connections at most."""
+def pgbouncer(database, pool_mode, pool_size, server_lifetime=3600):
+    """A real pgbouncer on a free 127.0.0.1 port: `pool_size` server connections at most,
+    each closed once unused and older than `server_lifetime` seconds (pgbouncer's default
+    3600; 0: as soon as its client leaves)."""
     host, port, user, password = _server()
     listen = _free_port()
     with tempfile.TemporaryDirectory(prefix="dgbox-pgbouncer-") as tmp:
@@ -94,6 +96,7 @@ def pgbouncer(database, pool_mode, pool_size):
             f"pool_mode = {pool_mode}\ndefault_pool_size = {pool_size}\n"
             "min_pool_size = 0\nreserve_pool_size = 0\nmax_client_conn = 100\n"
             "server_reset_query = DISCARD ALL\n"
+            f"server_lifetime = {server_lifetime}\n"
             f"logfile = {tmp}/pgbouncer.log\n"
             # pgbouncer will not run as root: it drops to this user after reading the config.
             + ("user = postgres\n" if os.geteuid() == 0 else "")
@@ -208,6 +211,35 @@ def test_session_mode_never_serves_one_tenants_query_in_anothers_schema(
         assert not errors
         assert not wrong
         assert 1 <= len(seen) <= 2  # 48 client sessions served by at most two servers
+
+
+@needs_pgbouncer
+@pytest.mark.parametrize(("server_lifetime", "new_backend"), [(3600, False), (0, True)])
+def test_session_mode_ends_a_recycled_backend_only_with_a_short_server_lifetime(
+        pooled_database, open_connections, settings, server_lifetime, new_backend):
+    """dgbox recycles its connection after DGBOX_DB_MAX_SCHEMAS_PER_CONNECTION schemas to
+    give the backend's catalog caches back (tenants/postgresql_backend/). Through pgbouncer
+    that only closes the client: pgbouncer's `DISCARD ALL` keeps the server connection, caches
+    and all, for the next client, unless `server_lifetime` has passed (0: at once)."""
+    settings.DGBOX_DB_MAX_SCHEMAS_PER_CONNECTION = 2
+    with pgbouncer(pooled_database, "session", pool_size=1,
+                   server_lifetime=server_lifetime) as port:
+        conn = django_connection(port, "pooled-recycled")
+        open_connections.append(conn)
+        pids = set()
+        for tenant in TENANTS:
+            conn.set_schema(tenant)
+            tag, pid = read(conn)
+            assert tag == tenant
+            pids.add(pid)
+        (first,) = pids
+        conn.close_if_unusable_or_obsolete()  # what Django runs after each request
+        assert conn.connection is None  # dgbox closed its (client) connection
+
+        conn.set_schema("tenant_a")
+        tag, pid = read(conn)
+        assert tag == "tenant_a"
+        assert (pid != first) is new_backend
 
 
 @needs_pgbouncer
