@@ -52,10 +52,13 @@ class Command(BaseCommand):
                       disable=not console.is_terminal) as progress:
             task = progress.add_task("", total=sum(len(found) for found in files.values()))
             for t in chosen:
+
+                def advance(name: str, _outcome: media_move.Outcome, slug: str = t.slug) -> None:
+                    progress.update(task, advance=1, description=f"{slug}: {name}")
+
                 reports.append(media_move.move_tenant(
                     t.schema_name, settings.MEDIA_ROOT, delete_local=delete_local,
-                    on_file=lambda name, _outcome, slug=t.slug: progress.update(
-                        task, advance=1, description=f"{slug}: {name}")))
+                    on_file=advance))
         failed = False
         for report in reports:
             counts = ", ".join(f"{n} {outcome}" for outcome, n in report.counts.items() if n)
