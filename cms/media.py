@@ -14,6 +14,10 @@ Wagtail's view at `/documents/<id>/<name>`, which checks the collection's privac
 `serve_document` wraps it to add the cache headers Wagtail leaves out.
 """
 
+import re
+from collections.abc import Iterator
+from typing import Any
+
 from django.core.files.storage import storages
 from django.http import (
     Http404,
@@ -40,6 +44,17 @@ DOCUMENT_MAX_AGE = 300
 # Media is shown, never run: no scripts, even in an SVG, and no type sniffing.
 _MEDIA_CSP = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
 _CHUNK = 64 * 1024
+# An S3 ETag: the MD5 in hex, with "-<parts>" for a multipart upload, in quotes.
+_S3_ETAG = re.compile(r'"[0-9a-f]{32}(-[0-9]{1,5})?"')
+
+
+def _stream(body: Any) -> Iterator[bytes]:
+    """The object's bytes; the S3 connection is released when the response is closed, even
+    if the client went away half-way."""
+    try:
+        yield from body.iter_chunks(_CHUNK)
+    finally:
+        body.close()
 
 
 @require_safe
@@ -53,16 +68,18 @@ def public_media(request: HttpRequest, name: str) -> HttpResponseBase:
     key = storage.key_for(name)
     if len(key.encode("utf-8", "replace")) > MAX_KEY_BYTES or not name.isprintable():
         raise Http404("No such file on this site.")  # S3 could not hold it: asking would fail
+    # Only an ETag as S3 makes them is passed on: anything else could make S3 answer 400.
+    held = request.headers.get("If-None-Match", "")
+    held = held if _S3_ETAG.fullmatch(held) else ""
     try:
-        found = s3.get_object(key, if_none_match=request.headers.get("If-None-Match"))
+        found = s3.get_object(key, if_none_match=held or None)
     except s3.S3NotFound:
         raise Http404("No such file on this site.") from None
     if found is None:
         response: HttpResponseBase = HttpResponseNotModified()
-        response["ETag"] = request.headers["If-None-Match"]
+        response["ETag"] = held
     else:
-        body = found["Body"]
-        response = StreamingHttpResponse(body.iter_chunks(_CHUNK),
+        response = StreamingHttpResponse(_stream(found["Body"]),
                                          content_type=found.get("ContentType")
                                          or "application/octet-stream")
         response["Content-Length"] = str(found["ContentLength"])

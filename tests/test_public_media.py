@@ -85,6 +85,8 @@ def test_image_and_rendition_are_served_with_cache_headers(client, north_image):
         assert hashlib.sha256(body).hexdigest() == s3.head(key)["Metadata"]["sha256"]
         again = client.get(url, HTTP_IF_NONE_MATCH=response["ETag"], **NORTH)
         assert again.status_code == 304 and again["Cache-Control"] == IMMUTABLE
+        for held in ('"0123"', "*", "x" * 5000, '"\u0436"'):  # not an S3 ETag: served
+            assert client.get(url, HTTP_IF_NONE_MATCH=held, **NORTH).status_code == 200
     assert _body(client.get(north_image["urls"][0], **NORTH)) == north_image["original"]
 
 
