@@ -9,6 +9,7 @@ from wagtail.admin import urls as wagtailadmin_urls
 from wagtail.admin.views import account
 from wagtail.documents.views import serve as wagtaildocs_serve
 
+from cms import media as cms_media
 from cms import views as cms_views
 from cms.api import api_router
 from tenants.limits import limit_password_reset
@@ -24,14 +25,18 @@ urlpatterns = [
     path("admin/", include(wagtailadmin_urls)),
     # Wagtail's document URLs (wagtail.documents.urls), the id limited to 18 digits: its own
     # `\d+` hands a 5,000-digit id to the database lookup, a ValueError (a 500, not a 404).
-    re_path(r"^documents/(\d{1,18})/(.*)$", wagtaildocs_serve.serve, name="wagtaildocs_serve"),
+    # cms.media.serve_document adds cache headers to Wagtail's view.
+    re_path(r"^documents/(\d{1,18})/(.*)$", cms_media.serve_document, name="wagtaildocs_serve"),
     path("documents/authenticate_with_password/<int:restriction_id>/",
          wagtaildocs_serve.authenticate_with_password,
          name="wagtaildocs_authenticate_with_password"),
     path("feedback/", cms_views.page_feedback, name="page-feedback"),
     path("api/v2/", api_router.urls),
 ]
-if settings.DEBUG:  # in production a web server or S3 serves media, never Django
+if settings.DGBOX_PUBLIC_MEDIA == "s3":  # streamed from the tenant's S3 prefix (cms/media.py)
+    urlpatterns.append(re_path(r"^media/(?P<name>.+)$", cms_media.public_media,
+                               name="public-media"))
+elif settings.DEBUG:  # the local-disk fallback: only `make demo` without S3 serves it
     urlpatterns.append(re_path(r"^media/(?P<schema>[^/]+)/(?P<path>.+)$", cms_views.tenant_media))
 # "/" has no route: the locale middleware redirects it to the tenant's default language.
 urlpatterns += i18n_patterns(

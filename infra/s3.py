@@ -1,8 +1,10 @@
 """The platform's S3-compatible object storage (SeaweedFS, MinIO, Ceph RGW, AWS S3), via boto3.
 
 One private bucket (DGBOX_S3_BUCKET); every tenant's objects live under `tenants/<schema>/`
-(`tenant_prefix`), short-lived objects under `tmp/`. Nothing is public: files are read through
-signed links (`signed_url`). Backups, restores and metering work on prefixes (`manifest`,
+(`tenant_prefix`), its public media (page images, documents) in `tenants/<schema>/media/`
+(`media_prefix`), short-lived objects under `tmp/`. Nothing is public on S3 itself: private
+files are read through signed links (`signed_url`), public media through the tenant site's
+`/media/` view (`get_object`). Backups, restores and metering work on prefixes (`manifest`,
 `copy_prefix`, `delete_prefix`, `prefix_usage`). See docs/storage.md.
 
 This module knows nothing about tenants' models, pages or cases; it takes schema names and keys.
@@ -31,6 +33,9 @@ logger = logging.getLogger(__name__)
 S3Client = Any
 
 TENANTS_ROOT = "tenants/"
+# The folder of a tenant's prefix that holds its public media (infra.storage's
+# TenantPublicMediaS3Storage); the private storage refuses names in it.
+MEDIA_FOLDER = "media/"
 TMP_PREFIX = "tmp/"
 SSE_ALGORITHM = "AES256"
 # Metadata key holding the hex SHA-256 of an object's bytes (x-amz-meta-sha256).
@@ -345,6 +350,12 @@ def tenant_prefix(schema_name: str) -> str:
     return f"{TENANTS_ROOT}{schema_name}/"
 
 
+def media_prefix(schema_name: str) -> str:
+    """`tenants/<schema>/media/`: the tenant's public media (inside its prefix, so backups,
+    restores and deletion of the tenant's prefix include it)."""
+    return tenant_prefix(schema_name) + MEDIA_FOLDER
+
+
 def _check_prefix(prefix: str, action: str) -> str:
     # A prefix without its slash would also match its neighbours ("tenants/nor" matches
     # "tenants/north/"); an empty one would be the whole bucket.
@@ -375,6 +386,25 @@ def prefix_usage(prefix: str, *, bucket: str | None = None) -> tuple[int, int]:
         count += 1
         total += info.size
     return count, total
+
+
+def get_object(key: str, *, if_none_match: str | None = None,
+               bucket: str | None = None) -> dict[str, Any] | None:
+    """boto3's get_object answer (Body streamed, ContentType, ContentLength, ETag,
+    LastModified), or None when `if_none_match` (an ETag the client holds) still matches."""
+    bucket = bucket_name(bucket)
+    params: dict[str, Any] = {"Bucket": bucket, "Key": _check_key(key)}
+    if if_none_match:
+        params["IfNoneMatch"] = if_none_match
+    try:
+        answer: dict[str, Any] = client().get_object(**params)
+        return answer
+    except ClientError as err:
+        if _status(err) == 304:
+            return None
+        raise _wrap(err, "reading", bucket, key) from err
+    except BotoCoreError as err:
+        raise _wrap(err, "reading", bucket, key) from err
 
 
 def head(key: str, *, bucket: str | None = None) -> dict[str, Any]:
@@ -493,10 +523,11 @@ def upload_bytes(key: str, data: bytes, *, content_type: str = "application/octe
 
 def upload_file(key: str, file: str | os.PathLike[str] | BinaryIO, *,
                 content_type: str = "application/octet-stream",
-                metadata: dict[str, str] | None = None,
+                metadata: dict[str, str] | None = None, cache_control: str | None = None,
                 bucket: str | None = None) -> dict[str, Any]:
     """Store a file (path or binary file object, read from its start) under key, in parts
-    when large, with its SHA-256 in the metadata; returns key, size, sha256."""
+    when large, with its SHA-256 in the metadata (and `cache_control` as its Cache-Control);
+    returns key, size, sha256."""
     bucket = bucket_name(bucket)
     _check_key(key)
     handle = open(file, "rb") if isinstance(file, str | os.PathLike) else file
@@ -507,10 +538,12 @@ def upload_file(key: str, file: str | os.PathLike[str] | BinaryIO, *,
             digest.update(chunk)
             size += len(chunk)
         handle.seek(0)
-        client().upload_fileobj(handle, bucket, key, Config=TransferConfig(), ExtraArgs={
-            "ContentType": content_type,
-            "Metadata": {**(metadata or {}), SHA256_META: digest.hexdigest()},
-            **write_args(bucket)})
+        extra = {"ContentType": content_type,
+                 "Metadata": {**(metadata or {}), SHA256_META: digest.hexdigest()},
+                 **write_args(bucket)}
+        if cache_control:
+            extra["CacheControl"] = cache_control
+        client().upload_fileobj(handle, bucket, key, Config=TransferConfig(), ExtraArgs=extra)
     except (ClientError, BotoCoreError) as err:
         raise _wrap(err, "writing", bucket, key) from err
     finally:
@@ -532,6 +565,21 @@ def download(key: str, *, bucket: str | None = None) -> bytes:
         raise S3Error(f"s3://{bucket}/{key}: content does not match its stored SHA-256; the "
                       "object is damaged or was changed outside dgbox")
     return data
+
+
+def object_sha256(key: str, *, bucket: str | None = None) -> tuple[str, int]:
+    """(hex SHA-256, size) of an object's bytes as the server returns them, streamed: a check
+    that does not trust the object's metadata."""
+    bucket = bucket_name(bucket)
+    digest, size = hashlib.sha256(), 0
+    try:
+        body = client().get_object(Bucket=bucket, Key=key)["Body"]
+        for chunk in iter(lambda: body.read(1024 * 1024), b""):
+            digest.update(chunk)
+            size += len(chunk)
+    except (ClientError, BotoCoreError) as err:
+        raise _wrap(err, "reading", bucket, key) from err
+    return digest.hexdigest(), size
 
 
 def content_disposition(filename: str) -> str:

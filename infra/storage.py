@@ -1,19 +1,32 @@
-"""Django storage for tenant-private files (STORAGES["private"]): S3 under `tenants/<schema>/`.
+"""Django storages for a tenant's files on S3, each key under the tenant's `tenants/<schema>/`.
 
     from django.core.files.storage import storages
     name = storages["private"].save("applications/42/passport.pdf", upload)  # in a tenant
     link = storages["private"].url(name, filename="passport.pdf")  # signed, short-lived
 
+* `TenantPrivateS3Storage` (STORAGES["private"]): citizens' uploads and letters, read through
+  signed links valid DGBOX_S3_SIGNED_URL_SECONDS.
+* `TenantPublicMediaS3Storage` (STORAGES["default"] when DGBOX_PUBLIC_MEDIA is "s3"): Wagtail
+  images, renditions and documents under `tenants/<schema>/media/`; `url()` is the tenant
+  site's `/media/<name>`, served by cms/media.py (documents by Wagtail's permission-checked
+  serve view).
+
 The tenant is taken from `django.db.connection.schema_name` on every call, never cached: the
 storage is one object per process, and a process serves tenant A, then tenant B. Used in the
 public schema (or a template/spare schema) it refuses to work. Names are relative to the
-tenant's prefix; `..`, absolute names and backslashes are refused. Nothing is public: `url()`
-returns a signed link valid DGBOX_S3_SIGNED_URL_SECONDS. See docs/storage.md.
+tenant's folder; `..`, absolute names, backslashes and NUL are refused. Living inside the
+tenant's prefix, public media is in its backups, restores, deletion and metering with nothing
+more to do. See docs/storage.md.
 """
+
+# Annotations as strings: Django makes the storage while models load, before anything makes
+# File subscriptable (django-stubs only types File[...]).
+from __future__ import annotations
 
 import contextlib
 import hashlib
 import pathlib
+import posixpath
 import re
 from collections.abc import Iterator
 from datetime import datetime
@@ -26,6 +39,7 @@ from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.base import ContentFile, File
 from django.core.files.storage import Storage, storages
 from django.db import connection
+from django.utils.encoding import filepath_to_uri
 from django_tenants.utils import get_public_schema_name
 from storages.backends.s3 import S3Storage
 from storages.utils import clean_name, safe_join
@@ -35,8 +49,13 @@ from infra import s3
 _DRIVE = re.compile(r"^[A-Za-z]:")
 
 
+# Cache-Control of public media: every name is used once (see
+# TenantPublicMediaS3Storage.get_available_name), so a browser or CDN may keep it for good.
+IMMUTABLE = "public, max-age=31536000, immutable"
+
+
 class NoTenantError(RuntimeError):
-    """Private storage was used outside a tenant (public, template or spare schema)."""
+    """A tenant storage was used outside a tenant (public, template or spare schema)."""
 
 
 def private_storage() -> Storage:
@@ -45,17 +64,22 @@ def private_storage() -> Storage:
 
 
 @contextlib.contextmanager
-def _s3_errors(action: str, storage: "TenantPrivateS3Storage", name: str) -> Iterator[None]:
+def _s3_errors(action: str, storage: TenantS3Storage, name: str) -> Iterator[None]:
     try:
         yield
     except (ClientError, BotoCoreError) as err:
         raise s3._wrap(err, action, storage.bucket_name, name) from err
 
 
-class TenantPrivateS3Storage(S3Storage):  # type: ignore[misc]  # django-storages has no types
-    """Private S3 storage of the current tenant; every key is `tenants/<schema>/<name>`."""
+class TenantS3Storage(S3Storage):  # type: ignore[misc]  # django-storages has no types
+    """S3 storage of the current tenant: every key is `tenants/<schema>/<folder><name>`."""
 
-    # Fixed for every instance: private, signed links, never overwrite, no CDN, no gzip.
+    #: The tenant's folder this storage writes in ("" is the tenant's whole prefix).
+    folder = ""
+    #: What the storage is called in error messages.
+    label = "tenant storage"
+
+    # Fixed for every instance: no ACL, never overwrite, no CDN, no gzip.
     default_acl = None
     querystring_auth = True
     file_overwrite = False
@@ -103,16 +127,16 @@ class TenantPrivateS3Storage(S3Storage):  # type: ignore[misc]  # django-storage
     # --- names ------------------------------------------------------------------------------
 
     def tenant_root(self) -> str:
-        """`tenants/<schema>/` of the schema the connection is on now."""
+        """`tenants/<schema>/<folder>` of the schema the connection is on now."""
         schema = getattr(connection, "schema_name", None)
         if not schema or schema == get_public_schema_name():
             raise NoTenantError(
-                "private storage needs a tenant, but the database connection is on the public "
+                f"{self.label} needs a tenant, but the database connection is on the public "
                 "schema: use it while serving a tenant's request or task, or inside "
                 "django_tenants.utils.tenant_context(tenant)")
         if schema.startswith("dgbox_"):  # the template and spare schemas hold no files
-            raise NoTenantError(f"private storage used in {schema!r}, which is not a tenant")
-        return s3.tenant_prefix(schema)
+            raise NoTenantError(f"{self.label} used in {schema!r}, which is not a tenant")
+        return s3.tenant_prefix(schema) + self.folder
 
     @staticmethod
     def check_name(name: object) -> str:
@@ -206,6 +230,22 @@ class TenantPrivateS3Storage(S3Storage):  # type: ignore[misc]  # django-storage
     def get_available_name(self, name: str, max_length: int | None = None) -> str:
         return str(super().get_available_name(self.check_name(name), max_length))
 
+class TenantPrivateS3Storage(TenantS3Storage):
+    """Private files of the current tenant: `tenants/<schema>/<name>`, signed links only.
+
+    Names in the `media/` folder are refused: that folder is public media's, which any
+    visitor of the tenant's site may read.
+    """
+
+    label = "private storage"
+
+    def _normalize_name(self, name: str) -> str:
+        if (name + "/").startswith(s3.MEDIA_FOLDER):
+            raise SuspiciousFileOperation(
+                f"file name {name!r} is in {s3.MEDIA_FOLDER}, the tenant's public media "
+                "folder; private files go in a folder of their own (e.g. applications/)")
+        return super()._normalize_name(name)
+
     def url(self, name: str, parameters: dict[str, Any] | None = None,
             expire: int | None = None, http_method: str | None = None, *,
             filename: str | None = None) -> str:
@@ -220,6 +260,39 @@ class TenantPrivateS3Storage(S3Storage):  # type: ignore[misc]  # django-storage
 
     def path(self, name: str) -> str:
         raise NotImplementedError("private files live on S3: open() them, or hand out url()")
+
+
+
+class TenantPublicMediaS3Storage(TenantS3Storage):
+    """Public media of the current tenant (Wagtail images, renditions, documents):
+    `tenants/<schema>/media/<name>`, served at the tenant site's `/media/<name>`.
+
+    The objects stay private on S3 (the bucket is never public): cms/media.py streams them
+    on the tenant's own host, so no tenant can name another's file. Each is stored with
+    Cache-Control `IMMUTABLE`, for a CDN reading the bucket directly.
+    """
+
+    label = "public media storage"
+    folder = s3.MEDIA_FOLDER
+
+    def get_object_parameters(self, name: str) -> dict[str, Any]:
+        return {**super().get_object_parameters(name), "CacheControl": IMMUTABLE}
+
+    def get_available_name(self, name: str, max_length: int | None = None) -> str:
+        """Every new file gets a random suffix (`plan_Ab12XyZ.png`), even when the name is
+        free: a name deleted and uploaded again would otherwise serve the old bytes from
+        caches that were told they never change. Renditions are named after their original,
+        so they are unique too."""
+        root, ext = posixpath.splitext(self.check_name(name))
+        return super().get_available_name(self.get_alternative_name(root, ext), max_length)
+
+    def url(self, name: str, parameters: dict[str, Any] | None = None,
+            expire: int | None = None, http_method: str | None = None) -> str:
+        """`MEDIA_URL<name>`, on whichever tenant host the page is shown (no S3 call)."""
+        return f"{settings.MEDIA_URL}{filepath_to_uri(self.check_name(name))}"
+
+    def path(self, name: str) -> str:
+        raise NotImplementedError("public media lives on S3: open() it, or link to url()")
 
 
 def _sha256(content: IO[Any] | File[Any] | None) -> str | None:

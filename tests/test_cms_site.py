@@ -204,7 +204,9 @@ def test_editors_see_only_their_tenants_pages_images_documents_and_users(client,
         doc_b = Document.objects.create(title="South secret document",
                                         file=ContentFile(b"%PDF-1.4", name="south.pdf"))
         home_b = Page.objects.get(depth=2)
-        assert "south" in image_b.file.path  # files stored under the tenant's own folder
+        # Files stored under the tenant's own prefix (public media on S3).
+        assert image_b.file.storage.key_for(image_b.file.name).startswith(
+            "tenants/south/media/original_images/")
     with tenant_context(tenant_a):
         client.force_login(get_user_model().objects.get(email="admin@north.example"))
     images = client.get("/admin/images/", **NORTH).content.decode()

@@ -130,6 +130,10 @@ TARGETS = [
            "/ru/_util/authenticate_with_password/{}/3/", "POST", names=["password", "return_url"]),
     Target("^documents/(\\d{1,18})/(.*)$", "/documents/{}/x.pdf"),
     Target("^documents/(\\d{1,18})/(.*)$", "/documents/1/{}"),
+    # Public media streamed from the tenant's S3 prefix (cms/media.py).
+    Target("^media/(?P<name>.+)$", "/media/{}"),
+    Target("^media/(?P<name>.+)$", "/media/original_images/{}"),
+    Target("^media/(?P<name>.+)$", "/media/images/{}.fill-10x10.png"),
     Target("documents/authenticate_with_password/<int:restriction_id>/",
            "/documents/authenticate_with_password/{}/", "POST", names=["password", "return_url"]),
     # Online services: apply (GET and POST), check your answers, confirmation, payment.

@@ -6,11 +6,12 @@ recorded as "not measured" rather than zero, the hourly fan-out and `dgbox usage
 import datetime
 import io
 import json
-from pathlib import Path
 
 import pytest
 from django.conf import settings
 from django.core.cache import cache, caches
+from django.core.files.base import ContentFile
+from django.core.files.storage import storages
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 from django_tenants.utils import tenant_context
@@ -144,15 +145,16 @@ def test_collect_measures_cases_messages_api_and_storage_of_that_tenant_only(
     prefix = s3.tenant_prefix(tenant_a.schema_name)
     s3.upload_bytes(f"{prefix}metering/one.bin", b"x" * 1000)
     s3.upload_bytes(f"{prefix}metering/two.bin", b"y" * 234)
-    media = Path(settings.MEDIA_ROOT) / tenant_a.schema_name / "metering-test.txt"
-    media.parent.mkdir(parents=True, exist_ok=True)
-    media.write_bytes(b"z" * 500)
+    # Public media (DGBOX_PUBLIC_MEDIA=s3) is in the same prefix, counted apart.
+    with tenant_context(tenant_a):
+        media = storages["default"].save("original_images/metering.png", ContentFile(b"z" * 500))
     try:
         client.get("/api/v2/pages/", **NORTH)
         after_a = collect(tenant_a)[metering.platform_today()]
         after_b = collect(tenant_b)[metering.platform_today()]
     finally:
-        media.unlink()
+        with tenant_context(tenant_a):
+            storages["default"].delete(media)
         s3.delete_prefix(f"{prefix}metering/")
 
     assert after_a.cases_total - before_a.cases_total == 3
@@ -208,7 +210,19 @@ def test_s3_outage_is_not_measured_rather_than_zero(tenant_a, s3_bucket, setting
     settings.DGBOX_S3_CONNECT_TIMEOUT = 0.5
     record = collect(tenant_a)[metering.platform_today()]
     assert record.storage_bytes is None and record.storage_objects is None
-    assert record.cases_total is not None and record.media_bytes is not None
+    assert record.media_bytes is None  # on S3 too
+    assert record.cases_total is not None
+
+
+def test_local_media_is_measured_on_disk(tenant_a, s3_bucket, settings, tmp_path):
+    """The fallback without S3 (DGBOX_PUBLIC_MEDIA=local): MEDIA_ROOT/<schema>/ is measured."""
+    settings.DGBOX_PUBLIC_MEDIA = "local"
+    settings.MEDIA_ROOT = tmp_path
+    media = tmp_path / tenant_a.schema_name / "original_images" / "plan.png"
+    media.parent.mkdir(parents=True)
+    media.write_bytes(b"z" * 700)
+    record = collect(tenant_a)[metering.platform_today()]
+    assert record.media_bytes == 700
 
 
 def test_collect_refuses_the_public_schema(db):

@@ -31,7 +31,8 @@ def test_production_refuses_the_development_secret():
 
 
 def test_production_keeps_every_storage_the_code_uses():
-    """Citizens' uploads go to storages["private"]: production must define it too."""
+    """Citizens' uploads go to storages["private"]: production must define it too; public
+    media (storages["default"]) is on S3 there unless DGBOX_PUBLIC_MEDIA says otherwise."""
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "dgbox.settings.production",
            "DGBOX_BASE_DOMAIN": "gov.example", "DGBOX_SECRET_KEY": SECRET}
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
@@ -40,4 +41,10 @@ def test_production_keeps_every_storage_the_code_uses():
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.split() == ["TenantPrivateS3Storage", "TenantFileSystemStorage"]
+    assert proc.stdout.split() == ["TenantPrivateS3Storage", "TenantPublicMediaS3Storage"]
+    local = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                           text=True, timeout=300, env={**env, "DGBOX_PUBLIC_MEDIA": "local"})
+    assert local.stdout.split() == ["TenantPrivateS3Storage", "TenantFileSystemStorage"]
+    wrong = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                           text=True, timeout=300, env={**env, "DGBOX_PUBLIC_MEDIA": "disk"})
+    assert wrong.returncode != 0 and "DGBOX_PUBLIC_MEDIA='disk': use s3 or local" in wrong.stderr

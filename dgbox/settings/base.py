@@ -282,10 +282,30 @@ STATIC_ROOT = Path(env("DGBOX_STATIC_ROOT", default=str(STATE_DIR / "static")))
 WHITENOISE_USE_FINDERS = DEBUG
 MEDIA_URL = "/media/"
 MEDIA_ROOT = STATE_DIR / "media"
+# DGBOX_PUBLIC_MEDIA: where page images, renditions and documents go. "s3" (the default
+# whenever DGBOX_S3_ENDPOINT_URL is set, and in production): the tenant's S3 prefix, under
+# tenants/<schema>/media/, served by the tenant site at /media/ (cms/media.py) and kept in its
+# backups. "local": MEDIA_ROOT/<schema>/ on this machine's disk, the demo's fallback when no S3
+# is configured (served only with DEBUG; not in backups). See docs/storage.md.
+DGBOX_PUBLIC_MEDIA = env("DGBOX_PUBLIC_MEDIA",
+                         default="s3" if env("DGBOX_S3_ENDPOINT_URL", default="") else "local")
+PUBLIC_MEDIA_BACKENDS = {
+    "s3": "infra.storage.TenantPublicMediaS3Storage",
+    "local": "django_tenants.files.storage.TenantFileSystemStorage",
+}
+
+
+def public_media_storage(mode: str) -> dict[str, str]:
+    """STORAGES["default"] for a DGBOX_PUBLIC_MEDIA value."""
+    if mode not in PUBLIC_MEDIA_BACKENDS:
+        raise ImproperlyConfigured(f"DGBOX_PUBLIC_MEDIA={mode!r}: use s3 or local")
+    return {"BACKEND": PUBLIC_MEDIA_BACKENDS[mode]}
+
+
 STORAGES = {
-    # Public media (page images, documents): MEDIA_ROOT/<schema>/, one tenant's files never
-    # share a path with another's.
-    "default": {"BACKEND": "django_tenants.files.storage.TenantFileSystemStorage"},
+    # Public media (page images, documents): per DGBOX_PUBLIC_MEDIA, the tenant's S3 prefix or
+    # MEDIA_ROOT/<schema>/; one tenant's files never share a key or path with another's.
+    "default": public_media_storage(DGBOX_PUBLIC_MEDIA),
     # Private files (citizens' uploads, decision letters, backups): S3 under the tenant's own
     # prefix, never public, read through short-lived signed links (infra/storage.py).
     "private": {"BACKEND": "infra.storage.TenantPrivateS3Storage"},
@@ -589,6 +609,10 @@ WAGTAILADMIN_BASE_URL = f"http://{BASE_DOMAIN}"
 WAGTAILSEARCH_BACKENDS = {"default": {"BACKEND": "wagtail.search.backends.database",
                                       "SEARCH_CONFIG": "russian"}}
 WAGTAIL_ENABLE_UPDATE_CHECK = False
+# Documents are always streamed by Wagtail's serve view, which checks the collection's privacy
+# first (its default for a storage without local paths is a redirect to the file's URL, which
+# would skip that check); cms/media.py adds the cache headers.
+WAGTAILDOCS_SERVE_METHOD = "serve_view"
 # Draftail with an accessible name for its text box (cms/widgets.py).
 WAGTAILADMIN_RICH_TEXT_EDITORS = {"default": {"WIDGET": "cms.widgets.RichTextArea"}}
 WAGTAIL_ENABLE_WHATS_NEW_BANNER = False

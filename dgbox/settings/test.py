@@ -3,7 +3,7 @@
 import os
 
 from .base import *  # noqa: F403
-from .base import DATABASES, cache_settings, env
+from .base import DATABASES, cache_settings, env, public_media_storage
 
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -20,6 +20,9 @@ DGBOX_TWO_FACTOR_ENFORCED = False
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
 MEDIA_ROOT = STATE_DIR / "test-media"  # noqa: F405
+# Public media on the run's S3 bucket, as in production (tests of the local fallback switch it).
+DGBOX_PUBLIC_MEDIA = "s3"
+STORAGES = {**STORAGES, "default": public_media_storage("s3")}  # noqa: F405
 # A test database per run: concurrent runs on one server (a developer's and a helper's, or
 # two checkouts) never drop each other's database half-way.
 DATABASES["default"]["TEST"] = {"NAME": f"test_dgbox_{os.getpid()}"}

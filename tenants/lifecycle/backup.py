@@ -6,7 +6,8 @@ tenant's prefix, so deleting the tenant keeps it) holding
 * `schema.sql`: pg_dump of the tenant's schema only (DDL and rows), cleaned like the template
   snapshot (tenants/launch/template.py), taken in the same MVCC snapshot as the row counts;
 * `metadata.json`: the tenant row and its domains, the row count of every table, the manifest
-  of its S3 prefix (name, size, sha256 of every file), the sha256 of `schema.sql`, the
+  of its S3 prefix (name, size, sha256 of every file: private files and the public media
+  under `media/` alike), the sha256 of `schema.sql`, the
   migrations fingerprint of the code that made it, and where the files were copied.
 
 The archive's own sha256 is in its S3 object metadata (checked on download) and in a small
@@ -58,7 +59,6 @@ SQL_MEMBER = "schema.sql"
 META_MEMBER = "metadata.json"
 # Tenant row fields carried over to a restored tenant (when the model has them).
 COPIED_FIELDS = ("name", "kind", "default_language", "time_zone", "release_channel", "flags")
-_HASH_CHUNK = 1024 * 1024
 
 
 class BackupError(RuntimeError):
@@ -98,16 +98,6 @@ def _timestamp() -> str:
 
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def _object_sha256(key: str) -> tuple[str, int]:
-    """Hash an object's bytes, streamed (not its metadata)."""
-    body = s3.client().get_object(Bucket=s3.bucket_name(), Key=key)["Body"]
-    digest, size = hashlib.sha256(), 0
-    for chunk in iter(lambda: body.read(_HASH_CHUNK), b""):
-        digest.update(chunk)
-        size += len(chunk)
-    return digest.hexdigest(), size
 
 
 # --- dump -----------------------------------------------------------------------------------
@@ -214,7 +204,7 @@ def _copy_and_check_files(src: str, dst: str,
             raise BackupError(f"file {entry['name']} changed while backing up; run it again")
         sha = entry["sha256"]
         if not sha:
-            sha, _size = _object_sha256(copy["key"])
+            sha, _size = s3.object_sha256(copy["key"])
         result.append({"name": entry["name"], "size": entry["size"], "sha256": sha})
     return result
 
@@ -345,7 +335,7 @@ def _check_files(dst: str, manifest: list[dict[str, Any]]) -> None:
         raise RestoreError(f"files differ from the backup's manifest: missing {missing[:5]}, "
                            f"unexpected {extra[:5]}")
     for name, entry in expected.items():
-        sha, size = _object_sha256(found[name]["key"])
+        sha, size = s3.object_sha256(found[name]["key"])
         if sha != entry["sha256"] or size != entry["size"]:
             raise RestoreError(f"file {name} differs from the backup's manifest (sha256 "
                                f"{sha[:12]}…, {size} bytes; expected {entry['sha256'][:12]}…, "

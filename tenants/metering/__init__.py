@@ -8,8 +8,10 @@ What is measured and where it comes from:
 - **Cases and notifications**: read from the tenant's own schema by meters the tenant apps
   register (`register_meter`; `services.metering`), so this package imports none of their
   models.
-- **Storage**: the tenant's private S3 prefix (`infra.s3.prefix_usage`: citizens' uploads,
-  decision letters) and its public media folder (page images, documents) on disk.
+- **Storage**: the tenant's S3 prefix, listed once: private files (citizens' uploads,
+  decision letters) as `storage_objects`/`storage_bytes`, public media (page images,
+  renditions, documents under `media/`) as `media_bytes` (on disk instead when
+  DGBOX_PUBLIC_MEDIA is "local").
 
 `collect_usage()` runs in one tenant's schema (the hourly beat job `tenants.meter_usage`,
 fanned out to every active tenant, or `dgbox usage collect`) and upserts that tenant's

@@ -2,8 +2,10 @@
 
 Cases and notifications are read from the tenant's own schema by meters the tenant apps
 register (`register_meter`; `services.metering`), so this module imports none of their
-models. Storage is the tenant's private S3 prefix (`infra.s3.prefix_usage`) and its public
-media folder on disk. See the package docstring for when it runs and what it guarantees.
+models. Storage is the tenant's S3 prefix, split into private files (`storage_objects`,
+`storage_bytes`) and public media (`media_bytes`: its `media/` folder, or MEDIA_ROOT/<schema>/
+on disk when DGBOX_PUBLIC_MEDIA is "local"), so the two never count the same byte. See the
+package docstring for when it runs and what it guarantees.
 """
 
 import datetime
@@ -60,13 +62,27 @@ def _media_bytes(schema_name: str) -> int:
     return total
 
 
+def _s3_storage(schema_name: str) -> dict[str, int]:
+    """Private objects and bytes, and public media bytes, from one listing of the prefix."""
+    prefix, media = s3.tenant_prefix(schema_name), s3.media_prefix(schema_name)
+    objects = private = public = 0
+    for info in s3.iter_objects(prefix):
+        if info.key.startswith(media):
+            public += info.size
+        else:
+            objects += 1
+            private += info.size
+    return {"storage_objects": objects, "storage_bytes": private, "media_bytes": public}
+
+
 def _storage(schema_name: str) -> dict[str, int]:
-    values = {"media_bytes": _media_bytes(schema_name)}
     try:
-        values["storage_objects"], values["storage_bytes"] = s3.prefix_usage(
-            s3.tenant_prefix(schema_name))
+        values = _s3_storage(schema_name)
     except s3.S3Error:
         log.warning("Storage of %s not measured: S3 unreachable", schema_name, exc_info=True)
+        values = {}
+    if settings.DGBOX_PUBLIC_MEDIA == "local":
+        values["media_bytes"] = _media_bytes(schema_name)
     return values
 
 

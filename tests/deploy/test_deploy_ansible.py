@@ -403,6 +403,7 @@ def test_dgbox_app_converges_and_is_idempotent(prefix, supervisord, ansible_env)
     assert environment["DGBOX_STATE_DIR"] == str(state)
     assert environment["QUOTED"] == "it's $HOME"
     assert environment["DGBOX_TRUSTED_PROXIES"] == "1"
+    assert environment["DGBOX_PUBLIC_MEDIA"] == "s3"  # web hosts keep no page images on disk
     for name in (
         "DGBOX_SECRET_KEY",
         "REDIS_URL",

@@ -183,6 +183,8 @@ def test_helm_lint_strict(which):
         # Transaction pooling hands one tenant's search_path to another's queries
         # (tests/test_pgbouncer.py): the chart refuses it before the app would.
         ({"config": {"dbPooler": "pgbouncer-transaction"}}, "/config/dbPooler"),
+        # Media on a per-pod emptyDir would be lost with the pod and differ per replica.
+        ({"config": {"publicMedia": "local"}}, "/config/publicMedia"),
     ],
 )
 def test_schema_rejects_bad_values(bad, where):
@@ -467,6 +469,7 @@ def test_environment_comes_from_the_configmap_and_the_secret(default_docs, produ
             assert not set(refs) & set(configmap)
         assert configmap["DJANGO_SETTINGS_MODULE"] == "dgbox.settings.production"
         assert configmap["DGBOX_STATE_DIR"] == "/var/lib/dgbox"
+        assert configmap["DGBOX_PUBLIC_MEDIA"] == "s3"  # no pod keeps page images on disk
     production = by_kind(production_docs, "ConfigMap")["gov-dgbox-config"]["data"]
     assert production["DGBOX_BASE_DOMAIN"] == "services.gov.example"
     assert production["DGBOX_ALLOWED_HOSTS"] == (

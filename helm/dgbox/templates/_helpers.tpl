@@ -111,6 +111,7 @@ DGBOX_TRUSTED_PROXIES: {{ .Values.config.trustedProxies | quote }}
 DGBOX_S3_ENDPOINT_URL: {{ .Values.config.s3.endpointUrl | quote }}
 DGBOX_S3_BUCKET: {{ .Values.config.s3.bucket | quote }}
 DGBOX_S3_REGION: {{ .Values.config.s3.region | quote }}
+DGBOX_PUBLIC_MEDIA: {{ .Values.config.publicMedia | quote }}
 DGBOX_BROKER_VISIBILITY_TIMEOUT: {{ .Values.config.brokerVisibilityTimeout | quote }}
 PYTHONUNBUFFERED: "1"
 PYTHONDONTWRITEBYTECODE: "1"
