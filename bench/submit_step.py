@@ -26,9 +26,10 @@ third in turn). Before the first round each side does --warm-up untimed submits.
 side: submits/s (median of the rounds and overall), p50/p99 latency, CPU ms per submit of its
 gunicorn, of the PostgreSQL backends of its database ("SQL"), of Redis and of the client
 threads, with the machine's load average and how busy it was. The number of SQL statements
-of one submit is counted in each code (Django's test client on one more draft, in a process
-of its own). Afterwards every dgbox draft submitted must be exactly one case. A measurement,
-never a test; figures go to bench/results/submit_step.json.
+of one submit is counted in each code (Django's test client on two more drafts, the second
+counted, in a process of its own). Afterwards every dgbox draft submitted must be exactly one
+case with its two receipts, each a task in the broker. A measurement, never a test; figures
+go to bench/results/submit_step.json.
 """
 
 import argparse
@@ -92,16 +93,18 @@ def plain_database(args) -> str:
     return url
 
 
-def count_queries(args, side: str, url: str, root: Path, host: str, token: str) -> int:
+def count_queries(args, side: str, url: str, root: Path, host: str, tokens: list) -> int:
     """SQL statements of one submit in `side`'s code (test client, a process of its own)."""
     out = subprocess.run(
         [sys.executable, __file__, "--_queries", side, "--_root", str(root), "--_host", host,
-         "--_token", token], env=side_env(args, side, url, root), cwd=root, check=True,
-        capture_output=True, text=True).stdout
+         "--_token", ",".join(tokens)], env=side_env(args, side, url, root), cwd=root,
+        check=True, capture_output=True, text=True).stdout
     return int(out.strip().splitlines()[-1])
 
 
-def queries_here(side: str, root: str, host: str, token: str) -> int:
+def queries_here(side: str, root: str, host: str, tokens: str) -> int:
+    """The second of two submits, counted: the first fills what a process loads once (the
+    host map, content types), as the servers' warm-up does."""
     sys.path.insert(0, root)  # before `django`: this side's dgbox, not this checkout's
     import django
 
@@ -110,12 +113,14 @@ def queries_here(side: str, root: str, host: str, token: str) -> int:
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
-    client = Client()
-    path, data = ("/submit/", ANSWERS) if side == "plain" else (CHECK, {"draft": token})
-    with CaptureQueriesContext(connection) as captured:
-        response = client.post(path, data, HTTP_HOST=host)
-    if response.status_code != 302:
-        raise SystemExit(f"{side}: the counted submit answered {response.status_code}")
+    drafts = tokens.split(",") if tokens else ["", ""]
+    for position, token in enumerate(drafts):
+        client = Client()
+        path, data = ("/submit/", ANSWERS) if side == "plain" else (CHECK, {"draft": token})
+        with CaptureQueriesContext(connection) as captured:
+            response = client.post(path, data, HTTP_HOST=host)
+        if response.status_code != 302:
+            raise SystemExit(f"{side}: submit {position + 1} answered {response.status_code}")
     return len(captured.captured_queries)
 
 
@@ -196,7 +201,7 @@ def main() -> int:  # one linear script
     import redis
 
     begun = time.perf_counter()
-    per_side = args.warm_up + args.rounds * args.per_round + 1  # +1: the counted submit
+    per_side = args.warm_up + args.rounds * args.per_round + 2  # +2: counted (below)
     # bench/submit.py's preparation, one tenant: migrate, launch, demo services, clear the
     # last run, make the drafts (its arguments: --tenants, --pdf-kb, --submit-drafts).
     args.tenants, args.submit_drafts = 1, 2 * per_side
@@ -219,9 +224,9 @@ def main() -> int:  # one linear script
                  "after": drafts[per_side:]}
         counted, counted_tokens = {}, []
         for side in SIDES:
-            token = share[side].pop()["token"] if share[side][0] else ""
-            counted[side] = count_queries(args, side, urls[side], roots[side], host, token)
-            counted_tokens += [token] if token else []
+            tokens = [share[side].pop()["token"] for _ in range(2)] if share[side][0] else []
+            counted[side] = count_queries(args, side, urls[side], roots[side], host, tokens)
+            counted_tokens += tokens
         servers = {}
         try:
             for side in SIDES:
