@@ -42,17 +42,20 @@ class Gunicorn:
     """gunicorn serving dgbox.wsgi (gthread, `workers` x `threads`) on a loopback port of its
     own with the given environment; its output goes to `log`. Waits for /healthz."""
 
-    def __init__(self, env: dict, log: Path, workers: int = 2, threads: int = 4):
+    def __init__(self, env: dict, log: Path, workers: int = 2, threads: int = 4,
+                 app: str = "dgbox.wsgi:application", root: Path = ROOT):
+        """`app` and `root` (its working directory): another WSGI application or another
+        checkout of dgbox (bench/submit_step.py serves the code before a change beside it)."""
         self.port = free_port()
         self.log = log
         self.workers, self.threads = workers, threads
         self.proc = subprocess.Popen(
-            [str(Path(sys.executable).with_name("gunicorn")), "dgbox.wsgi:application",
+            [str(Path(sys.executable).with_name("gunicorn")), app,
              "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers),
              "--threads", str(threads), "--worker-class", "gthread",
              "--timeout", "120", "--graceful-timeout", "10", "--log-level", "warning",
              "--error-logfile", str(log)],
-            env=env, cwd=ROOT, stdout=log.open("w"), stderr=subprocess.STDOUT)
+            env=env, cwd=root, stdout=log.open("w"), stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

@@ -143,6 +143,57 @@ def test_double_submission_makes_one_case(client, tenant_a, north_service):
     assert back.status_code == 302 and back["Location"].endswith("/done/")
 
 
+#: Statements of one submit POST under the test's transaction (savepoints where production
+#: has BEGIN/COMMIT): the session read; the service; then in the submission's transaction the
+#: draft (locked), the workflow version, the reference prefix and number, the case, its files
+#: (attached, then stale ones looked for), the draft, the event, the tracking link's domain,
+#: the templates of every channel and one INSERT of the receipts; then the session saved.
+#: bench/submit_step.py measures what each costs; a change that adds one should say why.
+SUBMIT_QUERIES = 20
+
+
+def test_one_submission_takes_a_fixed_number_of_queries_whatever_the_channels(
+        client, tenant_a, north_service, django_assert_num_queries,
+        django_capture_on_commit_callbacks):
+    post_form(client)
+    submit(client)  # the tenant's first case also makes the standard workflow's version
+    post_form(client, data=dict(GOOD_ANSWERS, applicant_phone="+7 912 345-67-89"))
+    check = client.get("/ru/apply/building-permit/check/", **NORTH).content.decode()
+    token = re.search(r'name="draft" value="([0-9a-f-]+)"', check).group(1)
+    with django_capture_on_commit_callbacks() as queued, \
+            django_assert_num_queries(SUBMIT_QUERIES):
+        response = client.post("/ru/apply/building-permit/check/", {"draft": token}, **NORTH)
+    assert response.status_code == 302 and response["Location"].endswith("/done/")
+    assert len(queued) == 1  # the receipts reach the broker after commit, in one callback
+    with tenant_context(tenant_a):
+        case = Case.objects.get(submission_key=token)
+        assert case.status == "received" and case.workflow_version is not None
+        assert case.due_date is not None and case.files.count() == 1
+        assert sorted(Message.objects.filter(topic=case.reference)
+                      .values_list("channel", "status")) == [("email", "pending"),
+                                                             ("sms", "pending")]
+        assert list(case.events.values_list("kind", flat=True)) == ["submitted"]
+    # A replay (double click, a retried request) reads the draft and answers with its case.
+    again = client.post("/ru/apply/building-permit/check/", {"draft": token}, **NORTH)
+    assert again.status_code == 302 and again["Location"] == response["Location"]
+    with tenant_context(tenant_a):
+        assert Case.objects.filter(submission_key=token).count() == 1
+        assert Message.objects.filter(topic=case.reference).count() == 2
+
+
+def test_a_draft_of_another_service_is_submitted_to_its_own_service(tenant_a, north_service):
+    """The check page hands the service it has; a draft of another service (a token pasted
+    into another form) still becomes a case of its own service."""
+    with tenant_context(tenant_a):
+        other = OnlineServiceFactory(slug="street-trading", spec=[
+            {"type": "text", "name": "purpose", "label": "Purpose"}])
+        draft = ApplicationDraftFactory(service=other, form_answers={"purpose": "x"})
+        service = OnlineService.objects.select_related("page").get(pk=north_service.pk)
+        case, created = submit_application(draft.token, service=service)
+        assert created and case.service_id == other.pk
+        assert case.form_version_id == draft.form_version_id
+
+
 def test_unknown_or_forged_draft_token_is_a_clear_400(client, north_service):
     for token in ("not-a-uuid", str(uuid.uuid4()), ""):
         response = client.post("/ru/apply/building-permit/check/", {"draft": token}, **NORTH)

@@ -22,6 +22,7 @@ from ..cases.models import Case, CaseEvent, CaseNote, Channel
 from ..cases.references import next_reference
 from ..cases.retention import delete_files
 from ..forms import spec as formspec
+from ..forms.models import OnlineService
 from ..notifications.api import notify
 from ..workflows.spec import transitions_from
 from .models import ApplicationDraft, Payment, UploadedFile, private_storage
@@ -134,36 +135,55 @@ def _delete_stored(names):
                     "orphaned uploads will", len(names), exc_info=True)
 
 
-def submit_application(draft_token):
-    """Make the case for a draft, once. Returns (case, created)."""
+def submit_application(draft_token, service=None):
+    """Make the case for a draft, once. Returns (case, created).
+
+    `service`: the draft's service if the caller has it already (the check page has, with
+    its page), so that it is not read again; a draft of another service reads its own.
+    Every row is written in one transaction with as few statements as the guarantees allow
+    (the case INSERT carries its workflow state and deadline; one INSERT for every receipt);
+    the receipts reach the broker after commit, through the outbox (services/notifications),
+    so a broker that is down loses nothing and slows nothing.
+    """
     with transaction.atomic():
         # Lock the draft row only: locking the joined service rows too would queue every
         # submission to a service behind the others (and deadlock with FK checks).
-        draft = (ApplicationDraft.objects.select_for_update(of=("self",))
-                 .select_related("service__page", "form_version").filter(pk=draft_token).first())
+        drafts = ApplicationDraft.objects.select_for_update(of=("self",))
+        draft = (drafts.select_related("form_version") if service is not None
+                 else drafts.select_related("service__page", "form_version")
+                 ).filter(pk=draft_token).first()
         if draft is None:
             raise ApplicationDraft.DoesNotExist(draft_token)
         if draft.case_id:
             return Case.objects.get(pk=draft.case_id), False
+        if service is not None:
+            if draft.service_id == service.pk:
+                draft.service = service
+            else:
+                draft.service = OnlineService.objects.select_related("page").get(
+                    pk=draft.service_id)
         answers = dict(draft.answers)
         contact = {name: answers.pop(name, "") for name in CONTACT_FIELDS}
+        workflow_version, status, due_date = engine.starting_point(draft.service)
         case = Case.objects.create(
             reference=next_reference(), submission_key=draft.token, service=draft.service,
             form_version=draft.form_version, answers=answers,
             applicant_name=contact["applicant_name"], applicant_email=contact["applicant_email"],
             applicant_phone=contact["applicant_phone"], language=draft.language,
-            channel=draft.channel, entered_by=draft.entered_by)
+            channel=draft.channel, entered_by_id=draft.entered_by_id,
+            workflow_version=workflow_version, status=status, due_date=due_date)
         # Only the files the answers name (a draft saved before replaced files were dropped
         # may still hold the one it replaced); the others are deleted with the submission.
-        UploadedFile.objects.filter(draft=draft, pk__in=list(answered_file_ids(answers))
-                                    ).update(case=case)
+        named = list(answered_file_ids(answers))
+        if named:
+            UploadedFile.objects.filter(draft=draft, pk__in=named).update(case=case)
         _drop_replaced_files(draft)
-        engine.start(case)
         draft.case = case
         draft.save(update_fields=["case", "updated_at"])
         CaseEvent.objects.create(
             case=case, kind=CaseEvent.Kind.SUBMITTED, public=True,
-            actor=draft.entered_by, actor_role="staff" if draft.entered_by else "applicant",
+            actor_id=draft.entered_by_id,
+            actor_role="staff" if draft.entered_by_id else "applicant",
             data={"channel": case.channel, "form_version": draft.form_version.number})
         fee = draft.service.fee
         if fee:
@@ -171,8 +191,8 @@ def submit_application(draft_token):
         notify("application_received", language=case.language, topic=case.reference,
                email=case.applicant_email or None, phone=case.applicant_phone or None,
                context=notification_context("application_received", case))
-        engine.apply_rules(case)
-        case.refresh_from_db()
+        if engine.apply_rules(case) is not None:
+            case.refresh_from_db()  # the rule moved or routed the case
     return case, True
 
 

@@ -192,7 +192,7 @@ def check_answers(request, service):
     if request.method == "POST":
         try:
             case, _created = submission.submit_application(
-                uuid.UUID(request.POST.get("draft", "")))
+                uuid.UUID(request.POST.get("draft", "")), service=service)
         except (ValueError, ApplicationDraft.DoesNotExist):
             return render(request, "services/expired.html", {"service": service}, status=400)
         _remember(request, DONE, service, case.reference)

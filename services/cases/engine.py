@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from ..notifications.api import notify
 from ..rules import logic as rules_engine
 from ..workflows import spec as workflowspec
-from ..workflows.models import Workflow
+from ..workflows.models import DEFAULT_NAME, Workflow, WorkflowVersion
 from . import sla
 from .messages import notification_context
 from .models import AutomatedDecision, Case, CaseEvent, CaseNote
@@ -38,17 +38,33 @@ def local_today():
 
 def start(case):
     """Put a new case on its service's current workflow version and set its deadline."""
-    service = case.service
-    workflow = service.workflow if service.workflow_id else Workflow.default()
-    # Saving a workflow makes its version; no need to compare definitions on every submission.
-    version = workflow.versions.order_by("-number").first() or workflow.current_version()
-    case.workflow_version = version
-    case.status = version.definition["initial"]
-    days = service.deadline_days
-    if days:
-        case.due_date = sla.add_working_days(local_today(), days)
+    case.workflow_version, case.status, case.due_date = starting_point(case.service)
     case.save(update_fields=["workflow_version", "status", "due_date", "updated_at"])
     return case
+
+
+def starting_point(service):
+    """(workflow version, initial status, decision due date) of a case started now on
+    `service`: what `start()` sets, for a caller that writes them with the case's INSERT."""
+    version = _current_workflow_version(service)
+    days = service.deadline_days
+    due = sla.add_working_days(local_today(), days) if days else None
+    return version, version.definition["initial"], due
+
+
+def _current_workflow_version(service):
+    # Saving a workflow makes its version, so the newest version is the current one: one
+    # query (no Workflow row, no comparing definitions) on every submission. The slower path
+    # only for a workflow with no version yet (the standard one before its first case).
+    if service.workflow_id:
+        versions = WorkflowVersion.objects.filter(workflow_id=service.workflow_id)
+    else:
+        versions = WorkflowVersion.objects.filter(workflow__name=DEFAULT_NAME)
+    version = versions.order_by("-number").first()
+    if version is None:
+        workflow = service.workflow if service.workflow_id else Workflow.default()
+        version = workflow.current_version()
+    return version
 
 
 def definition(case):

@@ -61,15 +61,20 @@ def notify(key: str, *, language: str, context: dict[str, object], email: str | 
     recipients = _recipients(email, phone)
     if not recipients:
         return []
-    with transaction.atomic():
-        messages = []
-        for channel, recipient in recipients:
-            subject, body = render(kind, channel=channel, language=language, context=values)
-            messages.append(Message.objects.create(
-                channel=channel, recipient=recipient, key=kind, language=language,
-                subject=subject, body=body, topic=(topic or "")[:64],
-                next_attempt_at=timezone.now() + QUEUED_GRACE,
-            ))
+    custom = _custom_templates(kind, [channel for channel, _recipient in recipients], language)
+    messages = []
+    for channel, recipient in recipients:
+        subject, body = _render_with(custom.get(channel), kind, channel=channel,
+                                     language=language, context=values)
+        messages.append(Message(
+            channel=channel, recipient=recipient, key=kind, language=language,
+            subject=subject, body=body, topic=(topic or "")[:64],
+            next_attempt_at=timezone.now() + QUEUED_GRACE,
+        ))
+    # No savepoint: one INSERT for every channel is all-or-nothing already, and the caller's
+    # transaction (a submission's) needs none of its own around it.
+    with transaction.atomic(savepoint=False):
+        Message.objects.bulk_create(messages)
         enqueue_on_commit([message.pk for message in messages], tenant)
     return messages
 
@@ -86,9 +91,27 @@ def render(key: str, *, channel: str, language: str,
     `context` must hold every placeholder the template uses. A tenant template that no longer
     renders (e.g. it uses a placeholder a newer release dropped) falls back to the default.
     """
-    default = DEFAULT_TEMPLATES[(key, channel, language)]
     custom = (NotificationTemplate.objects.filter(key=key, channel=channel, language=language)
               .values_list("subject", "body").first())
+    return _render_with(custom, key, channel=channel, language=language, context=context)
+
+
+def _custom_templates(key: str, channels: list[str], language: str
+                      ) -> dict[str, tuple[str, str]]:
+    """{channel: (subject, body)} of the tenant's own templates for `key`, in one query for
+    every channel a message goes to (none when there is no channel)."""
+    if not channels:
+        return {}
+    rows = (NotificationTemplate.objects.filter(key=key, channel__in=channels,
+                                                language=language)
+            .order_by().values_list("channel", "subject", "body"))  # one per channel: unique
+    return {channel: (subject, body) for channel, subject, body in rows}
+
+
+def _render_with(custom: tuple[str, str] | None, key: str, *, channel: str, language: str,
+                 context: dict[str, object]) -> tuple[str, str]:
+    """(subject, body) from the tenant's template `custom` (None: the platform default)."""
+    default = DEFAULT_TEMPLATES[(key, channel, language)]
     if custom is not None:
         try:
             return _render_pair(custom, context)
