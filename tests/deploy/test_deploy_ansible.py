@@ -573,7 +573,8 @@ def test_systemd_units_render(prefix, ansible_env):
     unit_dir = prefix.root / "systemd"
     unit_dir.mkdir()
     prefix.vars.update(
-        dgbox_app_process_manager="systemd", dgbox_app_systemd_unit_dir=str(unit_dir)
+        dgbox_app_process_manager="systemd", dgbox_app_systemd_unit_dir=str(unit_dir),
+        dgbox_app_metrics_ports={"web": 0, "worker": 9101},
     )
     prefix.write(roles_tasks_from="validate.yml")
     playbook = yaml.safe_load(prefix.playbook.read_text())
@@ -611,3 +612,19 @@ def test_systemd_units_render(prefix, ansible_env):
     worker = configparser.ConfigParser(interpolation=None, strict=False)
     worker.read(unit_dir / "dgbox-worker.service")
     assert worker["Service"]["TimeoutStopSec"] == "120"
+    # Metrics (docs/observability.md): a directory per component, the worker's port, the
+    # gunicorn hooks that sum the web workers.
+    state = prefix.vars["dgbox_app_state_dir"]
+
+    def environment(component):
+        text = (unit_dir / f"dgbox-{component}.service").read_text()
+        return [line.split("=", 1)[1] for line in text.splitlines()
+                if line.startswith("Environment=") and "FINGERPRINT" not in line]
+
+    assert environment("web") == [f"PROMETHEUS_MULTIPROC_DIR={state}/metrics/web"]
+    assert environment("worker") == ["DGBOX_METRICS_PORT=9101",
+                                     f"PROMETHEUS_MULTIPROC_DIR={state}/metrics/worker"]
+    assert environment("beat") == []
+    web = configparser.ConfigParser(interpolation=None, strict=False)
+    web.read(unit_dir / "dgbox-web.service")
+    assert "--config python:dgbox.gunicorn_conf" in web["Service"]["ExecStart"]

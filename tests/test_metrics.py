@@ -1,0 +1,251 @@
+"""Prometheus metrics (dgbox/metrics/, docs/observability.md): the operator host's /metrics
+after real requests and tasks, its locks, its absence from tenant hosts, and gunicorn with two
+real worker processes summed through PROMETHEUS_MULTIPROC_DIR.
+
+The Celery worker's metrics port and its JSON log lines are tested in
+tests/test_observability_worker.py (a worker of its own, with JSON logs).
+"""
+
+import http.client
+import os
+import socket
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from django.test import Client, override_settings
+from django_tenants.utils import tenant_context
+from prometheus_client.parser import text_string_to_metric_families
+
+from services.notifications.models import Message
+from tenants.models import Rollout, RolloutStep
+
+pytestmark = pytest.mark.django_db
+
+ROOT = Path(__file__).resolve().parent.parent
+PORTAL = {"HTTP_HOST": "localhost"}
+NORTH = {"HTTP_HOST": "north.localhost"}
+
+
+def samples(text: str) -> dict[tuple[str, frozenset], float]:
+    """Every sample of a scrape: (name, labels) -> value."""
+    return {(sample.name, frozenset(sample.labels.items())): sample.value
+            for family in text_string_to_metric_families(text) for sample in family.samples}
+
+
+def value(found: dict, name: str, **labels) -> float:
+    return found.get((name, frozenset(labels.items())), 0.0)
+
+
+def scrape(client: Client | None = None, **extra) -> dict:
+    response = (client or Client()).get("/metrics", **{**PORTAL, **extra})
+    assert response.status_code == 200, response.content[:300]
+    assert response["Content-Type"].startswith("text/plain; version=")
+    return samples(response.content.decode())
+
+
+@override_settings(DGBOX_METRICS_FLEET_SECONDS=0)
+def test_requests_are_counted_by_view_and_status_and_timed(tenant_a):
+    before = scrape()
+    client = Client()
+    assert client.get("/ru/", **NORTH).status_code == 200
+    assert client.get("/ru/no-such-page/", **NORTH).status_code == 404
+    assert client.get("/healthz", **NORTH).status_code == 200
+    assert client.generic("BREW", "/ru/", **NORTH).status_code in (400, 403, 405)
+    after = scrape()
+
+    def moved(name, **labels):
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    total = "dgbox_http_requests_total"
+    assert moved(total, view="wagtail_serve", method="GET", status="200") == 1
+    assert moved(total, view="wagtail_serve", method="GET", status="404") == 1
+    assert moved(total, view="unrouted", method="GET", status="200") == 1  # the probe
+    assert sum(moved(total, view=view, method="other", status=status)
+               for view in ("wagtail_serve", "unrouted")
+               for status in ("400", "403", "405")) == 1, "an invented method is 'other'"
+    # the scrape before this one counted itself too: by its URL pattern's name
+    assert moved(total, view="metrics", method="GET", status="200") == 1
+    assert moved("dgbox_http_request_duration_seconds_count", view="wagtail_serve") == 2
+    assert moved("dgbox_http_request_duration_seconds_bucket", view="wagtail_serve",
+                 le="+Inf") == 2
+    assert not any(name.startswith("dgbox_http") and ("tenant", tenant_a.slug) in labels
+                   for name, labels in after), "no tenant label on request metrics"
+    assert not any(dict(labels).get("view", "").startswith("/") for _, labels in after)
+
+
+def test_not_served_on_a_tenant_host(tenant_a):
+    response = Client().get("/metrics", **NORTH)
+    assert response.status_code == 404
+    assert b"dgbox_http_requests" not in response.content
+
+
+@override_settings(DGBOX_METRICS_TOKEN="a-long-scrape-token")
+def test_a_bearer_token_when_configured():
+    client = Client()
+    missing = client.get("/metrics", **PORTAL)
+    assert missing.status_code == 401 and missing["WWW-Authenticate"].startswith("Bearer")
+    assert b"dgbox_" not in missing.content
+    wrong = client.get("/metrics", HTTP_AUTHORIZATION="Bearer a-long-scrape-tokeN", **PORTAL)
+    assert wrong.status_code == 401
+    basic = client.get("/metrics", HTTP_AUTHORIZATION="Basic a-long-scrape-token", **PORTAL)
+    assert basic.status_code == 401
+    assert scrape(client, HTTP_AUTHORIZATION="Bearer a-long-scrape-token")
+
+
+@override_settings(DGBOX_METRICS_ALLOWED_NETWORKS=["10.0.0.0/8", "2001:db8::/32"])
+def test_allowed_networks_when_configured():
+    client = Client()
+    assert client.get("/metrics", REMOTE_ADDR="192.0.2.7", **PORTAL).status_code == 404
+    assert client.get("/metrics", REMOTE_ADDR="10.3.2.1", **PORTAL).status_code == 200
+    assert client.get("/metrics", REMOTE_ADDR="2001:db8::5", **PORTAL).status_code == 200
+
+
+def test_only_get_and_head():
+    assert Client().post("/metrics", **PORTAL).status_code == 405
+
+
+@override_settings(DGBOX_METRICS_FLEET_SECONDS=0)
+def test_fleet_gauges_tenants_outbox_and_rollout(tenant_a, tenant_b):
+    with tenant_context(tenant_a):
+        for n in range(3):
+            Message.objects.create(channel="email", recipient=f"r{n}@example.org",
+                                   key="application_received", language="ru", body="Привет")
+    rollout = Rollout.objects.create(release="2026.12-test", fingerprint="f" * 64)
+    for schema, status in (("public", "done"), (tenant_a.schema_name, "done"),
+                           (tenant_b.schema_name, "failed"), ("m", "pending")):
+        RolloutStep.objects.create(rollout=rollout, schema_name=schema, ring=1, status=status)
+
+    found = scrape()
+    assert value(found, "dgbox_fleet_up") == 1
+    assert value(found, "dgbox_tenants", status="active", kind="region") >= 2
+    assert ("dgbox_tenants", frozenset({("status", "archived"), ("kind", "municipality")})) \
+        in found, "every status and kind is reported, zero included"
+    assert value(found, "dgbox_outbox_pending_messages_by_tenant", tenant=tenant_a.slug) == 3
+    assert ("dgbox_outbox_pending_messages_by_tenant",
+            frozenset({("tenant", tenant_b.slug)})) not in found, "only tenants with a backlog"
+    assert value(found, "dgbox_outbox_pending_messages") >= 3
+    assert value(found, "dgbox_outbox_oldest_pending_seconds") >= 0
+    assert value(found, "dgbox_rollout_steps", status="done") == 2
+    assert value(found, "dgbox_rollout_steps", status="failed") == 1
+    assert value(found, "dgbox_rollout_steps", status="pending") == 1
+    assert value(found, "dgbox_rollout_info", release="2026.12-test", status="running") == 1
+    assert value(found, "dgbox_rollout_running") == 1
+
+
+def test_fleet_gauges_are_kept_between_scrapes(tenant_a):
+    """DGBOX_METRICS_FLEET_SECONDS: a second scrape within the interval reads no database."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from dgbox.metrics import views
+
+    views.registry.cache_clear()
+    scrape()
+    with CaptureQueriesContext(connection) as queries:
+        scrape()
+    assert not [q for q in queries if "tenants_tenant" in q["sql"]], queries.captured_queries
+
+
+def test_an_eager_task_is_counted_by_name_and_outcome(tenant_a):
+    from cms.tasks import publish_scheduled
+
+    before = scrape()
+    with tenant_context(tenant_a):
+        publish_scheduled.delay()
+        with pytest.raises(TypeError):
+            publish_scheduled.apply(args=("unexpected",), throw=True)
+    after = scrape()
+    name = publish_scheduled.name
+    assert value(after, "dgbox_celery_tasks_total", task=name, outcome="succeeded") - \
+        value(before, "dgbox_celery_tasks_total", task=name, outcome="succeeded") == 1
+    assert value(after, "dgbox_celery_tasks_total", task=name, outcome="failed") - \
+        value(before, "dgbox_celery_tasks_total", task=name, outcome="failed") == 1
+    assert value(after, "dgbox_celery_task_duration_seconds_count", task=name) - \
+        value(before, "dgbox_celery_task_duration_seconds_count", task=name) == 2
+
+
+# --- gunicorn, two worker processes, one directory -----------------------------------------
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _get(port: int, path: str, host: str) -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request("GET", path, headers={"Host": host})
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def gunicorn_two_workers(session_tenants, database_url, tmp_path):
+    """gunicorn with the repository's config hooks, two workers, a metrics port."""
+    http_port, metrics_port = _free_port(), _free_port()
+    multiproc = tmp_path / "prometheus"
+    multiproc.mkdir()
+    (multiproc / "counter_999999.db").write_bytes(b"left by a previous run")
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "dgbox.settings.test",
+           "DATABASE_URL": database_url, "PROMETHEUS_MULTIPROC_DIR": str(multiproc),
+           "DGBOX_METRICS_PORT": str(metrics_port), "DGBOX_LOG_LEVEL": "WARNING"}
+    log = tmp_path / "gunicorn.log"
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).with_name("gunicorn")), "-c", "python:dgbox.gunicorn_conf",
+         "dgbox.wsgi:application", "--bind", f"127.0.0.1:{http_port}", "--workers", "2",
+         "--threads", "2", "--worker-class", "gthread", "--log-level", "warning"],
+        cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            assert proc.poll() is None, log.read_text()
+            try:
+                if _get(http_port, "/healthz", "localhost")[0] == 200:
+                    break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.3)
+        yield http_port, metrics_port, multiproc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def test_gunicorn_workers_are_summed_on_the_metrics_port(gunicorn_two_workers):
+    http_port, metrics_port, multiproc = gunicorn_two_workers
+    assert not (multiproc / "counter_999999.db").exists(), "the master empties the directory"
+    sent = 0
+    # Until both workers have answered (each writes files named after its pid), at most 400.
+    with ThreadPoolExecutor(4) as pool:
+        while sent < 400:
+            statuses = list(pool.map(lambda _: _get(http_port, "/ru/", "north.localhost")[0],
+                                     range(20)))
+            assert statuses == [200] * 20
+            sent += 20
+            pids = {path.stem.rsplit("_", 1)[1] for path in multiproc.glob("counter_*.db")}
+            if len(pids) >= 2:
+                break
+    assert len(pids) >= 2, "both workers served"
+    status, body = _get(metrics_port, "/metrics", "anything")
+    assert status == 200
+    found = samples(body.decode())
+    assert value(found, "dgbox_http_requests_total", view="wagtail_serve", method="GET",
+                 status="200") == sent
+    assert value(found, "dgbox_http_request_duration_seconds_count",
+                 view="wagtail_serve") == sent
+    # The public host's /metrics of the same pod sums the same files.
+    status, body = _get(http_port, "/metrics", "localhost")
+    assert status == 200
+    assert value(samples(body.decode()), "dgbox_http_requests_total", view="wagtail_serve",
+                 method="GET", status="200") == sent
+    assert _get(http_port, "/metrics", "north.localhost")[0] == 404
