@@ -11,6 +11,7 @@ from wagtail.documents.views import serve as wagtaildocs_serve
 
 from cms import views as cms_views
 from cms.api import api_router
+from dgbox.metrics import views as metrics
 from tenants.limits import limit_password_reset
 
 # A page missing in a tenant site shows the tenant's own header, menu and language.
@@ -30,6 +31,9 @@ urlpatterns = [
          name="wagtaildocs_authenticate_with_password"),
     path("feedback/", cms_views.page_feedback, name="page-feedback"),
     path("api/v2/", api_router.urls),
+    # The platform's metrics are the operator host's only: a plain 404 here, not the language
+    # redirect every other unknown path gets (dgbox/metrics/views.py).
+    path("metrics", metrics.not_on_tenant_hosts, name="metrics"),
 ]
 if settings.DEBUG:  # in production a web server or S3 serves media, never Django
     urlpatterns.append(re_path(r"^media/(?P<schema>[^/]+)/(?P<path>.+)$", cms_views.tenant_media))

@@ -204,6 +204,7 @@ TARGETS = [
            host=PORTAL, client="operator"),
     # Prometheus metrics (dgbox/metrics/views.py): query strings are ignored, never a 5xx.
     Target("metrics", "/metrics", names=["name[]", "format"], host=PORTAL),
+    Target("metrics", "/metrics", names=["name[]", "format"]),  # a tenant's host: 404
 ]
 
 #: URL patterns not fuzzed here, and why.

@@ -109,12 +109,13 @@ def test_a_real_tasks_log_lines_and_metrics(json_worker, celery_on, tenant_a):
     from cms.tasks import publish_scheduled
 
     request_id = uuid.uuid4().hex
-    with celery_on(json_worker["broker"], json_worker["queue"]):
+    with celery_on(json_worker["broker"], json_worker["queue"]) as app:
         token = guid.set(request_id)  # as while answering a request
         try:
             with tenant_context(tenant_a):
                 ok = publish_scheduled.delay()
-                bad = publish_scheduled.apply_async(args=("unexpected",))
+                # sent by name: Celery checks the arguments of a task sent through its object
+                bad = app.send_task(publish_scheduled.name, args=("unexpected",))
         finally:
             guid.reset(token)
         ok.get(timeout=60)

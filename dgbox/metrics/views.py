@@ -1,8 +1,9 @@
 """`/metrics` on the operator host: the web pod's figures and the fleet gauges, in
 Prometheus's text format.
 
-Routed in dgbox/urls_public.py only, so a tenant's host answers 404 (its URLconf has no such
-path): the figures are the platform's, not a tenant's. Two optional locks, either or both:
+Routed in dgbox/urls_public.py; a tenant's host answers 404 (dgbox/urls_tenant.py routes the
+path to `not_on_tenant_hosts`): the figures are the platform's, not a tenant's. Two optional
+locks, either or both:
 
 - DGBOX_METRICS_TOKEN: the scraper sends `Authorization: Bearer <token>` (a ServiceMonitor's
   `bearerTokenSecret`); without it, or with another, 401.
@@ -49,6 +50,11 @@ def bearer_token_matches(request: HttpRequest) -> bool:
     scheme, _, given = request.headers.get("Authorization", "").partition(" ")
     return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(),
                                                               expected.encode())
+
+
+def not_on_tenant_hosts(request: HttpRequest) -> HttpResponse:
+    """`/metrics` on a tenant's host: the tenant's 404 page, at once."""
+    raise Http404
 
 
 @never_cache
