@@ -403,6 +403,8 @@ def test_dgbox_app_converges_and_is_idempotent(prefix, supervisord, ansible_env)
     assert environment["DGBOX_STATE_DIR"] == str(state)
     assert environment["QUOTED"] == "it's $HOME"
     assert environment["DGBOX_TRUSTED_PROXIES"] == "1"
+    assert environment["DGBOX_LOG_FORMAT"] == "json"
+    assert "DGBOX_SENTRY_DSN" not in environment  # empty: not started
     for name in (
         "DGBOX_SECRET_KEY",
         "REDIS_URL",
@@ -487,6 +489,9 @@ def test_dgbox_app_converges_and_is_idempotent(prefix, supervisord, ansible_env)
     for component in ("web", "worker", "beat"):
         program = (conf_dir / f"dgbox-{component}.conf").read_text()
         assert f'environment=DGBOX_ENV_FINGERPRINT="{fingerprint}"' in program
+        # web and worker keep their processes' metrics in a directory each
+        metrics_dir = f'PROMETHEUS_MULTIPROC_DIR="{state}/metrics/{component}"'
+        assert (metrics_dir in program) == (component != "beat"), program
 
     # A rollout that halts fails the play with its message, before any process is touched.
     halt = state / "fake-halt"
