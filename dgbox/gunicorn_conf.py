@@ -1,5 +1,5 @@
-"""gunicorn's configuration hooks for dgbox (`gunicorn -c python:dgbox.gunicorn_conf ...`):
-the web pod's metrics with several worker processes.
+"""gunicorn's configuration for dgbox (`gunicorn -c python:dgbox.gunicorn_conf ...`): its own
+log lines in the project's format, and the web pod's metrics with several worker processes.
 
 Each worker counts its requests in its own files of PROMETHEUS_MULTIPROC_DIR
 (dgbox/metrics/exposition.py). The master, which answers no requests and outlives its
@@ -19,6 +19,14 @@ from django.core.exceptions import ImproperlyConfigured
 from dgbox.metrics.exposition import clear_multiproc_dir, process_registry, serve_internal_port
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dgbox.settings.production")  # as dgbox.wsgi
+
+#: gunicorn's own lines (worker start and stop, the access log) in DGBOX_LOG_FORMAT too: its
+#: loggers hand their records to LOGGING's root handler, with the request id and schema fields.
+logconfig_dict = {**settings.LOGGING, "loggers": {
+    **settings.LOGGING["loggers"],
+    "gunicorn.error": {"propagate": True},
+    "gunicorn.access": {"propagate": True},
+}}
 
 
 def on_starting(server: Any) -> None:

@@ -7,6 +7,7 @@ tests/test_observability_worker.py (a worker of its own, with JSON logs).
 """
 
 import http.client
+import json
 import os
 import socket
 import subprocess
@@ -197,12 +198,14 @@ def gunicorn_two_workers(session_tenants, database_url, tmp_path):
     (multiproc / "counter_999999.db").write_bytes(b"left by a previous run")
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "dgbox.settings.test",
            "DATABASE_URL": database_url, "PROMETHEUS_MULTIPROC_DIR": str(multiproc),
-           "DGBOX_METRICS_PORT": str(metrics_port), "DGBOX_LOG_LEVEL": "WARNING"}
+           "DGBOX_METRICS_PORT": str(metrics_port), "DGBOX_LOG_LEVEL": "WARNING",
+           "DGBOX_LOG_FORMAT": "json"}
     log = tmp_path / "gunicorn.log"
     proc = subprocess.Popen(
         [str(Path(sys.executable).with_name("gunicorn")), "-c", "python:dgbox.gunicorn_conf",
          "dgbox.wsgi:application", "--bind", f"127.0.0.1:{http_port}", "--workers", "2",
-         "--threads", "2", "--worker-class", "gthread", "--log-level", "warning"],
+         "--threads", "2", "--worker-class", "gthread", "--log-level", "info",
+         "--access-logfile", "-"],
         cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 90
@@ -215,7 +218,7 @@ def gunicorn_two_workers(session_tenants, database_url, tmp_path):
                 pass
             assert time.monotonic() < deadline, log.read_text()
             time.sleep(0.3)
-        yield http_port, metrics_port, multiproc
+        yield http_port, metrics_port, multiproc, log
     finally:
         proc.terminate()
         try:
@@ -225,7 +228,7 @@ def gunicorn_two_workers(session_tenants, database_url, tmp_path):
 
 
 def test_gunicorn_workers_are_summed_on_the_metrics_port(gunicorn_two_workers):
-    http_port, metrics_port, multiproc = gunicorn_two_workers
+    http_port, metrics_port, multiproc, log = gunicorn_two_workers
     assert not (multiproc / "counter_999999.db").exists(), "the master empties the directory"
     sent = 0
     # Until both workers have answered (each writes files named after its pid), at most 400.
@@ -253,6 +256,14 @@ def test_gunicorn_workers_are_summed_on_the_metrics_port(gunicorn_two_workers):
                  method="GET", status="200") == sent
     status, body = _get(http_port, "/metrics", "north.localhost")
     assert status == 404 and b"dgbox_http_requests" not in body
+    # gunicorn's own lines in DGBOX_LOG_FORMAT too (dgbox/gunicorn_conf.py)
+    lines = [json.loads(text) for text in log.read_text().splitlines() if text.startswith("{")]
+    loggers = {line["logger"] for line in lines}
+    assert {"gunicorn.error", "gunicorn.access"} <= loggers, log.read_text()[-2000:]
+    assert all({"request_id", "schema", "level", "time"} <= line.keys() for line in lines)
+    # an access line is written in the thread that answered, under that request's id
+    access = [line for line in lines if line["logger"] == "gunicorn.access"]
+    assert all(len(line["request_id"]) == 32 for line in access), access[:3]
 
 
 def test_a_wrong_allowed_network_refuses_to_start():
