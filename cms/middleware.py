@@ -8,6 +8,9 @@ from django.utils import translation
 
 # Paths outside i18n_patterns: a 404 there is a real 404, not a page missing its /ru/ prefix.
 UNPREFIXED = ("/admin/", "/documents/", "/feedback/", "/static/", "/media/")
+# ... and these exact paths: the operator host's metrics, a plain 404 on a tenant's host
+# (dgbox/urls_tenant.py), never a redirect to /ru/metrics/.
+UNPREFIXED_PATHS = frozenset({"/metrics"})
 
 
 class TenantLocaleMiddleware(LocaleMiddleware):
@@ -23,7 +26,7 @@ class TenantLocaleMiddleware(LocaleMiddleware):
         request.LANGUAGE_CODE = translation.get_language()
 
     def process_response(self, request, response):
-        if request.path_info.startswith(UNPREFIXED):
+        if request.path_info.startswith(UNPREFIXED) or request.path_info in UNPREFIXED_PATHS:
             response.headers.setdefault("Content-Language", translation.get_language())
             return response
         return super().process_response(request, response)

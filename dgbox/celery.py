@@ -7,12 +7,18 @@ public schema. Tasks that are about the platform itself (e.g. fanning a periodic
 every tenant) declare `tenant_required=False`.
 """
 
+import logging.config
 import os
 
-from celery.signals import worker_process_init
+from celery.signals import setup_logging, worker_process_init
+from django.conf import settings
 from django.db import connection, connections
 from tenant_schemas_celery.app import CeleryApp
 from tenant_schemas_celery.task import TenantTask
+
+# Imported for their signal receivers: the request id carried into tasks, the task metrics.
+from dgbox import requestid  # noqa: F401
+from dgbox.metrics import tasks as task_metrics  # noqa: F401
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dgbox.settings.dev")
 
@@ -60,6 +66,14 @@ class DgboxCelery(CeleryApp):
 app = DgboxCelery("dgbox")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@setup_logging.connect
+def _django_logging(**_kwargs):
+    """Workers log as the web does (LOGGING: DGBOX_LOG_FORMAT, the request id and the schema
+    on every line) instead of Celery's own format: a receiver here stops Celery from
+    replacing the root logger's handlers."""
+    logging.config.dictConfig(settings.LOGGING)
 
 
 @worker_process_init.connect

@@ -3,6 +3,7 @@
 `dgbox <command> ...` runs a Django management command with the project's settings, so
 `dgbox tenant create ...`, `dgbox migrate`, `dgbox demo` and `dgbox runserver` all work.
 Errors a user can act on are printed as one line, with a non-zero exit and no traceback.
+Every log line of one invocation carries an id of its own (`request_id`, dgbox/requestid.py).
 
 Servers: with the development settings (the default), the command finds the servers `make demo`
 and `make test` use by itself, as `python -m infra.localservices run` would choose them:
@@ -22,6 +23,7 @@ from collections.abc import MutableMapping
 import psycopg
 from django.core.management import execute_from_command_line
 
+from dgbox.requestid import invocation
 from infra import localservices
 
 DEVELOPMENT_SETTINGS = "dgbox.settings.dev"
@@ -54,7 +56,9 @@ def main(argv: list[str] | None = None) -> None:
     argv[0] = "dgbox"
     if len(argv) == 1:
         argv.append("help")
-    execute_from_command_line(argv)
+    # One id on every log line of this invocation and on the tasks it sends (dgbox/requestid.py).
+    with invocation():
+        execute_from_command_line(argv)
 
 
 if __name__ == "__main__":

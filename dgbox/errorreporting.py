@@ -8,9 +8,10 @@ What reaches Sentry, and what never does:
 - Every event is tagged with the tenant's schema (`schema`, "-" outside a tenant) and the
   request id (`request_id`, django-guid's, the reference the error page shows), read when
   the event is made, in the thread that made it.
-- No personal data: `send_default_pii=False` (no user, no client address, no cookies), the
-  body is never read (`max_request_body_size="never"`), frames carry no local variables
-  (they hold citizens' answers), and `before_send` drops what is left that could carry it:
+- No personal data: sentry-sdk's default of sending none (no user, no client address, no
+  cookies; `send_default_pii` is left unset: sentry-sdk 2.x deprecates it, and unset it means
+  False), the body is never read (`max_request_body_size="never"`), frames carry no local
+  variables (they hold citizens' answers), and `before_send` drops what is left that could carry it:
   the request's body, cookies and query string, identifying headers, the query strings of
   outgoing HTTP calls in breadcrumbs, and the request object put on log records.
 """
@@ -71,7 +72,6 @@ def init(dsn: str, environment: str) -> None:
         environment=environment,
         release=release(),
         integrations=[DjangoIntegration(), CeleryIntegration()],
-        send_default_pii=False,
         max_request_body_size="never",
         include_local_variables=False,
         before_send=before_send,  # type: ignore[arg-type]

@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from dgbox.metrics import views as metrics
 from tenants import views
 from tenants.console import manage
 from tenants.console import views as operator
@@ -37,4 +38,6 @@ urlpatterns = [
          name="operator-rollout-resume"),
     path("operator/usage.csv", operator.usage_csv, name="operator-usage-csv"),
     path("operator/audit/", operator.platform_audit_log, name="operator-audit"),
+    # Prometheus metrics: on this host only, never a tenant's (dgbox/metrics/views.py).
+    path("metrics", metrics.metrics, name="metrics"),
 ]

@@ -12,6 +12,7 @@ from wagtail.documents.views import serve as wagtaildocs_serve
 from cms import media as cms_media
 from cms import views as cms_views
 from cms.api import api_router
+from dgbox.metrics import views as metrics
 from tenants.limits import limit_password_reset
 
 # A page missing in a tenant site shows the tenant's own header, menu and language.
@@ -32,6 +33,9 @@ urlpatterns = [
          name="wagtaildocs_authenticate_with_password"),
     path("feedback/", cms_views.page_feedback, name="page-feedback"),
     path("api/v2/", api_router.urls),
+    # The platform's metrics are the operator host's only: a plain 404 here, not the language
+    # redirect every other unknown path gets (dgbox/metrics/views.py).
+    path("metrics", metrics.not_on_tenant_hosts, name="metrics"),
 ]
 if settings.DGBOX_PUBLIC_MEDIA == "s3":  # streamed from the tenant's S3 prefix (cms/media.py)
     urlpatterns.append(re_path(r"^media/(?P<name>.+)$", cms_media.public_media,

@@ -206,6 +206,9 @@ TARGETS = [
            names=["token", "name"], host=PORTAL, client="operator"),
     Target("operator/sessions/", "/operator/sessions/", "POST", names=["session", "all"],
            host=PORTAL, client="operator"),
+    # Prometheus metrics (dgbox/metrics/views.py): query strings are ignored, never a 5xx.
+    Target("metrics", "/metrics", names=["name[]", "format"], host=PORTAL),
+    Target("metrics", "/metrics", names=["name[]", "format"]),  # a tenant's host: 404
 ]
 
 #: URL patterns not fuzzed here, and why.

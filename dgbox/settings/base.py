@@ -5,6 +5,7 @@ read; docs/configuration.md and the README list them together.
 """
 
 from datetime import timedelta
+from ipaddress import ip_network
 from pathlib import Path
 
 import environ
@@ -168,6 +169,8 @@ INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_
 # - compression wraps everything below it, error pages included (dgbox/middleware.py says
 #   which responses it leaves alone, and why).
 MIDDLEWARE = [
+    # Outermost: every response is counted and timed, those of the middlewares below included.
+    "dgbox.metrics.web.request_metrics_middleware",
     "dgbox.headers.request_id_middleware",
     "dgbox.headers.CSPMiddleware",
     "django_permissions_policy.PermissionsPolicyMiddleware",
@@ -391,6 +394,8 @@ CELERY_TASK_EAGER_PROPAGATES = True
 # DGBOX_CELERY_QUEUE: the queue tasks are sent to and workers consume (default "celery").
 CELERY_TASK_DEFAULT_QUEUE = env("DGBOX_CELERY_QUEUE", default="celery")
 CELERY_TASK_SERIALIZER = "json"
+# Modules every worker imports at start: its metrics port (dgbox/metrics/worker.py).
+CELERY_IMPORTS = ["dgbox.metrics.worker"]
 CELERY_ACCEPT_CONTENT = ["json"]
 # A task is acknowledged when it has run, not when a worker takes it: if the worker dies
 # mid-task (SIGKILL, out of memory), the broker hands the task out again, and so does a
@@ -686,6 +691,33 @@ if DGBOX_SENTRY_DSN:
     from dgbox import errorreporting
 
     errorreporting.init(DGBOX_SENTRY_DSN, DGBOX_SENTRY_ENVIRONMENT)
+
+# --- Metrics (Prometheus; dgbox/metrics/, docs/observability.md) ------------------------------
+# PROMETHEUS_MULTIPROC_DIR: a directory of its own for each pod (an emptyDir), in which every
+# gunicorn worker and Celery pool process keeps its counters, so that a scrape sums the pod's
+# processes (prometheus_client's multiprocess mode; the library reads it too, at import).
+# Empty (development, tests): each process counts for itself.
+PROMETHEUS_MULTIPROC_DIR = env("PROMETHEUS_MULTIPROC_DIR", default="")
+# DGBOX_METRICS_PORT: the internal metrics port served by gunicorn's master
+# (dgbox/gunicorn_conf.py) and by the Celery worker's main process (dgbox/celery.py). 0 (the
+# default): no such port; the operator host's /metrics still answers.
+DGBOX_METRICS_PORT = env.int("DGBOX_METRICS_PORT", default=0)
+# DGBOX_METRICS_TOKEN: when set, the operator host's /metrics asks for
+# `Authorization: Bearer <token>` (401 without it).
+DGBOX_METRICS_TOKEN = env("DGBOX_METRICS_TOKEN", default="")
+# DGBOX_METRICS_ALLOWED_NETWORKS: comma-separated addresses or networks (CIDR) allowed to read
+# the operator host's /metrics (404 for anyone else); empty (default): any client.
+DGBOX_METRICS_ALLOWED_NETWORKS = env.list("DGBOX_METRICS_ALLOWED_NETWORKS", default=[])
+for _network in DGBOX_METRICS_ALLOWED_NETWORKS:
+    try:
+        ip_network(_network, strict=False)
+    except ValueError as _error:
+        raise ImproperlyConfigured(
+            f"DGBOX_METRICS_ALLOWED_NETWORKS: {_network!r} is not an address or a network "
+            "(e.g. 10.0.0.0/8).") from _error
+# DGBOX_METRICS_FLEET_SECONDS: how long a process keeps the fleet gauges it read from the
+# database (tenants, outbox backlog, rollout) before reading them again for the next scrape.
+DGBOX_METRICS_FLEET_SECONDS = env.float("DGBOX_METRICS_FLEET_SECONDS", default=15)
 
 # DGBOX_TENANT_CACHE_SECONDS: how long each process keeps its host -> tenant map
 # (tenants/middleware.py). Changes made in another process show within this many seconds;

@@ -404,6 +404,8 @@ def test_dgbox_app_converges_and_is_idempotent(prefix, supervisord, ansible_env)
     assert environment["QUOTED"] == "it's $HOME"
     assert environment["DGBOX_TRUSTED_PROXIES"] == "1"
     assert environment["DGBOX_PUBLIC_MEDIA"] == "s3"  # web hosts keep no page images on disk
+    assert environment["DGBOX_LOG_FORMAT"] == "json"
+    assert "DGBOX_SENTRY_DSN" not in environment  # empty: not started
     for name in (
         "DGBOX_SECRET_KEY",
         "REDIS_URL",
@@ -488,6 +490,9 @@ def test_dgbox_app_converges_and_is_idempotent(prefix, supervisord, ansible_env)
     for component in ("web", "worker", "beat"):
         program = (conf_dir / f"dgbox-{component}.conf").read_text()
         assert f'environment=DGBOX_ENV_FINGERPRINT="{fingerprint}"' in program
+        # web and worker keep their processes' metrics in a directory each
+        metrics_dir = f'PROMETHEUS_MULTIPROC_DIR="{state}/metrics/{component}"'
+        assert (metrics_dir in program) == (component != "beat"), program
 
     # A rollout that halts fails the play with its message, before any process is touched.
     halt = state / "fake-halt"
@@ -574,7 +579,8 @@ def test_systemd_units_render(prefix, ansible_env):
     unit_dir = prefix.root / "systemd"
     unit_dir.mkdir()
     prefix.vars.update(
-        dgbox_app_process_manager="systemd", dgbox_app_systemd_unit_dir=str(unit_dir)
+        dgbox_app_process_manager="systemd", dgbox_app_systemd_unit_dir=str(unit_dir),
+        dgbox_app_metrics_ports={"web": 0, "worker": 9101},
     )
     prefix.write(roles_tasks_from="validate.yml")
     playbook = yaml.safe_load(prefix.playbook.read_text())
@@ -612,3 +618,19 @@ def test_systemd_units_render(prefix, ansible_env):
     worker = configparser.ConfigParser(interpolation=None, strict=False)
     worker.read(unit_dir / "dgbox-worker.service")
     assert worker["Service"]["TimeoutStopSec"] == "120"
+    # Metrics (docs/observability.md): a directory per component, the worker's port, the
+    # gunicorn hooks that sum the web workers.
+    state = prefix.vars["dgbox_app_state_dir"]
+
+    def environment(component):
+        text = (unit_dir / f"dgbox-{component}.service").read_text()
+        return [line.split("=", 1)[1] for line in text.splitlines()
+                if line.startswith("Environment=") and "FINGERPRINT" not in line]
+
+    assert environment("web") == [f"PROMETHEUS_MULTIPROC_DIR={state}/metrics/web"]
+    assert environment("worker") == ["DGBOX_METRICS_PORT=9101",
+                                     f"PROMETHEUS_MULTIPROC_DIR={state}/metrics/worker"]
+    assert environment("beat") == []
+    web = configparser.ConfigParser(interpolation=None, strict=False)
+    web.read(unit_dir / "dgbox-web.service")
+    assert "--config python:dgbox.gunicorn_conf" in web["Service"]["ExecStart"]

@@ -25,6 +25,9 @@ KUBE_VERSION = "1.34.0"
 RELEASE, NAMESPACE = "gov", "dgbox"
 PRODUCTION_VALUES = Path(__file__).with_name("values-production.yaml")
 HOOK = "helm.sh/hook"
+#: The Prometheus Operator's duration pattern (ServiceMonitor interval, scrapeTimeout).
+DURATION = (r"^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?"
+            r"(([0-9]+)ms)?)$")
 
 
 def render(values: dict | None = None) -> list[dict]:
@@ -117,6 +120,7 @@ def test_default_and_production_render_the_expected_objects(default_docs, produc
         "Secret/gov-dgbox",
         "Secret/gov-dgbox-migrate",
         "Service/gov-dgbox-web",
+        "Service/gov-dgbox-worker",
         "ServiceAccount/gov-dgbox",
         "ServiceAccount/gov-dgbox-migrate",
     ]
@@ -134,6 +138,7 @@ def test_default_and_production_render_the_expected_objects(default_docs, produc
         "NetworkPolicy/gov-dgbox-web",
         "PodDisruptionBudget/gov-dgbox-web",
         "Service/gov-dgbox-web",
+        "Service/gov-dgbox-worker",
         "ServiceAccount/gov-dgbox",
         "ServiceAccount/gov-dgbox-migrate",
     ]
@@ -185,6 +190,12 @@ def test_helm_lint_strict(which):
         ({"config": {"dbPooler": "pgbouncer-transaction"}}, "/config/dbPooler"),
         # Media on a per-pod emptyDir would be lost with the pod and differ per replica.
         ({"config": {"publicMedia": "local"}}, "/config/publicMedia"),
+        ({"observability": {"logFormat": "xml"}}, "/observability/logFormat"),
+        ({"observability": {"metrics": {"port": 8000}}}, "/observability/metrics/port"),
+        (
+            {"observability": {"metrics": {"serviceMonitor": {"interval": "often"}}}},
+            "/observability/metrics/serviceMonitor/interval",
+        ),
     ],
 )
 def test_schema_rejects_bad_values(bad, where):
@@ -382,7 +393,8 @@ def test_beat_runs_exactly_one_replica_with_recreate(docs):
 
 def test_web_probes_and_command(docs):
     web = container(workload(docs, "web"))
-    assert web["ports"] == [{"name": "http", "containerPort": 8000, "protocol": "TCP"}]
+    assert web["ports"] == [{"name": "http", "containerPort": 8000, "protocol": "TCP"},
+                            {"name": "metrics", "containerPort": 9100, "protocol": "TCP"}]
     assert web["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
     assert web["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
     assert web["startupProbe"]["httpGet"]["path"] == "/healthz"
@@ -451,7 +463,8 @@ def test_environment_comes_from_the_configmap_and_the_secret(default_docs, produ
         for component in ("web", "worker", "beat"):
             main = container(workload(docs, component))
             assert main["envFrom"] == [{"configMapRef": {"name": "gov-dgbox-config"}}]
-            refs = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in main["env"]}
+            refs = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in main["env"]
+                    if "valueFrom" in e}
             assert set(refs) == {
                 "DGBOX_SECRET_KEY",
                 "DATABASE_URL",
@@ -460,6 +473,8 @@ def test_environment_comes_from_the_configmap_and_the_secret(default_docs, produ
                 "EMAIL_URL",
                 "AWS_ACCESS_KEY_ID",
                 "AWS_SECRET_ACCESS_KEY",
+                "DGBOX_SENTRY_DSN",
+                "DGBOX_METRICS_TOKEN",
             }
             assert {ref["name"] for ref in refs.values()} == {secret_name}
             assert all(ref["key"] == name for name, ref in refs.items())
@@ -540,13 +555,16 @@ def test_ingress_routes_the_base_domain_and_every_tenant_subdomain(production_do
 def test_network_policies(production_docs):
     policies = by_kind(production_docs, "NetworkPolicy")
     web = policies["gov-dgbox-web"]["spec"]
-    (rule,) = web["ingress"]
+    rule, metrics = web["ingress"]
     assert rule["ports"] == [{"port": 8000, "protocol": "TCP"}]
     assert {
         "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}
     } in rule["from"]
+    # the metrics port, from any namespace unless observability.metrics.allowedNamespaceLabels
+    assert metrics == {"ports": [{"port": 9100, "protocol": "TCP"}],
+                       "from": [{"namespaceSelector": {}}]}
     background = policies["gov-dgbox-background"]["spec"]
-    assert "ingress" not in background and "Ingress" in background["policyTypes"]
+    assert background["ingress"] == [metrics] and "Ingress" in background["policyTypes"]
     egress_ports = {p["port"] for r in background["egress"] for p in r.get("ports", [])}
     assert {53, 5432, 6379, 443, 587} <= egress_ports
 
@@ -585,3 +603,121 @@ def test_containerfile_matches_the_chart():
     security = values["containerSecurityContext"]
     assert security["runAsNonRoot"] and security["readOnlyRootFilesystem"]
     assert values["podSecurityContext"]["runAsNonRoot"]
+
+
+# --- Observability (docs/observability.md) ----------------------------------------------------
+# The fields of the Prometheus Operator's ServiceMonitor CRD (monitoring.coreos.com/v1) the
+# chart sets, as its openAPIV3Schema types them; kubernetes-validate knows no CRDs.
+SERVICE_MONITOR_SCHEMA = {
+    "type": "object",
+    "required": ["apiVersion", "kind", "metadata", "spec"],
+    "properties": {
+        "apiVersion": {"const": "monitoring.coreos.com/v1"},
+        "kind": {"const": "ServiceMonitor"},
+        "spec": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["selector", "endpoints"],
+            "properties": {
+                "selector": {"type": "object", "properties": {
+                    "matchLabels": {"type": "object",
+                                    "additionalProperties": {"type": "string"}}}},
+                "namespaceSelector": {"type": "object", "additionalProperties": False,
+                                      "properties": {"any": {"type": "boolean"},
+                                                     "matchNames": {"type": "array",
+                                                                    "items": {"type": "string"}}}},
+                "endpoints": {"type": "array", "minItems": 1, "items": {
+                    "type": "object", "additionalProperties": False,
+                    "properties": {
+                        "port": {"type": "string"},
+                        "path": {"type": "string"},
+                        "interval": {"type": "string", "pattern": DURATION},
+                        "scrapeTimeout": {"type": "string", "pattern": DURATION},
+                    }}},
+            },
+        },
+    },
+}
+
+
+def test_metrics_port_on_web_and_worker_by_default(default_docs):
+    for component in ("web", "worker"):
+        main = container(workload(default_docs, component))
+        assert {"name": "metrics", "containerPort": 9100, "protocol": "TCP"} in main["ports"]
+        plain = {e["name"]: e["value"] for e in main["env"] if "value" in e}
+        assert plain == {"PROMETHEUS_MULTIPROC_DIR": "/tmp/dgbox-metrics",  # noqa: S108
+                         "DGBOX_METRICS_PORT": "9100"}
+    beat = container(workload(default_docs, "beat"))
+    assert "ports" not in beat and all("valueFrom" in e for e in beat["env"])
+    services = by_kind(default_docs, "Service")
+    assert {"name": "metrics", "port": 9100, "targetPort": "metrics",
+            "protocol": "TCP"} in services["gov-dgbox-web"]["spec"]["ports"]
+    worker = services["gov-dgbox-worker"]["spec"]
+    assert worker["clusterIP"] == "None" and [p["name"] for p in worker["ports"]] == ["metrics"]
+    args = container(workload(default_docs, "web"))["args"]
+    assert args[args.index("--config") + 1] == "python:dgbox.gunicorn_conf"
+    config = by_kind(default_docs, "ConfigMap")["gov-dgbox-config"]["data"]
+    assert config["DGBOX_LOG_FORMAT"] == "json"
+    assert config["DGBOX_SENTRY_ENVIRONMENT"] == "production"
+    assert config["DGBOX_METRICS_FLEET_SECONDS"] == "15"
+    assert "DGBOX_SENTRY_DSN" not in config and "DGBOX_METRICS_TOKEN" not in config
+
+
+def test_service_monitor_absent_by_default(docs):
+    assert not by_kind(docs, "ServiceMonitor")
+
+
+def test_service_monitor_renders_and_validates_when_enabled():
+    import jsonschema
+
+    values = production_values()
+    values["observability"] = {"metrics": {
+        "serviceMonitor": {"enabled": True, "interval": "15s", "scrapeTimeout": "5s",
+                           "labels": {"release": "kube-prometheus-stack"}},
+        "allowedNamespaceLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
+    documents = render(values)
+    (monitor,) = by_kind(documents, "ServiceMonitor").values()
+    jsonschema.validate(monitor, SERVICE_MONITOR_SCHEMA)
+    for doc in documents:
+        if doc["kind"] != "ServiceMonitor":
+            kubernetes_validate.validate(doc, KUBE_VERSION, strict=True)
+    assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    assert monitor["spec"]["endpoints"] == [{"port": "metrics", "path": "/metrics",
+                                             "interval": "15s", "scrapeTimeout": "5s"}]
+    assert monitor["spec"]["namespaceSelector"] == {"matchNames": [NAMESPACE]}
+    # It selects exactly the Services that name a metrics port: web and worker.
+    selector = monitor["spec"]["selector"]["matchLabels"]
+    selected = [doc for doc in by_kind(documents, "Service").values()
+                if selector.items() <= doc["metadata"]["labels"].items()]
+    assert sorted(doc["metadata"]["name"] for doc in selected) == ["gov-dgbox-web",
+                                                                   "gov-dgbox-worker"]
+    assert all("metrics" in [p["name"] for p in doc["spec"]["ports"]] for doc in selected)
+    # The network policies let the monitoring namespace reach the port, and nothing else new.
+    for policy in by_kind(documents, "NetworkPolicy").values():
+        rule = policy["spec"]["ingress"][-1]
+        assert rule == {"ports": [{"port": 9100, "protocol": "TCP"}],
+                        "from": [{"namespaceSelector": {"matchLabels": {
+                            "kubernetes.io/metadata.name": "monitoring"}}}]}
+
+
+def test_metrics_can_be_switched_off():
+    documents = render({"observability": {"metrics": {"enabled": False}}})
+    assert "gov-dgbox-worker" not in by_kind(documents, "Service")
+    web = container(workload(documents, "web"))
+    assert [p["name"] for p in web["ports"]] == ["http"]
+    assert all("valueFrom" in e for e in web["env"])
+    with pytest.raises(Exception, match="needs observability.metrics.enabled"):
+        render({"observability": {"metrics": {"enabled": False,
+                                              "serviceMonitor": {"enabled": True}}}})
+
+
+def test_sentry_dsn_and_metrics_token_go_in_the_secret():
+    values = {"secrets": {"sentryDsn": "https://key@sentry.gov.example/3",
+                          "metricsToken": "t" * 40}}
+    documents = render(values)
+    secret = by_kind(documents, "Secret")["gov-dgbox"]
+    data = {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
+    assert data["DGBOX_SENTRY_DSN"] == "https://key@sentry.gov.example/3"
+    assert data["DGBOX_METRICS_TOKEN"] == "t" * 40
+    config = by_kind(documents, "ConfigMap")["gov-dgbox-config"]["data"]
+    assert "https://key@sentry.gov.example/3" not in json.dumps(config)

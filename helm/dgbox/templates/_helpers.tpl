@@ -113,6 +113,9 @@ DGBOX_S3_BUCKET: {{ .Values.config.s3.bucket | quote }}
 DGBOX_S3_REGION: {{ .Values.config.s3.region | quote }}
 DGBOX_PUBLIC_MEDIA: {{ .Values.config.publicMedia | quote }}
 DGBOX_BROKER_VISIBILITY_TIMEOUT: {{ .Values.config.brokerVisibilityTimeout | quote }}
+DGBOX_LOG_FORMAT: {{ .Values.observability.logFormat | quote }}
+DGBOX_SENTRY_ENVIRONMENT: {{ .Values.observability.sentryEnvironment | quote }}
+DGBOX_METRICS_FLEET_SECONDS: {{ .Values.observability.metrics.fleetSeconds | quote }}
 PYTHONUNBUFFERED: "1"
 PYTHONDONTWRITEBYTECODE: "1"
 {{- range $name, $value := .Values.config.extraEnv }}
@@ -149,7 +152,9 @@ DGBOX_SECRET_KEY: {{ include "dgbox.secretKey" . | b64enc | quote }}
     "DGBOX_BROKER_URL" .Values.secrets.brokerUrl
     "EMAIL_URL" .Values.secrets.emailUrl
     "AWS_ACCESS_KEY_ID" .Values.secrets.awsAccessKeyId
-    "AWS_SECRET_ACCESS_KEY" .Values.secrets.awsSecretAccessKey }}
+    "AWS_SECRET_ACCESS_KEY" .Values.secrets.awsSecretAccessKey
+    "DGBOX_SENTRY_DSN" .Values.secrets.sentryDsn
+    "DGBOX_METRICS_TOKEN" .Values.secrets.metricsToken }}
 {{- range $key, $value := $values }}
 {{- if $value }}
 {{ $key }}: {{ $value | b64enc | quote }}
@@ -175,7 +180,8 @@ non-optionally, so a pod without them stays in CreateContainerConfigError naming
 {{- end -}}
 {{- end -}}
 
-{{/* Environment of every dgbox container: ConfigMap, then Secret keys, then extra vars. */}}
+{{/* Environment of every dgbox container: ConfigMap, then Secret keys, the metrics port's
+variables for the components that serve it (`metrics: true`), then extra vars. */}}
 {{- define "dgbox.env" -}}
 {{- $root := .context -}}
 envFrom:
@@ -190,13 +196,20 @@ env:
         name: {{ $secretName }}
         key: {{ $key }}
   {{- end }}
-  {{- range $key := list "DGBOX_BROKER_URL" "EMAIL_URL" "AWS_ACCESS_KEY_ID" "AWS_SECRET_ACCESS_KEY" }}
+  {{- range $key := list "DGBOX_BROKER_URL" "EMAIL_URL" "AWS_ACCESS_KEY_ID" "AWS_SECRET_ACCESS_KEY" "DGBOX_SENTRY_DSN" "DGBOX_METRICS_TOKEN" }}
   - name: {{ $key }}
     valueFrom:
       secretKeyRef:
         name: {{ $secretName }}
         key: {{ $key }}
         optional: true
+  {{- end }}
+  {{- /* The processes that serve the internal metrics port (web, worker): docs/observability.md */}}
+  {{- if and .metrics $root.Values.observability.metrics.enabled }}
+  - name: PROMETHEUS_MULTIPROC_DIR
+    value: {{ $root.Values.observability.metrics.multiprocDir | quote }}
+  - name: DGBOX_METRICS_PORT
+    value: {{ $root.Values.observability.metrics.port | quote }}
   {{- end }}
   {{- with .values.extraEnvVars }}
   {{- toYaml . | nindent 2 }}
@@ -323,3 +336,20 @@ egress:
   {{- end }}
 {{- end }}
 {{- end }}
+
+{{/* NetworkPolicy ingress rule for the metrics port; empty when metrics are off. */}}
+{{- define "dgbox.metricsIngress" -}}
+{{- if .Values.observability.metrics.enabled -}}
+- ports:
+    - port: {{ .Values.observability.metrics.port }}
+      protocol: TCP
+  from:
+    - namespaceSelector:
+        {{- with .Values.observability.metrics.allowedNamespaceLabels }}
+        matchLabels:
+          {{- toYaml . | nindent 10 }}
+        {{- else }}
+        {}
+        {{- end }}
+{{- end -}}
+{{- end -}}
