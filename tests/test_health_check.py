@@ -10,9 +10,10 @@ Every breakage is DDL inside the test's transaction, rolled back afterwards with
 import pytest
 from django.db import connection
 from django.db.migrations.recorder import MigrationRecorder
+from django.test.utils import CaptureQueriesContext
 
 from services.cases.models import Case
-from tenants.rollout.health import HealthCheckFailed, run_health_check
+from tenants.rollout.health import HealthCheckFailed, check_schema, run_health_check
 
 from .factories import launch
 
@@ -48,6 +49,19 @@ def execute(sql):
 def test_a_healthy_tenant_passes_every_check(tenant):
     results = check(tenant)
     assert {name: results[name] for name in CHECKS} == dict.fromkeys(CHECKS, "ok")
+
+
+def test_the_schema_checks_take_four_queries_whatever_the_number_of_models(tenant):
+    # The migrations table (whether it exists, its rows), the search path, one catalog query:
+    # not one statement per model, as the `SELECT ... LIMIT 0` probe it replaced was.
+    connection.set_tenant(tenant)
+    with CaptureQueriesContext(connection) as queries:
+        results = check_schema(tenant.schema_name)
+    connection.set_schema_to_public()
+    assert results == {"migrations": "ok", "search path": "ok", "schema": "ok"}
+    statements = [q["sql"] for q in queries.captured_queries
+                  if not q["sql"].startswith(("SET ", "SHOW "))]  # django-tenants' search_path
+    assert len(statements) == 4, statements
 
 
 def test_a_missing_table_is_named(tenant):
