@@ -3,7 +3,7 @@
 Wagtail 8's images, documents, snippets, locales and redirects apps register routers with its
 v3 API in their `ready()`: importing it loads django-ninja, pydantic schemas for every page
 model and, through `wagtail.contrib.redirects.api`, REST framework: 0.4-0.9 s of CPU in every
-process, a third of `django.setup()`. dgbox never serves API v3 (its open API is v2, routed in
+process, a quarter of `django.setup()`. dgbox never serves API v3 (its open API is v2, routed in
 dgbox/urls_tenant.py), and a fleet command (`dgbox rollout`, `dgbox tenant`, ...) serves no
 request from outside at all. So for those commands, and only those, `dgbox/cli.py` installs
 `defer_wagtail_api_v3()` before Django starts: the modules are replaced with stand-ins that
