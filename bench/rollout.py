@@ -1,110 +1,138 @@
-"""Fleet upgrade time: stock django-tenants `migrate_schemas` versus `dgbox rollout run`.
+"""Fleet upgrade time: stock django-tenants `migrate_schemas` versus `dgbox rollout run`,
+each timed as the whole process a user waits for.
 
-    python bench/rollout.py [--tenants 200] [--workers 0] [--skip-standard]
+    python bench/rollout.py [--tenants 50] [--workers 0] [--rounds 3] [--with-standard]
+                            [--before DIR]
 
 Builds its own database (DATABASE_URL, default .../dgbox_bench_rollout) with N tenants
-launched the dgbox way (kept between runs), then measures in the same run:
+launched the dgbox way (kept between runs), then measures two scenarios:
 
   no-op          every schema is up to date
   one migration  one new tenant migration (the test-only app tests/rollout_fixture switched to
                  its `migrations_bench` module: 0002 adds a nullable column)
 
-for each of
-  stock standard         django-tenants' own migrate_schemas (not dgbox's `migrate`
-                         override), --executor standard: Django's `migrate` once per schema
-  stock multiprocessing  the same with --executor multiprocessing
-                         (TENANT_MULTIPROCESSING_MAX_PROCESSES = --workers)
-  dgbox rollout          `dgbox rollout run` with its defaults: public schema, template
-                         refresh (new snapshot, spare pool rebuilt), canary ring and waves,
-                         maintenance per tenant and a health check (home page, service page,
-                         schema probe) after each tenant
-  dgbox, --signals always  the same, sending pre/post_migrate in every migrated tenant as
-                           Django does (the default sends them only when models may change)
-  dgbox, --no-health-check the default without the health checks, to show their share
+for each side, every one a fresh process started the way a user starts it (nothing imported
+or cached by this script is reused; bench/rollout_settings.py is the settings module):
 
-Before each one-migration measurement every schema (tenants, template, public) is put back to
-"0002 pending" (the column dropped, the record deleted), so every side does the same work;
-afterwards each side's result is checked in every tenant schema. Figures are printed and
-written to bench/results/rollout.json. It is a measurement, never a test; the machine should be
-otherwise idle.
+  stock multiprocessing    `python -m django migrate_schemas --executor=multiprocessing`,
+                           django-tenants' own command (TENANT_MULTIPROCESSING_MAX_PROCESSES =
+                           --workers)
+  stock standard           the same with --executor=standard (only with --with-standard: slow)
+  dgbox rollout            `dgbox rollout run` with its defaults: public schema, template
+                           refresh (new snapshot, spare pool rebuilt), canary ring and waves,
+                           maintenance per tenant and a health check after each tenant
+  dgbox, --no-health-check the same without the health checks, to show their share
+  dgbox before             `dgbox rollout run` of another source tree (--before DIR, e.g. the
+                           previous commit: `git archive <commit> | tar -x -C DIR`), so that
+                           before and after are measured in the same run
+
+Sides are interleaved round by round (each round runs every side once, the order rotated from
+round to round), so a change in the machine's load hits every side alike. Before each
+measurement every schema (tenants, template, public) is put back to the scenario's starting
+state and the spare pool refilled, untimed; after a one-migration run every tenant schema is
+checked to have the new column. Each line prints wall time, the CPU time of the process and
+everything it waited for (workers, pg_dump; not the PostgreSQL server's) and the load average
+when it started. Medians and per-round ratios go to bench/results/rollout.json. A measurement,
+never a test; on a shared machine the ratios are the point.
 """
 
 import argparse
 import json
 import os
+import resource
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
-from io import StringIO
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+BENCH_DIR = ROOT / "bench"
+sys.path[:0] = [str(ROOT), str(BENCH_DIR)]
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/dgbox_bench_rollout")
 os.environ.setdefault("DGBOX_LOG_LEVEL", "ERROR")
+os.environ["DJANGO_SETTINGS_MODULE"] = "rollout_settings"
+os.environ.pop("DGBOX_BENCH_MIGRATIONS", None)  # this process stays at the first release
 V1 = "tests.rollout_fixture.migrations"
 BENCH = "tests.rollout_fixture.migrations_bench"
 NEW = ("rollout_fixture", "0002_marker_checked_at")
-
-
-def configure(workers: int) -> None:
-    """dgbox's development settings, production-like (DEBUG off), plus the test-only app."""
-    import django
-    from django.conf import settings
-
-    import dgbox.settings.dev as dev
-
-    values = {name: getattr(dev, name) for name in dir(dev) if name.isupper()}
-    values.update(
-        DEBUG=False,
-        TENANT_APPS=[*dev.TENANT_APPS, "tests.rollout_fixture"],
-        INSTALLED_APPS=[*dev.INSTALLED_APPS, "tests.rollout_fixture"],
-        MIGRATION_MODULES={"rollout_fixture": V1},
-        TENANT_MULTIPROCESSING_MAX_PROCESSES=workers,
-    )
-    settings.configure(**values)
-    django.setup()
-
-
-def ensure_database() -> None:
-    import psycopg
-    from django.conf import settings
-
-    db = settings.DATABASES["default"]
-    params = {"dbname": "postgres", "user": db.get("USER") or None,
-              "password": db.get("PASSWORD") or None, "host": db.get("HOST") or None,
-              "port": db.get("PORT") or None, "autocommit": True}
-    with psycopg.connect(**{k: v for k, v in params.items() if v is not None}) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
-                              [db["NAME"]]).fetchone()
-        if not exists:
-            conn.execute(f'CREATE DATABASE "{db["NAME"]}"')
+SCENARIOS = {"no-op": V1, "one migration": BENCH}
+STOCK_MP = "stock multiprocessing"
+DGBOX = "dgbox rollout"
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--tenants", type=int, default=200, help="fleet size (default 200)")
+    parser.add_argument("--tenants", type=int, default=50, help="fleet size (default 50)")
     parser.add_argument("--workers", type=int, default=0,
                         help="parallelism of both dgbox and the stock multiprocessing executor "
                              "(default: CPUs, at most 4)")
-    parser.add_argument("--skip-standard", action="store_true",
-                        help="leave out the (slowest) stock standard executor")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of every side (default 3)")
+    parser.add_argument("--with-standard", action="store_true",
+                        help="add the (slowest) stock standard executor")
+    parser.add_argument("--before", type=Path,
+                        help="another dgbox source tree to measure as the side 'dgbox before'")
     args = parser.parse_args()
     workers = args.workers or max(1, min(4, os.cpu_count() or 1))
-    configure(workers)
     ensure_database()
-    Bench(args.tenants, workers, args.skip_standard).run()
+    import django
+
+    django.setup()
+    Bench(args.tenants, workers, args.rounds, args.with_standard, args.before).run()
+
+
+def ensure_database() -> None:
+    import psycopg
+
+    from infra.localservices import ensure_database as create
+
+    try:
+        create(os.environ["DATABASE_URL"])
+    except psycopg.Error as exc:
+        raise SystemExit(f"DATABASE_URL does not work: {exc}") from exc
+
+
+def run_timed(cmd: list[str], env: dict[str, str]) -> dict:
+    """Run `cmd` to its end; wall time, CPU time (it and the children it waited for) and the
+    1-minute load average when it started."""
+    load = os.getloadavg()[0]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    proc = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {"wall": round(wall, 3), "cpu": round(cpu, 3), "load": round(load, 2)}
 
 
 class Bench:
-    def __init__(self, tenants: int, workers: int, skip_standard: bool):
+    def __init__(self, tenants: int, workers: int, rounds: int, with_standard: bool,
+                 before: Path | None):
         from rich.console import Console
 
-        self.n = tenants
-        self.workers = workers
-        self.skip_standard = skip_standard
-        # Full width when piped, so the table is never truncated.
+        self.n, self.workers, self.rounds = tenants, workers, rounds
         self.console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+        python = sys.executable
+        dgbox = str(Path(sys.executable).with_name("dgbox"))
+        report = str(Path(tempfile.gettempdir()) / f"dgbox-bench-rollout-{os.getpid()}.json")
+        run = [dgbox, "rollout", "run", "--workers", str(workers), "--report", report]
+        stock = [python, "-m", "django", "migrate_schemas", "--noinput", "-v", "0"]
+        self.sides: dict[str, tuple[list[str], Path]] = {
+            STOCK_MP: ([*stock, "--executor=multiprocessing"], ROOT),
+            DGBOX: (run, ROOT),
+            "dgbox, --no-health-check": ([*run, "--no-health-check"], ROOT),
+        }
+        if with_standard:
+            self.sides["stock standard"] = ([*stock, "--executor=standard"], ROOT)
+        if before is not None:
+            self.sides["dgbox before"] = (run, before.resolve())
+
+    def env(self, tree: Path, migrations: str) -> dict[str, str]:
+        return {**os.environ, "PYTHONPATH": f"{tree}{os.pathsep}{BENCH_DIR}",
+                "DGBOX_BENCH_MIGRATIONS": migrations, "DGBOX_BENCH_WORKERS": str(self.workers)}
 
     def run(self):
         from django.core.management import call_command
@@ -121,94 +149,51 @@ class Bench:
             template.refresh_template()
         self.ensure_fleet()
         self.schemas = self.tenant_schemas()
+        self.fingerprint = template.migrations_fingerprint()
         graph_size = len(template.expected_migration_keys())
         self.console.print(f"{len(self.schemas)} tenants, {graph_size} tenant migrations, "
                            f"PostgreSQL {connection.pg_version // 10000}, {os.cpu_count()} CPUs, "
-                           f"{self.workers} workers")
-        sides = [("stock standard", self.stock("standard")),
-                 ("stock multiprocessing", self.stock("multiprocessing")),
-                 ("dgbox rollout", self.dgbox()),
-                 ("dgbox, --signals always", self.dgbox("--signals", "always")),
-                 ("dgbox, --no-health-check", self.dgbox("--no-health-check"))]
-        if self.skip_standard:
-            sides = sides[1:]
-        results = {"tenants": len(self.schemas), "workers": self.workers,
-                   "tenant_migrations": graph_size, "cpus": os.cpu_count(),
-                   "load_average_at_start": round(os.getloadavg()[0], 2),
-                   "no-op": {}, "one migration": {}}
-
-        self.use(V1)
-        for name, side in sides:
-            results["no-op"][name] = self.measure("no-op", name, side)
-        self.use(BENCH)
-        for name, side in sides:
-            self.reset_to_pending()
-            results["one migration"][name] = self.measure("one migration", name, side)
-            self.check_all_migrated(name)
-        self.reset_to_pending()
-        self.use(V1)
-        self.restore_spares()
+                           f"{self.workers} workers, {self.rounds} rounds, load average "
+                           f"{os.getloadavg()[0]:.2f} (shared machine)")
+        results: dict = {"tenants": len(self.schemas), "workers": self.workers,
+                         "tenant_migrations": graph_size, "cpus": os.cpu_count(),
+                         "rounds": self.rounds, "date": time.strftime("%Y-%m-%d %H:%M UTC",
+                                                                    time.gmtime()),
+                         "load_average_at_start": round(os.getloadavg()[0], 2),
+                         "runs": {s: {n: [] for n in self.sides} for s in SCENARIOS}}
+        names = list(self.sides)
+        for round_no in range(self.rounds):
+            order = names[round_no % len(names):] + names[:round_no % len(names)]
+            for scenario, migrations in SCENARIOS.items():
+                for name in order:
+                    self.reset()
+                    cmd, tree = self.sides[name]
+                    measured = run_timed(cmd, self.env(tree, migrations))
+                    if scenario == "one migration":
+                        self.check_all_migrated(name)
+                    results["runs"][scenario][name].append(measured)
+                    self.console.print(f"  round {round_no + 1}  {scenario:14} {name:26} "
+                                       f"{measured['wall']:7.2f} s wall  {measured['cpu']:7.2f} s "
+                                       f"CPU  load {measured['load']:.2f}")
+        self.reset()
         results["load_average_at_end"] = round(os.getloadavg()[0], 2)
         self.report(results)
 
-    # --- Sides --------------------------------------------------------------------------------
-
-    def stock(self, executor):
-        def side():
-            from django.core.management import call_command
-            from django_tenants.management.commands.migrate_schemas import MigrateSchemasCommand
-
-            call_command(MigrateSchemasCommand(), executor=executor, interactive=False,
-                         verbosity=0, stdout=StringIO())
-        return side
-
-    def dgbox(self, *extra):
-        def side():
-            from django.core.management import call_command
-
-            out = StringIO()
-            report = Path(tempfile.gettempdir()) / f"dgbox-bench-rollout-{os.getpid()}.json"
-            call_command("rollout", "run", "--workers", str(self.workers), "--report",
-                         str(report), *extra, stdout=out)
-        return side
-
-    def measure(self, scenario, name, side) -> float:
-        from django.db import connection
-
-        with self.console.status(f"{scenario}: {name}..."):
-            connection.set_schema_to_public()
-            started = time.perf_counter()
-            side()
-            elapsed = time.perf_counter() - started
-        connection.set_schema_to_public()
-        self.console.print(f"  {scenario:14} {name:32} {elapsed:8.2f} s")
-        return round(elapsed, 3)
-
     # --- State ----------------------------------------------------------------------------------
-
-    def use(self, module):
-        from django.conf import settings
-
-        from tenants.launch import template
-        from tenants.rollout import engine, plan
-
-        settings.MIGRATION_MODULES = {"rollout_fixture": module}
-        plan.reset_caches()
-        engine.reset_engine()
-        template.expected_migration_keys.cache_clear()
-        template.migrations_fingerprint.cache_clear()
-        template._snapshot_cache.clear()
 
     def tenant_schemas(self) -> list[str]:
         from tenants.models import Tenant
 
         return list(Tenant.objects.launched().values_list("schema_name", flat=True))
 
-    def reset_to_pending(self):
-        """Every schema back to "0002 not applied", as its reverse migration would leave it."""
+    def reset(self):
+        """Every schema back to "0002 not applied" (what its reverse migration would leave),
+        the snapshots of other releases forgotten and the spare pool of this release full:
+        each measurement starts from the same state."""
         from django.db import connection
 
-        from tenants.launch import template
+        from tenants.launch import spares, template
+        from tenants.models import TemplateSnapshot
 
         connection.set_schema_to_public()
         with connection.cursor() as cursor:
@@ -218,6 +203,10 @@ class Bench:
             for schema in [*self.schemas, template.TEMPLATE_SCHEMA, "public"]:
                 cursor.execute(f"DELETE FROM {schema}.django_migrations "
                                "WHERE app = %s AND name = %s", NEW)
+        TemplateSnapshot.objects.exclude(fingerprint=self.fingerprint).delete()
+        template._snapshot_cache.clear()
+        spares.drop_stale()
+        spares.fill_pool()
 
     def check_all_migrated(self, side):
         from django.db import connection
@@ -231,13 +220,6 @@ class Bench:
         if migrated != len(self.schemas):
             raise SystemExit(f"{side}: only {migrated} of {len(self.schemas)} tenant schemas "
                              "got the new column")
-
-    def restore_spares(self):
-        from tenants.launch import spares, template
-
-        template.refresh_template()
-        spares.drop_stale()
-        spares.fill_pool()
 
     def ensure_fleet(self):
         from rich.progress import Progress
@@ -267,18 +249,26 @@ class Bench:
     def report(self, results):
         from rich.table import Table
 
+        names = list(self.sides)
         table = Table(title=f"Fleet upgrade, {results['tenants']} tenants, "
-                            f"{results['workers']} workers", title_justify="left")
-        names = list(results["no-op"])
-        for column in ("scenario", *names, "dgbox vs stock standard", "dgbox vs stock mp"):
+                            f"{results['workers']} workers, whole processes, medians of "
+                            f"{self.rounds} rounds (wall / CPU)", title_justify="left")
+        for column in ("scenario", *names, "stock mp / dgbox (same round, median)"):
             table.add_column(column, justify="left" if column == "scenario" else "right")
-        for scenario in ("no-op", "one migration"):
-            row = results[scenario]
-            ours = row["dgbox rollout"]
-            ratios = [f"{row[b] / ours:.1f}x" if b in row else "-"
-                      for b in ("stock standard", "stock multiprocessing")]
-            table.add_row(scenario, *(f"{row[n]:.2f} s" for n in names), *ratios)
+        summary: dict = {}
+        for scenario in SCENARIOS:
+            runs = results["runs"][scenario]
+            medians = {n: {"wall": statistics.median(r["wall"] for r in runs[n]),
+                           "cpu": statistics.median(r["cpu"] for r in runs[n])} for n in names}
+            ratio = statistics.median(s["wall"] / d["wall"]
+                                      for s, d in zip(runs[STOCK_MP], runs[DGBOX], strict=True))
+            summary[scenario] = {"median": medians, "stock_mp_over_dgbox": round(ratio, 2)}
+            table.add_row(scenario, *(f"{medians[n]['wall']:.2f} s / {medians[n]['cpu']:.2f} s"
+                                      for n in names), f"{ratio:.1f}x")
+        results["summary"] = summary
         self.console.print(table)
+        self.console.print(f"Load average {results['load_average_at_start']} at the start, "
+                           f"{results['load_average_at_end']} at the end.")
         out = ROOT / "bench" / "results" / "rollout.json"
         out.parent.mkdir(exist_ok=True)
         out.write_text(json.dumps(results, indent=2))

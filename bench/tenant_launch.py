@@ -2,7 +2,8 @@
 
     python bench/tenant_launch.py [--n 20] [--present 0] [--modes ...]
 
-Modes (each launches N tenants one after another, then drops them untimed):
+Modes (N rounds, each launching one tenant per mode in an order rotated from round to round,
+so the machine's load falls on every mode alike; the tenants are dropped untimed at the end):
   stock-migrate   django-tenants default: CREATE SCHEMA, then every migration for the schema
   stock-clone     django-tenants TENANT_BASE_SCHEMA: clone_schema() PL/pgSQL copy of the
                   template, then `migrate_schemas --fake` for the new schema
@@ -102,28 +103,45 @@ def ensure_present(count: int):
             progress.advance(task)
 
 
-def run_mode(mode: str, n: int) -> dict:
-    slugs = [f"bench-{mode.split('-')[1]}-{i:03d}" for i in range(n)]
-    drop(slugs)
-    times, refills = [], []
+def run_interleaved(modes: list[str], n: int) -> list[dict]:
+    """N rounds; each launches one tenant per mode, the order rotated from round to round, so a
+    change in the machine's load hits every mode alike. Wall time and this process's CPU time
+    (not the PostgreSQL server's) per launch; the load average is kept per round."""
+    slugs = {mode: [f"bench-{mode.split('-')[1]}-{i:03d}" for i in range(n)] for mode in modes}
+    drop([slug for names in slugs.values() for slug in names])
+    times: dict[str, list[float]] = {mode: [] for mode in modes}
+    cpu: dict[str, list[float]] = {mode: [] for mode in modes}
+    refills: list[float] = []
+    loads: list[float] = []
     with Progress(console=console, transient=True) as progress:
-        task = progress.add_task(mode, total=n)
-        for slug in slugs:
-            if mode == "dgbox-snapshot":
-                SpareSchema.objects.all().delete()  # leaves schemas; dropped below
-            if mode.startswith("stock"):
-                times.append(stock_launch(slug, clone=mode == "stock-clone"))
-            else:
-                times.append(dgbox_launch(slug))
-            if mode == "dgbox-spare":
-                started = time.perf_counter()
-                spares.fill_pool()
-                refills.append(time.perf_counter() - started)
-            progress.advance(task)
-    drop(slugs)
-    return {"mode": mode, "n": n, "median": statistics.median(times),
-            "p95": _p95(times), "mean": statistics.fmean(times),
-            "refill_median": statistics.median(refills) if refills else None}
+        task = progress.add_task("launches", total=n * len(modes))
+        for i in range(n):
+            loads.append(os.getloadavg()[0])
+            for mode in modes[i % len(modes):] + modes[:i % len(modes)]:
+                spares.fill_pool()  # untimed: every mode starts with the pool full
+                if mode == "dgbox-snapshot":
+                    SpareSchema.objects.all().delete()  # leaves schemas; dropped below
+                started_cpu = time.process_time()
+                if mode.startswith("stock"):
+                    times[mode].append(stock_launch(slugs[mode][i], clone=mode == "stock-clone"))
+                else:
+                    times[mode].append(dgbox_launch(slugs[mode][i]))
+                cpu[mode].append(time.process_time() - started_cpu)
+                if mode == "dgbox-snapshot":
+                    _cleanup_orphan_spares()
+                if mode == "dgbox-spare":
+                    started = time.perf_counter()
+                    spares.fill_pool()
+                    refills.append(time.perf_counter() - started)
+                progress.advance(task)
+    drop([slug for names in slugs.values() for slug in names])
+    return [{"mode": mode, "n": n, "median": statistics.median(times[mode]),
+             "p95": _p95(times[mode]), "mean": statistics.fmean(times[mode]),
+             "cpu_median": statistics.median(cpu[mode]),
+             "refill_median": (statistics.median(refills)
+                               if mode == "dgbox-spare" and refills else None),
+             "load_average_median": round(statistics.median(loads), 2)}
+            for mode in modes]
 
 
 def _p95(values):
@@ -157,18 +175,16 @@ def main():
     console.print(f"{present} tenants present, {migrations} tenant migrations, "
                   f"PostgreSQL {connection.pg_version // 10000}, N={args.n} per mode")
 
-    results = []
-    for mode in args.modes:
-        results.append(run_mode(mode, args.n))
-        _cleanup_orphan_spares()
-        console.print(f"  {mode:15} median {results[-1]['median']:.3f} s")
+    console.print(f"Load average {os.getloadavg()[0]:.2f} at the start (shared machine)")
+    results = run_interleaved(args.modes, args.n)
+    _cleanup_orphan_spares()
     spares.fill_pool()
 
     baseline = {r["mode"]: r for r in results}
     table = Table(title=f"Tenant launch, {present} tenants present, N={args.n}",
                   title_justify="left")
-    for column in ("mode", "median s", "p95 s", "mean s", "stock-migrate / mode",
-                   "stock-clone / mode"):
+    for column in ("mode", "median s", "p95 s", "mean s", "CPU median s",
+                   "stock-migrate / mode", "stock-clone / mode"):
         table.add_column(column, justify="right" if column != "mode" else "left")
     for r in results:
         ratios = [
@@ -176,7 +192,7 @@ def main():
             for b in ("stock-migrate", "stock-clone")
         ]
         table.add_row(r["mode"], f"{r['median']:.3f}", f"{r['p95']:.3f}", f"{r['mean']:.3f}",
-                      *ratios)
+                      f"{r['cpu_median']:.3f}", *ratios)
     console.print(table)
     spare = baseline.get("dgbox-spare")
     if spare and spare["refill_median"] is not None:
@@ -184,7 +200,9 @@ def main():
                       f"runs after commit): median {spare['refill_median']:.3f} s")
     out = ROOT / "bench" / "results" / "tenant_launch.json"
     out.parent.mkdir(exist_ok=True)
+    console.print(f"Load average {os.getloadavg()[0]:.2f} at the end")
     out.write_text(json.dumps({"present": present, "migrations": migrations, "n": args.n,
+                               "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                                "results": results}, indent=2))
     console.print(f"Written to {out.relative_to(ROOT)}")
 

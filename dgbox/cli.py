@@ -14,6 +14,11 @@ one-off command should neither leave servers running behind the user's back nor 
 start-up. `make servers` (`python -m infra.localservices start`) or `make demo` starts them;
 then every `dgbox ...` of the README works as written. Any other settings module (production,
 tests) uses exactly what the environment says.
+
+Start-up: the fleet commands (FLEET_COMMANDS) start without Wagtail's API v3, which they never
+use (dgbox/deferred_api.py), and skip Django's system checks (`requires_system_checks = []` on
+each): a no-op `dgbox rollout run` is mostly process start-up, and an operator runs it often.
+`dgbox check` (and `check --deploy`) still runs every check.
 """
 
 import os
@@ -23,10 +28,13 @@ from collections.abc import MutableMapping
 import psycopg
 from django.core.management import execute_from_command_line
 
+from dgbox.deferred_api import defer_wagtail_api_v3
 from dgbox.requestid import invocation
 from infra import localservices
 
 DEVELOPMENT_SETTINGS = "dgbox.settings.dev"
+# dgbox's own commands that serve no request: they start without Wagtail's API v3.
+FLEET_COMMANDS = frozenset({"rollout", "tenant", "template", "usage", "lockout", "operator"})
 
 
 def find_servers(environ: MutableMapping[str, str]) -> None:
@@ -56,6 +64,8 @@ def main(argv: list[str] | None = None) -> None:
     argv[0] = "dgbox"
     if len(argv) == 1:
         argv.append("help")
+    if argv[1] in FLEET_COMMANDS:
+        defer_wagtail_api_v3()
     # One id on every log line of this invocation and on the tasks it sends (dgbox/requestid.py).
     with invocation():
         execute_from_command_line(argv)

@@ -19,6 +19,7 @@ import os
 import re
 import shutil
 import subprocess
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -106,10 +107,15 @@ def render_for_schema(sql: str, schema_name: str) -> str:
     return re.sub(rf"\b{TEMPLATE_SCHEMA}\b", schema_name, sql)
 
 
-def refresh_template(*, verbosity: int = 0) -> TemplateSnapshot:
+def refresh_template(*, verbosity: int = 0,
+                     migrate: Callable[[], object] | None = None) -> TemplateSnapshot:
     """Bring the template schema in step with migrations and snapshot it.
 
-    Idempotent and safe to run from several processes at once (advisory lock).
+    `migrate`, when given, applies the pending migrations to the connection's current schema
+    (the template's, when it is called): a rollout passes its engine, whose migration graph is
+    already loaded, instead of paying for django-tenants' `migrate_schemas` loading it again
+    (about a second). Idempotent and safe to run from several processes at once (advisory
+    lock).
     """
     fingerprint = migrations_fingerprint()
     connection.set_schema_to_public()
@@ -122,10 +128,14 @@ def refresh_template(*, verbosity: int = 0) -> TemplateSnapshot:
         # Not inside a transaction: some of Wagtail's migrations mix data and DDL and need
         # their own. A failure here leaves a half-migrated template, never a tenant: the next
         # refresh continues from where it stopped.
-        call_command(
-            "migrate_schemas", schema_name=TEMPLATE_SCHEMA, interactive=False,
-            verbosity=verbosity,
-        )
+        if migrate is None:
+            call_command(
+                "migrate_schemas", schema_name=TEMPLATE_SCHEMA, interactive=False,
+                verbosity=verbosity,
+            )
+        else:
+            connection.set_schema(TEMPLATE_SCHEMA)
+            migrate()
         connection.set_schema_to_public()
         with transaction.atomic():
             _scrub(TEMPLATE_SCHEMA)

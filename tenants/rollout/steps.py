@@ -97,8 +97,10 @@ def _upgrade_tenant(job: dict[str, Any], result: StepResult) -> None:
 
 def _upgrade_template(job: dict[str, Any], result: StepResult) -> None:
     before = set(_applied(template.TEMPLATE_SCHEMA))
+    engine = get_engine()
     try:
-        template.refresh_template()
+        template.refresh_template(
+            migrate=lambda: engine.migrate_current_schema(emit_signals=job["signals"]))
     finally:
         connection.set_schema_to_public()
     result.applied = sorted(f"{a}.{n}" for a, n in set(_applied(template.TEMPLATE_SCHEMA))

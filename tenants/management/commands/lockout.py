@@ -15,6 +15,8 @@ from tenants.terminal import console_for
 class Command(BaseCommand):
     help = ("Sign-in lockouts (too many failed sign-ins): list them, or unlock an account or "
             "a client address before the cool-off ends.")
+    # Skips Django's system checks to start fast; `dgbox check` runs them (dgbox/cli.py).
+    requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")

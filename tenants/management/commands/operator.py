@@ -12,6 +12,8 @@ from tenants.terminal import console_for
 
 class Command(BaseCommand):
     help = "Central operators: people who may use the operator console (/operator/)."
+    # Skips Django's system checks to start fast; `dgbox check` runs them (dgbox/cli.py).
+    requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")

@@ -34,6 +34,8 @@ def _threshold(text: str) -> str:
 
 class Command(BaseCommand):
     help = "Plan and run staged upgrades of every tenant; release channels and feature flags."
+    # Skips Django's system checks to start fast; `dgbox check` runs them (dgbox/cli.py).
+    requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")

@@ -9,6 +9,8 @@ from tenants.launch import refresh_template, template_status
 
 class Command(BaseCommand):
     help = "Show or refresh the template schema new tenants are launched from."
+    # Skips Django's system checks to start fast; `dgbox check` runs them (dgbox/cli.py).
+    requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("action", choices=["status", "refresh"])

@@ -18,6 +18,8 @@ LAUNCH_STEPS = ["validated", "template", "registered", "schema", "site", "admini
 
 class Command(BaseCommand):
     help = "Launch and manage tenants (regions and municipalities)."
+    # Skips Django's system checks to start fast; `dgbox check` runs them (dgbox/cli.py).
+    requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")

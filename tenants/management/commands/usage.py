@@ -20,6 +20,8 @@ def human_bytes(value: int | None) -> str:
 
 class Command(BaseCommand):
     help = "Measure and show what each tenant uses: cases, notifications, API calls, storage."
+    # Skips Django's system checks to start fast; `dgbox check` runs them (dgbox/cli.py).
+    requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")

@@ -1,0 +1,78 @@
+"""Start-up of `dgbox` commands: this tree against another (e.g. the previous commit), each
+command a whole process, as an operator waits for it.
+
+    python bench/cli_startup.py --before DIR [--rounds 5]
+
+DIR is another dgbox source tree (`git archive <commit> | tar -x -C DIR`). Every round runs
+each command once from each tree, the trees' order alternating from round to round; a line
+per run gives wall time, CPU time (the process and what it waited for) and the 1-minute load
+average. The commands read the database of DATABASE_URL (default: the rollout benchmark's,
+which bench/rollout.py builds). Figures go to bench/results/cli_startup.json. A measurement,
+never a test.
+"""
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+COMMANDS = (("template", "status"), ("rollout", "plan"), ("rollout", "history", "--limit", "1"))
+
+
+def run(tree: Path, argv: tuple[str, ...]) -> dict:
+    env = {**os.environ, "PYTHONPATH": str(tree), "DGBOX_LOG_LEVEL": "ERROR",
+           "DJANGO_SETTINGS_MODULE": "dgbox.settings.dev", "DGBOX_DEBUG": "0"}
+    env.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/dgbox_bench_rollout")
+    load = os.getloadavg()[0]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    proc = subprocess.run([str(Path(sys.executable).with_name("dgbox")), *argv], env=env,
+                          cwd=tree, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode != 0:
+        raise SystemExit(f"dgbox {' '.join(argv)} in {tree} failed:\n{proc.stderr[-2000:]}")
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    return {"wall": round(wall, 3), "cpu": round(cpu, 3), "load": round(load, 2)}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--before", type=Path, required=True, help="the tree to compare with")
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    trees = {"before": args.before.resolve(), "after": ROOT}
+    runs: dict = {" ".join(c): {t: [] for t in trees} for c in COMMANDS}
+    print(f"load average {os.getloadavg()[0]:.2f} at the start (shared machine)")
+    for round_no in range(args.rounds):
+        order = list(trees) if round_no % 2 == 0 else list(reversed(trees))
+        for command in COMMANDS:
+            for name in order:
+                measured = run(trees[name], command)
+                runs[" ".join(command)][name].append(measured)
+                print(f"round {round_no + 1}  dgbox {' '.join(command):28} {name:6} "
+                      f"{measured['wall']:6.2f} s wall {measured['cpu']:6.2f} s CPU "
+                      f"load {measured['load']:.2f}")
+    summary = {command: {name: {"wall": statistics.median(r["wall"] for r in rs),
+                                "cpu": statistics.median(r["cpu"] for r in rs)}
+                         for name, rs in by_tree.items()}
+               for command, by_tree in runs.items()}
+    for command, by_tree in summary.items():
+        print(f"dgbox {command:28} " + "  ".join(
+            f"{name}: {m['wall']:.2f} s wall, {m['cpu']:.2f} s CPU" for name, m in by_tree.items()))
+    out = ROOT / "bench" / "results" / "cli_startup.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps({"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                               "rounds": args.rounds, "runs": runs, "summary": summary},
+                              indent=2))
+    print(f"written to {out.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
