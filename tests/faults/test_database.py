@@ -199,7 +199,7 @@ def test_a_connection_terminated_between_requests_is_replaced_unnoticed(live_db,
 def test_a_server_that_refuses_connections_gets_the_page_then_is_reconnected(
         live_db, client, caplog):
     """A restarting server refuses connections; here a closed port stands in for it. The
-    host map is emptied, so tenant routing itself needs the database and fails first."""
+    host cache is emptied, so tenant routing itself needs the database and fails first."""
     port = connection.settings_dict["PORT"]
     connection.close()
     host_cache.clear()
