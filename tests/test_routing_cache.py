@@ -248,7 +248,7 @@ def test_cache_can_be_turned_off(client, session_tenants, monkeypatch):
 
 def test_a_bounded_cache_degrades_gently_past_its_size():
     """Cycling over more keys than it holds: an LRU would miss every time; random eviction
-    keeps most hits (about size/keys of them)."""
+    keeps most hits."""
     cache: BoundedCache[int, int] = BoundedCache(256, rng=random.Random(7))  # noqa: S311
     hits = 0
     for round_ in range(10):
