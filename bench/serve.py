@@ -1,30 +1,40 @@
-"""Serving a published page: 100 tenants behind dgbox's routing versus a plain single-site
-Wagtail, in the same run.
+"""Serving a published page: many tenants behind dgbox's routing versus a plain single-site
+Wagtail and stock django-tenants, in the same run.
 
     python -m infra.localservices run --redis required -- \\
-        .venv/bin/python bench/serve.py [--tenants 100] [--requests 1000] [--rounds 5]
+        .venv/bin/python bench/serve.py [--tenants 100] [--requests 1000] [--rounds 5] \\
+        [--cache-size N] [--before-tree DIR]
 
-Three sides serve the same demo service page (/ru/services/building-permit/ by default),
-each in a process of its own (one Django process cannot be both), through Django's WSGI
-handler with a WSGI environ, DEBUG off, persistent database connections and the cache as in
-production (Redis when REDIS_URL is set):
+Three sides (four with --before-tree) serve the same demo service page
+(/ru/services/building-permit/ by default), each in a process of its own (one Django process
+cannot be both), through Django's WSGI handler with a WSGI environ, DEBUG off, persistent
+database connections and the cache as in production (Redis when REDIS_URL is set):
 
-  plain  a plain single-site Wagtail (bench/plain_site/settings.py: no django_tenants, plain
-         PostgreSQL engine, no routing middleware) with the same demo content, in a database
-         of its own (--plain-database)
-  stock  the tenant site routed the stock django-tenants way (a domain query, two
-         `SET search_path` and two ContentType cache clears per request), each request to a
-         random one of --tenants tenants
-  dgbox  the same tenants and the same request sequence through tenants/middleware.py
+  plain   a plain single-site Wagtail (bench/plain_site/settings.py: no django_tenants, plain
+          PostgreSQL engine, no routing middleware) with the same demo content, in a database
+          of its own (--plain-database)
+  stock   the same tenants routed by django-tenants' own TenantMainMiddleware, the library's
+          class unmodified (bench/stock_site/settings.py): a domain query, two `SET
+          search_path` and two ContentType cache clears per request
+  dgbox   the same tenants and the same request sequence through tenants/middleware.py
+          (--cache-size sets its DGBOX_TENANT_CACHE_SIZE, e.g. below --tenants to measure a
+          process serving more tenants than its caches hold)
+  before  optional: the dgbox side run from another source tree on the same database, e.g.
+          the previous commit (`git archive HEAD~1 | tar -x -C /tmp/before`), for a before
+          and after in the same run
 
-The benchmark first prepares both databases (kept between runs: the first run launches the
-tenants and writes their demo content, which takes a few minutes), starts one long-lived
-process per side, warms each up, then runs --rounds rounds; in each round every side serves
+Requests rotate over every tenant in a shuffled order, so consecutive requests go to
+different hosts and every host comes back only after all the others (the worst case for a
+per-process cache smaller than the fleet). The benchmark first prepares both databases (kept
+between runs: the first run launches the tenants and writes their demo content, which takes
+about 15 s per tenant on a busy 2-core machine), starts one long-lived process per side,
+warms each up (every host twice), then runs --rounds rounds; in each round every side serves
 --requests requests, one side after the other, the order rotating from round to round so
-that machine noise falls on all of them. It reports the median requests per second (and the
-serving process's CPU time per request, which other load on the machine disturbs less), the
-tenant sides as a share of plain, and the queries per request of each side (from
-CaptureQueriesContext over a separate sample) split by kind, which is what explains the gap.
+that machine noise falls on all of them. It reports the median requests per second and wall
+time per request, the serving process's CPU time per request (which other load on the
+machine disturbs less), the tenant sides as a share of plain (median and same round), the
+queries per request of each side (from CaptureQueriesContext over a separate sample) split
+by kind, which is what explains the gap, and the load average before and after each round.
 Figures are printed and written to bench/results/serve.json. It is a measurement, never a
 test.
 """
@@ -47,9 +57,9 @@ from urllib.parse import urlsplit, urlunsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-SIDES = ["plain", "stock", "dgbox"]
-SETTINGS = {"plain": "bench.plain_site.settings", "stock": "dgbox.settings.base",
-            "dgbox": "dgbox.settings.base"}
+SIDES = ["plain", "stock", "dgbox", "before"]
+SETTINGS = {"plain": "bench.plain_site.settings", "stock": "bench.stock_site.settings",
+            "dgbox": "dgbox.settings.base", "before": "dgbox.settings.base"}
 SLUG = "serve-{:03d}"
 PLAIN_HOST = "localhost"
 DEFAULT_PATH = "/ru/services/building-permit/"
@@ -69,16 +79,29 @@ def database_url(name: str) -> str:
     return url
 
 
-def side_env(side: str, urls: dict) -> dict:
+def side_env(side: str, urls: dict, args=None) -> dict:
     env = dict(os.environ)
     env.update({
         "DJANGO_SETTINGS_MODULE": SETTINGS[side],
         "DATABASE_URL": urls["plain" if side == "plain" else "tenant"],
         "DGBOX_DEBUG": "0",
         "DGBOX_LOG_LEVEL": "ERROR",
-        "PYTHONPATH": str(ROOT),
+        "PYTHONPATH": str(side_root(side, args)),
     })
+    if side == "dgbox" and args is not None and args.cache_size:
+        env["DGBOX_TENANT_CACHE_SIZE"] = str(args.cache_size)
     return env
+
+
+def side_root(side: str, args) -> Path:
+    """The source tree a side runs from: this one, or --before-tree for "before"."""
+    if side == "before":
+        return Path(args.before_tree).resolve()
+    return ROOT
+
+
+def load_average() -> str:
+    return " ".join(f"{v:.2f}" for v in os.getloadavg())
 
 
 def prepare(side: str, args, urls: dict, console) -> None:
@@ -94,11 +117,13 @@ class Worker:
 
     def __init__(self, side: str, args, urls: dict):
         self.side = side
+        root = side_root(side, args)
         self.proc = subprocess.Popen(
-            [sys.executable, __file__, "--_worker", side, "--tenants", str(args.tenants),
+            [sys.executable, str(root / "bench" / "serve.py"), "--_worker",
+             "dgbox" if side == "before" else side, "--tenants", str(args.tenants),
              "--path", args.path],
-            env=side_env(side, urls), cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            text=True,
+            env=side_env(side, urls, args), cwd=root, stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, text=True,
         )
         self.ready = self._read()
 
@@ -131,7 +156,10 @@ def main():
     parser.add_argument("--path", default=DEFAULT_PATH)
     parser.add_argument("--query-sample", type=int, default=200,
                         help="requests per side whose queries are counted (not timed)")
-    parser.add_argument("--sides", nargs="+", choices=SIDES, default=SIDES)
+    parser.add_argument("--sides", nargs="+", choices=SIDES, default=SIDES[:3])
+    parser.add_argument("--cache-size", type=int, default=0,
+                        help="DGBOX_TENANT_CACHE_SIZE of the dgbox side (default: its own)")
+    parser.add_argument("--before-tree", help="source tree the 'before' side runs from")
     parser.add_argument("--tenant-database", default="dgbox_bench_serve")
     parser.add_argument("--plain-database", default="dgbox_bench_plain")
     parser.add_argument("--_prepare", choices=SIDES, help=argparse.SUPPRESS)
@@ -145,6 +173,10 @@ def main():
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
     if "plain" not in args.sides:
         parser.error("plain is the baseline: keep it in --sides")
+    if args.before_tree and "before" not in args.sides:
+        args.sides.append("before")
+    if "before" in args.sides and not args.before_tree:
+        parser.error("the 'before' side needs --before-tree")
     urls = {"tenant": database_url(args.tenant_database),
             "plain": database_url(args.plain_database)}
     prepare("plain", args, urls, console)
@@ -157,14 +189,17 @@ def main():
             with console.status(f"Starting and warming up the {side} process..."):
                 workers[side] = Worker(side, args, urls)
         ready = workers["plain"].ready
+        routing = workers.get("dgbox", workers["plain"]).ready["ttl"]
         for side, worker in workers.items():
             if abs(worker.ready["bytes"] - ready["bytes"]) > 0.05 * ready["bytes"]:
                 console.print(f"[yellow]Warning:[/] the {side} page has {worker.ready['bytes']} "
                               f"bytes, plain's {ready['bytes']}: not the same page?")
         console.print(f"Serving {args.path} ({ready['bytes']} bytes) from "
                       f"{args.tenants} tenants; cache: {ready['cache']}; "
-                      f"host cache TTL: {workers.get('dgbox', workers['plain']).ready['ttl']}; "
-                      f"{args.rounds} rounds x {args.requests} requests per side")
+                      f"dgbox routing caches: {routing}; "
+                      f"{args.rounds} rounds x {args.requests} requests per side; "
+                      f"load average {load_average()}")
+        loads = [load_average()]
 
         rounds: dict[str, list[dict]] = {side: [] for side in args.sides}
         for r in range(args.rounds):
@@ -174,7 +209,8 @@ def main():
                 result = workers[side].ask(run=args.requests, seed=r)
                 rounds[side].append(result)
                 line.append(f"{side} {result['rps']:.0f}")
-            console.print(f"  round {r + 1}: " + ", ".join(line) + " req/s")
+            loads.append(load_average())
+            console.print(f"  round {r + 1}: " + ", ".join(line) + f" req/s; load {loads[-1]}")
         queries = {side: workers[side].ask(queries=args.query_sample, seed=999)
                    for side in args.sides}
     finally:
@@ -199,15 +235,16 @@ def main():
     table = Table(title=f"Serving {args.path}: {args.tenants} tenants vs plain Wagtail, "
                         f"median of {args.rounds} rounds x {args.requests} requests",
                   title_justify="left")
-    for column in ("side", "req/s", "of plain", "paired", "CPU ms/req", "CPU of plain",
-                   "queries/req", "of which"):
+    for column in ("side", "req/s", "wall ms/req", "of plain", "paired", "CPU ms/req",
+                   "CPU of plain", "queries/req", "of which"):
         table.add_column(column, justify="left" if column in ("side", "of which") else "right")
     for side, r in results.items():
         r["share_of_plain"] = r["rps_median"] / plain["rps_median"]
         r["cpu_share_of_plain"] = plain["cpu_ms_median"] / r["cpu_ms_median"]
         kinds = ", ".join(f"{k} {v:.2f}" for k, v in r["queries_by_kind"].items()
                           if k != "page" and v)
-        table.add_row(side, f"{r['rps_median']:.0f}", f"{r['share_of_plain']:.0%}",
+        table.add_row(side, f"{r['rps_median']:.0f}", f"{1000 / r['rps_median']:.1f}",
+                      f"{r['share_of_plain']:.0%}",
                       f"{r['paired_share_of_plain']:.0%}", f"{r['cpu_ms_median']:.2f}",
                       f"{r['cpu_share_of_plain']:.0%}",
                       f"{r['queries_per_request']:.2f}", kinds or "-")
@@ -220,8 +257,10 @@ def main():
     out.write_text(json.dumps({
         "path": args.path, "tenants": args.tenants, "requests": args.requests,
         "rounds": args.rounds, "cache": ready["cache"],
-        "host_cache_ttl": workers.get("dgbox", workers["plain"]).ready["ttl"],
+        "dgbox_routing_caches": routing,
         "python": platform.python_version(), "cpus": os.cpu_count(),
+        "cache_size": args.cache_size or "default", "before_tree": args.before_tree,
+        "load_average": loads,
         "results": results,
     }, indent=2, ensure_ascii=False))
     console.print(f"Written to {out.relative_to(ROOT)}")
@@ -292,55 +331,15 @@ def _prepare_tenants(count: int, populate):
                                  total=count)
         for i in range(count):
             slug = SLUG.format(i)
-            if slug not in have:
+            if slug not in have:  # launched and filled once; later runs reuse them
                 launch_tenant(LaunchRequest(name=_tenant_name(i), kind="region", slug=slug,
                                             admin_email=f"admin@{slug}.example"))
-            tenant = Tenant.objects.get(slug=slug)
-            with tenant_context(tenant):
-                populate("ru")
+                with tenant_context(Tenant.objects.get(slug=slug)):
+                    populate("ru")
             progress.advance(task)
 
 
 # --- Serving (in a process of the side's settings) ------------------------------------------
-
-
-def _stock_middleware():
-    """dgbox's routing as it was with stock django-tenants: the domain looked up on every
-    request, the connection switched to public and back every time. (It does not import
-    tenants.middleware, so this process keeps Django's own ContentType cache.)"""
-    from django.core.exceptions import DisallowedHost
-    from django.db import connection
-    from django.shortcuts import render
-    from django_tenants.middleware.main import TenantMainMiddleware
-    from django_tenants.utils import get_public_schema_name
-
-    from tenants.models import Domain
-
-    class StockTenantMiddleware(TenantMainMiddleware):
-        def process_request(self, request):
-            connection.set_schema_to_public()
-            try:
-                hostname = self.hostname_from_request(request)
-            except DisallowedHost:
-                hostname = None
-            try:
-                tenant = self.get_tenant(Domain, hostname)
-            except Domain.DoesNotExist:
-                return render(request, "tenants/unknown_host.html", {"hostname": hostname},
-                              status=404)
-            tenant.domain_url = hostname
-            request.tenant = tenant
-            if tenant.schema_name != get_public_schema_name() and not tenant.is_serving:
-                return render(request, "tenants/maintenance.html", {"tenant": tenant},
-                              status=503)  # (not reached here: every bench tenant is active)
-            connection.set_tenant(tenant)
-            self.setup_url_routing(request)
-            return None
-
-    return StockTenantMiddleware
-
-
-StockTenantMiddleware = None  # set in the stock process, found by Django as __main__.<name>
 
 
 def _get(handler, host: str, path: str) -> tuple[int, bytes]:
@@ -373,8 +372,6 @@ def _kind(sql: str) -> str:
 
 
 def serve_side(side: str, tenants: int, path: str) -> int:
-    global StockTenantMiddleware
-
     import warnings
 
     import django
@@ -387,30 +384,27 @@ def serve_side(side: str, tenants: int, path: str) -> int:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    if side == "stock":
-        StockTenantMiddleware = _stock_middleware()
-        dgbox_routing = "tenants.middleware.TenantMiddleware"
-        settings.MIDDLEWARE = ["__main__.StockTenantMiddleware" if m == dgbox_routing else m
-                               for m in settings.MIDDLEWARE]
     handler = WSGIHandler()
     hosts = ([PLAIN_HOST] if side == "plain" else
              [f"{SLUG.format(i)}.{settings.BASE_DOMAIN}" for i in range(tenants)])
 
     body = b""
-    for host in hosts * 3:  # every host serves the page; warms every cache there is
+    for host in hosts * 2:  # every host serves the page; warms every cache there is
         status, body = _get(handler, host, path)
         if status != 200 or (path == DEFAULT_PATH and PAGE_TITLE.encode() not in body):
             raise SystemExit(f"{side}: http://{host}{path} answered {status}; "
                              "is the database prepared?")
-    ttl = getattr(settings, "DGBOX_TENANT_CACHE_SECONDS", 5) if side == "dgbox" else None
+    if side == "stock" and "tenants.middleware" in sys.modules:
+        raise SystemExit("stock: tenants.middleware was imported (it changes how content "
+                         "types are cached): the stock side would not be stock.")
     _reply(side=side, bytes=len(body), cache=settings.CACHES["default"]["BACKEND"]
-           .rsplit(".", 1)[-1], ttl=f"{ttl} s" if ttl is not None else "-")
+           .rsplit(".", 1)[-1], ttl=_routing_caches(settings) if side == "dgbox" else "-")
 
     for line in sys.stdin:
         command = json.loads(line)
         rng = random.Random(command["seed"])  # noqa: S311 - same host sequence for each side
         if "run" in command:
-            sequence = [rng.choice(hosts) for _ in range(command["run"])]
+            sequence = _rotation(hosts, command["run"], rng)
             statuses: Counter = Counter()
             cpu, wall = time.process_time(), time.perf_counter()
             for host in sequence:
@@ -422,15 +416,33 @@ def serve_side(side: str, tenants: int, path: str) -> int:
             n = command["queries"]
             kinds: Counter = Counter()
             total = 0
-            for _ in range(n):
+            for host in _rotation(hosts, n, rng):
                 with CaptureQueriesContext(connection) as captured:
-                    _get(handler, rng.choice(hosts), path)
+                    _get(handler, host, path)
                 total += len(captured)
                 kinds.update(_kind(q["sql"]) for q in captured.captured_queries)
             _reply(queries_per_request=total / n,
                    queries_by_kind={k: kinds[k] / n for k in
                                     ("domain", "search_path", "content_type", "page")})
     return 0
+
+
+def _rotation(hosts: list[str], n: int, rng: random.Random) -> list[str]:
+    """n hosts: every host in a shuffled order, again and again (no host comes back before
+    all the others have been served: the worst case for a cache smaller than the fleet)."""
+    order = list(hosts)
+    rng.shuffle(order)
+    return [order[i % len(order)] for i in range(n)]
+
+
+def _routing_caches(settings) -> str:
+    """What the dgbox side's routing keeps (the names differ between versions)."""
+    size = getattr(settings, "DGBOX_TENANT_CACHE_SIZE", None)
+    ttl = getattr(settings, "DGBOX_TENANT_CACHE_SECONDS", 5)
+    if size is None:
+        return f"whole host map reloaded every {ttl} s, 256 schemas of content types"
+    backend = settings.CACHES["routing"]["BACKEND"].rsplit(".", 1)[-1]
+    return f"{size} tenants, change notices through {backend}"
 
 
 def _reply(**fields):

@@ -11,7 +11,7 @@ everyone, without a deploy in between:
 
 `is_enabled(name)` reads the current tenant from the connection (set by the routing middleware
 and by Celery tasks). Flag definitions and the tenants' channels and overrides are read in one
-query each and kept for DGBOX_TENANT_CACHE_SECONDS (5 s) per process, like the host map: a
+query each and kept for DGBOX_TENANT_CACHE_SECONDS (5 s) per process: a
 change made in another process shows within that time; one made in this process at once.
 """
 

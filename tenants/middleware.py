@@ -8,16 +8,15 @@ search_path` to public, the domain lookup, and a `SET search_path` to the tenant
 empties Django's ContentType cache twice, so Wagtail's `page.specific` queries content types
 again on every request. Here:
 
-* **Host map.** Each process loads every `host -> tenant` in one query and keeps the map for
-  `DGBOX_TENANT_CACHE_SECONDS` seconds (default 5; 0 turns it off). Saving or deleting a
-  Tenant or Domain through the ORM in *this* process drops it at once (and again when the
-  transaction commits), so a suspension made from a web process, or in a test, takes effect
-  on the next request. **Other processes** (other gunicorn workers, the `dgbox tenant` CLI,
-  a queryset `.update()` or `bulk_create()`, which send no signal) are seen when the map
-  expires: a suspended or archived tenant may keep serving, a deleted domain keep resolving
-  or a new one keep answering 404, for at most that many seconds in each process. A map
-  loaded inside a transaction is only trusted inside that same transaction (its rows might
-  never be committed: every test is rolled back).
+* **Hosts looked up one by one, cached per process** (tenants/host_cache.py): a host's first
+  request costs one indexed query; then the row is kept (up to `DGBOX_TENANT_CACHE_SIZE`
+  hosts per process, random eviction beyond) until a *change notice* says a tenant or domain
+  changed. Every ORM save or delete of a Tenant or Domain, in any process (web, CLI, Celery),
+  replaces the notice in the shared cache, so every process sees a suspension, an archive or
+  a new domain on its next request. What sends no signal (a queryset `.update()`,
+  `bulk_create()`) shows within `DGBOX_TENANT_CACHE_SHARED_SECONDS`; without a shared cache
+  (no REDIS_URL, or Redis down) within `DGBOX_TENANT_CACHE_SECONDS` (0 turns caching off).
+  Nothing grows or reloads with the size of the fleet.
 * **No redundant switch.** When the connection already serves the request's tenant (same
   schema, search path with public) nothing is sent to the database and nothing is cleared.
 * **Content types per schema.** `connection.set_tenant()` still empties the ContentType cache
@@ -25,19 +24,17 @@ again on every request. Here:
   schema and per thread (`SchemaContentTypeCache`): after the switch the connection gets its
   schema's own cache back, filled only while a connection was in that schema, so ids never
   cross schemas. This is the split the comment in django-tenants' `set_tenant()` asks for.
+  Up to `DGBOX_TENANT_CACHE_SIZE` schemas are kept, evicted at random beyond that, so that a
+  process cycling over more tenants still finds most of them (an LRU would find none).
 """
 
 import threading
-import time
-from collections import OrderedDict
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType, ContentTypeManager
 from django.core.exceptions import DisallowedHost
-from django.db import DEFAULT_DB_ALIAS, transaction
-from django.db.models.signals import post_delete, post_save
+from django.db import DEFAULT_DB_ALIAS
 from django.db.transaction import Atomic
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -46,95 +43,12 @@ from django_tenants.middleware.main import TenantMainMiddleware
 from django_tenants.utils import get_public_schema_name
 
 from .db import connection
+from .host_cache import BoundedCache, Row, host_cache, transaction_scope
 from .models import Domain, Tenant
 
 if TYPE_CHECKING:
     from django.core.handlers.asgi import ASGIRequest
     from django.core.handlers.wsgi import WSGIRequest
-
-#: A tenant's row as values_list() reads it (the concrete fields, in order), and the map.
-Row = tuple[Any, ...]
-Rows = dict[str, Row]
-
-
-class HostMap:
-    """Every host name -> its tenant's row, loaded in one query and kept for `ttl` seconds.
-
-    One query per process every `ttl` seconds, however many tenants there are and however
-    rarely each is visited: a cache per host would miss for every tenant visited less than
-    once per `ttl` in a process, which on a platform of many small sites is most of them. A
-    host that is not in the map is unknown (404, no query) until the next load, so unknown
-    hosts are remembered for `ttl` at most, and a flood of made-up names costs nothing and
-    stores nothing. Rows are kept as tuples (a few hundred bytes per domain) and each request
-    gets a Tenant instance of its own, so a view that changes `request.tenant` cannot change
-    what the next request gets.
-
-    Thread-safe: the map is replaced whole, never changed in place; one thread loads while
-    the others wait for it, and a load that started before a `clear()` is not kept. `ttl <= 0`
-    turns the map off (one lookup per request, as stock django-tenants).
-    """
-
-    def __init__(self, ttl: float, clock: Callable[[], float] = time.monotonic):
-        self.ttl = ttl
-        self.clock = clock
-        self.loads = 0
-        self._state: tuple[Rows, float, Atomic | None] | None = None  # rows, expiry, transaction
-        self._generation = 0
-        self._lock = threading.Lock()
-
-    def get(self, hostname: str, load: Callable[[str | None], Rows]) -> Row | None:
-        """The row of the tenant serving `hostname`, or None. `load(hostname)` returns
-        {host: row} for every host (hostname=None) or for that one host."""
-        if self.ttl <= 0:
-            return load(hostname).get(hostname)
-        rows = self._fresh()
-        if rows is None:
-            with self._lock:
-                rows = self._fresh()
-                if rows is None:
-                    generation = self._generation
-                    rows = load(None)
-                    self.loads += 1
-                    if generation == self._generation:
-                        self._state = (rows, self.clock() + self.ttl, _transaction_scope())
-        return rows.get(hostname)
-
-    def _fresh(self) -> Rows | None:
-        state = self._state
-        if state is None:
-            return None
-        rows, expires, scope = state
-        if expires <= self.clock() or scope is not _transaction_scope():
-            return None
-        return rows
-
-    def clear(self) -> None:
-        self._generation += 1
-        self._state = None
-
-
-def _transaction_scope() -> Atomic | None:
-    """The outermost open transaction on the default connection, or None (autocommit)."""
-    blocks = connection.atomic_blocks
-    return blocks[0] if blocks else None
-
-
-host_map = HostMap(ttl=float(getattr(settings, "DGBOX_TENANT_CACHE_SECONDS", 5)))
-
-
-def forget_tenants(**_kwargs: Any) -> None:
-    """Forget this process's host map now, and again when the current transaction commits
-    (until then another thread could load the rows as they were before it)."""
-    host_map.clear()
-    if connection.in_atomic_block:
-        transaction.on_commit(host_map.clear)
-
-
-for _model in (Tenant, Domain):
-    post_save.connect(forget_tenants, sender=_model, dispatch_uid=f"forget-tenants-save-{_model}")
-    post_delete.connect(forget_tenants, sender=_model,
-                        dispatch_uid=f"forget-tenants-delete-{_model}")
-
 
 class SchemaContentTypeCache:
     """Stands in for `ContentTypeManager._cache` ({db alias: {key: ContentType}}) so that each
@@ -161,11 +75,9 @@ class SchemaContentTypeCache:
     schema_context) uses a dict of its own that every switch empties: stock behaviour.
     """
 
-    def __init__(self, max_schemas: int = 256):
-        self.max_schemas = max_schemas
-        self._by_schema: OrderedDict[tuple[str, Any, Atomic | None], dict[Any, Any]] = (
-            OrderedDict())
-        self._lock = threading.Lock()
+    def __init__(self, max_schemas: int):
+        self._by_schema: BoundedCache[tuple[str, Any, Atomic | None], dict[Any, Any]] = (
+            BoundedCache(max_schemas))
         self._local = threading.local()
 
     def _mine(self) -> dict[str, Any]:
@@ -190,25 +102,21 @@ class SchemaContentTypeCache:
     def attach(self, tenant: Tenant, alias: str = DEFAULT_DB_ALIAS) -> None:
         """Make `tenant`'s schema's dict this thread's cache for `alias`; call only while that
         connection is in the tenant's schema."""
-        key = (tenant.schema_name, getattr(tenant, "pk", None), _transaction_scope())
-        with self._lock:
-            cache = self._by_schema.get(key)
-            if cache is None:
-                cache = self._by_schema[key] = {}
-                while len(self._by_schema) > self.max_schemas:
-                    self._by_schema.popitem(last=False)
-            else:
-                self._by_schema.move_to_end(key)
+        key = (tenant.schema_name, getattr(tenant, "pk", None), transaction_scope())
+        cache = self._by_schema.get(key)
+        if cache is None:
+            cache = {}
+            self._by_schema.put(key, cache)
         self._mine()[alias] = cache
 
     def forget(self) -> None:
         """Drop every schema's content types (e.g. after content types were deleted)."""
-        with self._lock:
-            self._by_schema.clear()
+        self._by_schema.clear()
         self.clear()
 
 
-content_types = SchemaContentTypeCache()
+content_types = SchemaContentTypeCache(
+    max_schemas=int(getattr(settings, "DGBOX_TENANT_CACHE_SIZE", 5000)))
 
 
 def _manager_cache(manager: ContentTypeManager) -> Any:
@@ -245,14 +153,12 @@ def use_tenant(tenant: Tenant) -> None:
 _TENANT_FIELDS = [f.attname for f in Tenant._meta.concrete_fields]
 
 
-def _load_hosts(hostname: str | None = None) -> Rows:
-    """{host: tenant row} for every domain, or for `hostname` only."""
+def _look_up_host(hostname: str) -> Row | None:
+    """The row of the tenant serving `hostname` (one indexed query), or None."""
     connection.set_schema_to_public()  # the tenant list lives in the public schema
-    domains = Domain.objects.all() if hostname is None else Domain.objects.filter(
-        domain=hostname)
-    rows = domains.values_list("domain", *(f"tenant__{name}" for name in _TENANT_FIELDS))
-    hosts: Rows = {row[0]: row[1:] for row in rows}
-    return hosts
+    rows = list(Domain.objects.filter(domain=hostname).values_list(
+        *(f"tenant__{name}" for name in _TENANT_FIELDS))[:1])  # unique: no ORDER BY needed
+    return rows[0] if rows else None
 
 
 class TenantMiddleware(TenantMainMiddleware):
@@ -261,7 +167,7 @@ class TenantMiddleware(TenantMainMiddleware):
             hostname = self.hostname_from_request(request)
         except DisallowedHost:
             return self._not_found(request, request.META.get("HTTP_HOST", ""))
-        row = host_map.get(hostname, _load_hosts)
+        row = host_cache.get(hostname, _look_up_host)
         if row is None:
             return self._not_found(request, hostname)
 

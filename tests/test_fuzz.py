@@ -158,7 +158,7 @@ TARGETS = [
     Target("api/v2/^pages/<int:pk>/", "/api/v2/pages/{}/", names=["fields", "type"]),
     Target("api/v2/^pages/find/", "/api/v2/pages/find/", names=["html_path", "id", "type"]),
     # The national portal and the operator console on the base domain.
-    Target("", "/", names=["region", "page"], host=PORTAL),
+    Target("", "/", names=["region", "page", "q"], host=PORTAL),
     Target("", "/{}", host=PORTAL),
     Target("operator/login/", "/operator/login/", "POST", names=["username", "password", "next"],
            host=PORTAL),

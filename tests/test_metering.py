@@ -13,6 +13,8 @@ from django.core.cache import cache, caches
 from django.core.files.base import ContentFile
 from django.core.files.storage import storages
 from django.core.management import CommandError, call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
@@ -261,6 +263,22 @@ def test_fleet_usage_sums_counters_and_keeps_latest_gauges(tenant_a, tenant_b, p
     assert len(series) == 30 and series[-1]["day"] == today
     assert [p["api_calls"] for p in series[-2:]] == [7, 5]
     assert sum(p["api_calls"] for p in series) == 12
+
+
+def test_fleet_usage_reads_only_the_period(tenant_a, tenant_b, public_schema):
+    """Gauges older than the period are not read: the query is bounded by date, not by the
+    whole history (a tenant measured only long ago shows no usage)."""
+    today = metering.platform_today()
+    UsageRecord.objects.create(tenant=tenant_b, schema_name=tenant_b.schema_name,
+                               day=today - datetime.timedelta(days=40), api_calls=3,
+                               cases_new=0, notifications_sent=0, sms_sent=0, cases_total=7,
+                               cases_open=1, collected_at=timezone.now())
+    with CaptureQueriesContext(connection) as captured:
+        rows = {r["schema_name"]: r for r in metering.fleet_usage(30)}
+    assert tenant_b.schema_name not in rows
+    assert len(captured) == 2
+    assert all('"day" >=' in q["sql"] for q in captured.captured_queries)
+    assert metering.fleet_usage(60, schema_name=tenant_b.schema_name)[0]["cases_total"] == 7
 
 
 def test_usage_cli_collects_with_progress_and_shows_a_table(tenant_a, tenant_b, s3_bucket):

@@ -1,6 +1,8 @@
 """Host routing: tenant sites, the national portal, unknown hosts, maintenance, probes."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from tenants import lifecycle
 from tenants.models import Tenant
@@ -73,3 +75,55 @@ def test_health_probes_answer_on_any_host(client, host):
     assert client.get("/healthz", HTTP_HOST=host).json() == {"status": "ok"}
     ready = client.get("/readyz", HTTP_HOST=host)
     assert ready.status_code == 200 and ready.json()["status"] == "ok"
+
+
+def _add_regions(count: int, start: int = 0) -> None:
+    """Region rows without schemas (bulk_create skips the schema): what the portal reads."""
+    Tenant.objects.bulk_create([
+        Tenant(name=f"Область {i:04d}", slug=f"oblast-{i:04d}", schema_name=f"oblast_{i:04d}",
+               kind=Tenant.Kind.REGION, status=Tenant.Status.ACTIVE)
+        for i in range(start, start + count)])
+
+
+def _portal_queries(client, page: int) -> tuple[int, str]:
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get("/", {"page": page}, HTTP_HOST="localhost")
+    assert response.status_code == 200
+    return len(captured), response.content.decode()
+
+
+def test_portal_costs_the_same_queries_whatever_the_number_of_tenants(client, session_tenants):
+    client.get("/", HTTP_HOST="localhost")  # the host's lookup, the site's own caches
+    _add_regions(30)  # 32 regions: two pages
+    first_few, _ = _portal_queries(client, 1)
+    last_few, _ = _portal_queries(client, 2)
+    _add_regions(120, start=30)  # 152 regions: seven pages
+    first_many, body = _portal_queries(client, 1)
+    last_many, last = _portal_queries(client, 7)
+    assert (first_many, last_many) == (first_few, last_few)
+    assert body.count('<h2 class="govuk-heading-m">') == 25  # one page of regions
+    assert "Page 1 of 7" in body or "Страница 1 из 7" in body
+    # Sorted by name: "Северная область" (and its municipality under it) comes after
+    # "Область 0000".."Область 0149", on the last page.
+    assert "Северная область" not in body
+    assert "Северная область" in last and "Рябиновка" in last
+
+
+def test_portal_search_finds_tenants_by_name(client, session_tenants):
+    _add_regions(30)
+    body = client.get("/", {"q": "рябин"}, HTTP_HOST="localhost").content.decode()
+    assert 'href="http://ryabinovka.localhost/"' in body
+    assert "Северная область" not in body
+    nothing = client.get("/", {"q": "Атлантида"}, HTTP_HOST="localhost")
+    assert nothing.status_code == 200 and "Атлантида" in nothing.content.decode()
+
+
+@pytest.mark.parametrize(("params", "status"), [
+    ({"page": "x"}, 200), ({"page": "99999"}, 200), ({"page": "-1"}, 200),
+    ({"q": "<script>" * 50}, 200),
+    ({"q": "a\x00b"}, 400),  # refused before the view by dgbox.middleware
+])
+def test_portal_bad_input_is_never_an_error(client, session_tenants, params, status):
+    response = client.get("/", params, HTTP_HOST="localhost")
+    assert response.status_code == status
+    assert "<script><script>" not in response.content.decode()

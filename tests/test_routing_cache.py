@@ -1,6 +1,11 @@
-"""The routing fast path (tenants/middleware.py): host cache, no redundant schema switch,
-content types kept per schema. Correctness and query counts only; never speed."""
+"""The routing fast path (tenants/middleware.py, tenants/host_cache.py): hosts looked up one
+by one and cached per process until a change notice, no redundant schema switch, content
+types kept per schema, every cache bounded. Correctness and query counts only; never speed."""
 
+import os
+import random
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -9,8 +14,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django_tenants.utils import schema_context
 
+from dgbox.settings.base import cache_settings
 from tenants import lifecycle
-from tenants.middleware import content_types, host_map
+from tenants.host_cache import NOTICE_CACHE, NOTICE_KEY, BoundedCache, host_cache
+from tenants.middleware import content_types
 from tenants.models import Domain, Tenant
 
 pytestmark = pytest.mark.django_db
@@ -27,11 +34,13 @@ class Clock:
 @pytest.fixture(autouse=True)
 def fresh_cache(monkeypatch):
     clock = Clock()
-    monkeypatch.setattr(host_map, "ttl", 5.0)
-    monkeypatch.setattr(host_map, "clock", clock)
-    host_map.clear()
+    monkeypatch.setattr(host_cache, "local_ttl", 5.0)
+    monkeypatch.setattr(host_cache, "shared_ttl", 300.0)
+    monkeypatch.setattr(host_cache, "clock", clock)
+    monkeypatch.setattr(host_cache, "shared", None)
+    host_cache.clear()
     yield clock
-    host_map.clear()
+    host_cache.clear()
 
 
 def kinds(captured) -> dict[str, int]:
@@ -54,7 +63,7 @@ def get(client, host, path="/ru/"):
 
 
 def test_each_host_is_served_by_its_own_tenant(client, session_tenants):
-    loads = host_map.loads
+    lookups = host_cache.lookups
     expected = {"north.localhost": "north", "south.localhost": "south",
                 "ryabinovka.localhost": "ryabinovka"}
     for host in ["north.localhost", "south.localhost", "north.localhost",
@@ -68,13 +77,13 @@ def test_each_host_is_served_by_its_own_tenant(client, session_tenants):
         # Each request gets its own copy: changing it cannot leak into the next request.
         tenant.name = "changed by a view"
     assert get(client, "north.localhost").wsgi_request.tenant.name == "Северная область"
-    assert host_map.loads == loads + 1  # one query loaded every host
+    assert host_cache.lookups == lookups + 3  # one indexed query per host, then none
 
 
 def test_warm_requests_skip_the_lookup_the_switch_and_content_type_queries(client,
                                                                            session_tenants):
     get(client, "north.localhost")  # fills the page's own caches (Wagtail's site root paths)
-    host_map.clear()
+    host_cache.clear()
     content_types.forget()
     connection.set_schema_to_public()
     with CaptureQueriesContext(connection) as cold:
@@ -82,7 +91,7 @@ def test_warm_requests_skip_the_lookup_the_switch_and_content_type_queries(clien
     with CaptureQueriesContext(connection) as warm:
         assert get(client, "north.localhost").status_code == 200
     cold_kinds, warm_kinds = kinds(cold), kinds(warm)
-    # Cold: loading the host map, SET search_path to public and to the tenant, content types.
+    # Cold: the host's lookup, SET search_path to public and to the tenant, content types.
     assert cold_kinds["domain"] == 1 and cold_kinds["search_path"] == 2
     assert cold_kinds["content_type"] >= 1
     # Warm, same tenant on the same connection: none of them, the page's own queries only.
@@ -94,6 +103,29 @@ def test_warm_requests_skip_the_lookup_the_switch_and_content_type_queries(clien
     with CaptureQueriesContext(connection) as switch:
         assert get(client, "north.localhost").status_code == 200
     assert kinds(switch) == {**warm_kinds, "search_path": 1}
+
+
+def test_the_300th_distinct_host_costs_the_queries_of_the_first(client, session_tenants):
+    """Nothing is loaded or kept per fleet: 300 hosts (aliases of the three tenants), each
+    visited once to warm up, then once more: the 300th costs the queries of the first."""
+    tenants = list(Tenant.objects.filter(slug__in=["north", "south", "ryabinovka"]))
+    Domain.objects.bulk_create([
+        Domain(domain=f"alias-{i:03d}.{tenants[i % 3].slug}.localhost", tenant=tenants[i % 3],
+               is_primary=False) for i in range(300)])
+    hosts = [f"alias-{i:03d}.{tenants[i % 3].slug}.localhost" for i in range(300)]
+    for host in hosts:
+        assert get(client, host).status_code == 200
+    counts = []
+    for host in hosts:
+        with CaptureQueriesContext(connection) as captured:
+            assert get(client, host).status_code == 200
+        counts.append(kinds(captured))
+    # Host i is an alias of tenant i % 3, whose pages differ a little from the others'.
+    assert counts[299] == counts[2] and counts[150] == counts[0]
+    assert all(c == counts[i % 3] for i, c in enumerate(counts))
+    for c in counts[:3]:
+        assert c["domain"] == c["content_type"] == 0
+        assert c["search_path"] == 1  # consecutive requests go to different schemas
 
 
 def test_suspend_in_this_process_takes_effect_on_the_next_request(client, session_tenants):
@@ -136,8 +168,7 @@ def test_unknown_hosts_are_cached_for_the_ttl_only(client, session_tenants, fres
         assert get(client, "newtown.localhost", "/").status_code == 404
     assert kinds(again)["domain"] == 0  # negatively cached
 
-    # A change no signal reports here (another process, a bulk insert) is seen once the entry
-    # expires, not later.
+    # A change no signal reports (a bulk insert) is seen once the entry expires, not later.
     Domain.objects.bulk_create([Domain(domain="newtown.localhost",
                                        tenant=Tenant.objects.get(slug="north"))])
     assert get(client, "newtown.localhost", "/").status_code == 404
@@ -145,8 +176,20 @@ def test_unknown_hosts_are_cached_for_the_ttl_only(client, session_tenants, fres
     assert get(client, "newtown.localhost", "/ru/").status_code == 200
 
 
-def test_changes_from_other_processes_are_seen_within_the_ttl(client, session_tenants,
-                                                              fresh_cache):
+def test_a_flood_of_unknown_hosts_cannot_push_tenants_out(client, session_tenants,
+                                                         monkeypatch):
+    monkeypatch.setattr(host_cache.unknown, "size", 5)
+    get(client, "north.localhost")
+    for i in range(20):
+        assert get(client, f"made-up-{i}.localhost", "/").status_code == 404
+    assert len(host_cache.unknown) == 5
+    with CaptureQueriesContext(connection) as captured:
+        assert get(client, "north.localhost").status_code == 200
+    assert kinds(captured)["domain"] == 0
+
+
+def test_without_shared_notices_other_processes_changes_show_within_the_short_ttl(
+        client, session_tenants, fresh_cache):
     assert get(client, "south.localhost").status_code == 200
     # .update() sends no signal: this process learns it like any other process would.
     Tenant.objects.filter(slug="south").update(status=Tenant.Status.SUSPENDED)
@@ -156,13 +199,66 @@ def test_changes_from_other_processes_are_seen_within_the_ttl(client, session_te
     assert get(client, "south.localhost").status_code == 503
 
 
+@pytest.fixture
+def shared_notices(settings):
+    """The "routing" cache on a real Redis (a database of the test run's own), as in
+    production: notices given by any process reach this one."""
+    base = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+    url = base.rsplit("/", 1)[0] + "/15"
+    settings.CACHES = {**settings.CACHES, NOTICE_CACHE: cache_settings(url, 0.5)[NOTICE_CACHE]}
+    host_cache.shared = None
+    yield url
+    host_cache.shared = None
+
+
+def _notice_from_another_process(url: str) -> None:
+    """What every save of a Tenant or Domain does in any process: a new token in Redis."""
+    script = (
+        "import uuid, django; from django.conf import settings; "
+        "from dgbox.settings.base import cache_settings; "
+        f"settings.configure(CACHES=cache_settings({url!r}, 0.5)); django.setup(); "
+        "from django.core.cache import caches; "
+        f"caches[{NOTICE_CACHE!r}].set({NOTICE_KEY!r}, uuid.uuid4().hex, timeout=None)")
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": ""}
+    subprocess.run([sys.executable, "-c", script], check=True, env=env, timeout=60)
+
+
+def test_a_notice_from_another_process_is_seen_on_the_next_request(
+        client, session_tenants, shared_notices, fresh_cache):
+    assert get(client, "south.localhost").status_code == 200
+    assert host_cache.shared
+    Tenant.objects.filter(slug="south").update(status=Tenant.Status.SUSPENDED)
+    fresh_cache.now += 60  # past the short TTL: with notices, the cache trusts its rows
+    assert get(client, "south.localhost").status_code == 200
+    _notice_from_another_process(shared_notices)
+    assert get(client, "south.localhost").status_code == 503
+    fresh_cache.now += 301  # what sends no notice still shows within the long TTL
+    Tenant.objects.filter(slug="south").update(status=Tenant.Status.ACTIVE)
+    assert get(client, "south.localhost").status_code == 200
+
+
 def test_cache_can_be_turned_off(client, session_tenants, monkeypatch):
-    monkeypatch.setattr(host_map, "ttl", 0)
+    monkeypatch.setattr(host_cache, "local_ttl", 0)
     get(client, "north.localhost")
     with CaptureQueriesContext(connection) as captured:
         assert get(client, "north.localhost").status_code == 200
         assert get(client, "atlantis.localhost").status_code == 404
     assert kinds(captured)["domain"] == 2  # one lookup per request, as stock django-tenants
+
+
+def test_a_bounded_cache_degrades_gently_past_its_size():
+    """Cycling over more keys than it holds: an LRU would miss every time; random eviction
+    keeps most hits."""
+    cache: BoundedCache[int, int] = BoundedCache(256, rng=random.Random(7))  # noqa: S311
+    hits = 0
+    for round_ in range(10):
+        for key in range(300):
+            if cache.get(key) is not None:
+                hits += round_ > 0
+            else:
+                cache.put(key, key)
+    assert len(cache) == 256
+    assert hits > 0.6 * 9 * 300
 
 
 # --- Content types: kept per schema, never served across schemas ----------------------------

@@ -346,7 +346,7 @@ REDIS_TIMEOUT = env.float("DGBOX_REDIS_TIMEOUT", default=0.5)
 
 
 def cache_settings(redis_url: str, timeout: float) -> dict:
-    """CACHES: two caches on the same Redis (docs/operations.md, "When a dependency fails").
+    """CACHES: three caches on the same Redis (docs/operations.md, "When a dependency fails").
 
     - "default" (pages, Wagtail): a Redis error is logged (logger dgbox.cache) and the call
       acts as a miss, so pages render and the API answers without Redis.
@@ -354,7 +354,10 @@ def cache_settings(redis_url: str, timeout: float) -> dict:
       decides: tracking codes and password resets are refused with "try again later" (fails
       closed), the API and apply-form limits let requests through (fail open, logged),
       metering loses the count but never the request (tenants/limits.py).
-    Without Redis both are per-process caches (one store: LocMemCache keys it by LOCATION).
+    - "routing": the change notice of tenants/host_cache.py, which every process reads on
+      every request; keys without a schema prefix (the notice is the platform's, read before
+      the request's schema is known); errors act as a miss (hosts then expire on time).
+    Without Redis they are per-process caches (one store: LocMemCache keys it by LOCATION).
     """
     keys = {
         # Tenant-aware keys: without them Wagtail's cached site root paths of one tenant
@@ -362,13 +365,17 @@ def cache_settings(redis_url: str, timeout: float) -> dict:
         "KEY_FUNCTION": "django_tenants.cache.make_key",
         "REVERSE_KEY_FUNCTION": "django_tenants.cache.reverse_key",
     }
+    routing = {"KEY_PREFIX": "dgbox-routing"}
     if not redis_url:
-        return {alias: {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", **keys}
-                for alias in ("default", "counters")}
+        return {**{alias: {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", **keys}
+                   for alias in ("default", "counters")},
+                "routing": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                            **routing}}
     options = {"SOCKET_CONNECT_TIMEOUT": timeout, "SOCKET_TIMEOUT": timeout}
-    return {alias: {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": redis_url,
-                    "OPTIONS": {**options, "IGNORE_EXCEPTIONS": alias == "default"}, **keys}
-            for alias in ("default", "counters")}
+    redis = {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": redis_url}
+    return {**{alias: {**redis, "OPTIONS": {**options, "IGNORE_EXCEPTIONS": alias == "default"},
+                       **keys} for alias in ("default", "counters")},
+            "routing": {**redis, "OPTIONS": {**options, "IGNORE_EXCEPTIONS": True}, **routing}}
 
 
 CACHES = cache_settings(REDIS_URL, REDIS_TIMEOUT)
@@ -719,10 +726,19 @@ for _network in DGBOX_METRICS_ALLOWED_NETWORKS:
 # database (tenants, outbox backlog, rollout) before reading them again for the next scrape.
 DGBOX_METRICS_FLEET_SECONDS = env.float("DGBOX_METRICS_FLEET_SECONDS", default=15)
 
-# DGBOX_TENANT_CACHE_SECONDS: how long each process keeps its host -> tenant map
-# (tenants/middleware.py). Changes made in another process show within this many seconds;
-# 0 looks the host up on every request.
+# DGBOX_TENANT_CACHE_SECONDS: how long each process trusts a cached host -> tenant row
+# (tenants/host_cache.py) when no change notice can reach it (no REDIS_URL, Redis down):
+# changes made in another process show within this many seconds; 0 looks the host up on every
+# request. Also how long flags and channels are kept (tenants/flags.py).
 DGBOX_TENANT_CACHE_SECONDS = env.float("DGBOX_TENANT_CACHE_SECONDS", default=5)
+# DGBOX_TENANT_CACHE_SHARED_SECONDS: the same with change notices through Redis, which make
+# every ORM save of a tenant or domain show at once; this bounds only what sends no notice
+# (a queryset .update(), raw SQL).
+DGBOX_TENANT_CACHE_SHARED_SECONDS = env.float("DGBOX_TENANT_CACHE_SHARED_SECONDS", default=300)
+# DGBOX_TENANT_CACHE_SIZE: tenants per process whose host row and content types are kept
+# (a few KB each); past it, entries are evicted at random and a request to an evicted tenant
+# costs a query or two more.
+DGBOX_TENANT_CACHE_SIZE = env.int("DGBOX_TENANT_CACHE_SIZE", default=5000)
 
 # DGBOX_SITE_SCHEME / DGBOX_SITE_PORT: how links to tenant sites are written in CLI output,
 # e-mails and one-time links (e.g. https and no port behind a TLS ingress). DGBOX_SITE_PORT is

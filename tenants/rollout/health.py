@@ -27,7 +27,7 @@ from django_tenants.utils import tenant_context
 from wagtail.models import Page
 
 from tenants.db import connection
-from tenants.middleware import host_map
+from tenants.host_cache import host_cache
 from tenants.models import Tenant
 
 from .plan import Graph, Key, migration_graph
@@ -130,9 +130,9 @@ def _expected_columns(schema_name: str) -> tuple[tuple[str, str], ...]:
 
 def check_pages(tenant: Tenant) -> dict[str, str]:
     """Render the tenant's home page and a service page through the whole request stack."""
-    # Another worker may have loaded this process's host map while the tenant was in
-    # maintenance: read the tenant list again.
-    host_map.clear()
+    # Another worker may have cached this host in this process while the tenant was in
+    # maintenance: read the tenant's row again.
+    host_cache.clear()
     domain = tenant.primary_domain
     if not domain:
         return {"home page": "the tenant has no domain"}

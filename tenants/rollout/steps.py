@@ -14,8 +14,8 @@ from django.db.models import F
 from django.utils import timezone
 
 from tenants.db import connection
+from tenants.host_cache import host_cache
 from tenants.launch import template
-from tenants.middleware import host_map
 from tenants.models import RolloutStep, Tenant
 
 from . import health
@@ -139,4 +139,4 @@ def child_init() -> None:
     # Connections were closed before the fork; make sure no state of the parent's is reused.
     for conn in connections.all(initialized_only=True):
         conn.connection = None
-    host_map.clear()
+    host_cache.clear()

@@ -21,7 +21,7 @@ def closed_sites(browser_tenant, django_db_blocker):
                                    ("arkhiv", "Архивное", Tenant.Status.ARCHIVED)]:
             tenant = launch(name, slug=slug).tenant
             tenant.status = status
-            tenant.save(update_fields=["status", "updated_at"])  # forgets the host map
+            tenant.save(update_fields=["status", "updated_at"])  # gives a change notice
             hosts[status] = tenant.primary_domain
         connection.set_schema_to_public()
     return hosts

@@ -24,7 +24,7 @@ from django_tenants.utils import tenant_context
 
 from services.models import ApplicationDraft, Case
 from services.notifications.models import Message
-from tenants.middleware import host_map
+from tenants.host_cache import host_cache
 
 from ..factories import NORTH
 from .servers import ANSWERS, free_port
@@ -199,10 +199,10 @@ def test_a_connection_terminated_between_requests_is_replaced_unnoticed(live_db,
 def test_a_server_that_refuses_connections_gets_the_page_then_is_reconnected(
         live_db, client, caplog):
     """A restarting server refuses connections; here a closed port stands in for it. The
-    host map is emptied, so tenant routing itself needs the database and fails first."""
+    host cache is emptied, so tenant routing itself needs the database and fails first."""
     port = connection.settings_dict["PORT"]
     connection.close()
-    host_map.clear()
+    host_cache.clear()
     connection.settings_dict["PORT"] = str(free_port())
     try:
         with caplog.at_level(logging.WARNING):
