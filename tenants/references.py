@@ -9,6 +9,7 @@ by services with that check), read under a lock by whoever gives a reference out
 (`prefix_for_reference`).
 """
 
+import itertools
 import re
 import string
 from collections.abc import Callable, Iterator
@@ -46,6 +47,15 @@ def candidates(slug: str) -> Iterator[str]:
     for first in letters:
         for second in string.ascii_uppercase:
             yield base + first + second
+    # Hundreds of municipalities can share a slug's first letters ("novo..."): once every
+    # extension above is taken (703 for a three-letter base), any free prefix that starts
+    # with the slug's first letter, shortest first, then any free prefix at all.
+    for length in range(2, 6):
+        for tail in itertools.product(string.ascii_uppercase, repeat=length - 1):
+            yield base[0] + "".join(tail)
+    for length in range(2, 6):
+        for letters_ in itertools.product(string.ascii_uppercase, repeat=length):
+            yield "".join(letters_)
 
 
 def taken_prefixes(exclude_pk: int | None = None) -> set[str]:
@@ -59,7 +69,12 @@ def choose_prefix(slug: str, taken: set[str] | None = None) -> str:
     """The first free candidate for `slug` (at launch and in the migration of existing
     tenants)."""
     taken = taken_prefixes() if taken is None else taken
-    return next(prefix for prefix in candidates(slug) if prefix not in taken)
+    free = next((prefix for prefix in candidates(slug) if prefix not in taken), None)
+    if free is None:  # all 12 million 2-5 letter prefixes taken
+        raise PrefixError(_("No reference prefix is free: every prefix of 2 to 5 capital "
+                            "latin letters is used by another region or municipality."),
+                          code="exhausted")
+    return free
 
 
 def normalise(prefix: str) -> str:

@@ -544,3 +544,33 @@ def test_rich_text_boxes_are_named_by_their_field_labels(editor):
     for field in ("who_can_apply", "legal_basis"):
         assert f'id="id_{field}-label"' in html, field
         assert f"&quot;ariaLabelledBy&quot;: &quot;id_{field}-label&quot;" in html, field
+
+
+def test_a_page_saved_with_an_address_taken_a_moment_earlier_is_a_conflict_not_a_500(editor):
+    """Another editor saves a sibling with the same slug after this editor's form was checked
+    and before the page is saved (what a double POST did in the browser test under load):
+    Wagtail's second check refuses it; the editor gets a 409 saying what to do."""
+    def pages_with_the_address():
+        with tenant_context(editor["tenant"]):
+            return list(Page.objects.filter(slug=SLUG).values_list("title", flat=True))
+
+    taken = []
+
+    def another_editor_saves_first(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        if not taken and '"wagtailcore_page"."slug" =' in sql and '"id" IS NULL' in sql:
+            taken.append(True)  # the form's check has just passed: now the other editor saves
+            index = Page.objects.get(pk=editor["index"].pk)
+            index.add_child(instance=Page(title="Другая страница", slug=SLUG))
+        return result
+
+    with connection.execute_wrapper(another_editor_saves_first):
+        response = editor["client"].post(
+            f"/admin/pages/add/cms/servicepage/{editor['index'].pk}/",
+            {**page_data(), "action-publish": "1"}, **NORTH)
+    connection.set_schema_to_public()
+    assert taken, "the race was not staged: Wagtail's slug check changed"
+    assert response.status_code == 409
+    assert "another page with the same address was saved" in body(response)
+    assert pages_with_the_address() == ["Другая страница"]  # the first save, and only it
+    connection.set_schema_to_public()

@@ -194,6 +194,8 @@ MIDDLEWARE = [
     "tenants.audit.context.AuditContextMiddleware",
     "tenants.metering.ApiCallMeterMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # a page saved with an address another editor took a moment earlier: 409, not 500
+    "cms.conflicts.PageSaveConflictMiddleware",
     # After authentication and messages: request.user.is_verified() (django-otp), the staff
     # session's idle and absolute limits, then the second factor before any other page
     # (tenants/staffauth/middleware.py).

@@ -83,3 +83,26 @@ def test_operator_reads_the_fleet_on_a_phone(server, phone, console_data, browse
     expect(phone).to_have_url(re.compile(r"/operator/login/"))
     phone.goto(f"{portal}/operator/")
     expect(phone).to_have_url(re.compile(r"/operator/login/"))
+
+
+def test_citizen_finds_their_municipality_on_the_national_portal(server, phone, browser_tenant,
+                                                                 assert_accessible,
+                                                                 assert_fits_the_phone):
+    """The national portal on a phone: the list, a search typed in lower case Cyrillic that
+    finds the municipality, and a search that finds nothing, each accessible and fitting."""
+    portal = f"http://localhost:{server}"
+    phone.goto(f"{portal}/")
+    expect(phone.get_by_role("link", name=browser_tenant.name).first).to_be_visible()
+    assert_accessible(phone)
+    assert_fits_the_phone(phone)
+    phone.locator("#portal-search").fill("лесн")
+    phone.locator("form[role=search] button[type=submit]").click()
+    expect(phone).to_have_url(re.compile(r"\?q="))
+    expect(phone.get_by_role("link", name=browser_tenant.name)).to_be_visible()
+    assert_accessible(phone)
+    phone.locator("#portal-search").fill("Нет такого места")
+    phone.locator("form[role=search] button[type=submit]").click()
+    expect(phone.locator("main")).to_contain_text("Нет такого места")
+    expect(phone.get_by_role("link", name=browser_tenant.name)).to_have_count(0)
+    assert_accessible(phone)
+    assert_fits_the_phone(phone)
