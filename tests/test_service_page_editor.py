@@ -571,6 +571,34 @@ def test_a_page_saved_with_an_address_taken_a_moment_earlier_is_a_conflict_not_a
     connection.set_schema_to_public()
     assert taken, "the race was not staged: Wagtail's slug check changed"
     assert response.status_code == 409
-    assert "another page with the same address was saved" in body(response)
+    assert "another page with the same address was saved" in body(response)  # in English,
+    # the editor's admin language, though the site's is Russian
     assert pages_with_the_address() == ["Другая страница"]  # the first save, and only it
+    connection.set_schema_to_public()
+
+
+def test_the_same_form_posted_twice_takes_the_editor_to_the_page_it_saved(editor):
+    """A browser posting the service form twice (the second post arriving while the first
+    saves, as in the builders' browser test under load): one page, and the second post lands
+    on its editor as the first did."""
+    first = []
+
+    def the_first_post_saves_meanwhile(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        if not first and '"wagtailcore_page"."slug" =' in sql and '"id" IS NULL' in sql:
+            first.append(Page(title=TITLE, slug=SLUG, owner=editor["user"],
+                              latest_revision_created_at=timezone.now()))
+            Page.objects.get(pk=editor["index"].pk).add_child(instance=first[0])
+        return result
+
+    with connection.execute_wrapper(the_first_post_saves_meanwhile):
+        response = editor["client"].post(
+            f"/admin/pages/add/cms/servicepage/{editor['index'].pk}/",
+            {**page_data(), "action-publish": "1"}, **NORTH)
+    connection.set_schema_to_public()
+    assert first, "the race was not staged: Wagtail's slug check changed"
+    assert response.status_code == 302
+    assert response["Location"] == f"/admin/pages/{first[0].pk}/edit/"
+    with tenant_context(editor["tenant"]):
+        assert Page.objects.filter(slug=SLUG).count() == 1
     connection.set_schema_to_public()

@@ -214,4 +214,8 @@ def test_a_second_build_reuses_every_cached_layer(podman):
     lines = proc.stdout.splitlines()
     work = [i for i, line in enumerate(lines) if re.search(r"STEP \d+/\d+: (RUN|COPY) ", line)]
     rebuilt = [lines[i] for i in work if not lines[i + 1].startswith("--> Using cache")]
+    # A `COPY --from=<stage>` is sometimes copied again when that stage was built earlier in
+    # the same run (podman hashes the stage's files anew); the image id above shows it made
+    # the same layer. Every RUN and every COPY from the context must come from the cache.
+    rebuilt = [line for line in rebuilt if "COPY --from=" not in line]
     assert work and not rebuilt, f"steps run again instead of cached: {rebuilt}"
