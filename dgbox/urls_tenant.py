@@ -33,6 +33,8 @@ urlpatterns = [
          name="wagtaildocs_authenticate_with_password"),
     path("feedback/", cms_views.page_feedback, name="page-feedback"),
     path("api/v2/", api_router.urls),
+    # The versioned open API (services/api/): catalogue, applications, case work.
+    path("api/v1/", include("services.api.urls")),
     # The platform's metrics are the operator host's only: a plain 404 here, not the language
     # redirect every other unknown path gets (dgbox/metrics/views.py).
     path("metrics", metrics.not_on_tenant_hosts, name="metrics"),

@@ -157,6 +157,7 @@ TARGETS = [
     Target("api/v2/^pages/", "/api/v2/pages/", names=API_PAGE_FILTERS),
     Target("api/v2/^pages/<int:pk>/", "/api/v2/pages/{}/", names=["fields", "type"]),
     Target("api/v2/^pages/find/", "/api/v2/pages/find/", names=["html_path", "id", "type"]),
+    Target("api/v1/whoami", "/api/v1/whoami", names=["format"]),
     # The national portal and the operator console on the base domain.
     Target("", "/", names=["region", "page", "q"], host=PORTAL),
     Target("", "/{}", host=PORTAL),

@@ -150,6 +150,8 @@ TENANT_APPS = [
     "cms",
     "services",
     "services.notifications",
+    # API clients and their keys, and the versioned open API /api/v1/ (services/api/)
+    "services.api",
     "tenants.audit",
     # Failed sign-ins and lockouts of this tenant's staff, in its schema (see AXES_* below).
     "axes",
@@ -520,7 +522,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["cms.throttles.ClientRateThrottle",
                                  "cms.throttles.TenantRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"client": DGBOX_API_RATE},
-    "EXCEPTION_HANDLER": "cms.throttles.exception_handler",
+    "EXCEPTION_HANDLER": "services.api.problems.exception_handler",
     "UNAUTHENTICATED_USER": None,
 }
 WAGTAILAPI_LIMIT_MAX = 100

@@ -1,0 +1,20 @@
+"""What every /api/v1/ view shares: key authentication, problem JSON errors, the throttles."""
+
+from rest_framework import permissions
+
+from .auth import ApiKeyAuthentication, HasScope
+
+
+class V1:
+    """Mix into every /api/v1/ view (first in the bases)."""
+
+    problem_json = True
+    authentication_classes = [ApiKeyAuthentication]
+    permission_classes = [permissions.AllowAny]
+
+
+class ScopedV1(V1):
+    """A view for API clients only: set `required_scope` (services.api.scopes.Scope)."""
+
+    permission_classes = [HasScope]
+    required_scope: str | None = None
