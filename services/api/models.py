@@ -83,3 +83,27 @@ class ApiKey(models.Model):
 
     def __str__(self):
         return f"{keys.KEY_START}{self.prefix}_…"
+
+
+class ApiSubmission(models.Model):
+    """A case an API client submitted (POST /api/v1/services/<slug>/applications): the client
+    reads it back, receives its events by webhook, and a replay of the same Idempotency-Key
+    finds it."""
+
+    client = models.ForeignKey(ApiClient, on_delete=models.PROTECT, related_name="submissions",
+                               verbose_name=_("client"))
+    case = models.OneToOneField("services.Case", on_delete=models.CASCADE,
+                                related_name="api_submission", verbose_name=_("case"))
+    idempotency_key = models.CharField(max_length=200, verbose_name=_("idempotency key"))
+    # SHA-256 of the request body as received: the same key with another body is refused.
+    body_sha256 = models.CharField(max_length=64, verbose_name=_("SHA-256 of the request"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("submitted"))
+
+    class Meta:
+        verbose_name = _("application submitted over the API")
+        verbose_name_plural = _("applications submitted over the API")
+        constraints = [models.UniqueConstraint(fields=["client", "idempotency_key"],
+                                               name="api_submission_one_case_per_key")]
+
+    def __str__(self):
+        return f"{self.client} {self.idempotency_key}"
