@@ -149,6 +149,83 @@ def test_home_query_count_does_not_grow_with_tenants(console, tenant_a):
     assert queries() == few
 
 
+def _extra_tenants(n, **fields):
+    return [Tenant.objects.create(name=f"Район {i:03d}", slug=f"raion-{i:03d}", kind="region",
+                                  schema_name=f"raion_{i:03d}", status="active", **fields)
+            for i in range(n)]
+
+
+def test_tenants_are_listed_a_page_at_a_time(console, tenant_a, tenant_b):
+    for i, tenant in enumerate(_extra_tenants(60)):
+        usage(tenant, api_calls=i + 1)
+    seen, total = [], None
+    for page in (1, 2):
+        response = console.get(f"/operator/?page={page}", **PORTAL)
+        total = response.context["page"].paginator.count
+        rows = response.context["rows"]
+        seen += [r["tenant"].slug for r in rows]
+        body = response.content.decode()
+        assert 'aria-label="Pages of the tenant list"' in body or "Страницы списка" in body
+    assert len(seen) == len(set(seen)) == total >= 62
+    assert {tenant_a.slug, tenant_b.slug, "raion-000", "raion-059"} <= set(seen)
+    assert len(console.get("/operator/?page=1", **PORTAL).context["rows"]) == 50
+    # Sorted by a usage figure, across pages: the busiest first, page 2 goes on from page 1.
+    first = console.get("/operator/?sort=api", **PORTAL).context["rows"]
+    second = console.get("/operator/?sort=api&page=2", **PORTAL).context["rows"]
+    calls = [r["usage"].get("api_calls", 0) for r in first + second]
+    assert calls[:3] == [60, 59, 58] and calls == sorted(calls, reverse=True)
+    # The page links keep the sort and period.
+    body = console.get("/operator/?sort=api&days=7", **PORTAL).content.decode()
+    assert "sort=api&amp;days=7&amp;page=2" in body
+    # Totals and charts are the whole fleet's, not the page's.
+    assert console.get("/operator/?page=2", **PORTAL).context["totals"]["api_calls"] \
+        == sum(range(1, 61))
+
+
+@pytest.mark.parametrize("q, expected", [
+    ("Северная", "north"), ("северная", "north"), ("SOUTH", "south"),
+    ("Район 05", "raion-05"), ("raion-05", "raion-05"),
+])
+def test_search_by_name_or_address(console, tenant_a, tenant_b, q, expected):
+    _extra_tenants(60)
+    response = console.get("/operator/", {"q": q}, **PORTAL)
+    slugs = [r["tenant"].slug for r in response.context["rows"]]
+    assert slugs and all(expected in s or expected in r["tenant"].name.lower()
+                         for s, r in zip(slugs, response.context["rows"], strict=True))
+    assert 'role="search"' in response.content.decode()
+
+
+@pytest.mark.parametrize("q", ["%", "_", "'; drop table", "я" * 10_000, "\u202e",
+                               "nothing-like-this"])
+def test_odd_searches_answer_without_error(console, tenant_a, q):
+    response = console.get("/operator/", {"q": q, "page": "999999"}, **PORTAL)
+    assert response.status_code == 200
+    assert len(response.context["search"]) <= 100
+
+
+def test_a_nul_in_the_search_is_a_clear_400(console, tenant_a):
+    # dgbox.middleware.MalformedInputMiddleware refuses NUL in any query string.
+    response = console.get("/operator/", {"q": "a\x00b"}, **PORTAL)
+    assert response.status_code == 400
+
+
+def test_usage_figures_are_reused_for_the_configured_time(console, tenant_a, settings):
+    from django.core.cache import cache
+
+    settings.DGBOX_CONSOLE_USAGE_CACHE_SECONDS = 60
+    cache.clear()
+    try:
+        usage(tenant_a, api_calls=5)
+        assert console.get("/operator/", **PORTAL).context["totals"]["api_calls"] == 5
+        usage(tenant_a, days_ago=1, api_calls=100)
+        # Collected hourly: within the minute the console shows what it summed a moment ago.
+        assert console.get("/operator/", **PORTAL).context["totals"]["api_calls"] == 5
+        settings.DGBOX_CONSOLE_USAGE_CACHE_SECONDS = 0
+        assert console.get("/operator/", **PORTAL).context["totals"]["api_calls"] == 105
+    finally:
+        cache.clear()
+
+
 def test_tenant_page_shows_facts_usage_and_rollout_steps(console, tenant_a):
     usage(tenant_a, api_calls=9, cases_total=3, cases_open=1, storage_bytes=2048,
           storage_objects=2, media_bytes=10)

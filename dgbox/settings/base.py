@@ -598,6 +598,10 @@ DEFAULT_FROM_EMAIL = env("DGBOX_FROM_EMAIL", default="no-reply@" + BASE_DOMAIN)
 # archiving, suspending or revoking an invitation when it was last checked longer ago than
 # this (tenants/console/reauth.py).
 DGBOX_CONSOLE_REAUTH_MINUTES = env.int("DGBOX_CONSOLE_REAUTH_MINUTES", default=5)
+# DGBOX_CONSOLE_USAGE_CACHE_SECONDS: how long the console's home page reuses the fleet's usage
+# figures (collected hourly; summing them for thousands of tenants is most of the page's
+# cost). 0: read them on every view.
+DGBOX_CONSOLE_USAGE_CACHE_SECONDS = env.int("DGBOX_CONSOLE_USAGE_CACHE_SECONDS", default=60)
 # DGBOX_BACKUP_KEEP_DAYS: scheduled backups older than this are pruned (the newest is kept).
 DGBOX_BACKUP_KEEP_DAYS = env.int("DGBOX_BACKUP_KEEP_DAYS", default=30)
 # DGBOX_DRAFT_KEEP_DAYS: an application draft never sent and not changed for this many days is

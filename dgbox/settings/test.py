@@ -17,6 +17,8 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("DGBOX_CELERY_EAGER", default=True)
 # The second factor is tested where it is the subject (tests/test_two_factor.py switches it on);
 # the other tests sign staff in with a password alone.
 DGBOX_TWO_FACTOR_ENFORCED = False
+# Tests read the usage they just recorded; the console cache has its own test.
+DGBOX_CONSOLE_USAGE_CACHE_SECONDS = 0
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
 MEDIA_ROOT = STATE_DIR / "test-media"  # noqa: F405

@@ -16,13 +16,15 @@ import datetime
 from collections.abc import Callable
 from typing import Any, Concatenate, ParamSpec
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import SetPasswordForm
 from django.contrib.auth.models import User
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
+from django.core.paginator import Page, Paginator
 from django.db.models import Count, Q
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, render
@@ -156,34 +158,74 @@ def _charts(series: list[dict[str, Any]]) -> list[dict[str, Any]]:
             for field, title in COUNTER_TITLES.items()]
 
 
+#: Tenants per page of the console's table: the page costs the same at 30 tenants and at 5,000.
+TENANTS_PER_PAGE = 50
+#: The longest search text honoured (names are at most 100 characters).
+SEARCH_MAX = 100
+
+
+def _fleet_usage(days: int) -> dict[str, dict[str, Any]]:
+    """Every tenant's usage over `days` days, by schema, shared by every console page view for
+    DGBOX_CONSOLE_USAGE_CACHE_SECONDS: the figures are collected hourly, while summing them
+    for thousands of tenants costs more than the rest of the page."""
+    key = f"console:fleet-usage:{days}:{metering.platform_today().isoformat()}"
+    timeout = settings.DGBOX_CONSOLE_USAGE_CACHE_SECONDS
+    usage: dict[str, dict[str, Any]] | None = cache.get(key) if timeout else None
+    if usage is None:
+        usage = {row["schema_name"]: row for row in metering.fleet_usage(days)}
+        if timeout:
+            cache.set(key, usage, timeout)
+    return usage
+
+
 @console_required
 def home(request: HttpRequest) -> HttpResponse:
-    """Every tenant in the user's scope with its usage, the daily counters as charts (the
-    fleet's for operators, the region's for a regional administrator), the last rollout."""
+    """The tenants in the user's scope with their usage, a page at a time, searchable by name
+    or address; the daily counters as charts (the fleet's for operators, the region's for a
+    regional administrator); the last rollout."""
     days = _days(request)
     requested = request.GET.get("sort", "")
     sort = requested if requested in SORTS else "name"
+    search = request.GET.get("q", "").strip()[:SEARCH_MAX]
     operator = access.is_operator(request.user)
     scope = access.tenants_in_scope(request.user)
-    usage = {row["schema_name"]: row for row in metering.fleet_usage(days)}
-    tenants = list(scope.select_related("parent").order_by("name"))
+    usage = _fleet_usage(days)
+    page: Page[Any]
+    listed = scope.filter(Q(name__icontains=search) | Q(slug__icontains=search.lower())) \
+        if search else scope
+    if sort == "name":
+        page = Paginator(listed.select_related("parent").order_by("name", "pk"),
+                         TENANTS_PER_PAGE).get_page(request.GET.get("page"))
+        tenants = list(page.object_list)
+    else:
+        # Sorted by a usage figure: the order needs every listed tenant's figure (one narrow
+        # query), then only the shown page's tenants are read in full.
+        keys = [{"tenant": None, "pk": pk, "name": name, "usage": usage.get(schema, {})}
+                for pk, schema, name in listed.values_list("pk", "schema_name", "name")]
+        keys.sort(key=lambda r: (SORTS[sort](r), r["name"].lower()))
+        page = Paginator(keys, TENANTS_PER_PAGE).get_page(request.GET.get("page"))
+        by_pk = listed.select_related("parent").in_bulk([r["pk"] for r in page.object_list])
+        tenants = [by_pk[r["pk"]] for r in page.object_list if r["pk"] in by_pk]
     rows: list[dict[str, Any]] = [{"tenant": t, "usage": usage.get(t.schema_name, {})}
                                   for t in tenants]
-    rows.sort(key=SORTS[sort])
+    in_scope = None if operator else set(scope.values_list("schema_name", flat=True))
     series = metering.daily_totals(
-        days, schema_names=None if operator else [t.schema_name for t in tenants])
+        days, schema_names=None if in_scope is None else sorted(in_scope))
     status_counts = dict(scope.values_list("status")
                          .annotate(n=Count("pk")).values_list("status", "n"))
+    query = request.GET.copy()
+    query.pop("page", None)
     return render(request, "operator/home.html", {
         "is_operator": operator, "region": access.region_of(request.user),
-        "rows": rows, "days": days, "sort_columns": SORT_COLUMNS, "day_choices": DAY_CHOICES,
-        "sort": sort,
+        "rows": rows, "page": page, "search": search, "query": query.urlencode(),
+        "days": days, "sort_columns": SORT_COLUMNS, "day_choices": DAY_CHOICES, "sort": sort,
         "charts": _charts(series), "series": series,
-        "status_counts": status_counts, "maintenance": sum(t.maintenance for t in tenants),
-        "totals": {c: sum(r["usage"].get(c, 0) for r in rows) for c in metering.COUNTERS},
+        "status_counts": status_counts,
+        "maintenance": scope.filter(maintenance=True).count(),
+        "totals": {c: sum(u.get(c, 0) for s, u in usage.items()
+                          if in_scope is None or s in in_scope) for c in metering.COUNTERS},
         "last_rollout": Rollout.objects.first() if operator else None,
     })
-
 
 
 @console_required
