@@ -398,3 +398,28 @@ def test_a_client_of_one_tenant_is_neither_listed_nor_usable_on_another(admin_a,
     assert in_schema(tenant_b, lambda: ApiClient.objects.count()) == 0
     # And B's administrator's session is no key to A's admin.
     assert admin_b.get(INDEX, **NORTH).status_code in (302, 403)
+
+
+# --- dgbox api-key -------------------------------------------------------------------------------
+
+def test_the_command_issues_a_key_printed_alone(tenant_a, tenant_b):
+    import io
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="No API client"):
+        call_command("api-key", "issue", "--tenant", "north", "--client", "Почта")
+    with pytest.raises(CommandError, match="No tenant"):
+        call_command("api-key", "issue", "--tenant", "nowhere", "--client", "Почта")
+    out, err = io.StringIO(), io.StringIO()
+    call_command("api-key", "issue", "--tenant", "north", "--client", "Почта\x00 России",
+                 "--create", "--scope", "catalogue:read", "--rate", "60", stdout=out,
+                 stderr=err)
+    [plaintext] = out.getvalue().split()
+    assert KEY_RE.fullmatch(plaintext) and plaintext not in err.getvalue()
+    assert whoami(plaintext).json() == {"client": "Почта России", "scopes": ["catalogue:read"]}
+    assert whoami(plaintext, SOUTH).status_code == 401
+    [event, issued] = audit(tenant_a, Kind.API_CLIENT_CHANGED)
+    assert issued.summary.startswith("API key issued") and issued.actor_display.startswith(
+        "system: ")

@@ -24,7 +24,7 @@ def copy_client_usage(start: datetime.datetime, end: datetime.datetime) -> dict[
         return {}
     try:
         counts = api_client_calls(day, ids)
-    except Exception:  # noqa: BLE001 - the cache is down: not measured, nothing overwritten
+    except Exception:
         log.warning("API client usage of %s not measured: cache unreachable", day, exc_info=True)
         return {}
     for client_id, (calls, writes) in counts.items():
@@ -45,7 +45,9 @@ def daily(client: ApiClient, days: int = 14) -> list[dict]:
     for day in (today - datetime.timedelta(days=1), today):
         try:
             live = api_client_calls(day, [client.pk])[client.pk]
-        except Exception:  # noqa: BLE001 - show what was stored
+        except Exception:  # show what was stored
+            log.warning("API client usage of %s not read: cache unreachable", day,
+                        exc_info=True)
             continue
         if live != (0, 0):  # the counters are the truth while they are kept
             stored[day] = live
@@ -63,6 +65,7 @@ def calls_today(clients: list[ApiClient]) -> dict[int, int | None]:
     try:
         return {client_id: calls for client_id, (calls, _) in
                 api_client_calls(platform_today(), ids).items()}
-    except Exception:  # noqa: BLE001 - unknown is not zero
+    except Exception:  # unknown is not zero
+        log.warning("API client calls today not read: cache unreachable", exc_info=True)
         return dict.fromkeys(ids)
 
