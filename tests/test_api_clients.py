@@ -228,16 +228,21 @@ def test_a_revoked_key_is_refused_at_once(admin_a, tenant_a):
 
 def test_a_deactivated_client_is_refused_until_reactivated(admin_a, tenant_a):
     pk = register(admin_a)
-    plaintext = issue(admin_a, pk)
+    plaintext, leaked = issue(admin_a, pk), issue(admin_a, pk)
     assert admin_a.get(f"{INDEX}{pk}/deactivate/", **NORTH).status_code == 200
     assert whoami(plaintext).status_code == 200
     assert admin_a.post(f"{INDEX}{pk}/deactivate/", **NORTH).status_code == 302
-    assert whoami(plaintext).status_code == 401
-    # No key for a deactivated client.
+    assert whoami(plaintext).status_code == 401 and whoami(leaked).status_code == 401
+    # No new key for a deactivated client, no rotation; a leaked key can still be revoked.
     admin_a.post(f"{INDEX}{pk}/keys/issue/", **NORTH)
-    assert in_schema(tenant_a, lambda: ApiKey.objects.count()) == 1
+    assert in_schema(tenant_a, lambda: ApiKey.objects.count()) == 2
+    leaked_row = key_row(tenant_a, leaked)
+    assert admin_a.post(f"{INDEX}{pk}/keys/{leaked_row.pk}/rotate/", {"overlap": "0"},
+                        **NORTH).status_code == 404
+    assert admin_a.post(f"{INDEX}{pk}/keys/{leaked_row.pk}/revoke/", **NORTH).status_code == 302
     assert admin_a.post(f"{INDEX}{pk}/reactivate/", **NORTH).status_code == 302
     assert whoami(plaintext).status_code == 200
+    assert whoami(leaked).status_code == 401
 
 
 # --- The service account for case work ---------------------------------------------------------

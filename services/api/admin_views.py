@@ -108,9 +108,10 @@ def edit(request, pk):
         messages.success(request, _("API client “%(name)s” saved.") % {"name": client.name})
         return HttpResponseRedirect(reverse("api_clients:edit", args=[client.pk]))
     now = timezone.now()
-    keys = [{"key": key, "usable": key.revoked_at is None
-             and (key.expires_at is None or key.expires_at > now)}
-            for key in client.keys.all()]
+    keys = []
+    for key in client.keys.all():
+        live = key.revoked_at is None and (key.expires_at is None or key.expires_at > now)
+        keys.append({"key": key, "live": live, "usable": live and client.is_active})
     groups = ([staff.group_label(group.name) for group in client.service_user.groups.all()]
               if client.service_user_id else [])
     return _page(request, "api/admin/edit.html", client.name, {
@@ -141,6 +142,15 @@ def _usable_key(pk, key_pk):
                              client_id=pk)
 
 
+def _revocable_key(pk, key_pk):
+    """A key not yet revoked nor expired, its client active or not (a leaked key of a
+    deactivated client is revoked before the client is reactivated)."""
+    return get_object_or_404(
+        ApiKey.objects.filter(revoked_at__isnull=True).filter(
+            Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()))
+        .select_related("client"), pk=key_pk, client_id=pk)
+
+
 @administrators_only
 @require_http_methods(["GET", "POST"])
 def rotate(request, pk, key_pk):
@@ -158,7 +168,7 @@ def rotate(request, pk, key_pk):
 @administrators_only
 @require_http_methods(["GET", "POST"])
 def revoke(request, pk, key_pk):
-    key = _usable_key(pk, key_pk)
+    key = _revocable_key(pk, key_pk)
     if request.method == "POST":
         clients.revoke_key(key)
         messages.success(request, _("Key %(prefix)s is revoked: calls with it are refused "
