@@ -428,3 +428,27 @@ def test_the_command_issues_a_key_printed_alone(tenant_a, tenant_b):
     [event, issued] = audit(tenant_a, Kind.API_CLIENT_CHANGED)
     assert issued.summary.startswith("API key issued") and issued.actor_display.startswith(
         "system: ")
+
+
+def test_a_keyed_write_that_fails_unexpectedly_is_still_audited(tenant_a):
+    from rest_framework.test import APIRequestFactory
+    from rest_framework.views import APIView
+
+    from services.api.base import V1
+
+    class Failing(V1, APIView):
+        def post(self, request):
+            raise RuntimeError("a bug")
+
+    def call():
+        client = ApiClient.objects.create(name="Ошибка", rate_per_minute=10)
+        plaintext = client.issue_key()[1]
+        request = APIRequestFactory().post("/api/v1/failing", {"a": 1}, format="json",
+                                           HTTP_AUTHORIZATION=f"Bearer {plaintext}")
+        with pytest.raises(RuntimeError, match="a bug"):
+            Failing.as_view()(request)
+        return list(AuditEvent.objects.filter(kind=Kind.API_WRITE).values_list(
+            "details", flat=True))
+
+    [details] = in_schema(tenant_a, call)
+    assert (details["client"], details["method"], details["status"]) == ("Ошибка", "POST", 500)
