@@ -9,3 +9,11 @@ class ApiConfig(AppConfig):
     label = "api"
     verbose_name = _("Open API")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        # Django's idiom: these modules use models, importable only once the registry is ready.
+        from tenants.metering import register_meter  # noqa: PLC0415
+
+        from .usage import copy_client_usage  # noqa: PLC0415
+
+        register_meter(copy_client_usage)

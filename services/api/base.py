@@ -1,8 +1,38 @@
-"""What every /api/v1/ view shares: key authentication, problem JSON errors, the throttles."""
+"""What every /api/v1/ view shares: key authentication, problem JSON errors, the throttles, and
+the audit of every write a client makes with its key."""
 
-from rest_framework import permissions
+import logging
 
-from .auth import ApiKeyAuthentication, HasScope
+from rest_framework import exceptions, permissions
+
+from tenants.audit.context import Actor
+from tenants.audit.models import Kind
+from tenants.audit.service import record
+from tenants.metering.counters import WRITE_METHODS
+
+from .auth import ApiKeyAuthentication, HasScope, client_of
+from .throttles import THROTTLES, KeylessAddressThrottle
+
+log = logging.getLogger(__name__)
+
+
+def audit_write(request, status_code: int) -> None:
+    """Record a client's write call (POST, PUT, PATCH, DELETE made with a key) in the audit
+    trail: client, key, method, path, status; the request id is record()'s. Reads are not
+    audited one by one (a row per GET would dwarf the trail): tenants/metering counts them.
+    A write refused by the client's limit (429) is counted, not audited: a client hammering
+    its limit must not write audit rows at the rate it hammers."""
+    client = client_of(request)
+    if client is None or request.method not in WRITE_METHODS or status_code == 429:
+        return
+    key = request.auth
+    path = request.path[:200]
+    actor = Actor(client.service_user_id, f"API client: {client.name}"[:200])
+    record(Kind.API_WRITE, f"{request.method} {path} {status_code} ({client.name})",
+           obj=client, actor=actor, request=request._request,
+           details={"client": client.name, "client_id": client.pk,
+                    "key": getattr(key, "prefix", ""), "method": request.method,
+                    "path": path, "status": status_code})
 
 
 class V1:
@@ -11,6 +41,34 @@ class V1:
     problem_json = True
     authentication_classes = [ApiKeyAuthentication]
     permission_classes = [permissions.AllowAny]
+    throttle_classes = THROTTLES
+
+    def perform_authentication(self, request):
+        # A refused key counts against the caller's address like a call without a key, so
+        # guessing keys from one address is limited too (ASVS 2.2.1).
+        try:
+            super().perform_authentication(request)
+        except exceptions.AuthenticationFailed:
+            throttle = KeylessAddressThrottle()
+            if not throttle.allow_request(request, self):
+                self.throttled(request, throttle.wait())
+            raise
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        audit_write(request, response.status_code)
+        return response
+
+    def handle_exception(self, exc):
+        try:
+            return super().handle_exception(exc)
+        except Exception:
+            # An unexpected error (a 500): the write is still on the record.
+            try:
+                audit_write(self.request, 500)
+            except Exception:  # the original error matters more
+                log.exception("Could not audit a failed API write")
+            raise
 
 
 class ScopedV1(V1):

@@ -107,3 +107,26 @@ class ApiSubmission(models.Model):
 
     def __str__(self):
         return f"{self.client} {self.idempotency_key}"
+
+
+class ApiClientUsage(models.Model):
+    """Calls one API client made on one day (writes among them), copied hourly from the
+    per-client counters of tenants/metering (one row per client and day, never one per call):
+    what the administrator reads under Settings → API clients."""
+
+    client = models.ForeignKey(ApiClient, on_delete=models.CASCADE, related_name="usage",
+                               verbose_name=_("client"))
+    day = models.DateField(verbose_name=_("day"))
+    calls = models.PositiveBigIntegerField(default=0, verbose_name=_("calls"))
+    writes = models.PositiveBigIntegerField(default=0, verbose_name=_("writes"))
+    collected_at = models.DateTimeField(auto_now=True, verbose_name=_("collected"))
+
+    class Meta:
+        verbose_name = _("API client usage")
+        verbose_name_plural = _("API client usage")
+        ordering = ["-day"]
+        constraints = [models.UniqueConstraint(fields=["client", "day"],
+                                               name="api_client_usage_one_row_per_day")]
+
+    def __str__(self):
+        return f"{self.client} {self.day}: {self.calls}"

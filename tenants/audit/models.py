@@ -41,6 +41,10 @@ class Kind(models.TextChoices):
     TENANT_BACKED_UP = "tenant_backed_up", _("Tenant backed up")
     TENANT_RESTORED = "tenant_restored", _("Tenant restored")
     CONSOLE_ACTION = "console_action", _("Console action")
+    # The open API (services/api/): an administrator's change to an API client or its keys,
+    # and a client's write call (reads are counted in metering, not audited one by one).
+    API_CLIENT_CHANGED = "api_client", _("API client or key changed")
+    API_WRITE = "api_write", _("API write call")
 
 
 class AuditEvent(models.Model):

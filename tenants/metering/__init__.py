@@ -26,9 +26,16 @@ hourly `tenants.meter_usage`, registered through `tenants.tasks`).
 """
 
 from .collect import COUNTERS, GAUGES, Meter, collect_usage, measure, register_meter
-from .counters import ApiCallMeterMiddleware, api_calls, platform_today, record_api_call
+from .counters import (
+    ApiCallMeterMiddleware,
+    api_calls,
+    api_client_calls,
+    platform_today,
+    record_api_call,
+)
 from .query import daily_totals, fleet_usage
 
 __all__ = ["COUNTERS", "GAUGES", "ApiCallMeterMiddleware", "Meter", "api_calls",
+           "api_client_calls",
            "collect_usage", "daily_totals", "fleet_usage", "measure", "platform_today",
            "record_api_call", "register_meter"]
