@@ -18,6 +18,8 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("DGBOX_CELERY_EAGER", default=True)
 # the other tests sign staff in with a password alone.
 DGBOX_TWO_FACTOR_ENFORCED = False
 WHITENOISE_USE_FINDERS = True
+# The webhook tests run their receiver on 127.0.0.1 over plain http.
+DGBOX_WEBHOOKS_ALLOW_LOCAL = True
 WHITENOISE_AUTOREFRESH = True
 MEDIA_ROOT = STATE_DIR / "test-media"  # noqa: F405
 # Public media on the run's S3 bucket, as in production (tests of the local fallback switch it).

@@ -41,6 +41,7 @@ class Kind(models.TextChoices):
     TENANT_BACKED_UP = "tenant_backed_up", _("Tenant backed up")
     TENANT_RESTORED = "tenant_restored", _("Tenant restored")
     CONSOLE_ACTION = "console_action", _("Console action")
+    WEBHOOK_CHANGED = "webhook_changed", _("Webhook subscription changed or delivery replayed")
 
 
 class AuditEvent(models.Model):
