@@ -639,3 +639,59 @@ def test_a_delivery_whose_task_was_lost_is_sent_by_the_periodic_job(tenant_a, re
         assert late.status == Delivery.Status.DELIVERED
         assert waiting.status == Delivery.Status.PENDING and waiting.attempts == 0
     assert [h["Webhook-Id"] for h, _b in receiver.requests] == ["msg_lost"]
+
+
+# --- On a real Celery worker -------------------------------------------------------------------
+
+
+@pytest.mark.worker
+def test_a_real_worker_delivers_in_the_tenants_schema_and_schedules_the_retry(
+        celery_worker, session_tenants, in_thread):
+    """The task goes through the broker to a worker process, which finds the delivery in the
+    schema the task carries (tenant-schemas-celery), posts it signed, and turns a 500 into a
+    Celery retry (the retry itself, a minute later, is not waited for)."""
+    tenant = session_tenants["a"]
+    good, failing = Receiver(), Receiver(status=500)
+
+    def commit_rows():
+        with tenant_context(tenant):
+            client = ApiClient.objects.create(name="Worker test client",
+                                              scopes=[Scope.CASE_WORK])
+            rows = []
+            for url, event in ((good.url, "msg_worker_ok"), (failing.url, "msg_worker_500")):
+                subscription = subscribe(client, url)
+                rows.append(Delivery.objects.create(
+                    subscription=subscription, event_id=event, event_type=EventType.SUBMITTED,
+                    payload={"проверка": event}, next_attempt_at=timezone.now()).pk)
+            return client.pk, rows
+
+    def read(pk):
+        with tenant_context(tenant):
+            return Delivery.objects.values("status", "attempts", "last_status_code",
+                                           "next_attempt_at", "last_attempt_at").get(pk=pk)
+
+    def remove(client_pk):
+        with tenant_context(tenant):
+            ApiClient.objects.filter(pk=client_pk).delete()
+
+    client_pk, (ok_pk, failing_pk) = in_thread(commit_rows)
+    try:
+        with tenant_context(tenant):
+            deliver_webhook.delay(ok_pk)
+            deliver_webhook.delay(failing_pk)
+        deadline = time.monotonic() + 90  # readiness, not speed
+        while time.monotonic() < deadline and (
+                not good.requests or in_thread(read, failing_pk)["attempts"] < 1
+                or in_thread(read, failing_pk)["last_status_code"] is None):
+            time.sleep(0.2)
+        assert [h["Webhook-Id"] for h, _b in good.requests] == ["msg_worker_ok"]
+        assert json.loads(good.requests[0][1]) == {"проверка": "msg_worker_ok"}
+        assert in_thread(read, ok_pk)["status"] == Delivery.Status.DELIVERED
+        failed = in_thread(read, failing_pk)
+        assert failed["status"] == Delivery.Status.PENDING and failed["last_status_code"] == 500
+        wait = (failed["next_attempt_at"] - failed["last_attempt_at"]).total_seconds()
+        assert 60 <= wait <= 60 * (1 + delivery.JITTER) + 1
+    finally:
+        in_thread(remove, client_pk)
+        good.close()
+        failing.close()
