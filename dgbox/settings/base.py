@@ -152,6 +152,8 @@ TENANT_APPS = [
     "services.notifications",
     # API clients and their keys, and the versioned open API /api/v1/ (services/api/)
     "services.api",
+    # Signed webhooks of case events to API clients, with their delivery log (services/webhooks/)
+    "services.webhooks",
     "tenants.audit",
     # Failed sign-ins and lockouts of this tenant's staff, in its schema (see AXES_* below).
     "axes",
@@ -422,6 +424,11 @@ CELERY_BROKER_TRANSPORT_OPTIONS = ({"visibility_timeout": BROKER_VISIBILITY_TIME
                                    if BROKER_IS_REDIS else {})
 # Cache the tenant looked up for a task's schema for a minute in each worker.
 CELERY_TASK_TENANT_CACHE_SECONDS = 60
+# DGBOX_WEBHOOKS_ALLOW_LOCAL: let webhook subscriptions post over plain http to loopback
+# (127.0.0.1, ::1, localhost), for development and the tests only; every other target must be
+# https on a public address (services/webhooks/targets.py). production.py forces it off.
+DGBOX_WEBHOOKS_ALLOW_LOCAL = env.bool("DGBOX_WEBHOOKS_ALLOW_LOCAL", default=DEBUG)
+
 CELERY_BEAT_SCHEDULE = {
     # Periodic jobs fan out: one public task sends the tenant task to every active tenant.
     "publish-scheduled-pages": {
@@ -438,6 +445,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "tenants.fan_out",
         "schedule": 3600.0,
         "args": ("services.escalate_deadlines",),
+    },
+    "resend-overdue-webhooks": {  # deliveries whose task was lost (broker down, worker killed)
+        "task": "tenants.fan_out",
+        "schedule": 300.0,
+        "args": ("webhooks.resend_overdue",),
     },
     "issue-missing-letters": {  # decision letters whose task was never queued (broker down)
         "task": "tenants.fan_out",

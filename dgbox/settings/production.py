@@ -6,6 +6,8 @@ from .base import *  # noqa: F403
 from .base import SECRET_KEY, env, public_media_storage
 
 DEBUG = False
+# Webhooks go to https on public addresses only, whatever the environment says (SSRF).
+DGBOX_WEBHOOKS_ALLOW_LOCAL = False
 if SECRET_KEY.startswith("dgbox-development") or len(SECRET_KEY) < 50:
     raise ImproperlyConfigured(
         "Set DGBOX_SECRET_KEY to a random value of at least 50 characters, e.g. "

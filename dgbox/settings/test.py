@@ -20,6 +20,8 @@ DGBOX_TWO_FACTOR_ENFORCED = False
 # Tests read the usage they just recorded; the console cache has its own test.
 DGBOX_CONSOLE_USAGE_CACHE_SECONDS = 0
 WHITENOISE_USE_FINDERS = True
+# The webhook tests run their receiver on 127.0.0.1 over plain http.
+DGBOX_WEBHOOKS_ALLOW_LOCAL = True
 WHITENOISE_AUTOREFRESH = True
 MEDIA_ROOT = STATE_DIR / "test-media"  # noqa: F405
 # Public media on the run's S3 bucket, as in production (tests of the local fallback switch it).

@@ -15,6 +15,7 @@ class MessageKind(models.TextChoices):
     DECISION_MADE = "decision_made", _("Decision made")
     PAYMENT_RECEIVED = "payment_received", _("Payment received")
     STAFF_ESCALATION = "staff_escalation", _("Deadlines need attention (staff)")
+    WEBHOOK_DISABLED = "webhook_disabled", _("Webhook disabled after failures (administrators)")
 
 
 class Channel(models.TextChoices):
@@ -32,6 +33,7 @@ class Status(models.TextChoices):
 #: e-mail: there is no phone number on record for staff.
 KIND_CHANNELS: dict[str, tuple[str, ...]] = {
     MessageKind.STAFF_ESCALATION: (Channel.EMAIL,),
+    MessageKind.WEBHOOK_DISABLED: (Channel.EMAIL,),
 }
 
 

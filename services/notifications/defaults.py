@@ -123,4 +123,19 @@ DEFAULT_TEMPLATES: dict[tuple[str, str, str], tuple[str, str]] = {
         "This message was sent automatically by {tenant_name}. Applicants' details are never "
         "included: open the case with the link.",
     ),
+    # --- webhook_disabled (to administrators, e-mail only) ---------------------------------
+    (K.WEBHOOK_DISABLED, EMAIL, "ru"): (
+        "Веб-хук клиента API «{client}» отключён",
+        "Доставки веб-хука клиента API «{client}» на адрес {target_url} не удались "
+        "{failures} раз подряд, и подписка отключена: события по заявлениям туда больше не "
+        "отправляются.\n\nЖурнал доставок, повторная отправка и включение подписки: {url}\n\n"
+        "Письмо отправлено автоматически системой «{tenant_name}».",
+    ),
+    (K.WEBHOOK_DISABLED, EMAIL, "en"): (
+        "Webhook of API client {client} disabled",
+        "Deliveries of the webhook of API client {client} to {target_url} failed {failures} "
+        "times in a row, so the subscription has been disabled: no case events are sent there "
+        "any more.\n\nDelivery log, replay and re-enabling: {url}\n\n"
+        "This message was sent automatically by {tenant_name}.",
+    ),
 }

@@ -30,6 +30,9 @@ PLACEHOLDERS: dict[str, tuple[str, ...]] = {
     # To staff, about several cases: `cases` is the list (reference, service, due date and
     # link per case), `references` the first few references, `url` the admin's case list.
     MessageKind.STAFF_ESCALATION: ("count", "references", "cases", "url", "tenant_name"),
+    # To the tenant's administrators (services/webhooks/delivery.py): the API client, the
+    # subscription's URL, the deliveries failed in a row, `url` its delivery log in the admin.
+    MessageKind.WEBHOOK_DISABLED: ("client", "target_url", "failures", "url", "tenant_name"),
 }
 
 _TOKEN = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")

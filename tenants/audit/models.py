@@ -45,6 +45,7 @@ class Kind(models.TextChoices):
     # and a client's write call (reads are counted in metering, not audited one by one).
     API_CLIENT_CHANGED = "api_client", _("API client or key changed")
     API_WRITE = "api_write", _("API write call")
+    WEBHOOK_CHANGED = "webhook_changed", _("Webhook subscription changed or delivery replayed")
 
 
 class AuditEvent(models.Model):
