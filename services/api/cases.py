@@ -368,17 +368,17 @@ class CaseRead(CaseWorkView):
 class CaseTransition(CaseWorkView):
     """Take one step of the case's workflow through the engine, as the service account."""
 
-    serializer_class = io.TransitionRequest
+    serializer_class = io.CaseTransitionRequest
 
     @extend_schema(operation_id="cases_transition", parameters=[REFERENCE_PARAMETER],
-                   request=io.TransitionRequest, responses={
+                   request=io.CaseTransitionRequest, responses={
                        200: io.CaseDetail, **PROBLEMS,
                        409: OpenApiResponse(description="The case changed since "
                                             "expected_state, or its state does not allow "
                                             "the step.")})
     def post(self, request, reference):
         case = self.get_case(reference)
-        body = io.TransitionRequest(data=request.data)
+        body = io.CaseTransitionRequest(data=request.data)
         body.is_valid(raise_exception=True)
         code, expected = body.validated_data["transition"], body.validated_data["expected_state"]
         values = body.validated_data["values"]
@@ -431,17 +431,17 @@ class CaseTransition(CaseWorkView):
 class CaseNotes(CaseWorkView):
     """Add an internal note (only staff see it) through the engine, as the service account."""
 
-    serializer_class = io.NoteRequest
+    serializer_class = io.CaseNoteRequest
 
     @extend_schema(operation_id="cases_add_note", parameters=[REFERENCE_PARAMETER],
-                   request=io.NoteRequest, responses={201: io.Note, **PROBLEMS})
+                   request=io.CaseNoteRequest, responses={201: io.CaseNoteItem, **PROBLEMS})
     def post(self, request, reference):
         case = self.get_case(reference)
-        body = io.NoteRequest(data=request.data)
+        body = io.CaseNoteRequest(data=request.data)
         body.is_valid(raise_exception=True)
         with on_behalf_of(client_of(request)):
             note = engine.add_note(case, body.validated_data["text"], actor=request.user)
-        return Response(io.Note({"id": note.pk, "kind": note.kind, "text": note.text,
+        return Response(io.CaseNoteItem({"id": note.pk, "kind": note.kind, "text": note.text,
                                  "author": query.display_name(request.user),
                                  "created_at": note.created_at}).data,
                         status=status.HTTP_201_CREATED)

@@ -9,6 +9,8 @@ import datetime
 
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from ..cases.models import Channel
@@ -46,6 +48,7 @@ class CommaList(serializers.ListField):
         return [part.strip() for item in raw for part in str(item).split(",") if part.strip()]
 
 
+@extend_schema_field(OpenApiTypes.STR)
 class Moment(serializers.Field):
     """A date (`2026-12-04`: that day's start, or with `end=True` its end, in the tenant's
     time zone) or an ISO 8601 date and time (`2026-12-04T10:00:00+03:00`; without an offset
@@ -118,7 +121,7 @@ class CaseFilters(serializers.Serializer):
         raise serializers.ValidationError(_("Give me, none, or a staff member's id."))
 
 
-class TransitionRequest(serializers.Serializer):
+class CaseTransitionRequest(serializers.Serializer):
     """POST /api/v1/cases/{reference}/transitions."""
 
     transition = serializers.RegexField(workflowspec.CODE_RE, max_length=40,
@@ -143,7 +146,7 @@ class TransitionRequest(serializers.Serializer):
         return value
 
 
-class NoteRequest(serializers.Serializer):
+class CaseNoteRequest(serializers.Serializer):
     """POST /api/v1/cases/{reference}/notes."""
 
     text = serializers.CharField(max_length=TEXT_MAX, validators=[encodable],
@@ -153,12 +156,12 @@ class NoteRequest(serializers.Serializer):
 # --- What is answered -------------------------------------------------------------------------
 
 
-class Person(serializers.Serializer):
+class CasePerson(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
 
 
-class ServiceRef(serializers.Serializer):
+class CaseService(serializers.Serializer):
     slug = serializers.CharField()
     title = serializers.CharField()
 
@@ -168,11 +171,11 @@ class CaseSummary(serializers.Serializer):
 
     reference = serializers.CharField()
     url = serializers.CharField()
-    service = ServiceRef()
+    service = CaseService()
     status = serializers.CharField()
     status_label = serializers.CharField()
     group = serializers.CharField()
-    assignee = Person(allow_null=True)
+    assignee = CasePerson(allow_null=True)
     channel = serializers.CharField()
     applicant_name = serializers.CharField()
     due_date = serializers.DateField(allow_null=True)
@@ -188,7 +191,7 @@ class CasePage(serializers.Serializer):
                                  help_text=_("The next page's address, null on the last."))
 
 
-class FileInfo(serializers.Serializer):
+class CaseFileInfo(serializers.Serializer):
     id = serializers.UUIDField()
     field = serializers.CharField()
     name = serializers.CharField()
@@ -199,29 +202,29 @@ class FileInfo(serializers.Serializer):
     download = serializers.CharField(help_text=_("Download it with the same key (recorded)."))
 
 
-class Answer(serializers.Serializer):
+class CaseAnswer(serializers.Serializer):
     name = serializers.CharField()
     label = serializers.CharField()
     value = serializers.CharField(help_text=_("As staff read it."))
     raw = serializers.JSONField(help_text=_("As stored."))
-    file = FileInfo(allow_null=True, required=False)
+    file = CaseFileInfo(allow_null=True, required=False)
 
 
-class Requirement(serializers.Serializer):
+class CaseRequirement(serializers.Serializer):
     field = serializers.CharField()
     label = serializers.CharField()
 
 
-class AvailableTransition(serializers.Serializer):
+class CaseTransitionOption(serializers.Serializer):
     code = serializers.CharField()
     label = serializers.CharField()
     to = serializers.CharField()
     to_label = serializers.CharField()
     ends_case = serializers.BooleanField()
-    requires = Requirement(many=True)
+    requires = CaseRequirement(many=True)
 
 
-class Event(serializers.Serializer):
+class CaseEventItem(serializers.Serializer):
     kind = serializers.CharField()
     text = serializers.CharField()
     at = serializers.DateTimeField()
@@ -231,7 +234,7 @@ class Event(serializers.Serializer):
     via_api_client = serializers.CharField(allow_null=True)
 
 
-class Note(serializers.Serializer):
+class CaseNoteItem(serializers.Serializer):
     id = serializers.IntegerField()
     kind = serializers.CharField()
     text = serializers.CharField()
@@ -239,7 +242,7 @@ class Note(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
-class Applicant(serializers.Serializer):
+class CaseApplicant(serializers.Serializer):
     name = serializers.CharField()
     email = serializers.CharField()
     phone = serializers.CharField()
@@ -249,11 +252,11 @@ class CaseDetail(CaseSummary):
     """A case in full, as the staff case page shows it."""
 
     language = serializers.CharField()
-    applicant = Applicant()
+    applicant = CaseApplicant()
     decision_reason = serializers.CharField()
-    answers = Answer(many=True)
-    files = FileInfo(many=True)
-    events = Event(many=True)
-    notes = Note(many=True)
-    transitions = AvailableTransition(
+    answers = CaseAnswer(many=True)
+    files = CaseFileInfo(many=True)
+    events = CaseEventItem(many=True)
+    notes = CaseNoteItem(many=True)
+    transitions = CaseTransitionOption(
         many=True, help_text=_("The steps this client's service account may take now."))
