@@ -6,8 +6,9 @@ from django.conf import settings
 from django.middleware.locale import LocaleMiddleware
 from django.utils import translation
 
-# Paths outside i18n_patterns: a 404 there is a real 404, not a page missing its /ru/ prefix.
-UNPREFIXED = ("/admin/", "/documents/", "/feedback/", "/static/", "/media/")
+# Paths outside i18n_patterns: a 404 there is a real 404, not a page missing its /ru/ prefix
+# (the APIs included: a 404 problem of /api/v1/ is never redirected to /ru/api/v1/).
+UNPREFIXED = ("/admin/", "/documents/", "/feedback/", "/static/", "/media/", "/api/")
 # ... and these exact paths: the operator host's metrics, a plain 404 on a tenant's host
 # (dgbox/urls_tenant.py), never a redirect to /ru/metrics/.
 UNPREFIXED_PATHS = frozenset({"/metrics"})

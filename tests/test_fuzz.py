@@ -158,6 +158,17 @@ TARGETS = [
     Target("api/v2/^pages/<int:pk>/", "/api/v2/pages/{}/", names=["fields", "type"]),
     Target("api/v2/^pages/find/", "/api/v2/pages/find/", names=["html_path", "id", "type"]),
     Target("api/v1/whoami", "/api/v1/whoami", names=["format"]),
+    # Case work (services/api/cases.py): without a key a 401 problem; with one, its filters and
+    # bodies are fuzzed in tests/test_api_cases.py.
+    Target("api/v1/cases", "/api/v1/cases", names=["status", "service", "assignee", "sla",
+                                                   "submitted_since", "cursor", "limit"]),
+    Target("api/v1/cases/<str:reference>", "/api/v1/cases/{}"),
+    Target("api/v1/cases/<str:reference>/transitions", "/api/v1/cases/{}/transitions", "POST",
+           names=["transition", "expected_state"]),
+    Target("api/v1/cases/<str:reference>/notes", "/api/v1/cases/{}/notes", "POST",
+           names=["text"]),
+    Target("api/v1/cases/<str:reference>/files/<uuid:file_id>",
+           "/api/v1/cases/NRT-2026-000001/files/{}"),
     # The national portal and the operator console on the base domain.
     Target("", "/", names=["region", "page", "q"], host=PORTAL),
     Target("", "/{}", host=PORTAL),

@@ -2,10 +2,18 @@
 
 from django.urls import path
 
-from . import views
+from . import cases, views
 
 app_name = "api-v1"
 
 urlpatterns = [
     path("whoami", views.WhoAmI.as_view(), name="whoami"),
+    # Case work as the client's service account (cases.py).
+    path("cases", cases.CaseList.as_view(), name="cases"),
+    path("cases/<str:reference>", cases.CaseRead.as_view(), name="case"),
+    path("cases/<str:reference>/transitions", cases.CaseTransition.as_view(),
+         name="case-transitions"),
+    path("cases/<str:reference>/notes", cases.CaseNotes.as_view(), name="case-notes"),
+    path("cases/<str:reference>/files/<uuid:file_id>", cases.CaseFile.as_view(),
+         name="case-file"),
 ]
