@@ -158,6 +158,14 @@ TARGETS = [
     Target("api/v2/^pages/<int:pk>/", "/api/v2/pages/{}/", names=["fields", "type"]),
     Target("api/v2/^pages/find/", "/api/v2/pages/find/", names=["html_path", "id", "type"]),
     Target("api/v1/whoami", "/api/v1/whoami", names=["format"]),
+    # Applications over the API (no key: refused before the body is read; the bodies an API
+    # client sends are fuzzed in tests/test_api_applications.py).
+    Target("api/v1/^services/(?P<slug>[-\\w]+)/applications$",
+           "/api/v1/services/building-permit/applications", "POST", names=["answers"]),
+    Target("api/v1/^services/(?P<slug>[-\\w]+)/applications$",
+           "/api/v1/services/{}/applications", "POST", names=["answers"]),
+    Target("api/v1/applications", "/api/v1/applications", names=["cursor", "limit"]),
+    Target("api/v1/applications/<str:reference>", "/api/v1/applications/{}"),
     # The national portal and the operator console on the base domain.
     Target("", "/", names=["region", "page", "q"], host=PORTAL),
     Target("", "/{}", host=PORTAL),
