@@ -108,8 +108,11 @@ def _earlier(client, key):
             .select_related("case__service__page", "case__workflow_version").first())
 
 
-def _problem_response(description):
-    return OpenApiResponse(response=ProblemSerializer, description=description)
+def _problems(**described):
+    """OpenAPI responses {(status, application/problem+json): ...} from s400="..." etc."""
+    return {(int(code[1:]), problems.PROBLEM): OpenApiResponse(response=ProblemSerializer,
+                                                                description=text)
+            for code, text in described.items()}
 
 
 class ProblemSerializer(serializers.Serializer):
@@ -138,7 +141,7 @@ class SubmitApplication(InRequestLanguage, ScopedV1, APIView):
     parser_classes = [JsonBody, parsers.MultiPartParser]
 
     @extend_schema(
-        operation_id="submit_application",
+        operation_id="submit_application", tags=["applications"],
         summary="Submit an application",
         parameters=[OpenApiParameter(IDEMPOTENCY_HEADER, str, OpenApiParameter.HEADER,
                                      required=True,
@@ -150,17 +153,18 @@ class SubmitApplication(InRequestLanguage, ScopedV1, APIView):
             201: shapes.ApplicationSerializer,
             200: OpenApiResponse(shapes.ApplicationSerializer,
                                  description="A retry: the case the first request made."),
-            400: _problem_response("Invalid answers (`errors` per question), a missing or "
-                                   "malformed Idempotency-Key, or an unreadable body."),
-            401: _problem_response("No key, or a key this tenant does not know."),
-            403: _problem_response("The key lacks the scope applications:submit."),
-            404: _problem_response("No published online service at this slug."),
-            409: _problem_response("The Idempotency-Key was used for another request."),
-            413: _problem_response("The body is larger than the form accepts."),
-            415: _problem_response("Neither JSON nor multipart/form-data."),
-            429: _problem_response("Too many applications to this tenant right now."),
-            503: _problem_response("The service is closed, or the file storage is "
-                                   "unavailable (Retry-After)."),
+            **_problems(
+                s400="Invalid answers (`errors` per question), a missing or malformed "
+                     "Idempotency-Key, or an unreadable body.",
+                s401="No key, or a key this tenant does not know.",
+                s403="The key lacks the scope applications:submit.",
+                s404="No published online service at this slug.",
+                s409="The Idempotency-Key was used for another request.",
+                s413="The body is larger than the form accepts.",
+                s415="Neither JSON nor multipart/form-data.",
+                s429="Too many applications to this tenant right now.",
+                s503="The service is closed, or the file storage is unavailable "
+                     "(Retry-After)."),
         },
     )
     def post(self, request, slug):
@@ -297,9 +301,9 @@ class ListApplications(InRequestLanguage, ScopedV1, ListAPIView):
 
     @extend_schema(operation_id="list_own_applications", summary="List own applications",
                    responses={200: shapes.ApplicationSummarySerializer(many=True),
-                              401: _problem_response("No valid key."),
-                              403: _problem_response("The key lacks applications:read."),
-                              404: _problem_response("An invalid cursor.")})
+                              **_problems(s401="No valid key.",
+                                          s403="The key lacks applications:read.",
+                                          s404="An invalid cursor.")})
     def get(self, request, *args, **kwargs):
         page = self.paginate_queryset(self.get_queryset())
         body = self.get_serializer([row.case for row in page], many=True).data
@@ -315,10 +319,10 @@ class ReadApplication(InRequestLanguage, ScopedV1, APIView):
 
     @extend_schema(operation_id="read_own_application", summary="Read an own application",
                    responses={200: shapes.ApplicationSerializer,
-                              401: _problem_response("No valid key."),
-                              403: _problem_response("The key lacks applications:read."),
-                              404: _problem_response("No application with this reference "
-                                                     "submitted by this client.")})
+                              **_problems(s401="No valid key.",
+                                          s403="The key lacks applications:read.",
+                                          s404="No application with this reference "
+                                               "submitted by this client.")})
     def get(self, request, reference):
         own = (ApiSubmission.objects.filter(client=client_of(request),
                                             case__reference=normalise_reference(reference)[:32])

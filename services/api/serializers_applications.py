@@ -150,7 +150,7 @@ class HistoryItemSerializer(serializers.Serializer):
 class PaymentSerializer(serializers.Serializer):
     amount = serializers.DecimalField(max_digits=10, decimal_places=2)
     currency = serializers.CharField()
-    status = serializers.ChoiceField(choices=Payment.Status.choices)
+    status = serializers.CharField(help_text="pending, paid or declined")
     pay_url = serializers.CharField(allow_null=True,
                                     help_text="Where the applicant pays, while the payment "
                                               "is pending.")
