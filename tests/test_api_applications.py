@@ -7,17 +7,21 @@ on real PostgreSQL and a real S3 server (SeaweedFS).
 - Idempotency-Key: required and checked; a retry gets the same case (200, same body); the
   same key with another request is a 409; two racing requests make one case; keys are per
   client.
+- The tenant's apply limit counts API submissions (429); S3 unreachable is a 503 that saves
+  nothing, and the same request works later. Hostile JSON never gets a 5xx (hypothesis).
 - Scopes and tenant binding: 401 without a key or with another tenant's, 403 without the
   scope, 404 for another tenant's service; a client reads only the cases it submitted.
 """
 
 import json
 import re
+import socket
 import threading
 import uuid
 
 import pytest
 from django.core import mail
+from django.core.cache import caches
 from django.core.files.storage import storages
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
@@ -475,3 +479,35 @@ NAMES = st.one_of(st.sampled_from([f["name"] for f in PERMIT_SPEC] + list(CONTAC
 def test_hostile_answers_never_get_a_server_error(api, answers):
     response = send(PERMIT, answers, key=api["key"], idem=str(uuid.uuid4()))
     assert response.status_code in (201, 400), (answers, response.content[:300])
+
+
+def test_the_tenants_apply_limit_counts_api_submissions(api, tenant_a, settings):
+    for alias in ("default", "counters"):  # the test settings' caches outlive a test
+        caches[alias].clear()
+    settings.DGBOX_TENANT_APPLY_RATES = {"region": "2/3650d"}
+    made = [send(PERMIT, permit_answers(), key=api["key"], idem=f"l-{n}").status_code
+            for n in range(2)]
+    refused = send(PERMIT, permit_answers(), key=api["key"], idem="l-2")
+    assert made == [201, 201]
+    assert refused.status_code == 429 and int(refused["Retry-After"]) > 0
+    assert refused["Content-Type"] == "application/problem+json"
+    with tenant_context(tenant_a):
+        assert Case.objects.count() == 2
+
+
+def test_files_not_stored_mean_nothing_saved_and_the_same_request_works_later(
+        api, tenant_a, settings):
+    """S3 unreachable: 503 with Retry-After, no case, no draft, no key recorded; the same
+    request with the same key succeeds once S3 answers again."""
+    working = settings.DGBOX_S3_ENDPOINT_URL
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        settings.DGBOX_S3_ENDPOINT_URL = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    down = send(FILES, FULL_ANSWERS, key=api["key"], idem="s3", files=certificate())
+    assert down.status_code == 503 and int(down["Retry-After"]) > 0
+    with tenant_context(tenant_a):
+        assert not Case.objects.exists() and not ApplicationDraft.objects.exists()
+        assert not ApiSubmission.objects.exists()
+    settings.DGBOX_S3_ENDPOINT_URL = working
+    assert send(FILES, FULL_ANSWERS, key=api["key"], idem="s3",
+                files=certificate()).status_code == 201
