@@ -169,6 +169,14 @@ TARGETS = [
            names=["text"]),
     Target("api/v1/cases/<str:reference>/files/<uuid:file_id>",
            "/api/v1/cases/NRT-2026-000001/files/{}"),
+    # Applications over the API (no key: refused before the body is read; the bodies an API
+    # client sends are fuzzed in tests/test_api_applications.py).
+    Target("api/v1/^services/(?P<slug>[-\\w]+)/applications$",
+           "/api/v1/services/building-permit/applications", "POST", names=["answers"]),
+    Target("api/v1/^services/(?P<slug>[-\\w]+)/applications$",
+           "/api/v1/services/{}/applications", "POST", names=["answers"]),
+    Target("api/v1/applications", "/api/v1/applications", names=["cursor", "limit"]),
+    Target("api/v1/applications/<str:reference>", "/api/v1/applications/{}"),
     # The national portal and the operator console on the base domain.
     Target("", "/", names=["region", "page", "q"], host=PORTAL),
     Target("", "/{}", host=PORTAL),

@@ -59,6 +59,19 @@ def _store_upload(draft, field_name, upload, case=None):
     return stored
 
 
+def current_form_version(service):
+    """The form version new applications to `service` answer: its latest (made now if the
+    published form changed since). The web form and the API (services/api) both ask here."""
+    return service.versions.order_by("-number").first() or service.current_version()
+
+
+def upload_limit(version):
+    """The largest request body, in bytes, an application to `version` may send: each file
+    question's own limit plus 1 MB for the answers. Checked before the body is read."""
+    total = sum((f.get("max_size_mb") or 10) for f in version.spec if f["type"] == "file")
+    return (total + 1) * 1024 * 1024
+
+
 def file_answer(stored):
     return {"file": str(stored.id), "name": stored.original_name, "size": stored.size,
             "type": stored.content_type}
@@ -135,11 +148,14 @@ def _delete_stored(names):
                     "orphaned uploads will", len(names), exc_info=True)
 
 
-def submit_application(draft_token, service=None):
+def submit_application(draft_token, service=None, *, on_created=None):
     """Make the case for a draft, once. Returns (case, created).
 
     `service`: the draft's service if the caller has it already (the check page has, with
     its page), so that it is not read again; a draft of another service reads its own.
+    `on_created(case)`: called in the transaction right after the case row is made, before
+    its first event, rules or receipt (the API records its client there, so that whatever
+    follows the case's events finds who submitted it).
     Every row is written in one transaction with as few statements as the guarantees allow
     (the case INSERT carries its workflow state and deadline; one INSERT for every receipt);
     the receipts reach the broker after commit, through the outbox (services/notifications),
@@ -172,6 +188,8 @@ def submit_application(draft_token, service=None):
             applicant_phone=contact["applicant_phone"], language=draft.language,
             channel=draft.channel, entered_by_id=draft.entered_by_id,
             workflow_version=workflow_version, status=status, due_date=due_date)
+        if on_created is not None:
+            on_created(case)
         # Only the files the answers name (a draft saved before replaced files were dropped
         # may still hold the one it replaced); the others are deleted with the submission.
         named = list(answered_file_ids(answers))

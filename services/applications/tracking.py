@@ -189,5 +189,5 @@ def public_history(case):
                         "amount": event.data.get("amount")}
         else:
             continue
-        items.append({"at": event.at, "text": text})
+        items.append({"at": event.at, "kind": event.kind, "text": text})
     return items

@@ -116,8 +116,7 @@ def _initial(draft):
 
 
 def _too_large(request, version):
-    limit = sum((f.get("max_size_mb") or 10) for f in version.spec if f["type"] == "file")
-    limit = (limit + 1) * 1024 * 1024
+    limit = submission.upload_limit(version)
     try:
         return int(request.META.get("CONTENT_LENGTH") or 0) > limit
     except ValueError:
@@ -130,7 +129,7 @@ def _too_large(request, version):
 def apply(request, service):
     if not service.accepting:
         return render(request, "services/closed.html", {"service": service}, status=503)
-    version = service.versions.order_by("-number").first() or service.current_version()
+    version = submission.current_form_version(service)
     draft = _draft_for(request, service)
     if draft is not None and draft.form_version_id != version.id:
         draft = None  # the form changed since: start on the new version (answers kept below)
