@@ -32,6 +32,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 from requests_hardened.ip_filter import InvalidIPAddress
@@ -695,3 +696,23 @@ def test_a_real_worker_delivers_in_the_tenants_schema_and_schedules_the_retry(
         in_thread(remove, client_pk)
         good.close()
         failing.close()
+
+
+def webhook_queries(case_pk, code):
+    with CaptureQueriesContext(connection) as queries:
+        engine.take(case_pk, code, automatic=True)
+    return [q["sql"] for q in queries.captured_queries if "webhooks_" in q["sql"]]
+
+
+def test_case_work_pays_one_query_without_subscriptions_and_a_fixed_number_with_them(
+        tenant_a, django_capture_on_commit_callbacks):
+    with tenant_context(tenant_a), django_capture_on_commit_callbacks(execute=False):
+        assert len(webhook_queries(make_case().pk, "start_review")) == 1  # "any at all?"
+        staff = staff_system()
+        subscribe(staff, closed_port_url())
+        one = webhook_queries(make_case().pk, "start_review")
+        for _n in range(3):
+            subscribe(staff, closed_port_url())
+        four = webhook_queries(make_case().pk, "start_review")
+        assert len(four) == len(one)  # the same queries for 1 or 4 subscriptions
+        assert Delivery.objects.filter(event_type=EventType.STATUS_CHANGED).count() == 1 + 4
