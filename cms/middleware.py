@@ -7,7 +7,8 @@ from django.middleware.locale import LocaleMiddleware
 from django.utils import translation
 
 # Paths outside i18n_patterns: a 404 there is a real 404, not a page missing its /ru/ prefix.
-UNPREFIXED = ("/admin/", "/documents/", "/feedback/", "/static/", "/media/")
+# /api/v1/ answers every path itself, its 404s as problem JSON (services/api/problems.py).
+UNPREFIXED = ("/admin/", "/documents/", "/feedback/", "/static/", "/media/", "/api/v1/")
 # ... and these exact paths: the operator host's metrics, a plain 404 on a tenant's host
 # (dgbox/urls_tenant.py), never a redirect to /ru/metrics/.
 UNPREFIXED_PATHS = frozenset({"/metrics"})

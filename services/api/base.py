@@ -3,6 +3,7 @@
 from rest_framework import permissions
 
 from .auth import ApiKeyAuthentication, HasScope
+from .problems import as_problem_json
 
 
 class V1:
@@ -11,6 +12,9 @@ class V1:
     problem_json = True
     authentication_classes = [ApiKeyAuthentication]
     permission_classes = [permissions.AllowAny]
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        return as_problem_json(super().finalize_response(request, response, *args, **kwargs))
 
 
 class ScopedV1(V1):
