@@ -36,6 +36,7 @@ from schemathesis.specs.openapi.checks import (
 
 from services.api.models import ApiClient
 from services.api.scopes import Scope
+from tenants.models import Domain, Tenant
 
 from .factories import OnlineServiceFactory, launch
 
@@ -68,8 +69,9 @@ def contract_server(django_db_setup, django_db_blocker, session_tenants):
             OnlineServiceFactory()
             account = get_user_model().objects.create_user(
                 "api-contract", "api-contract@contract.example", None, is_staff=True)
+            # A limit no run reaches: fuzzing is about the contract, not about 429s.
             client = ApiClient.objects.create(name="Контракт", scopes=list(Scope.values),
-                                              service_user=account)
+                                              service_user=account, rate_per_minute=1_000_000)
             _, key = client.issue_key()
         connection.set_schema_to_public()
     httpd = make_server("127.0.0.1", 0, WSGIHandler(), server_class=ThreadedWSGIServer,
@@ -81,11 +83,16 @@ def contract_server(django_db_setup, django_db_blocker, session_tenants):
     httpd.shutdown()
     httpd.server_close()
     # The request threads kept their connections: end them so the test database can be
-    # dropped at the end of the session.
-    with django_db_blocker.unblock(), connection.cursor() as cursor:
-        cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                       "WHERE datname = current_database() AND pid <> pg_backend_pid() "
-                       "AND application_name NOT LIKE 'celery%%'")
+    # dropped at the end of the session. Then the tenant goes, so that later tests see only
+    # the session's tenants (as tests/conftest.py's `committed` drops its tenants).
+    with django_db_blocker.unblock():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                           "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                           "AND application_name NOT LIKE 'celery%%'")
+            cursor.execute(f'DROP SCHEMA IF EXISTS "{tenant.schema_name}" CASCADE')
+        Domain.objects.filter(tenant=tenant).delete()
+        Tenant.objects.filter(pk=tenant.pk).delete()
 
 
 @pytest.fixture(scope="module")
