@@ -143,6 +143,8 @@ TENANT_APPS = [
     "wagtail.admin",
     "wagtail.api.v2",
     "rest_framework",
+    # No models: generates the OpenAPI document of /api/v1/ (SPECTACULAR_SETTINGS below).
+    "drf_spectacular",
     "wagtail.locales",
     "wagtail",
     "modelcluster",
@@ -536,6 +538,40 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {"client": DGBOX_API_RATE},
     "EXCEPTION_HANDLER": "services.api.problems.exception_handler",
     "UNAUTHENTICATED_USER": None,
+    # The OpenAPI document of /api/v1/ is generated from the views (services/api/openapi.py).
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+# The OpenAPI 3.1 document of /api/v1/ (drf-spectacular; served at /api/v1/openapi.json and
+# .yaml, committed as docs/api/openapi-v1.yaml and refreshed by `make openapi`). Only /api/v1/
+# is described (the preprocessing hook); every operation gets the problem+json errors it can
+# answer (the postprocessing hook); enum names are fixed so that they do not change when
+# another serializer happens to use the same choices.
+SPECTACULAR_SETTINGS = {
+    "OAS_VERSION": "3.1.0",
+    "TITLE": "dgbox open API",
+    "DESCRIPTION": (
+        "The open API of one tenant site (a region or municipality): the service catalogue, "
+        "offices and news, readable without a key, and the operations of registered API "
+        "clients (`Authorization: Bearer <key>`). Errors are `application/problem+json` "
+        "(RFC 9457). Served by every tenant host at `/api/v1/`."),
+    "VERSION": "1.0.0",
+    # Relative: the document describes whichever tenant host serves it.
+    "SERVERS": [{"url": "/", "description": "The tenant host that serves this document"}],
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/api/v1/",
+    "PREPROCESSING_HOOKS": ["services.api.openapi.only_v1"],
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
+                             "services.api.openapi.add_problem_responses"],
+    "ENUM_NAME_OVERRIDES": {
+        "CostKindEnum": "cms.models.pages.ServicePage.Cost",
+        "ChannelKindEnum": "cms.models.pages.ServiceChannel.Kind",
+        "WeekdayEnum": "cms.models.pages.Weekday",
+        "LocaleEnum": LANGUAGES,
+    },
+    "ENUM_GENERATE_CHOICE_DESCRIPTION": True,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SORT_OPERATIONS": True,
+    "DISABLE_ERRORS_AND_WARNINGS": False,
 }
 WAGTAILAPI_LIMIT_MAX = 100
 # DGBOX_USAGE_COUNTER_DAYS: how long the per-day API call counters stay in the cache; the

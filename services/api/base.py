@@ -11,6 +11,7 @@ from tenants.audit.service import record
 from tenants.metering.counters import WRITE_METHODS
 
 from .auth import ApiKeyAuthentication, HasScope, client_of
+from .problems import as_problem_json
 from .throttles import THROTTLES, KeylessAddressThrottle
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,7 @@ class V1:
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)
         audit_write(request, response.status_code)
-        return response
+        return as_problem_json(response)
 
     def handle_exception(self, exc):
         try:

@@ -6,7 +6,9 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.utils.translation import gettext as _
 from rest_framework import exceptions, status
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from cms.throttles import exception_handler as v2_exception_handler
 
@@ -57,3 +59,30 @@ def exception_handler(exc, context):
                        errors=errors, headers=headers)
     detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
     return problem(exc.status_code, detail, headers=headers)
+
+
+def as_problem_json(response):
+    """A problem is JSON whatever renderer the view would have used (the YAML document's,
+    the reference page's HTML): called by every v1 view's finalize_response (base.V1)."""
+    if isinstance(response, Response) and response.content_type == PROBLEM:
+        response.accepted_renderer = JSONRenderer()
+        response.accepted_media_type = PROBLEM
+    return response
+
+
+class NoSuchEndpoint(APIView):
+    """The last route of /api/v1/: an unknown path is a 404 problem for every method, not the
+    site's HTML 404 page (and not a redirect to add a slash)."""
+
+    problem_json = True
+    authentication_classes: list = []
+    permission_classes: list = []
+    throttle_classes: list = []
+    schema = None  # not an operation of the document
+
+    def initial(self, request, *args, **kwargs):
+        raise exceptions.NotFound(_("There is no such endpoint under /api/v1/: the OpenAPI "
+                                    "document /api/v1/openapi.json lists them."))
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        return as_problem_json(super().finalize_response(request, response, *args, **kwargs))

@@ -2,9 +2,14 @@
 
 from django.urls import path, re_path
 
-from . import applications, cases, views
+from . import applications, cases, openapi, views
+from .problems import NoSuchEndpoint
+from .public import views as public
 
 app_name = "api-v1"
+
+#: A page's number: at most 18 digits (a longer one would overflow the database's bigint).
+ID = r"(?P<id>[0-9]{1,18})"
 
 urlpatterns = [
     path("whoami", views.WhoAmI.as_view(), name="whoami"),
@@ -22,4 +27,17 @@ urlpatterns = [
     path("applications", applications.ListApplications.as_view(), name="applications"),
     path("applications/<str:reference>", applications.ReadApplication.as_view(),
          name="application"),
+    # The contract: the OpenAPI document and its reference page (services/api/openapi.py).
+    path("openapi.json", openapi.OpenApiJson.as_view(), name="openapi-json"),
+    path("openapi.yaml", openapi.OpenApiYaml.as_view(), name="openapi-yaml"),
+    path("docs/", openapi.Reference.as_view(), name="docs"),
+    # Public, read-only (services/api/public/): no key needed.
+    path("services", public.ServiceList.as_view(), name="services"),
+    re_path(rf"^services/{ID}$", public.ServiceDetail.as_view(), name="service"),
+    path("offices", public.OfficeList.as_view(), name="offices"),
+    re_path(rf"^offices/{ID}$", public.OfficeDetail.as_view(), name="office"),
+    path("news", public.NewsList.as_view(), name="news"),
+    re_path(rf"^news/{ID}$", public.NewsDetail.as_view(), name="news-item"),
 ]
+# Keep last: any other path under /api/v1/ is a 404 problem (services/api/problems.py).
+urlpatterns.append(re_path(r"^.*$", NoSuchEndpoint.as_view(), name="no-such-endpoint"))
