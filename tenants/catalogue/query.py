@@ -1,0 +1,131 @@
+"""Searching the national catalogue: text with Russian and English stemming, life event,
+territory (a region with its municipalities), available online, language.
+
+Text goes through PostgreSQL's `websearch_to_tsquery` in both the 'russian' and the 'english'
+configuration (either may match: "паспорта" finds "паспорт", "permits" finds "permit"), on the
+generated, GIN-indexed vector of tenants.models.CatalogueEntry, ranked by `ts_rank` (title over
+summary over the rest). Only when that finds nothing are the words tried as prefixes ("пасп"
+finds "паспорт"), one more indexed query. Anything typed is safe: websearch_to_tsquery never
+fails on syntax, and the prefix query is built from letters and digits only.
+"""
+
+import re
+from dataclasses import dataclass
+
+from django.contrib.postgres.search import SearchQuery, SearchRank
+from django.core.exceptions import ValidationError
+from django.db.models import Count, F, Q, QuerySet
+from django.utils.translation import gettext as _
+
+from tenants.models import CatalogueEntry, LifeEvent, Tenant
+
+#: Longer queries are refused by the API (400) and cut by the portal page.
+QUERY_MAX = 200
+#: Words tried as prefixes when the full words find nothing.
+PREFIX_WORDS_MAX = 6
+LANGUAGES = ("ru", "en")
+_WORD = re.compile(r"\w+")
+
+
+class FilterError(ValidationError):
+    """A filter names something that does not exist (an unknown life event or territory)."""
+
+
+@dataclass(frozen=True)
+class Filters:
+    q: str = ""
+    life_event: str = ""
+    territory: str = ""  # a tenant's slug: a region includes its municipalities
+    online: bool | None = None
+    language: str = ""
+
+
+def clean_text(text: str) -> str:
+    """What PostgreSQL can take: no NUL (it refuses it in text), at most QUERY_MAX characters."""
+    return text.replace("\x00", "").strip()[:QUERY_MAX]
+
+
+def _text_query(q: str) -> SearchQuery:
+    return (SearchQuery(q, config="russian", search_type="websearch")
+            | SearchQuery(q, config="english", search_type="websearch"))
+
+
+def _prefix_query(q: str) -> SearchQuery | None:
+    words = [w.lower() for w in _WORD.findall(q) if w.replace("_", "")][:PREFIX_WORDS_MAX]
+    words = [w.replace("_", "") for w in words]
+    if not words:
+        return None
+    # Only \w characters and ':*' reach to_tsquery, so no input can break its syntax.
+    raw = " & ".join(f"{w}:*" for w in words)
+    return SearchQuery(raw, config="simple", search_type="raw")
+
+
+def filtered(filters: Filters) -> QuerySet[CatalogueEntry]:
+    """Listed entries matching every filter but the text (FilterError for unknown codes)."""
+    entries = CatalogueEntry.objects.filter(visible=True)
+    if filters.life_event:
+        if not LifeEvent.objects.filter(code=filters.life_event).exists():
+            raise FilterError(_("There is no life event “%(code)s”.")
+                              % {"code": filters.life_event}, code="life_event")
+        entries = entries.filter(life_events__contains=[filters.life_event])
+    if filters.territory:
+        tenant = (Tenant.objects.launched().filter(slug=filters.territory)
+                  .values("pk", "kind").first())
+        if tenant is None:
+            raise FilterError(_("There is no region or municipality “%(code)s”.")
+                              % {"code": filters.territory}, code="territory")
+        if tenant["kind"] == Tenant.Kind.REGION:
+            entries = entries.filter(region_id=tenant["pk"])
+        else:
+            entries = entries.filter(tenant_id=tenant["pk"])
+    if filters.online is not None:
+        entries = entries.filter(online=filters.online)
+    if filters.language:
+        if filters.language not in LANGUAGES:
+            raise FilterError(_("Choose the language ru or en."), code="language")
+        entries = entries.filter(language=filters.language)
+    return entries
+
+
+def matching(filters: Filters) -> tuple[QuerySet[CatalogueEntry], SearchQuery | None]:
+    """Listed entries matching `filters`, unordered, and the text query that found them (None
+    without text). With text and no match, the words are tried again as prefixes."""
+    entries = filtered(filters)
+    q = clean_text(filters.q)
+    if not q:
+        return entries, None
+    query = _text_query(q)
+    found = entries.filter(search=query)
+    if not found.exists():
+        prefix = _prefix_query(q)
+        if prefix is not None:
+            return entries.filter(search=prefix), prefix
+    return found, query
+
+
+def ranked(entries: QuerySet[CatalogueEntry],
+           query: SearchQuery | None) -> QuerySet[CatalogueEntry]:
+    """`entries` best first: by rank with a text query, else by title."""
+    if query is None:
+        return entries.order_by("title", "pk")
+    return entries.annotate(rank=SearchRank(F("search"), query)).order_by("-rank", "title", "pk")
+
+
+def search(filters: Filters) -> QuerySet[CatalogueEntry]:
+    """Entries matching `filters`, best first, with their tenant (FilterError for unknown
+    codes)."""
+    return ranked(*matching(filters)).select_related("tenant")
+
+
+def facets(entries: QuerySet[CatalogueEntry]) -> dict[str, dict[str, int]]:
+    """Counts of `entries` (already filtered) by life event and by available online, in one
+    aggregate query."""
+    codes = list(LifeEvent.objects.values_list("code", flat=True))
+    aggregates = {f"e{i}": Count("pk", filter=Q(life_events__contains=[code]))
+                  for i, code in enumerate(codes)}
+    aggregates["online"] = Count("pk", filter=Q(online=True))
+    aggregates["offline"] = Count("pk", filter=Q(online=False))
+    counts = entries.order_by().aggregate(**aggregates)
+    return {"life_event": {code: counts[f"e{i}"] for i, code in enumerate(codes)
+                           if counts[f"e{i}"]},
+            "online": {"true": counts["online"], "false": counts["offline"]}}
