@@ -13,7 +13,6 @@ import logging
 from django.db import connection, transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
-from django.utils import timezone
 from django.utils.html import strip_tags
 from django_tenants.utils import get_public_schema_name, tenant_context
 from wagtail.models import Page, PageViewRestriction
@@ -45,7 +44,8 @@ def entry_for(page: ServicePage, domain: str | None) -> catalogue.Entry | None:
         words += registers.names("categories", categories, language)
     return catalogue.Entry(
         page_id=page.pk, language=page.locale.language_code, title=page.title,
-        url=site_url(domain) + parts[2], updated_at=page.last_published_at or timezone.now(),
+        url=site_url(domain) + parts[2],
+        updated_at=page.last_published_at or page.first_published_at,
         summary=page.summary or "", keywords=" ".join(w for w in words if w),
         life_events=events, categories=categories, online=online_form or bool(page.apply_url))
 

@@ -481,7 +481,8 @@ class CatalogueEntry(models.Model):
     online = models.BooleanField(default=False, verbose_name=_("available online"))
     #: False while the tenant is suspended or archived (tenants/lifecycle).
     visible = models.BooleanField(default=True, verbose_name=_("listed"))
-    updated_at = models.DateTimeField(verbose_name=_("updated"))
+    #: When the page was last published (unknown for pages never published through Wagtail).
+    updated_at = models.DateTimeField(null=True, blank=True, verbose_name=_("updated"))
     search = models.GeneratedField(
         expression=(
             SearchVector("title", config="russian", weight="A")

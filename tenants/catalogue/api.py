@@ -17,7 +17,7 @@ from django.core.paginator import EmptyPage, Paginator
 from django.http import HttpRequest
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.settings import patched_settings
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse
 from drf_spectacular.views import SpectacularJSONAPIView
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -44,7 +44,6 @@ SCHEMA_SETTINGS: dict[str, Any] = {
         "`application/problem+json` (RFC 9457)."),
     "VERSION": "1",
     "OAS_VERSION": "3.1.0",
-    "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": "/api/v1",
 }
@@ -100,7 +99,8 @@ class Service(serializers.Serializer):
     life_events = serializers.ListField(child=serializers.CharField())
     categories = serializers.ListField(child=serializers.CharField())
     online = serializers.BooleanField(help_text="One can apply online now.")
-    updated_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField(allow_null=True,
+                                           help_text="When the page was last published.")
 
 
 class Facets(serializers.Serializer):
@@ -129,7 +129,7 @@ def _service(entry: CatalogueEntry) -> dict[str, Any]:
             "page_id": entry.page_id, "language": entry.language, "title": entry.title,
             "summary": entry.summary, "url": entry.url, "life_events": entry.life_events,
             "categories": entry.categories, "online": entry.online,
-            "updated_at": entry.updated_at.isoformat()}
+            "updated_at": entry.updated_at.isoformat() if entry.updated_at else None}
 
 
 def _link(request: HttpRequest, params: dict[str, Any], page: int) -> str:
@@ -146,18 +146,35 @@ class NationalV1:
     schema = AutoSchema()
 
 
-class CatalogueServices(NationalV1, APIView):
-    """Search every active tenant's published services."""
+class ServicesSchema(AutoSchema):
+    """The operation's documentation. Said here, not with @extend_schema: that decorator
+    builds on REST framework's DEFAULT_SCHEMA_CLASS, which the tenants' API settles."""
 
-    @extend_schema(
-        operation_id="catalogue_services_list", parameters=[SearchParameters],
-        responses={
+    def get_operation_id(self) -> str:
+        return "catalogue_services_list"
+
+    def get_tags(self) -> list[str]:
+        return ["catalogue"]
+
+    def get_override_parameters(self) -> list[Any]:
+        return [SearchParameters]
+
+    def get_response_serializers(self) -> Any:
+        return {
             200: ServiceList,
             304: OpenApiResponse(description="Not modified (If-None-Match matched the ETag)."),
-            400: OpenApiResponse(Problem, description="A parameter is wrong."),
-            429: OpenApiResponse(Problem, description="Too many requests."),
-        },
-        tags=["catalogue"])
+            (400, PROBLEM): OpenApiResponse(Problem, description="A parameter is wrong."),
+            (429, PROBLEM): OpenApiResponse(Problem, description="Too many requests."),
+        }
+
+
+class CatalogueServices(NationalV1, APIView):
+    """Search every active tenant's published services: by words (Russian and English, any
+    form of a word), life event, territory (a region with its municipalities) and available
+    online; best matches first, a page at a time, with counts by life event and by online."""
+
+    schema = ServicesSchema()
+
     def get(self, request: Request) -> Response:
         params = SearchParameters(data=request.query_params)
         params.is_valid(raise_exception=True)

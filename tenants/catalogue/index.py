@@ -32,7 +32,7 @@ class Entry:
     language: str
     title: str
     url: str
-    updated_at: datetime
+    updated_at: datetime | None
     summary: str = ""
     keywords: str = ""
     life_events: list[str] = field(default_factory=list)
@@ -56,6 +56,12 @@ def region_of(tenant: Tenant) -> int:
     if tenant.kind == Tenant.Kind.MUNICIPALITY and tenant.parent_id:
         return int(tenant.parent_id)
     return int(tenant.pk)
+
+
+def _current(tenant: Tenant) -> Tenant:
+    """The tenant's row as it is now: the caller's copy may predate a suspension or a move
+    (a request's tenant is looked up when the request starts)."""
+    return Tenant.objects.only("pk", "slug", "kind", "parent_id", "status").get(pk=tenant.pk)
 
 
 def _row(tenant: Tenant, entry: Entry) -> CatalogueEntry:
@@ -82,7 +88,7 @@ def _upsert(rows: list[CatalogueEntry]) -> None:
 
 def publish_entry(tenant: Tenant, entry: Entry) -> None:
     """Add or update one page's entry (listed only while the tenant is active)."""
-    _upsert([_row(tenant, entry)])
+    _upsert([_row(_current(tenant), entry)])
 
 
 def withdraw_entry(tenant: Tenant, page_id: int) -> None:
@@ -112,6 +118,7 @@ class RebuildResult:
 
 def rebuild(tenant: Tenant) -> RebuildResult:
     """Make `tenant`'s entries exactly what its schema publishes now (idempotent)."""
+    tenant = _current(tenant)
     with tenant_context(tenant):
         entries = [entry for source in _sources for entry in source()]
     rows = {entry.page_id: _row(tenant, entry) for entry in entries}

@@ -123,9 +123,9 @@ def facets(entries: QuerySet[CatalogueEntry]) -> dict[str, dict[str, int]]:
     codes = list(LifeEvent.objects.values_list("code", flat=True))
     aggregates = {f"e{i}": Count("pk", filter=Q(life_events__contains=[code]))
                   for i, code in enumerate(codes)}
-    aggregates["online"] = Count("pk", filter=Q(online=True))
-    aggregates["offline"] = Count("pk", filter=Q(online=False))
+    aggregates["n_online"] = Count("pk", filter=Q(online=True))
+    aggregates["n_offline"] = Count("pk", filter=Q(online=False))
     counts = entries.order_by().aggregate(**aggregates)
     return {"life_event": {code: counts[f"e{i}"] for i, code in enumerate(codes)
                            if counts[f"e{i}"]},
-            "online": {"true": counts["online"], "false": counts["offline"]}}
+            "online": {"true": counts["n_online"], "false": counts["n_offline"]}}
