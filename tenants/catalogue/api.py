@@ -19,10 +19,10 @@ from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.settings import patched_settings
 from drf_spectacular.utils import OpenApiResponse
 from drf_spectacular.views import SpectacularJSONAPIView
-from rest_framework import serializers
-from rest_framework.request import Request
-from rest_framework.response import Response
-from rest_framework.views import APIView
+from rest_framework import serializers  # type: ignore[import-untyped]
+from rest_framework.request import Request  # type: ignore[import-untyped]
+from rest_framework.response import Response  # type: ignore[import-untyped]
+from rest_framework.views import APIView  # type: ignore[import-untyped]
 
 from tenants.models import CatalogueEntry
 
@@ -77,6 +77,10 @@ class SearchParameters(serializers.Serializer):
                                                 "online now; false: only the others.")
     language = serializers.ChoiceField(required=False, allow_blank=True, choices=["ru", "en"],
                                        help_text="Only pages in this language.")
+    facets = serializers.BooleanField(required=False, default=False,
+                                      help_text="true: also count all matches by life event "
+                                                "and by online (costs one more pass over "
+                                                "the matches).")
     page = serializers.IntegerField(required=False, default=1, min_value=1, max_value=PAGE_MAX)
     page_size = serializers.IntegerField(required=False, default=PAGE_SIZE, min_value=1,
                                          max_value=PAGE_SIZE_MAX)
@@ -117,7 +121,8 @@ class ServiceList(serializers.Serializer):
     next = serializers.CharField(allow_null=True)
     previous = serializers.CharField(allow_null=True)
     results = Service(many=True)
-    facets = Facets(help_text="Counts of all matches (every page) by filter value.")
+    facets = Facets(allow_null=True, help_text="With facets=true: counts of all matches "
+                                               "(every page) by filter value; else null.")
 
 
 def _tenant(tenant: Any) -> dict[str, str]:
@@ -134,7 +139,8 @@ def _service(entry: CatalogueEntry) -> dict[str, Any]:
 
 def _link(request: HttpRequest, params: dict[str, Any], page: int) -> str:
     query = {k: ("true" if v is True else "false" if v is False else v)
-             for k, v in {**params, "page": page}.items() if v not in (None, "")}
+             for k, v in {**params, "page": page}.items()
+             if v not in (None, "") and not (k == "facets" and v is False)}
     return request.build_absolute_uri(f"{request.path}?{urlencode(query)}")
 
 
@@ -202,7 +208,7 @@ class CatalogueServices(NationalV1, APIView):
             "previous": (_link(request, data, data["page"] - 1)
                          if data["page"] > 1 and count else None),
             "results": results,
-            "facets": facets(found),
+            "facets": facets(found) if data["facets"] else None,
         }
         digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
         etag = f'"{digest[:32]}"'
@@ -234,6 +240,7 @@ def document() -> dict[str, Any]:
     """The OpenAPI document as a dict (also written by `dgbox catalogue openapi`)."""
     with patched_settings(SCHEMA_SETTINGS):
         generator = SpectacularJSONAPIView.generator_class(urlconf=NationalOpenApi.urlconf)
-        schema: dict[str, Any] = generator.get_schema(request=None, public=True)
+        schema: dict[str, Any] = generator.get_schema(  # type: ignore[no-untyped-call]
+            request=None, public=True)
     return schema
 
