@@ -13,7 +13,7 @@ import json
 from typing import Any, ClassVar
 from urllib.parse import urlencode
 
-from django.core.paginator import EmptyPage, Paginator
+from django.db.models import Count, Window
 from django.http import HttpRequest
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.settings import patched_settings
@@ -192,16 +192,15 @@ class CatalogueServices(NationalV1, APIView):
             found, query = matching(filters)
         except FilterError as err:
             raise serializers.ValidationError({err.code or "filter": err.messages}) from err
-        paginator = Paginator(ranked(found, query).select_related("tenant", "region"),
-                              data["page_size"])
-        try:
-            page = paginator.page(data["page"])
-            results = [_service(e) for e in page]
-        except EmptyPage:
-            results = []
-        count = paginator.count
+        ranked_found = ranked(found, query).select_related("tenant", "region")
+        size, number = data["page_size"], data["page"]
+        rows = list(ranked_found.annotate(total=Window(Count("pk")))
+                    [(number - 1) * size:number * size])
+        # The total comes with the page (one pass over the matches); past the end, a count.
+        count = rows[0].total if rows else (found.count() if number > 1 else 0)
+        results = [_service(e) for e in rows]
         body = {
-            "count": count, "page": data["page"], "page_size": data["page_size"],
+            "count": count, "page": number, "page_size": size,
             "next": (_link(request, data, data["page"] + 1)
                      if data["page"] * data["page_size"] < count
                      and data["page"] < PAGE_MAX else None),

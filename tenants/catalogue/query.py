@@ -14,8 +14,9 @@ from dataclasses import dataclass
 
 from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.core.exceptions import ValidationError
+from django.core.paginator import EmptyPage, Page, PageNotAnInteger, Paginator
 from django.db import connection
-from django.db.models import F, QuerySet
+from django.db.models import Count, F, QuerySet, Window
 from django.utils.translation import gettext as _
 
 from tenants.models import CatalogueEntry, LifeEvent, Tenant
@@ -110,6 +111,40 @@ def ranked(entries: QuerySet[CatalogueEntry],
     if query is None:
         return entries.order_by("title", "pk")
     return entries.annotate(rank=SearchRank(F("search"), query)).order_by("-rank", "title", "pk")
+
+
+class _Known:
+    """A paginator's object list of which only the length is known (counted already)."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+
+    def count(self) -> int:
+        return self.total
+
+
+def page_of(entries: QuerySet[CatalogueEntry], number: object,
+            size: int) -> "Page[CatalogueEntry]":
+    """One page of ranked `entries` and their total in one query (`count(*) OVER ()`): the
+    matches are read once, where a paginator counts them, then ranks them again for the page.
+    A number that is not a page gives the first page, one past the end the last (as
+    Paginator.get_page); only a page past the end costs one more query (a count)."""
+    try:
+        wanted = max(1, int(str(number)))
+    except ValueError:
+        wanted = 1
+    rows: list[CatalogueEntry] = list(
+        entries.annotate(total=Window(Count("pk")))[(wanted - 1) * size:wanted * size])
+    total = int(getattr(rows[0], "total", 0)) if rows else (entries.count() if wanted > 1 else 0)
+    paginator: Paginator[CatalogueEntry] = Paginator(_Known(total), size)  # type: ignore[arg-type]
+    try:
+        number = paginator.validate_number(wanted)
+    except (EmptyPage, PageNotAnInteger):
+        number = paginator.num_pages
+    if not rows and total:  # past the end: the last page
+        last = paginator.num_pages
+        rows = list(entries[(last - 1) * size:last * size])
+    return Page(rows, number, paginator)
 
 
 def search(filters: Filters) -> QuerySet[CatalogueEntry]:

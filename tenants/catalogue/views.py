@@ -6,14 +6,13 @@ the filters, the search (exists, count, one page with its tenants)."""
 from typing import Any
 from urllib.parse import urlencode
 
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import get_language
 
 from tenants.models import LifeEvent, Tenant
 
-from .query import FilterError, Filters, clean_text, matching, ranked
+from .query import FilterError, Filters, clean_text, matching, page_of, ranked
 
 PAGE_SIZE = 20
 
@@ -34,8 +33,8 @@ def service_finder(request: HttpRequest) -> HttpResponse:
     if searched:
         try:
             found, query = matching(filters)
-            page = Paginator(ranked(found, query).select_related("tenant"),
-                             PAGE_SIZE).get_page(request.GET.get("page"))
+            page = page_of(ranked(found, query).select_related("tenant"),
+                           request.GET.get("page"), PAGE_SIZE)
         except FilterError as err:
             error = err.messages[0]
     params = {k: v for k, v in (("q", filters.q), ("life_event", filters.life_event),
