@@ -356,11 +356,20 @@ def test_old_pages_are_dated_as_published(tenant_a, django_capture_on_commit_cal
 
 @pytest.fixture
 def national_schema(indexed):
+    from django.core.signals import request_finished, request_started
     from django.core.wsgi import get_wsgi_application
+    from django.db import close_old_connections
 
     # Loaded from the running application (werkzeug's WSGI client sends Host: localhost, the
-    # base domain), so the document tested is the one served.
-    return schemathesis.openapi.from_wsgi("/api/v1/openapi.json", get_wsgi_application())
+    # base domain), so the document tested is the one served. As Django's test client does,
+    # requests keep the test's connection (and its transaction) open.
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        yield schemathesis.openapi.from_wsgi("/api/v1/openapi.json", get_wsgi_application())
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
 
 
 contract = schemathesis.pytest.from_fixture("national_schema")
