@@ -13,7 +13,6 @@ import json
 from typing import Any, ClassVar
 from urllib.parse import urlencode
 
-from django.db.models import Count, Window
 from django.http import HttpRequest
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.settings import patched_settings
@@ -26,7 +25,7 @@ from rest_framework.views import APIView  # type: ignore[import-untyped]
 
 from tenants.models import CatalogueEntry
 
-from .query import QUERY_MAX, FilterError, Filters, facets, matching, ranked
+from .query import QUERY_MAX, FilterError, Filters, facets, matching, ranked, rows_and_total
 
 PROBLEM = "application/problem+json"
 #: Seconds a client or a shared cache may reuse an answer (publishing shows within a minute).
@@ -194,10 +193,7 @@ class CatalogueServices(NationalV1, APIView):
             raise serializers.ValidationError({err.code or "filter": err.messages}) from err
         ranked_found = ranked(found, query).select_related("tenant", "region")
         size, number = data["page_size"], data["page"]
-        rows = list(ranked_found.annotate(total=Window(Count("pk")))
-                    [(number - 1) * size:number * size])
-        # The total comes with the page (one pass over the matches); past the end, a count.
-        count = rows[0].total if rows else (found.count() if number > 1 else 0)
+        rows, count = rows_and_total(ranked_found, query is not None, number, size)
         results = [_service(e) for e in rows]
         body = {
             "count": count, "page": number, "page_size": size,

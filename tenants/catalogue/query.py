@@ -123,27 +123,37 @@ class _Known:
         return self.total
 
 
-def page_of(entries: QuerySet[CatalogueEntry], number: object,
+def rows_and_total(entries: QuerySet[CatalogueEntry], ranked_by_text: bool, number: int,
+                   size: int) -> tuple[list[CatalogueEntry], int]:
+    """One page of `entries` (ordered by `ranked`) and the number of all of them.
+
+    Ranked by text, every match is read to rank it anyway, so the total comes with the page
+    (`count(*) OVER ()`, one pass instead of two). By title, the page is read in index order
+    and stops after it, and the count is its own query (cheaper than sorting every match)."""
+    window = slice((number - 1) * size, number * size)
+    if not ranked_by_text:
+        return list(entries[window]), entries.count()
+    rows: list[CatalogueEntry] = list(entries.annotate(total=Window(Count("pk")))[window])
+    total = int(getattr(rows[0], "total", 0)) if rows else (entries.count() if number > 1 else 0)
+    return rows, total
+
+
+def page_of(entries: QuerySet[CatalogueEntry], ranked_by_text: bool, number: object,
             size: int) -> "Page[CatalogueEntry]":
-    """One page of ranked `entries` and their total in one query (`count(*) OVER ()`): the
-    matches are read once, where a paginator counts them, then ranks them again for the page.
-    A number that is not a page gives the first page, one past the end the last (as
-    Paginator.get_page); only a page past the end costs one more query (a count)."""
+    """A page for the portal's template: a number that is not a page gives the first page,
+    one past the end the last (as Paginator.get_page)."""
     try:
         wanted = max(1, int(str(number)))
     except ValueError:
         wanted = 1
-    rows: list[CatalogueEntry] = list(
-        entries.annotate(total=Window(Count("pk")))[(wanted - 1) * size:wanted * size])
-    total = int(getattr(rows[0], "total", 0)) if rows else (entries.count() if wanted > 1 else 0)
+    rows, total = rows_and_total(entries, ranked_by_text, wanted, size)
     paginator: Paginator[CatalogueEntry] = Paginator(_Known(total), size)  # type: ignore[arg-type]
     try:
         number = paginator.validate_number(wanted)
     except (EmptyPage, PageNotAnInteger):
         number = paginator.num_pages
     if not rows and total:  # past the end: the last page
-        last = paginator.num_pages
-        rows = list(entries[(last - 1) * size:last * size])
+        rows, _total = rows_and_total(entries, ranked_by_text, int(number), size)
     return Page(rows, number, paginator)
 
 

@@ -33,7 +33,7 @@ def service_finder(request: HttpRequest) -> HttpResponse:
     if searched:
         try:
             found, query = matching(filters)
-            page = page_of(ranked(found, query).select_related("tenant"),
+            page = page_of(ranked(found, query).select_related("tenant"), query is not None,
                            request.GET.get("page"), PAGE_SIZE)
         except FilterError as err:
             error = err.messages[0]
