@@ -14,8 +14,9 @@ class CmsConfig(AppConfig):
         from tenants import staff  # noqa: PLC0415 - uses the auth models: only once apps load
         from tenants.staffauth import policy  # noqa: PLC0415 - as above
 
-        # provisioning connects the tenant signals; security reads the cms models.
-        from . import provisioning, security  # noqa: F401, PLC0415
+        # provisioning connects the tenant signals; security reads the cms models; catalogue
+        # connects the page signals that keep the national catalogue up to date.
+        from . import catalogue, provisioning, security  # noqa: F401, PLC0415
         from .admin_csp import install  # noqa: PLC0415 - imports Wagtail's admin widgets
 
         install()  # the request's CSP nonce on Wagtail's inline widget scripts

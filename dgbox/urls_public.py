@@ -1,9 +1,12 @@
-"""URLs of the base domain (public schema): the national portal and the operator console."""
+"""URLs of the base domain (public schema): the national portal, its catalogue API and the
+operator console."""
 
-from django.urls import path
+from django.urls import include, path
 
 from dgbox.metrics import views as metrics
 from tenants import views
+from tenants.catalogue import api as catalogue_api
+from tenants.catalogue import views as catalogue
 from tenants.console import manage
 from tenants.console import views as operator
 from tenants.staffauth import views as staffauth
@@ -16,6 +19,11 @@ handler400 = "dgbox.errors.bad_request"
 
 urlpatterns = [
     path("", views.portal_home, name="portal-home"),
+    # The national catalogue: the service finder and its API (tenants/catalogue/).
+    path("services/", catalogue.service_finder, name="service-finder"),
+    path("", include("tenants.catalogue.api_urls")),
+    path("api/v1/openapi.json", catalogue_api.NationalOpenApi.as_view(),
+         name="national-openapi"),
     path("operator/", operator.home, name="operator-home"),
     path("operator/login/", operator.LoginView.as_view(), name="operator-login"),
     path("operator/logout/", operator.LogoutView.as_view(), name="operator-logout"),

@@ -1,6 +1,9 @@
 """Tenants live in the public (shared) schema; each one owns a PostgreSQL schema."""
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
@@ -443,3 +446,66 @@ class UsageRecord(models.Model):
 
     def __str__(self) -> str:
         return f"usage of {self.schema_name} on {self.day}"
+
+
+# --- National catalogue (tenants/catalogue/) ------------------------------------------------------
+
+
+class CatalogueEntry(models.Model):
+    """One published service page of one tenant, in one language, as the national portal lists
+    it: copied here by cms when the page is published (tenants/catalogue/index.py), removed when
+    it is unpublished or deleted, hidden while its tenant is not active. Rebuilt from the
+    tenants' schemas with `dgbox catalogue rebuild`.
+
+    The search vector is a generated column (PostgreSQL computes it on every write): the title
+    weighs most (A), then the summary (B), then the rest (C: documents, who can apply, life
+    events and categories by name), each in Russian and English stemming.
+    """
+
+    # No index of their own: the unique constraint and `catalogue_region` start with them.
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="catalogue",
+                               db_index=False, verbose_name=_("tenant"))
+    #: The tenant's region (itself for a region), for "a region with its municipalities".
+    region = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+",
+                               db_index=False, verbose_name=_("region"))
+    page_id = models.PositiveIntegerField(verbose_name=_("page id"))
+    language = models.CharField(max_length=8, verbose_name=_("language"))
+    title = models.CharField(max_length=255, verbose_name=_("title"))
+    summary = models.TextField(blank=True, verbose_name=_("summary"))
+    keywords = models.TextField(blank=True, verbose_name=_("other searchable text"))
+    url = models.URLField(max_length=500, verbose_name=_("address"))
+    life_events = ArrayField(models.CharField(max_length=64), default=list, blank=True,
+                             verbose_name=_("life events"))
+    categories = ArrayField(models.CharField(max_length=64), default=list, blank=True,
+                            verbose_name=_("categories"))
+    online = models.BooleanField(default=False, verbose_name=_("available online"))
+    #: False while the tenant is suspended or archived (tenants/lifecycle).
+    visible = models.BooleanField(default=True, verbose_name=_("listed"))
+    #: When the page was last published (unknown for pages never published through Wagtail).
+    updated_at = models.DateTimeField(null=True, blank=True, verbose_name=_("updated"))
+    search = models.GeneratedField(
+        expression=(
+            SearchVector("title", config="russian", weight="A")
+            + SearchVector("title", config="english", weight="A")
+            + SearchVector("summary", config="russian", weight="B")
+            + SearchVector("summary", config="english", weight="B")
+            + SearchVector("keywords", config="russian", weight="C")
+            + SearchVector("keywords", config="english", weight="C")
+        ),
+        output_field=SearchVectorField(), db_persist=True, verbose_name=_("search vector"))
+
+    class Meta:
+        ordering = ["title", "pk"]
+        verbose_name = _("catalogue entry")
+        verbose_name_plural = _("catalogue entries")
+        constraints = [models.UniqueConstraint(fields=["tenant", "page_id"],
+                                               name="catalogue_one_row_per_page")]
+        indexes = [
+            GinIndex(fields=["search"], name="catalogue_search"),
+            GinIndex(fields=["life_events"], name="catalogue_life_events"),
+            models.Index(fields=["region", "visible"], name="catalogue_region"),
+            models.Index(fields=["visible", "title"], name="catalogue_title"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.title} ({self.tenant_id}/{self.page_id})"

@@ -226,6 +226,14 @@ TARGETS = [
            names=["token", "name"], host=PORTAL, client="operator"),
     Target("operator/sessions/", "/operator/sessions/", "POST", names=["session", "all"],
            host=PORTAL, client="operator"),
+    # The national catalogue (tenants/catalogue/): the service finder, its API and document.
+    Target("services/", "/services/", names=["q", "life_event", "territory", "online", "page"],
+           host=PORTAL),
+    Target("api/v1/catalogue/services", "/api/v1/catalogue/services",
+           names=["q", "life_event", "territory", "online", "language", "page", "page_size"],
+           host=PORTAL),
+    Target("api/v1/openapi.json", "/api/v1/openapi.json", names=["lang", "format", "version"],
+           host=PORTAL),
     # Prometheus metrics (dgbox/metrics/views.py): query strings are ignored, never a 5xx.
     Target("metrics", "/metrics", names=["name[]", "format"], host=PORTAL),
     Target("metrics", "/metrics", names=["name[]", "format"]),  # a tenant's host: 404

@@ -40,7 +40,7 @@ from django.db import transaction
 from django_tenants.utils import get_public_schema_name, schema_context, schema_exists
 
 from infra import s3
-from tenants import references
+from tenants import catalogue, references
 from tenants.audit.models import Kind
 from tenants.audit.service import record
 from tenants.db import connection
@@ -412,6 +412,11 @@ def restore_tenant(source: str, *, slug: str, domain: str | None = None) -> Rest
         connection.set_schema_to_public()
     record(Kind.TENANT_RESTORED, req.slug, obj=tenant, in_public=True, details={
         "archive": source, "schema": schema, "domain": req.domain, "from": old["slug"]})
+    try:  # the restored tenant's services in the national catalogue, at their new address
+        catalogue.rebuild(tenant)
+    except Exception:  # the restore stands; the index can be rebuilt later
+        log.exception("The national catalogue could not list the restored tenant %s; run "
+                      "`dgbox catalogue rebuild --tenant %s`.", req.slug, req.slug)
     return RestoreResult(tenant=tenant, domain=req.domain, tables=len(counts),
                          rows=sum(counts.values()), files=len(metadata["manifest"]))
 

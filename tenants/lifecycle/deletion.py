@@ -18,6 +18,7 @@ from django.db import transaction
 from django_tenants.utils import get_public_schema_name, schema_context
 
 from infra import s3
+from tenants import catalogue
 from tenants.audit.models import Kind
 from tenants.audit.service import record
 from tenants.db import connection
@@ -67,6 +68,7 @@ def delete(slug: str, *, confirm: str | None, output: str = "s3") -> DeleteResul
         with connection.cursor() as cursor:
             cursor.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
         tenant.domains.all().delete()
+        catalogue.remove_tenant(tenant)
         Tenant.objects.filter(pk=tenant.pk).delete()
     prefix = s3.tenant_prefix(schema)
     try:

@@ -11,6 +11,7 @@ from typing import ParamSpec, TypeVar
 from django.core.exceptions import ValidationError
 from django_tenants.utils import get_public_schema_name, schema_context
 
+from tenants import catalogue
 from tenants.audit.models import Kind
 from tenants.audit.service import record
 from tenants.models import Tenant
@@ -51,6 +52,7 @@ def suspend(slug: str) -> Tenant:
         )
     tenant.status = Tenant.Status.SUSPENDED
     tenant.save(update_fields=["status", "updated_at"])
+    catalogue.set_listed(tenant, False)
     record(Kind.TENANT_SUSPENDED, tenant.slug, obj=tenant, in_public=True)
     return tenant
 
@@ -64,6 +66,7 @@ def resume(slug: str) -> Tenant:
         )
     tenant.status = Tenant.Status.ACTIVE
     tenant.save(update_fields=["status", "updated_at"])
+    catalogue.set_listed(tenant, True)
     record(Kind.TENANT_RESUMED, tenant.slug, obj=tenant, in_public=True)
     return tenant
 
@@ -78,5 +81,6 @@ def archive(slug: str) -> Tenant:
         raise LifecycleError(f"Tenant '{slug}' is still provisioning; it cannot be archived.")
     tenant.status = Tenant.Status.ARCHIVED
     tenant.save(update_fields=["status", "updated_at"])
+    catalogue.set_listed(tenant, False)
     record(Kind.TENANT_ARCHIVED, tenant.slug, obj=tenant, in_public=True)
     return tenant
