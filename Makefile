@@ -105,7 +105,8 @@ messages: $(STAMP) ## Extract and compile the Russian catalogue (translate new e
 # (docs/api/openapi-national-v1.yaml); tests fail while they differ from what the code generates.
 openapi: $(STAMP) ## Refresh the committed OpenAPI documents (docs/api/) from the code
 	DJANGO_SETTINGS_MODULE=dgbox.settings.test $(VENV)/bin/dgbox openapi
-	DJANGO_SETTINGS_MODULE=dgbox.settings.test $(VENV)/bin/dgbox catalogue openapi
+	DJANGO_SETTINGS_MODULE=dgbox.settings.test $(VENV)/bin/dgbox catalogue openapi \
+		--output docs/api/openapi-national-v1.yaml
 
 bench: $(STAMP) ## Benchmarks against a baseline measured in the same run
 	$(PY) -m infra.localservices run --database dgbox_bench -- $(PY) bench/tenant_launch.py
