@@ -17,6 +17,7 @@ class ServicesConfig(AppConfig):
 
         from .cases.metering import case_and_message_usage  # noqa: PLC0415
         from .cases.signals import case_decided  # noqa: PLC0415
+        from .forms import published  # noqa: F401, PLC0415 - its signal receivers
         from .letters.tasks import on_decision  # noqa: PLC0415
         from .workflows.spec import STAFF_GROUP  # noqa: PLC0415
 

@@ -35,6 +35,16 @@ def _public_schema_each_test():
 
 
 @pytest.fixture(autouse=True)
+def _published_services_forgotten():
+    """The published service at each address is cached between requests
+    (services/forms/published.py); a test's rolled-back pages must not reach the next."""
+    yield
+    from services.forms import published  # noqa: PLC0415 - models: after Django's set-up
+
+    published.forget_all()
+
+
+@pytest.fixture(autouse=True)
 def _tasks_in_process(request):
     """Tasks run in-process (eagerly) except in tests that use the real worker: once the
     session's worker has started, the app would otherwise keep sending to it, and it cannot

@@ -144,12 +144,14 @@ def test_double_submission_makes_one_case(client, tenant_a, north_service):
 
 
 #: Statements of one submit POST under the test's transaction (savepoints where production
-#: has BEGIN/COMMIT): the session read; the service; then in the submission's transaction the
-#: draft (locked), the workflow version, the reference prefix and number, the case, its files
-#: (attached, then stale ones looked for), the draft, the event, the tracking link's domain,
-#: the templates of every channel and one INSERT of the receipts; then the session saved.
-#: bench/submit_step.py measures what each costs; a change that adds one should say why.
-SUBMIT_QUERIES = 20
+#: has BEGIN/COMMIT): the session read; (the service at its address comes from the cache:
+#: services/forms/published.py) then in the submission's transaction the draft (locked),
+#: the workflow version, the reference prefix and number, the case, one statement for its
+#: files and the draft (attached, the draft marked, stale files deleted), the event, the
+#: tracking link's domain, the templates of every channel and one INSERT of the receipts;
+#: then the session saved with one UPDATE (dgbox/sessions.py). bench/submit_step.py measures
+#: what each costs; a change that adds one should say why.
+SUBMIT_QUERIES = 14
 
 
 def test_one_submission_takes_a_fixed_number_of_queries_whatever_the_channels(
