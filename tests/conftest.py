@@ -35,13 +35,13 @@ def _public_schema_each_test():
 
 
 @pytest.fixture(autouse=True)
-def _published_services_forgotten():
-    """The published service at each address is cached between requests
-    (services/forms/published.py); a test's rolled-back pages must not reach the next."""
+def _tenant_cache_forgotten():
+    """What applications read and editors change is cached between requests
+    (services/tenant_cache.py); a test's rolled-back rows must not reach the next."""
     yield
-    from services.forms import published  # noqa: PLC0415 - models: after Django's set-up
+    from services import tenant_cache  # with the app, after Django's set-up
 
-    published.forget_all()
+    tenant_cache.forget_all()
 
 
 @pytest.fixture(autouse=True)

@@ -1,7 +1,8 @@
 """The published service at each address, kept in the tenant's cache between requests
-(services/forms/published.py): read from the cache until a page, a service or a form version
-of the tenant changes, then from the database again; never another tenant's. Real
-PostgreSQL; the cache is the test settings' per-process one, keyed like Redis by schema."""
+(services/forms/published.py on services/tenant_cache.py): read from the cache until a page,
+a service or a form version of the tenant changes, then from the database again; never
+another tenant's. Real PostgreSQL; the cache is the test settings' per-process one, keyed
+like Redis by schema. The other entries (workflow version, templates, domain) at the end."""
 
 import pytest
 from django.core.cache import cache
@@ -9,11 +10,14 @@ from django.db import connection
 from django_tenants.utils import tenant_context
 
 from cms.models import ServicePage
+from services import tenant_cache
 from services.forms import published
 from services.forms.blocks import stream_data_from_spec
 from services.models import OnlineService
+from services.notifications.models import Message, NotificationTemplate
+from tenants.models import Domain
 
-from .factories import NORTH, SOUTH, OnlineServiceFactory
+from .factories import NORTH, SOUTH, OnlineServiceFactory, SubmittedCaseFactory
 
 pytestmark = pytest.mark.django_db
 APPLY = "/ru/apply/building-permit/"
@@ -98,7 +102,7 @@ def test_a_lost_generation_is_a_miss(tenant_a, django_assert_num_queries):
     with tenant_context(tenant_a):
         OnlineServiceFactory()
         published.service_at("building-permit", "ru")
-        cache.delete(published.GENERATION)  # evicted, or Redis emptied
+        cache.delete(tenant_cache.GENERATION)  # evicted, or Redis emptied
         with django_assert_num_queries(1):
             assert published.service_at("building-permit", "ru") is not None
         with django_assert_num_queries(0):
@@ -128,8 +132,38 @@ def test_an_entry_of_another_tenant_under_the_same_schema_is_never_served(tenant
     with tenant_context(tenant_a):
         service = OnlineServiceFactory()
         published.service_at("building-permit", "ru")
-        generation = cache.get(published.GENERATION)
-        cache.set(published._key("building-permit", "ru"),
-                  (generation, tenant_b.pk, "another tenant's service"), published.SECONDS)
+        generation = cache.get(tenant_cache.GENERATION)
+        cache.set(tenant_cache.key(published.entry_name("building-permit", "ru")),
+                  (generation, tenant_b.pk, "another tenant's service"), tenant_cache.SECONDS)
         assert published.service_at("building-permit", "ru").pk == service.pk
     connection.set_schema_to_public()
+
+
+# --- the other entries: receipt templates, the tracking link's domain ----------------------
+def test_a_template_saved_or_deleted_is_used_by_the_next_receipt(tenant_a):
+    with tenant_context(tenant_a):
+        first = SubmittedCaseFactory(language="ru")  # the default text, now in the cache
+        assert receipt(first).subject == f"Заявление {first.reference} получено"
+        template = NotificationTemplate.objects.create(
+            key="application_received", channel="email", language="ru",
+            subject="Ваше заявление {reference}", body="Номер: {reference}.")
+        second = SubmittedCaseFactory(language="ru")
+        assert receipt(second).subject == f"Ваше заявление {second.reference}"
+        template.delete()
+        third = SubmittedCaseFactory(language="ru")
+        assert receipt(third).subject == f"Заявление {third.reference} получено"
+
+
+def test_a_new_primary_domain_is_in_the_next_tracking_link(tenant_a):
+    with tenant_context(tenant_a):
+        first = SubmittedCaseFactory(language="ru")
+        assert "/ru/track/" in receipt(first).body  # its domain now in the cache
+        assert "severnaya.gov.example" not in receipt(first).body
+    Domain.objects.create(tenant=tenant_a, domain="severnaya.gov.example", is_primary=True)
+    with tenant_context(tenant_a):
+        second = SubmittedCaseFactory(language="ru")
+        assert "://severnaya.gov.example" in receipt(second).body
+
+
+def receipt(case):
+    return Message.objects.get(topic=case.reference, channel="email")

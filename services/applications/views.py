@@ -25,8 +25,8 @@ from tenants import limits
 
 from ..cases import engine
 from ..cases.models import Case, CaseEvent, CaseNote, Channel
-from ..forms import spec as formspec
 from ..forms import published
+from ..forms import spec as formspec
 from ..forms.models import OnlineService
 from ..forms.spec import answer_rows
 from ..workflows import spec as workflowspec
