@@ -15,9 +15,14 @@ class ServicesConfig(AppConfig):
         from tenants import staff  # noqa: PLC0415
         from tenants.metering import register_meter  # noqa: PLC0415
 
+        # engine, published, api: what the tenant's cache watches (services/tenant_cache.py)
+        # is registered in every process.
+        from .cases import engine  # noqa: F401, PLC0415
         from .cases.metering import case_and_message_usage  # noqa: PLC0415
         from .cases.signals import case_decided  # noqa: PLC0415
+        from .forms import published  # noqa: F401, PLC0415
         from .letters.tasks import on_decision  # noqa: PLC0415
+        from .notifications import api  # noqa: F401, PLC0415
         from .workflows.spec import STAFF_GROUP  # noqa: PLC0415
 
         register_meter(case_and_message_usage)

@@ -35,6 +35,16 @@ def _public_schema_each_test():
 
 
 @pytest.fixture(autouse=True)
+def _tenant_cache_forgotten():
+    """What applications read and editors change is cached between requests
+    (services/tenant_cache.py); a test's rolled-back rows must not reach the next."""
+    yield
+    from services import tenant_cache  # with the app, after Django's set-up
+
+    tenant_cache.forget_all()
+
+
+@pytest.fixture(autouse=True)
 def _tasks_in_process(request):
     """Tasks run in-process (eagerly) except in tests that use the real worker: once the
     session's worker has started, the app would otherwise keep sending to it, and it cannot

@@ -241,8 +241,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 # Sessions are django-qsessions' database sessions (the user, address and browser beside
-# each), in the request's schema.
-SESSION_ENGINE = "qsessions.backends.db"
+# each), in the request's schema; dgbox/sessions.py writes an existing one with one UPDATE.
+SESSION_ENGINE = "dgbox.sessions"
 # DGBOX_STAFF_IDLE_MINUTES / DGBOX_STAFF_SESSION_HOURS: a signed-in staff or operator session
 # ends after this long without a request, and this long after signing in whatever happens
 # (tenants/staffauth/middleware.py). Citizens' sessions (application drafts) are anonymous and

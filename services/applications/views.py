@@ -25,6 +25,7 @@ from tenants import limits
 
 from ..cases import engine
 from ..cases.models import Case, CaseEvent, CaseNote, Channel
+from ..forms import published
 from ..forms import spec as formspec
 from ..forms.models import OnlineService
 from ..forms.spec import answer_rows
@@ -76,7 +77,7 @@ def with_service(view):
                                               "than it can take right now."),
                                    counted.retry_after)
         language = get_language()
-        service = OnlineService.objects.at_slug(slug, language)
+        service = published.service_at(slug, language)
         if service is not None:
             return view(request, service)
         renamed = OnlineService.objects.formerly_at(slug, language)

@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
+from .. import tenant_cache
 from ..notifications.api import notify
 from ..rules import logic as rules_engine
 from ..workflows import spec as workflowspec
@@ -20,6 +21,8 @@ from . import sla
 from .messages import notification_context
 from .models import AutomatedDecision, Case, CaseEvent, CaseNote
 from .signals import case_decided
+
+tenant_cache.watch(Workflow, WorkflowVersion)
 
 APPLICANT = "applicant"
 
@@ -53,9 +56,16 @@ def starting_point(service):
 
 
 def _current_workflow_version(service):
+    # From the tenant's cache until a workflow or a version of one is saved: every
+    # submission asks, editors rarely change it.
+    return tenant_cache.remember(f"workflow-version:{service.workflow_id or DEFAULT_NAME}",
+                                 lambda: _read_workflow_version(service))
+
+
+def _read_workflow_version(service):
     # Saving a workflow makes its version, so the newest version is the current one: one
-    # query (no Workflow row, no comparing definitions) on every submission. The slower path
-    # only for a workflow with no version yet (the standard one before its first case).
+    # query (no Workflow row, no comparing definitions). The slower path only for a workflow
+    # with no version yet (the standard one before its first case).
     if service.workflow_id:
         versions = WorkflowVersion.objects.filter(workflow_id=service.workflow_id)
     else:

@@ -7,6 +7,7 @@ engine, payments and tracking codes."""
 from django.conf import settings
 from django.db import connection
 
+from .. import tenant_cache
 from ..notifications.placeholders import PLACEHOLDERS
 
 
@@ -22,6 +23,10 @@ def notification_context(key, case, **extra):
 
 def tracking_url(tenant, language):
     """The absolute address of the tenant's status page in `language`."""
-    domain = tenant.primary_domain or ""
+    if tenant is connection.tenant:
+        # From the tenant's cache until one of its domains changes: every receipt asks.
+        domain = tenant_cache.remember("primary-domain", lambda: tenant.primary_domain) or ""
+    else:
+        domain = tenant.primary_domain or ""
     port = f":{settings.DGBOX_SITE_PORT}" if settings.DGBOX_SITE_PORT else ""
     return f"{settings.DGBOX_SITE_SCHEME}://{domain}{port}/{language}/track/"

@@ -20,6 +20,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django_tenants.utils import get_public_schema_name
 
+from .. import tenant_cache
 from . import placeholders
 from .choices import Channel, MessageKind, Status, channels_for
 from .defaults import DEFAULT_TEMPLATES
@@ -29,6 +30,7 @@ from .recipients import normalise_recipient
 from .redaction import REDACTED, SECRET_FINDERS, redact_finished
 
 logger = logging.getLogger(__name__)
+tenant_cache.watch(NotificationTemplate)
 
 __all__ = ["REDACTED", "SECRET_FINDERS", "Channel", "Message", "MessageKind", "Status",
            "messages_for", "notify", "redact_finished", "render"]
@@ -98,14 +100,21 @@ def render(key: str, *, channel: str, language: str,
 
 def _custom_templates(key: str, channels: list[str], language: str
                       ) -> dict[str, tuple[str, str]]:
-    """{channel: (subject, body)} of the tenant's own templates for `key`, in one query for
-    every channel a message goes to (none when there is no channel)."""
+    """{channel: (subject, body)} of the tenant's own templates for `key` in the channels a
+    message goes to: one query for every channel (none when there is no channel)."""
     if not channels:
         return {}
-    rows = (NotificationTemplate.objects.filter(key=key, channel__in=channels,
-                                                language=language)
-            .order_by().values_list("channel", "subject", "body"))  # one per channel: unique
-    return {channel: (subject, body) for channel, subject, body in rows}
+
+    def read():
+        rows = (NotificationTemplate.objects.filter(key=key, language=language)
+                .order_by().values_list("channel", "subject", "body"))  # one per channel
+        return {channel: (subject, body) for channel, subject, body in rows}
+
+    # Every channel of the kind in one entry (whichever channels this message goes to), from
+    # the tenant's cache until one of its templates is saved or deleted: every receipt asks,
+    # the tenant's editors rarely change them.
+    templates = tenant_cache.remember(f"templates:{key}:{language}", read)
+    return {channel: templates[channel] for channel in channels if channel in templates}
 
 
 def _render_with(custom: tuple[str, str] | None, key: str, *, channel: str, language: str,

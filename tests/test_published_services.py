@@ -1,0 +1,169 @@
+"""The published service at each address, kept in the tenant's cache between requests
+(services/forms/published.py on services/tenant_cache.py): read from the cache until a page,
+a service or a form version of the tenant changes, then from the database again; never
+another tenant's. Real PostgreSQL; the cache is the test settings' per-process one, keyed
+like Redis by schema. The other entries (workflow version, templates, domain) at the end."""
+
+import pytest
+from django.core.cache import cache
+from django.db import connection
+from django_tenants.utils import tenant_context
+
+from cms.models import ServicePage
+from services import tenant_cache
+from services.forms import published
+from services.forms.blocks import stream_data_from_spec
+from services.models import OnlineService
+from services.notifications.models import Message, NotificationTemplate
+from tenants.models import Domain
+
+from .factories import NORTH, SOUTH, OnlineServiceFactory, SubmittedCaseFactory
+
+pytestmark = pytest.mark.django_db
+APPLY = "/ru/apply/building-permit/"
+
+
+def test_a_second_lookup_reads_nothing_from_the_database(tenant_a, django_assert_num_queries):
+    with tenant_context(tenant_a):
+        service = OnlineServiceFactory()
+        with django_assert_num_queries(1):
+            first = published.service_at("building-permit", "ru")
+        with django_assert_num_queries(0):
+            again = published.service_at("building-permit", "ru")
+        assert first.pk == again.pk == service.pk
+        assert again.page.title == "Разрешение на строительство" and again.fee == service.fee
+        again.accepting = False  # each caller has an instance of its own
+        assert published.service_at("building-permit", "ru").accepting
+
+
+def test_an_address_without_a_service_is_not_kept(tenant_a, django_assert_num_queries):
+    with tenant_context(tenant_a):
+        OnlineService.objects.exists()  # the schema's search path set before counting
+        for slug in ("нет-такой-услуги", "x" * 400, ""):
+            for _ in range(2):  # asked again: the database again, no entry for it
+                with django_assert_num_queries(1):
+                    assert published.service_at(slug, "ru") is None
+
+
+def test_publishing_a_renamed_page_moves_the_service_at_once(client, tenant_a):
+    with tenant_context(tenant_a):
+        service = OnlineServiceFactory()
+        page = ServicePage.objects.get(pk=service.page_id)
+        page.save_revision().publish()  # its history holds the first address (redirected)
+    assert client.get(APPLY, **NORTH).status_code == 200  # now in the cache
+    with tenant_context(tenant_a):
+        page = ServicePage.objects.get(pk=service.page_id)
+        page.slug = "razreshenie"
+        page.save_revision().publish()
+    moved = client.get(APPLY, **NORTH)
+    assert moved.status_code == 307 and moved["Location"] == "/ru/apply/razreshenie/"
+    assert client.get("/ru/apply/razreshenie/", **NORTH).status_code == 200
+    with tenant_context(tenant_a):
+        ServicePage.objects.get(pk=service.page_id).unpublish()
+    assert client.get("/ru/apply/razreshenie/", **NORTH).status_code == 404
+
+
+def test_closing_the_form_is_seen_on_the_next_request(client, tenant_a):
+    with tenant_context(tenant_a):
+        service = OnlineServiceFactory()
+    assert client.get(APPLY, **NORTH).status_code == 200
+    with tenant_context(tenant_a):
+        service.accepting = False
+        service.save()
+    assert client.get(APPLY, **NORTH).status_code == 503
+    with tenant_context(tenant_a):
+        service.accepting = True
+        service.save()
+    assert client.get(APPLY, **NORTH).status_code == 200
+
+
+def test_what_was_read_before_a_change_committed_is_not_kept(
+        tenant_a, django_assert_num_queries, django_capture_on_commit_callbacks):
+    """A request that read the database while a publish was still in its transaction (here:
+    a read after the change, before the commit) kept what it read; the commit makes it a
+    miss, so nothing read before the commit outlives it."""
+    with tenant_context(tenant_a):
+        service = OnlineServiceFactory()
+    # The transaction ends outside the tenant's schema, as `dgbox` commands' often do.
+    with django_capture_on_commit_callbacks(execute=True):
+        with tenant_context(tenant_a):
+            service.sla_days = 7
+            service.save()
+            published.service_at("building-permit", "ru")
+            with django_assert_num_queries(0):
+                published.service_at("building-permit", "ru")
+    with tenant_context(tenant_a):
+        OnlineService.objects.exists()  # the schema's search path set before counting
+        with django_assert_num_queries(1):  # the commit made a new generation
+            assert published.service_at("building-permit", "ru").sla_days == 7
+
+
+def test_a_lost_generation_is_a_miss(tenant_a, django_assert_num_queries):
+    with tenant_context(tenant_a):
+        OnlineServiceFactory()
+        published.service_at("building-permit", "ru")
+        cache.delete(tenant_cache.GENERATION)  # evicted, or Redis emptied
+        with django_assert_num_queries(1):
+            assert published.service_at("building-permit", "ru") is not None
+        with django_assert_num_queries(0):
+            assert published.service_at("building-permit", "ru") is not None
+
+
+def test_each_tenant_reads_its_own_service_at_the_same_address(client, tenant_a, tenant_b):
+    """Both tenants have a building-permit page: each serves its own form, whichever was
+    cached first; a tenant without one answers 404 after the other's was cached."""
+    with tenant_context(tenant_a):
+        OnlineServiceFactory(spec=[{"type": "text", "name": "tree", "label": "Какое дерево"}])
+    assert "Какое дерево" in client.get(APPLY, **NORTH).content.decode()
+    assert client.get(APPLY, **SOUTH).status_code == 404
+    with tenant_context(tenant_b):
+        page = ServicePage.objects.get(slug="building-permit", locale__language_code="ru")
+        OnlineService.objects.create(page=page, form=stream_data_from_spec(
+            [{"type": "text", "name": "fence", "label": "Какой забор"}]))
+    south = client.get(APPLY, **SOUTH).content.decode()
+    north = client.get(APPLY, **NORTH).content.decode()
+    assert "Какой забор" in south and "Какое дерево" not in south
+    assert "Какое дерево" in north and "Какой забор" not in north
+
+
+def test_an_entry_of_another_tenant_under_the_same_schema_is_never_served(tenant_a, tenant_b):
+    """A schema name taken again by a later tenant: its entries carry the first tenant's id,
+    and are not served."""
+    with tenant_context(tenant_a):
+        service = OnlineServiceFactory()
+        published.service_at("building-permit", "ru")
+        generation = cache.get(tenant_cache.GENERATION)
+        cache.set(tenant_cache.key(published.entry_name("building-permit", "ru")),
+                  (generation, tenant_b.pk, "another tenant's service"), tenant_cache.SECONDS)
+        assert published.service_at("building-permit", "ru").pk == service.pk
+    connection.set_schema_to_public()
+
+
+# --- the other entries: receipt templates, the tracking link's domain ----------------------
+def test_a_template_saved_or_deleted_is_used_by_the_next_receipt(tenant_a):
+    with tenant_context(tenant_a):
+        first = SubmittedCaseFactory(language="ru")  # the default text, now in the cache
+        assert receipt(first).subject == f"Заявление {first.reference} получено"
+        template = NotificationTemplate.objects.create(
+            key="application_received", channel="email", language="ru",
+            subject="Ваше заявление {reference}", body="Номер: {reference}.")
+        second = SubmittedCaseFactory(language="ru")
+        assert receipt(second).subject == f"Ваше заявление {second.reference}"
+        template.delete()
+        third = SubmittedCaseFactory(language="ru")
+        assert receipt(third).subject == f"Заявление {third.reference} получено"
+
+
+def test_a_new_primary_domain_is_in_the_next_tracking_link(tenant_a):
+    with tenant_context(tenant_a):
+        first = SubmittedCaseFactory(language="ru")
+        assert "/ru/track/" in receipt(first).body  # its domain now in the cache
+        assert "severnaya.gov.example" not in receipt(first).body
+    Domain.objects.create(tenant=tenant_a, domain="severnaya.gov.example", is_primary=True)
+    with tenant_context(tenant_a):
+        second = SubmittedCaseFactory(language="ru")
+        assert "://severnaya.gov.example" in receipt(second).body
+
+
+def receipt(case):
+    return Message.objects.get(topic=case.reference, channel="email")
