@@ -347,8 +347,7 @@ def test_every_change_is_an_audit_event(admin_a, tenant_a):
     assert not audit(tenant_a, Kind.API_WRITE)
 
 
-def test_keyed_writes_are_audited_and_every_keyed_call_is_counted(admin_a, tenant_a,
-                                                                  tenant_b):
+def test_every_keyed_call_is_audited_and_counted(admin_a, tenant_a, tenant_b):
     pk = register(admin_a)
     plaintext = issue(admin_a, pk)
     for _ in range(3):
@@ -363,6 +362,12 @@ def test_keyed_writes_are_audited_and_every_keyed_call_is_counted(admin_a, tenan
                              "path": WHOAMI, "status": 405}
     assert event.request_id and event.actor_display == f"API client: {POST_OFFICE['name']}"
     assert not audit(tenant_b, Kind.API_WRITE)
+    # Every keyed read too, as its own kind; the call without a key is not a client's.
+    reads = audit(tenant_a, Kind.API_READ)
+    assert len(reads) == 3
+    assert {(e.details["method"], e.details["path"], e.details["status"]) for e in reads} \
+        == {("GET", WHOAMI, 200)}
+    assert not audit(tenant_b, Kind.API_READ)
     # Reads and writes are counted per client and day; the hourly copy keeps them.
     today = platform_today()
     assert in_schema(tenant_a, lambda: api_client_calls(today, [pk])) == {pk: (4, 1)}

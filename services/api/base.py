@@ -1,5 +1,5 @@
 """What every /api/v1/ view shares: key authentication, problem JSON errors, the throttles, and
-the audit of every write a client makes with its key."""
+the audit of every call a client makes with its key."""
 
 import logging
 
@@ -17,19 +17,21 @@ from .throttles import THROTTLES, KeylessAddressThrottle
 log = logging.getLogger(__name__)
 
 
-def audit_write(request, status_code: int) -> None:
-    """Record a client's write call (POST, PUT, PATCH, DELETE made with a key) in the audit
-    trail: client, key, method, path, status; the request id is record()'s. Reads are not
-    audited one by one (a row per GET would dwarf the trail): tenants/metering counts them.
-    A write refused by the client's limit (429) is counted, not audited: a client hammering
-    its limit must not write audit rows at the rate it hammers."""
+def audit_call(request, status_code: int) -> None:
+    """Record every call a client makes with its key in the audit trail: client, key, method,
+    path (without the query string), status; the request id is record()'s. Writes (POST, PUT,
+    PATCH, DELETE) and reads are two kinds, so an administrator filters either. A call refused
+    by the client's limit (429) is counted in metering, not audited: a client hammering its
+    limit must not write audit rows at the rate it hammers. Calls without a key are not a
+    client's: metering counts them (tenants/metering)."""
     client = client_of(request)
-    if client is None or request.method not in WRITE_METHODS or status_code == 429:
+    if client is None or status_code == 429:
         return
     key = request.auth
     path = request.path[:200]
     actor = Actor(client.service_user_id, f"API client: {client.name}"[:200])
-    record(Kind.API_WRITE, f"{request.method} {path} {status_code} ({client.name})",
+    kind = Kind.API_WRITE if request.method in WRITE_METHODS else Kind.API_READ
+    record(kind, f"{request.method} {path} {status_code} ({client.name})",
            obj=client, actor=actor, request=request._request,
            details={"client": client.name, "client_id": client.pk,
                     "key": getattr(key, "prefix", ""), "method": request.method,
@@ -57,18 +59,18 @@ class V1:
 
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)
-        audit_write(request, response.status_code)
+        audit_call(request, response.status_code)
         return as_problem_json(response)
 
     def handle_exception(self, exc):
         try:
             return super().handle_exception(exc)
         except Exception:
-            # An unexpected error (a 500): the write is still on the record.
+            # An unexpected error (a 500): the call is still on the record.
             try:
-                audit_write(self.request, 500)
+                audit_call(self.request, 500)
             except Exception:  # the original error matters more
-                log.exception("Could not audit a failed API write")
+                log.exception("Could not audit a failed API call")
             raise
 
 

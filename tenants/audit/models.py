@@ -42,9 +42,10 @@ class Kind(models.TextChoices):
     TENANT_RESTORED = "tenant_restored", _("Tenant restored")
     CONSOLE_ACTION = "console_action", _("Console action")
     # The open API (services/api/): an administrator's change to an API client or its keys,
-    # and a client's write call (reads are counted in metering, not audited one by one).
+    # and every call a client makes with its key (reads and writes apart, to filter on).
     API_CLIENT_CHANGED = "api_client", _("API client or key changed")
     API_WRITE = "api_write", _("API write call")
+    API_READ = "api_read", _("API read call")
     WEBHOOK_CHANGED = "webhook_changed", _("Webhook subscription changed or delivery replayed")
 
 
