@@ -557,7 +557,8 @@ def test_bad_targets_and_clients_without_scopes_get_messages_not_errors(
         response = admin_client.post("/admin/webhooks/add/", {
             "client": who.pk, "target_url": url, "event_types": [EventType.DECIDED]})
         assert response.status_code == 200
-        assert "could not be saved" in response.content.decode()
+        # The test tenant's admin speaks Russian: "could not be saved".
+        assert "Подписку не удалось сохранить" in response.content.decode()
     with tenant_context(tenant_a):
         assert not Subscription.objects.exists()
 
@@ -592,7 +593,7 @@ def test_a_disabled_subscription_is_re_enabled_from_the_log(tenant_a, admin_clie
         Subscription.objects.filter(pk=subscription.pk).update(
             is_active=False, consecutive_failures=10, disabled_at=timezone.now())
     log = admin_client.get(f"/admin/webhooks/{subscription.pk}/")
-    assert "Re-enable" in log.content.decode()
+    assert "Снова включить подписку" in log.content.decode()  # "Re-enable the subscription"
     assert admin_client.post(f"/admin/webhooks/{subscription.pk}/enable/").status_code == 302
     with tenant_context(tenant_a):
         subscription.refresh_from_db()
