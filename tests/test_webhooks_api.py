@@ -12,11 +12,14 @@
 """
 
 import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.db import connection
 from django.test import Client
 from django_tenants.utils import tenant_context
+from standardwebhooks import Webhook
 
 from services.api.models import ApiClient
 from services.api.scopes import Scope
@@ -27,7 +30,6 @@ from services.webhooks.models import Delivery, Subscription
 from tenants.audit.models import AuditEvent
 
 from .factories import NORTH, SOUTH, StaffFactory, SubmittedCaseFactory
-from .test_webhooks import Receiver, verify
 
 pytestmark = pytest.mark.django_db
 BASE = "/api/v1/webhooks/subscriptions"
@@ -39,6 +41,33 @@ def make_client(name, scopes, *, account=False):
     user = StaffFactory(permissions=["services.view_case"]) if account else None
     client = ApiClient.objects.create(name=name, scopes=scopes, service_user=user)
     return client, client.issue_key()[1]
+
+
+class Receiver:
+    """A real HTTP server on 127.0.0.1 in a thread: records each POST, answers 200."""
+
+    def __init__(self):
+        self.requests: list[tuple[dict, bytes]] = []
+        requests = self.requests
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                requests.append((dict(self.headers.items()), body))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/dgbox"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
 
 
 class Api:
@@ -114,7 +143,8 @@ def test_create_list_read_change_rotate_delete_with_the_secret_shown_once(
                 engine.take(case.pk, "start_review", automatic=True)
         connection.set_schema_to_public()
         assert len(receiver.requests) == 1
-        event = verify(secret, *receiver.requests[0])
+        headers, body = receiver.requests[0]
+        event = Webhook(secret).verify(body, headers)
         assert event["data"]["case"]["reference"] == case.reference
 
         rotated = api.post(f"{BASE}/{pk}/rotate-secret")
