@@ -2,6 +2,7 @@
 
 from django.urls import path, re_path
 
+from ..webhooks import api as webhooks
 from . import applications, cases, openapi, views
 from .problems import NoSuchEndpoint
 from .public import views as public
@@ -27,6 +28,15 @@ urlpatterns = [
     path("applications", applications.ListApplications.as_view(), name="applications"),
     path("applications/<str:reference>", applications.ReadApplication.as_view(),
          name="application"),
+    # A client's own webhook subscriptions (services/webhooks/api.py).
+    path("webhooks/subscriptions", webhooks.SubscriptionList.as_view(),
+         name="webhook-subscriptions"),
+    re_path(rf"^webhooks/subscriptions/{ID}$", webhooks.SubscriptionDetail.as_view(),
+            name="webhook-subscription"),
+    re_path(rf"^webhooks/subscriptions/{ID}/rotate-secret$", webhooks.RotateSecret.as_view(),
+            name="webhook-subscription-rotate-secret"),
+    re_path(rf"^webhooks/subscriptions/{ID}/deliveries$", webhooks.DeliveryLog.as_view(),
+            name="webhook-subscription-deliveries"),
     # The contract: the OpenAPI document and its reference page (services/api/openapi.py).
     path("openapi.json", openapi.OpenApiJson.as_view(), name="openapi-json"),
     path("openapi.yaml", openapi.OpenApiYaml.as_view(), name="openapi-yaml"),

@@ -1,6 +1,7 @@
 """What administrators do to subscriptions and deliveries, each audited (tenants/audit):
 create, change, rotate the secret, delete, replay a delivery, re-enable. The secret itself
-is never written to the audit trail."""
+is never written to the audit trail. An API client managing its own subscriptions (api.py)
+passes `actor`, so the trail names the client rather than its service account alone."""
 
 from django.db import transaction
 
@@ -18,33 +19,33 @@ def _details(subscription: Subscription, **more) -> dict:
 
 
 @transaction.atomic
-def create(subscription: Subscription) -> Subscription:
+def create(subscription: Subscription, *, actor=None) -> Subscription:
     subscription.save()
     audit(AuditKind.WEBHOOK_CHANGED, "Webhook subscription created", obj=subscription,
-          details=_details(subscription, action="created"))
+          actor=actor, details=_details(subscription, action="created"))
     return subscription
 
 
 @transaction.atomic
-def change(subscription: Subscription, changed: list[str]) -> Subscription:
+def change(subscription: Subscription, changed: list[str], *, actor=None) -> Subscription:
     subscription.save()
     audit(AuditKind.WEBHOOK_CHANGED, "Webhook subscription changed", obj=subscription,
-          details=_details(subscription, action="changed", fields=sorted(changed)))
+          actor=actor, details=_details(subscription, action="changed", fields=sorted(changed)))
     return subscription
 
 
 @transaction.atomic
-def rotate_secret(subscription: Subscription) -> str:
+def rotate_secret(subscription: Subscription, *, actor=None) -> str:
     secret = subscription.rotate_secret()
     audit(AuditKind.WEBHOOK_CHANGED, "Webhook signing secret rotated", obj=subscription,
-          details=_details(subscription, action="secret_rotated"))
+          actor=actor, details=_details(subscription, action="secret_rotated"))
     return secret
 
 
 @transaction.atomic
-def delete(subscription: Subscription) -> None:
+def delete(subscription: Subscription, *, actor=None) -> None:
     audit(AuditKind.WEBHOOK_CHANGED, "Webhook subscription deleted", obj=subscription,
-          details=_details(subscription, action="deleted",
+          actor=actor, details=_details(subscription, action="deleted",
                            deliveries=subscription.deliveries.count()))
     subscription.delete()
 
