@@ -493,6 +493,17 @@ class CatalogueEntry(models.Model):
             + SearchVector("keywords", config="english", weight="C")
         ),
         output_field=SearchVectorField(), db_persist=True, verbose_name=_("search vector"))
+    #: The title and summary alone, searched first so that a broad word ranks only the entries
+    #: it is in the title or summary of (tenants/catalogue/query.py `rows_and_total`).
+    head_search = models.GeneratedField(
+        expression=(
+            SearchVector("title", config="russian", weight="A")
+            + SearchVector("title", config="english", weight="A")
+            + SearchVector("summary", config="russian", weight="B")
+            + SearchVector("summary", config="english", weight="B")
+        ),
+        output_field=SearchVectorField(), db_persist=True,
+        verbose_name=_("title and summary search vector"))
 
     class Meta:
         ordering = ["title", "pk"]
@@ -502,6 +513,7 @@ class CatalogueEntry(models.Model):
                                                name="catalogue_one_row_per_page")]
         indexes = [
             GinIndex(fields=["search"], name="catalogue_search"),
+            GinIndex(fields=["head_search"], name="catalogue_head_search"),
             GinIndex(fields=["life_events"], name="catalogue_life_events"),
             models.Index(fields=["region", "visible"], name="catalogue_region"),
             models.Index(fields=["visible", "title"], name="catalogue_title"),

@@ -22,6 +22,7 @@ from wagtail.models import PageViewRestriction
 
 from cms.models import ServiceIndexPage, ServicePage
 from tenants import catalogue, lifecycle
+from tenants.catalogue import query as catalogue_query
 from tenants.models import CatalogueEntry
 
 from .factories import OnlineServiceFactory
@@ -212,6 +213,36 @@ def test_title_outranks_summary_and_prefixes_are_a_fallback(client, indexed):
     found = titles(api(client, q="паспорт", territory="north"))
     assert found.index("Получение паспорта гражданина") < found.index("Справка")
     assert "Получение паспорта гражданина" in titles(api(client, q="паспо"))
+
+
+def test_title_then_summary_then_other_text_and_pages_cross_the_tiers(client, indexed):
+    """Title and summary matches are ranked (title first); matches in the other text only
+    (documents, who can apply) come after them, and paging runs on across the two."""
+    a, _b, _m = indexed
+    entry(a, "Справка об отсутствии долгов", summary="Нужна для оформления паспорта.")
+    entry(a, "Архивная справка", summary="Копии документов.", keywords="Документы: паспорт.")
+    expected = ["Получение паспорта гражданина", "Справка об отсутствии долгов",
+                "Архивная справка"]
+    assert titles(api(client, q="паспорт", territory="north")) == expected
+    pages = [api(client, q="паспорт", territory="north", page_size=1, page=n).json()
+             for n in (1, 2, 3, 4)]
+    assert [r["title"] for p in pages for r in p["results"]] == expected
+    assert pages[2]["next"] is None and pages[3]["results"] == []
+
+
+def test_counts_stop_at_the_cap_and_say_so(client, indexed, monkeypatch):
+    monkeypatch.setattr(catalogue_query, "COUNT_CAP", 1)
+    first = api(client, q="паспорт", page_size=1).json()
+    assert first["count"] == 1 and first["count_exact"] is False
+    assert "page=2" in first["next"]  # there is more than the count says
+    second = api(client, q="паспорт", page_size=1, page=2).json()
+    assert len(second["results"]) == 1 and second["results"] != first["results"]
+    exact = api(client, q="permit").json()
+    assert exact["count"] == 1 and exact["count_exact"] is True and exact["next"] is None
+    # "Паспорт": another address than the other tests' pages (the portal's pages are cached)
+    page = client.get("/services/", {"q": "Паспорт"}, **PORTAL).content.decode()
+    status = re.findall(r'role="status">([^<]*)<|<title>([^<–]*)', page)
+    assert status == [("", "More than 1 services found "), ("More than 1 services found", "")]
 
 
 def test_territory_region_includes_its_municipalities(client, indexed):

@@ -25,7 +25,7 @@ from rest_framework.views import APIView  # type: ignore[import-untyped]
 
 from tenants.models import CatalogueEntry
 
-from .query import QUERY_MAX, FilterError, Filters, facets, matching, ranked, rows_and_total
+from .query import COUNT_CAP, QUERY_MAX, FilterError, Filters, facets, matching, rows_and_total
 
 PROBLEM = "application/problem+json"
 #: Seconds a client or a shared cache may reuse an answer (publishing shows within a minute).
@@ -114,7 +114,10 @@ class Facets(serializers.Serializer):
 
 
 class ServiceList(serializers.Serializer):
-    count = serializers.IntegerField()
+    count = serializers.IntegerField(help_text=f"Matches, counted up to {COUNT_CAP:,}.")
+    count_exact = serializers.BooleanField(
+        help_text=f"false: there are more than {COUNT_CAP:,} matches (count is {COUNT_CAP:,}; "
+                  "follow next while it is given).")
     page = serializers.IntegerField()
     page_size = serializers.IntegerField()
     next = serializers.CharField(allow_null=True)
@@ -191,15 +194,14 @@ class CatalogueServices(NationalV1, APIView):
             found, query = matching(filters)
         except FilterError as err:
             raise serializers.ValidationError({err.code or "filter": err.messages}) from err
-        ranked_found = ranked(found, query).select_related("tenant", "region")
         size, number = data["page_size"], data["page"]
-        rows, count = rows_and_total(ranked_found, query is not None, number, size)
+        rows, count, exact = rows_and_total(found, query, number, size, ("tenant", "region"))
         results = [_service(e) for e in rows]
         body = {
-            "count": count, "page": number, "page_size": size,
+            "count": count, "count_exact": exact, "page": number, "page_size": size,
             "next": (_link(request, data, data["page"] + 1)
-                     if data["page"] * data["page_size"] < count
-                     and data["page"] < PAGE_MAX else None),
+                     if (number * size < count or (not exact and len(rows) == size))
+                     and number < PAGE_MAX else None),
             "previous": (_link(request, data, data["page"] - 1)
                          if data["page"] > 1 and count else None),
             "results": results,

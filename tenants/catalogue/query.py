@@ -16,13 +16,16 @@ from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.core.exceptions import ValidationError
 from django.core.paginator import EmptyPage, Page, PageNotAnInteger, Paginator
 from django.db import connection
-from django.db.models import Count, F, QuerySet, Window
+from django.db.models import F, QuerySet
 from django.utils.translation import gettext as _
 
 from tenants.models import CatalogueEntry, LifeEvent, Tenant
 
 #: Longer queries are refused by the API (400) and cut by the portal page.
 QUERY_MAX = 200
+#: Counts stop here ("more than 1,000 services"): an exact count of a broad word's matches
+#: would read them all.
+COUNT_CAP = 1000
 #: Words tried as prefixes when the full words find nothing.
 PREFIX_WORDS_MAX = 6
 LANGUAGES = ("ru", "en")
@@ -123,38 +126,65 @@ class _Known:
         return self.total
 
 
-def rows_and_total(entries: QuerySet[CatalogueEntry], ranked_by_text: bool, number: int,
-                   size: int) -> tuple[list[CatalogueEntry], int]:
-    """One page of `entries` (ordered by `ranked`) and the number of all of them.
-
-    Ranked by text, every match is read to rank it anyway, so the total comes with the page
-    (`count(*) OVER ()`, one pass instead of two). By title, the page is read in index order
-    and stops after it, and the count is its own query (cheaper than sorting every match)."""
-    window = slice((number - 1) * size, number * size)
-    if not ranked_by_text:
-        return list(entries[window]), entries.count()
-    rows: list[CatalogueEntry] = list(entries.annotate(total=Window(Count("pk")))[window])
-    total = int(getattr(rows[0], "total", 0)) if rows else (entries.count() if number > 1 else 0)
-    return rows, total
+def capped_count(entries: QuerySet[CatalogueEntry]) -> tuple[int, bool]:
+    """How many `entries` there are, counted up to COUNT_CAP: (the number, whether it is exact).
+    Past the cap the count stops (a LIMIT under the COUNT), so a word found in half the index
+    costs no more to count than one found a thousand times."""
+    found = entries.order_by()[:COUNT_CAP + 1].count()
+    return min(found, COUNT_CAP), found <= COUNT_CAP
 
 
-def page_of(entries: QuerySet[CatalogueEntry], ranked_by_text: bool, number: object,
-            size: int) -> "Page[CatalogueEntry]":
-    """A page for the portal's template: a number that is not a page gives the first page,
-    one past the end the last (as Paginator.get_page)."""
+def rows_and_total(found: QuerySet[CatalogueEntry], query: SearchQuery | None, number: int,
+                   size: int, related: tuple[str, ...] = ("tenant",),
+                   ) -> tuple[list[CatalogueEntry], int, bool]:
+    """Page `number` of `found` best first, the number of all of them (up to COUNT_CAP) and
+    whether that number is exact.
+
+    With text, in two tiers, so that no query ranks every match: first the entries whose
+    title or summary matches (the small `head_search` vector, its own GIN index), ranked by
+    `ts_rank` on the whole vector (title over summary over the rest); then those matched only
+    by the other text (documents, who can apply, names of life events: all weight C, which
+    ts_rank would order by little more than chance), by title. A broad word ("паспорт",
+    found in the documents of half the services) ranks only the services that have it in
+    their title or summary. Without text, by title (the `catalogue_title` index)."""
+    start = (number - 1) * size
+    total, exact = capped_count(found)
+    if exact and total <= start:  # nothing found, or past the end
+        return [], total, exact
+    if query is None:
+        return list(found.select_related(*related).order_by("title", "pk")[start:start + size]), \
+            total, exact
+    head = (found.filter(head_search=query).annotate(rank=SearchRank(F("search"), query))
+            .select_related(*related).order_by("-rank", "title", "pk"))
+    rows: list[CatalogueEntry] = list(head[start:start + size])
+    if len(rows) == size:
+        return rows, total, exact
+    head_total = start + len(rows) if rows else head.count()
+    rest = (found.exclude(head_search=query).select_related(*related)
+            .order_by("title", "pk"))
+    offset = max(0, start - head_total)
+    rows += list(rest[offset:offset + size - len(rows)])
+    return rows, total, exact
+
+
+def page_of(found: QuerySet[CatalogueEntry], query: SearchQuery | None, number: object,
+            size: int) -> tuple["Page[CatalogueEntry]", bool]:
+    """A page for the portal's template and whether its paginator's count is exact (else
+    there are more than COUNT_CAP): a number that is not a page gives the first page, one
+    past the end the last (as Paginator.get_page)."""
     try:
         wanted = max(1, int(str(number)))
     except ValueError:
         wanted = 1
-    rows, total = rows_and_total(entries, ranked_by_text, wanted, size)
+    rows, total, exact = rows_and_total(found, query, wanted, size)
     paginator: Paginator[CatalogueEntry] = Paginator(_Known(total), size)  # type: ignore[arg-type]
     try:
         number = paginator.validate_number(wanted)
     except (EmptyPage, PageNotAnInteger):
         number = paginator.num_pages
     if not rows and total:  # past the end: the last page
-        rows, _total = rows_and_total(entries, ranked_by_text, int(number), size)
-    return Page(rows, number, paginator)
+        rows, _total, _exact = rows_and_total(found, query, int(number), size)
+    return Page(rows, number, paginator), exact
 
 
 def search(filters: Filters) -> QuerySet[CatalogueEntry]:
@@ -165,15 +195,18 @@ def search(filters: Filters) -> QuerySet[CatalogueEntry]:
 
 def facets(entries: QuerySet[CatalogueEntry]) -> dict[str, dict[str, int]]:
     """Counts of `entries` (already filtered) by life event and by available online: one pass
-    over the matches each (unnest and group), however many life events the register has."""
+    over the matches, grouped by their (life events, online) pair (a few dozen distinct
+    pairs), which are then added up here per life event."""
     inner, params = entries.order_by().values("life_events", "online").query.sql_with_params()
+    events: dict[str, int] = {}
+    online = {True: 0, False: 0}
     with connection.cursor() as cursor:
         cursor.execute(  # the inner query is Django's, its values parameters
-            f"SELECT e, count(*) FROM (SELECT unnest(life_events) AS e FROM ({inner}) m) u "  # noqa: S608 # nosec B608
-            "GROUP BY e ORDER BY e", params)
-        events = {code: int(n) for code, n in cursor.fetchall()}
-        cursor.execute(f"SELECT online, count(*) FROM ({inner}) m GROUP BY online",  # noqa: S608 # nosec B608
-                       params)
-        online = {bool(flag): int(n) for flag, n in cursor.fetchall()}
-    return {"life_event": events,
-            "online": {"true": online.get(True, 0), "false": online.get(False, 0)}}
+            f"SELECT life_events, online, count(*) FROM ({inner}) m "  # noqa: S608 # nosec B608
+            "GROUP BY life_events, online", params)
+        for codes, flag, n in cursor.fetchall():
+            online[bool(flag)] += int(n)
+            for code in set(codes or ()):
+                events[code] = events.get(code, 0) + int(n)
+    return {"life_event": dict(sorted(events.items())),
+            "online": {"true": online[True], "false": online[False]}}

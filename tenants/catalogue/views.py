@@ -12,7 +12,7 @@ from django.utils.translation import get_language
 
 from tenants.models import LifeEvent, Tenant
 
-from .query import FilterError, Filters, clean_text, matching, page_of, ranked
+from .query import FilterError, Filters, clean_text, matching, page_of
 
 PAGE_SIZE = 20
 
@@ -30,11 +30,11 @@ def service_finder(request: HttpRequest) -> HttpResponse:
     searched = any([filters.q, filters.life_event, filters.territory, filters.online])
     error = ""
     page = None
+    count_exact = True
     if searched:
         try:
             found, query = matching(filters)
-            page = page_of(ranked(found, query).select_related("tenant"), query is not None,
-                           request.GET.get("page"), PAGE_SIZE)
+            page, count_exact = page_of(found, query, request.GET.get("page"), PAGE_SIZE)
         except FilterError as err:
             error = err.messages[0]
     params = {k: v for k, v in (("q", filters.q), ("life_event", filters.life_event),
@@ -42,6 +42,7 @@ def service_finder(request: HttpRequest) -> HttpResponse:
                                 ("online", "1" if filters.online else "")) if v}
     context: dict[str, Any] = {
         "filters": filters, "searched": searched, "error": error, "page": page,
+        "count_exact": count_exact,
         "query_string": urlencode(params),
         "life_events": [(e.code, e.name(language)) for e in LifeEvent.objects.all()],
         "regions": list(Tenant.objects.launched().active().filter(kind=Tenant.Kind.REGION)
