@@ -16,9 +16,9 @@ from django.test import override_settings
 from django_tenants.utils import tenant_context
 from playwright.sync_api import expect
 
-from .conftest import PHONE
-
 pytestmark = pytest.mark.django_db
+
+PHONE = {"width": 360, "height": 740}  # the `phone` fixture's screen
 
 SEARCH = "вырубка деревьев"  # other forms of the words in the titles: Russian stemming
 ONLINE_TITLE = "Разрешение на вырубку деревьев"  # in Рябиновка, a municipality of north
