@@ -435,7 +435,10 @@ def test_a_missing_required_field_is_a_400_with_errors(north, values, missing):
     connection.set_schema_to_public()
     response = take(north["key"], case.reference, "refuse", **values)
     assert response.status_code == 400
-    assert response.json()["errors"] == {"values": {missing: ["This step requires it."]}}
+    # One message for the missing field, in the tenant's language (Russian here).
+    errors = response.json()["errors"]
+    assert list(errors) == ["values"] and list(errors["values"]) == [missing]
+    assert len(errors["values"][missing]) == 1 and errors["values"][missing][0]
     with tenant_context(north["tenant"]):
         assert Case.objects.get(pk=case.pk).status == "received"
         assert not CaseEvent.objects.filter(case=case).exists()
@@ -594,12 +597,14 @@ def test_a_key_of_one_tenant_cannot_read_anothers_cases(north, tenant_b):
     assert listed(south_key, host=SOUTH) == set()
 
 
+# The problems' details, in the test tenant's language (Russian): "needs an API key", "does
+# not have the scope", "has no service account", "is deactivated", "the case worker role".
 @pytest.mark.parametrize(("kind", "code", "words"), [
-    ("no key", 401, "needs an API key"),
-    ("no scope", 403, "scope"),
-    ("no account", 403, "no service account"),
-    ("inactive account", 403, "deactivated"),
-    ("account not a case worker", 403, "case worker role"),
+    ("no key", 401, "нужен ключ API"),
+    ("no scope", 403, "нет права"),
+    ("no account", 403, "нет служебной учётной записи"),
+    ("inactive account", 403, "отключена"),
+    ("account not a case worker", 403, "роль специалиста"),
 ])
 def test_who_may_not_do_case_work(north, kind, code, words):
     with tenant_context(north["tenant"]):
