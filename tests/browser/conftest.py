@@ -92,7 +92,10 @@ def server(browser_tenant, django_db_blocker):
     httpd.shutdown()
     httpd.server_close()
     # The server's request threads kept their database connections open; end them so the
-    # test database can be dropped at the end of the session.
+    # test database can be dropped at the end of the session. This thread's own connection
+    # may have been ended by another test's clean-up meanwhile: a fresh one does the job.
+    with django_db_blocker.unblock():
+        connection.close()
     with django_db_blocker.unblock(), connection.cursor() as cursor:
         cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                        "WHERE datname = current_database() AND pid <> pg_backend_pid() "
