@@ -94,6 +94,11 @@ class Tenant(TenantMixin):
                     "unique across the platform. Chosen at launch; its administrator may "
                     "change it until the first case. Blank only for the national operator."),
     )
+    # KPIs (tenants/kpis/): per-capita figures compare tenants of different sizes.
+    population = models.PositiveIntegerField(
+        null=True, blank=True, verbose_name=_("population"),
+        help_text=_("Residents, for per-capita indicators (blank: not compared per capita)."),
+    )
 
     # Schemas are created by tenants.launch (from the template, in one transaction)
     # and dropped only by the lifecycle service, never as a side effect of save()/delete().
@@ -521,3 +526,113 @@ class CatalogueEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.title} ({self.tenant_id}/{self.page_id})"
+
+
+# --- KPIs (tenants/kpis/, services/kpis/) ------------------------------------------------------
+
+
+class KpiFigures(models.Model):
+    """What one day of one tenant (or one service of it) adds to its KPIs: counts that add up
+    over days, services, tenants and levels, and a histogram of decision times that merges
+    exactly (tenants/kpis/figures.py reads them). Shared by the tenant's own snapshots
+    (services/kpis, its schema) and their public copies (`TenantKpi`, for roll-ups)."""
+
+    day = models.DateField(verbose_name=_("day"))
+    #: Cases received that day, by channel (services.cases.models.Channel).
+    cases_online = models.PositiveIntegerField(default=0, verbose_name=_("cases online"))
+    cases_office = models.PositiveIntegerField(default=0, verbose_name=_("cases at an office"))
+    cases_phone = models.PositiveIntegerField(default=0, verbose_name=_("cases by phone"))
+    cases_post = models.PositiveIntegerField(default=0, verbose_name=_("cases by post"))
+    #: Cases decided that day (approved or refused; withdrawals are not decisions).
+    decided = models.PositiveIntegerField(default=0, verbose_name=_("decided"))
+    #: Of them, with a decision deadline, and decided on or before it.
+    decided_with_deadline = models.PositiveIntegerField(
+        default=0, verbose_name=_("decided with a deadline"))
+    decided_on_time = models.PositiveIntegerField(default=0, verbose_name=_("decided on time"))
+    #: Of them, decided by a rule without a person (services.cases.models.AutomatedDecision).
+    decided_automatically = models.PositiveIntegerField(
+        default=0, verbose_name=_("decided automatically"))
+    #: {"calendar days from submission to decision": cases} for the cases decided that day.
+    decision_days = models.JSONField(default=dict, blank=True,
+                                     verbose_name=_("days to decision"))
+    #: The funnel: service page views (no cookies, no personal data), forms started.
+    page_views = models.PositiveIntegerField(default=0, verbose_name=_("page views"))
+    forms_started = models.PositiveIntegerField(default=0, verbose_name=_("forms started"))
+    #: "Was this page useful?" answers given that day.
+    feedback_useful = models.PositiveIntegerField(default=0, verbose_name=_("useful"))
+    feedback_not_useful = models.PositiveIntegerField(default=0,
+                                                      verbose_name=_("not useful"))
+    #: Estimated cost of that day's cases under the channel cost model in force, and the
+    #: saving against handling them all at an office (tenants/kpis/figures.py).
+    cost = models.DecimalField(max_digits=14, decimal_places=2, default=0,
+                               verbose_name=_("estimated cost"))
+    savings = models.DecimalField(max_digits=14, decimal_places=2, default=0,
+                                  verbose_name=_("estimated saving"))
+    cost_model_version = models.PositiveIntegerField(null=True, blank=True,
+                                                     verbose_name=_("cost model version"))
+    #: Gauges of the catalogue on that day (only on a tenant's overall row; 0 on services).
+    services_published = models.PositiveIntegerField(default=0,
+                                                     verbose_name=_("services published"))
+    services_online = models.PositiveIntegerField(
+        default=0, verbose_name=_("services online end to end"))
+    services_api = models.PositiveIntegerField(default=0,
+                                               verbose_name=_("services with an open API"))
+    computed_at = models.DateTimeField(verbose_name=_("computed"))
+
+    class Meta:
+        abstract = True
+
+
+class ChannelCostModel(models.Model):
+    """Relative cost of one transaction by channel. Versioned: a change is a new version, and
+    every KPI snapshot keeps the version it was computed with, so old figures keep their model.
+    The defaults are the source document's (World Bank, "Digital Government 2020"): digital 1,
+    telephone 20, post 30, face to face 50."""
+
+    version = models.PositiveIntegerField(unique=True, verbose_name=_("version"))
+    online = models.DecimalField(max_digits=10, decimal_places=2, default=1,
+                                 verbose_name=_("online"))
+    phone = models.DecimalField(max_digits=10, decimal_places=2, default=20,
+                                verbose_name=_("by phone"))
+    post = models.DecimalField(max_digits=10, decimal_places=2, default=30,
+                               verbose_name=_("by post"))
+    office = models.DecimalField(max_digits=10, decimal_places=2, default=50,
+                                 verbose_name=_("at an office"))
+    unit = models.CharField(max_length=16, default="", blank=True, verbose_name=_("unit"),
+                            help_text=_("Blank: relative units; else a currency, e.g. RUB."))
+    valid_from = models.DateField(verbose_name=_("in force from"))
+    note = models.CharField(max_length=255, blank=True, verbose_name=_("note"))
+    created_by = models.CharField(max_length=254, blank=True, verbose_name=_("created by"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created"))
+
+    class Meta:
+        ordering = ["-version"]
+        verbose_name = _("channel cost model")
+        verbose_name_plural = _("channel cost models")
+
+    def __str__(self) -> str:
+        return f"cost model v{self.version}"
+
+
+class TenantKpi(KpiFigures):
+    """The public copy of one tenant's overall KPI snapshot for one day (or, with a category,
+    of its services in that register category): what roll-ups by level, rankings and the
+    console read without visiting tenant schemas. Written by the daily KPI job only."""
+
+    tenant = models.ForeignKey(Tenant, null=True, blank=True, on_delete=models.SET_NULL,
+                               related_name="kpis", verbose_name=_("tenant"))
+    schema_name = models.CharField(max_length=63, verbose_name=_("schema"))
+    #: Register code of a service category; blank: all of the tenant's services.
+    category = models.CharField(max_length=64, blank=True, default="",
+                                verbose_name=_("category"))
+
+    class Meta:
+        ordering = ["-day", "schema_name"]
+        verbose_name = _("tenant KPI day")
+        verbose_name_plural = _("tenant KPI days")
+        constraints = [models.UniqueConstraint(fields=["schema_name", "category", "day"],
+                                               name="tenant_kpi_one_row_per_day")]
+        indexes = [models.Index(fields=["day", "category"], name="tenant_kpi_day")]
+
+    def __str__(self) -> str:
+        return f"KPIs of {self.schema_name} on {self.day}"

@@ -156,6 +156,8 @@ TENANT_APPS = [
     "services.api",
     # Signed webhooks of case events to API clients, with their delivery log (services/webhooks/)
     "services.webhooks",
+    # Daily KPI snapshots and the funnel's counters (services/kpis/, issue 17)
+    "services.kpis",
     "tenants.audit",
     # Failed sign-ins and lockouts of this tenant's staff, in its schema (see AXES_* below).
     "axes",
@@ -650,6 +652,9 @@ DGBOX_CONSOLE_REAUTH_MINUTES = env.int("DGBOX_CONSOLE_REAUTH_MINUTES", default=5
 # figures (collected hourly; summing them for thousands of tenants is most of the page's
 # cost). 0: read them on every view.
 DGBOX_CONSOLE_USAGE_CACHE_SECONDS = env.int("DGBOX_CONSOLE_USAGE_CACHE_SECONDS", default=60)
+# DGBOX_KPI_SUPPRESS_BELOW: open data (KPI exports, "how we are doing") publishes no count
+# below this (small numbers can identify people); shown as "fewer than N" (tenants/kpis/).
+DGBOX_KPI_SUPPRESS_BELOW = env.int("DGBOX_KPI_SUPPRESS_BELOW", default=10)
 # DGBOX_BACKUP_KEEP_DAYS: scheduled backups older than this are pruned (the newest is kept).
 DGBOX_BACKUP_KEEP_DAYS = env.int("DGBOX_BACKUP_KEEP_DAYS", default=30)
 # DGBOX_DRAFT_KEEP_DAYS: an application draft never sent and not changed for this many days is

@@ -44,3 +44,153 @@ def bar_chart(points: list[tuple[str, int]], *, title: str) -> SafeString:
         '<text x="0" y="11" font-size="11" fill="{axis}">{top}</text></svg>',
         w=WIDTH, h=HEIGHT, summary=summary, bar=BAR_COLOUR, bars=bars, axis=AXIS_COLOUR,
         top=top)
+
+
+#: Series colours, in order: GOV.UK blue, orange, green, purple (each 3:1 or more against white
+#: for graphical objects, WCAG 1.4.11); series are also told apart by their dash pattern and
+#: named in the legend, never by colour alone.
+SERIES = (("#1d70b8", ""), ("#b54d00", "6 3"), ("#00703c", "2 2"), ("#4c2c92", "8 2 2 2"))
+
+
+def line_chart(labels: list[str], series: list[tuple[str, list[float | None]]], *, title: str,
+               percent: bool = False) -> SafeString:
+    """Trends over time: one line per (name, values), values aligned with `labels` (None: a
+    gap). `percent`: values are shares 0-1, drawn on a 0-100% axis. The summary names each
+    series' first and last value; the caller shows the same figures in a table."""
+    width, height, left, top_pad = WIDTH, 160, 34, 8
+    present = [v for _, values in series for v in values if v is not None]
+    top = 1.0 if percent else max(present, default=0) or 1
+    n = max(len(labels), 1)
+    step = (width - left - 4) / max(n - 1, 1)
+
+    def fmt(value: float) -> str:
+        return f"{value:.0%}" if percent else f"{value:g}"
+
+    def xy(i: int, value: float) -> str:
+        return f"{left + i * step:.1f},{top_pad + (height - top_pad - 14) * (1 - value / top):.1f}"
+
+    parts = []
+    for index, (name, values) in enumerate(series):
+        colour, dash = SERIES[index % len(SERIES)]
+        runs: list[list[str]] = [[]]
+        for i, value in enumerate(values):
+            if value is None:
+                runs.append([])
+            else:
+                runs[-1].append(xy(i, value))
+        for run in runs:
+            if len(run) == 1:
+                x, y = run[0].split(",")
+                parts.append(format_html('<circle cx="{}" cy="{}" r="2.5" fill="{}"/>', x, y,
+                                         colour))
+            elif run:
+                parts.append(format_html(
+                    '<polyline points="{}" fill="none" stroke="{}" stroke-width="2"'
+                    ' stroke-dasharray="{}"><title>{}</title></polyline>',
+                    " ".join(run), colour, dash or "none", name))
+    summaries = []
+    for name, values in series:
+        known = [v for v in values if v is not None]
+        summaries.append(_("%(name)s from %(first)s to %(last)s") % {
+            "name": name, "first": fmt(known[0]), "last": fmt(known[-1])} if known
+            else _("%(name)s: no data") % {"name": name})
+    span = (_(" (%(first)s to %(last)s)") % {"first": labels[0], "last": labels[-1]}
+            if labels else "")
+    summary = f"{title}{span}: " + "; ".join(summaries) + "."
+    legend = format_html_join("", '<text x="{}" y="{}" font-size="11" fill="{}">{}</text>',
+                              ((left + 150 * i, height + 12, SERIES[i % len(SERIES)][0], name)
+                               for i, (name, _v) in enumerate(series)))
+    return format_html(
+        '<svg class="dgbox-chart" viewBox="0 0 {w} {h}" width="100%" role="img" '
+        'aria-label="{summary}" xmlns="http://www.w3.org/2000/svg">'
+        '<line x1="{left}" y1="{base}" x2="{w}" y2="{base}" stroke="{axis}" stroke-width="1"/>'
+        '<text x="0" y="{ty}" font-size="11" fill="{axis}">{top}</text>'
+        '<text x="0" y="{base}" font-size="11" fill="{axis}">0</text>{lines}{legend}</svg>',
+        w=width, h=height + 16, summary=summary, left=left, base=height - 14, axis=AXIS_COLOUR,
+        ty=top_pad + 4, top=fmt(top), lines=SafeString("".join(parts)), legend=legend)
+
+
+def hbar_chart(points: list[tuple[str, float]], *, title: str, percent: bool = False,
+               highlight: str | None = None) -> SafeString:
+    """Labelled horizontal bars, one per (label, value), longest first as given: a funnel, a
+    channel mix, a ranking. `highlight`: the label drawn in the second colour (say, the tenant
+    being looked at among its peers)."""
+    row, label_width, width = 22, 200, WIDTH
+    top = 1.0 if percent else max((v for _, v in points), default=0) or 1
+
+    def fmt(value: float) -> str:
+        return f"{value:.0%}" if percent else f"{value:g}"
+
+    bars = []
+    for i, (label, value) in enumerate(points):
+        length = max(value, 0) / top * (width - label_width - 60)
+        colour = SERIES[1][0] if label == highlight else BAR_COLOUR
+        y = i * row
+        bars.append(format_html(
+            '<text x="0" y="{}" font-size="12" fill="{}">{}</text>'
+            '<rect x="{}" y="{}" width="{}" height="{}" fill="{}"><title>{}: {}</title></rect>'
+            '<text x="{}" y="{}" font-size="12" fill="{}">{}</text>',
+            y + 15, AXIS_COLOUR, label[:32], label_width, y + 3, f"{length:.1f}", row - 6,
+            colour, label, fmt(value), f"{label_width + length + 4:.1f}", y + 15, AXIS_COLOUR,
+            fmt(value)))
+    summary = (f"{title}: " + "; ".join(f"{label} {fmt(value)}" for label, value in points)
+               + "." if points else _("%(title)s: no data.") % {"title": title})
+    return format_html(
+        '<svg class="dgbox-chart" viewBox="0 0 {w} {h}" width="100%" role="img" '
+        'aria-label="{summary}" xmlns="http://www.w3.org/2000/svg">{bars}</svg>',
+        w=width, h=max(len(points), 1) * row, summary=summary, bars=SafeString("".join(bars)))
+
+
+def radar_chart(axes: list[tuple[str, float | None]], *, title: str, maximum: float = 5,
+                compare: list[tuple[str, float | None]] | None = None,
+                compare_name: str = "") -> SafeString:
+    """A radar (spider) chart: one spoke per (name, score 0..maximum); None is drawn at 0 and
+    said to be "not assessed". `compare`: a second polygon (an earlier round, or a peer)."""
+    import math  # noqa: PLC0415 - only the radar needs it
+
+    size, centre, radius = 360, 180, 120
+    n = max(len(axes), 3)
+
+    def point(i: int, value: float) -> tuple[float, float]:
+        angle = -math.pi / 2 + 2 * math.pi * i / n
+        r = radius * max(0.0, min(value, maximum)) / maximum
+        return centre + r * math.cos(angle), centre + r * math.sin(angle)
+
+    rings = "".join(
+        format_html('<polygon points="{}" fill="none" stroke="#b1b4b6" stroke-width="1"/>',
+                    " ".join(f"{x:.1f},{y:.1f}" for x, y in (point(i, level) for i in range(n))))
+        for level in range(1, int(maximum) + 1))
+    spokes, labels = [], []
+    for i, (name, _score) in enumerate(axes):
+        x, y = point(i, maximum)
+        spokes.append(format_html('<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="#b1b4b6"/>',
+                                  centre, centre, f"{x:.1f}", f"{y:.1f}"))
+        lx, ly = point(i, maximum * 1.18)
+        anchor = "middle" if abs(lx - centre) < 10 else ("start" if lx > centre else "end")
+        labels.append(format_html('<text x="{}" y="{}" font-size="11" text-anchor="{}" '
+                                  'fill="{}">{}</text>', f"{lx:.1f}", f"{ly + 4:.1f}", anchor,
+                                  AXIS_COLOUR, name[:28]))
+
+    def polygon(values: list[tuple[str, float | None]], colour: str, dash: str) -> str:
+        points = " ".join(f"{x:.1f},{y:.1f}" for x, y in
+                          (point(i, score or 0) for i, (_n, score) in enumerate(values)))
+        return format_html('<polygon points="{}" fill="{}" fill-opacity="0.15" stroke="{}" '
+                           'stroke-width="2" stroke-dasharray="{}"/>', points, colour, colour,
+                           dash or "none")
+
+    shapes = polygon(compare, *SERIES[1]) if compare else ""
+    shapes += polygon(axes, *SERIES[0])
+
+    def said(score: float | None) -> str:
+        return f"{score:g}" if score is not None else str(_("not assessed"))
+
+    summary = f"{title}: " + "; ".join(f"{name} {said(score)}" for name, score in axes)
+    if compare:
+        summary += "; " + (compare_name or _("compared with")) + ": " + "; ".join(
+            f"{name} {said(score)}" for name, score in compare)
+    return format_html(
+        '<svg class="dgbox-chart dgbox-radar" viewBox="-60 0 {w} {h}" width="100%" role="img" '
+        'aria-label="{summary}." xmlns="http://www.w3.org/2000/svg">{rings}{spokes}{shapes}'
+        '{labels}</svg>', w=size + 120, h=size, summary=summary, rings=SafeString(rings),
+        spokes=SafeString("".join(spokes)), shapes=SafeString(shapes),
+        labels=SafeString("".join(labels)))
