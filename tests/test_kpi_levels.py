@@ -26,7 +26,7 @@ from .factories import console_account
 
 pytestmark = pytest.mark.django_db
 PORTAL = {"HTTP_HOST": "localhost"}
-PASSWORD = "a long console password"  # noqa: S105 - test data (factories' default)
+PASSWORD = "a long console password"
 D1, D2, OUTSIDE = datetime.date(2026, 10, 1), datetime.date(2026, 10, 2), datetime.date(
     2026, 10, 20)
 PERIOD = rollup.Period(D1, datetime.date(2026, 10, 10))
@@ -168,7 +168,7 @@ def test_levels_cost_the_same_queries_for_more_tenants(fleet):
     assert queries() == few <= 5
 
 
-# --- Console pages ---------------------------------------------------------------------------------
+# --- Console pages -------------------------------------------------------------------------------
 
 
 def sign_in(client, user, *, checked=True):

@@ -13,7 +13,7 @@ table next to it. Plain GET forms for the filters: no JavaScript needed.
 from __future__ import annotations
 
 import datetime
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import messages
@@ -28,7 +28,7 @@ from tenants import access
 from tenants.audit.models import Kind
 from tenants.audit.service import record
 from tenants.kpis import rollup
-from tenants.kpis.figures import CHANNELS, Totals
+from tenants.kpis.figures import CHANNELS
 from tenants.metering.counters import platform_today
 from tenants.models import ChannelCostModel, Tenant
 
@@ -69,11 +69,11 @@ class PeriodForm(forms.Form):
 
     def __init__(self, *args: Any, categories: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["category"].choices = [("", _("All services")),
+        cast(forms.ChoiceField, self.fields["category"]).choices = [("", _("All services")),
                                            *((c, c) for c in categories)]
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         start, end = data.get("start"), data.get("end")
         if bool(start) != bool(end) and not self.errors:
             self.add_error("end" if start else "start",
@@ -154,8 +154,9 @@ def _figures(unit: rollup.Unit, period: rollup.Period, category: str,
     labels = [day.isoformat() for day, _t in points]
     take_up = [t.take_up for _d, t in points]
     sla = [t.sla_compliance for _d, t in points]
-    mix = [(str(CHANNEL_TITLES[c]), n) for c, n in unit.totals.channel_mix().items()]
-    funnel = [(str(FUNNEL_TITLES[k]), n) for k, n in unit.totals.funnel()]
+    mix: list[tuple[str, float]] = [(str(CHANNEL_TITLES[c]), n)
+                                    for c, n in unit.totals.channel_mix().items()]
+    funnel: list[tuple[str, float]] = [(str(FUNNEL_TITLES[k]), n) for k, n in unit.totals.funnel()]
     return {
         "summary": _summary_rows(unit), "text": _text_summary(unit, period),
         "trend_svg": line_chart(labels, [(_("Digital take-up"), take_up),
@@ -177,7 +178,7 @@ def _benchmark(units: list[rollup.Unit], highlight: str | None, sort: str
                ) -> dict[str, Any]:
     """Distributions (quartiles, with the viewed unit) and the ranking of `units` by `sort`."""
     sort = sort if sort in rollup.INDICATORS else "take_up"
-    distributions = []
+    distributions: list[dict[str, Any]] = []
     for key, indicator in rollup.INDICATORS.items():
         title = str(INDICATOR_TITLES[key])
         dist = rollup.distribution(indicator.value(u) for u in units)
@@ -260,6 +261,7 @@ def tenant_kpis(request: HttpRequest, slug: str) -> HttpResponse:
     else:
         scope = rollup.scope_of(None) if operator else rollup.scope_of(tenant)
     levels = rollup.levels(period, category, scope)
+    own_scope: QuerySet[Tenant]
     if tenant.kind == Tenant.Kind.MUNICIPALITY:
         unit = levels.of_tenant(tenant)
         peers = rollup.peers(levels, tenant)
@@ -326,7 +328,7 @@ class CostModelForm(forms.ModelForm):  # type: ignore[type-arg]  # django-stubs:
         super().__init__(*args, **kwargs)
         self.latest = latest
         for name in CHANNELS:
-            self.fields[name].min_value = 0
+            cast(forms.DecimalField, self.fields[name]).min_value = 0
             self.fields[name].help_text = _("Relative cost of one case, 0 or more.")
         self.fields["valid_from"].help_text = _("YYYY-MM-DD, today or later: figures of "
                                                 "earlier days keep the model they used.")
@@ -343,7 +345,7 @@ class CostModelForm(forms.ModelForm):  # type: ignore[type-arg]  # django-stubs:
         return value
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         for name in CHANNELS:
             value = data.get(name)
             if value is not None and value < 0:
@@ -355,7 +357,7 @@ def create_cost_model(actor: Any, form: CostModelForm) -> ChannelCostModel:
     """The next version from the form, recorded in the platform's audit trail."""
     with transaction.atomic():
         latest = ChannelCostModel.objects.select_for_update().aggregate(v=Max("version"))["v"]
-        model = form.save(commit=False)
+        model: ChannelCostModel = form.save(commit=False)
         model.version = (latest or 0) + 1
         model.created_by = actor.get_username()
         model.save()
