@@ -355,3 +355,26 @@ def test_tenant_page_links_to_its_indicators(operator, session_tenants):
     html = operator.get("/operator/tenants/ryabinovka/", **PORTAL).content.decode()
     assert "/operator/tenants/ryabinovka/kpis/" in html
     assert "/operator/tenants/ryabinovka/population/" in html
+
+
+def test_roll_ups_are_reused_for_the_cache_time_then_recomputed(operator, fleet, settings):
+    from django.core.cache import cache
+
+    recent(fleet)
+    settings.DGBOX_CONSOLE_KPI_CACHE_SECONDS = 60
+    cache.clear()
+    try:
+        path = f"/operator/kpis/?days=7&region={fleet['r1'].slug}"
+        with CaptureQueriesContext(connection) as cold:
+            first = operator.get(path, **PORTAL).context["unit"].totals.cases
+        with CaptureQueriesContext(connection) as warm:
+            assert operator.get(path, **PORTAL).context["unit"].totals.cases == first == 80
+        assert len(warm.captured_queries) < len(cold.captured_queries)
+        # Another region's figures are kept apart.
+        other = operator.get(f"/operator/kpis/?days=7&region={fleet['r2'].slug}", **PORTAL)
+        assert other.context["unit"].totals.cases == 110
+        cache.clear()  # as when the cache time is over
+        kpi(fleet["m2"], platform_today() - datetime.timedelta(days=3), cases_online=5)
+        assert operator.get(path, **PORTAL).context["unit"].totals.cases == 85
+    finally:
+        cache.clear()

@@ -16,6 +16,7 @@ import datetime
 from typing import Any, cast
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.db import IntegrityError, transaction
 from django.db.models import Max, QuerySet
@@ -146,11 +147,22 @@ def _text_summary(unit: rollup.Unit, period: rollup.Period) -> str:
         "sla": _pct(t.sla_compliance), "median": _num(t.decision_time(0.5))}
 
 
+def _levels(period: rollup.Period, category: str, scope_of: Tenant | None,
+            whole_nation: bool = False) -> rollup.Levels:
+    """The roll-ups of the nation (`scope_of` None, or `whole_nation`) or of a region, reused
+    for DGBOX_CONSOLE_KPI_CACHE_SECONDS."""
+    key = "nation" if whole_nation or scope_of is None else f"region:{scope_of.pk}"
+    return rollup.levels(period, category, rollup.scope_of(None if whole_nation else scope_of),
+                         scope_key=key, cache_seconds=settings.DGBOX_CONSOLE_KPI_CACHE_SECONDS)
+
+
 def _figures(unit: rollup.Unit, period: rollup.Period, category: str,
-             scope: QuerySet[Tenant] | None) -> dict[str, Any]:
+             scope: QuerySet[Tenant] | None, scope_key: str) -> dict[str, Any]:
     """The charts and tables every KPI page shows for one unit: summary, trends (take-up and
     SLA), channel mix, funnel."""
-    points = rollup.trend(period, category, scope)
+    points = rollup.cached("trend", scope_key, period, category,
+                           settings.DGBOX_CONSOLE_KPI_CACHE_SECONDS,
+                           lambda: rollup.trend(period, category, scope))
     labels = [day.isoformat() for day, _t in points]
     take_up = [t.take_up for _d, t in points]
     sla = [t.sla_compliance for _d, t in points]
@@ -232,7 +244,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
                 region.slug if region else ""):
             raise Http404
     scope = rollup.scope_of(region)
-    levels = rollup.levels(period, category, scope)
+    levels = _levels(period, category, region)
     if region is None:
         unit = levels.nation(_("All regions and municipalities"))
         peers = [levels.of_region(r) for r in levels.regions()]
@@ -245,7 +257,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "regions": levels.regions() if operator and region is None else [],
         "without_population": [u.name for u in peers if not u.population],
         "benchmark": _benchmark(peers, None, request.GET.get("sort", "")),
-        "query": _query(request), **_figures(unit, period, category, scope),
+        "query": _query(request),
+        **_figures(unit, period, category, scope,
+                   f"region:{region.pk}" if region is not None else "nation"),
     })
 
 
@@ -256,26 +270,23 @@ def tenant_kpis(request: HttpRequest, slug: str) -> HttpResponse:
     tenant = tenant_in_scope(request, slug)
     form, period, category = _filters(request)
     operator = access.is_operator(request.user)
-    if tenant.kind == Tenant.Kind.MUNICIPALITY:
-        scope = rollup.scope_of(tenant.parent)
-    else:
-        scope = rollup.scope_of(None) if operator else rollup.scope_of(tenant)
-    levels = rollup.levels(period, category, scope)
     own_scope: QuerySet[Tenant]
     if tenant.kind == Tenant.Kind.MUNICIPALITY:
+        levels = _levels(period, category, tenant.parent)
         unit = levels.of_tenant(tenant)
         peers = rollup.peers(levels, tenant)
-        own_scope = Tenant.objects.filter(pk=tenant.pk)
+        own_scope, own_key = Tenant.objects.filter(pk=tenant.pk), f"tenant:{tenant.pk}"
     else:
+        levels = _levels(period, category, tenant, whole_nation=operator)
         unit = levels.of_region(tenant)
         peers = rollup.peers(levels, tenant) if operator else []
-        own_scope = rollup.scope_of(tenant)
+        own_scope, own_key = rollup.scope_of(tenant), f"region:{tenant.pk}"
     return render(request, "operator/tenant_kpis.html", {
         "tenant": tenant, "form": form, "period": period, "category": category,
         "unit": unit, "is_operator": operator,
         "benchmark": _benchmark(peers, unit.name, request.GET.get("sort", "")) if peers
         else None,
-        "query": _query(request), **_figures(unit, period, category, own_scope),
+        "query": _query(request), **_figures(unit, period, category, own_scope, own_key),
     })
 
 

@@ -23,12 +23,15 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import functools
+import hashlib
 from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any, cast
 
+from django.core.cache import cache
 from django.db import connection
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Trunc
 
 from tenants.models import Tenant, TenantKpi
@@ -63,7 +66,8 @@ def _rows(period: Period, category: str, scope: QuerySet[Tenant] | None) -> Quer
     rows = TenantKpi.objects.filter(day__gte=period.start, day__lte=period.end,
                                     category=category, tenant__isnull=False)
     if scope is not None:
-        rows = rows.filter(tenant__in=scope.values("pk"))  # a subquery: no extra round trip
+        # A subquery: no extra round trip.
+        rows = rows.filter(tenant__in=scope.order_by().values("pk"))
     return rows
 
 
@@ -95,7 +99,7 @@ def tenant_totals(period: Period, category: str = "",
            "AND d.key ~ '^[0-9]+$' AND d.value ~ '^[0-9]+$'")
     params: list[Any] = [period.start, period.end, category]
     if scope is not None:
-        scope_sql, scope_params = scope.values("pk").query.sql_with_params()
+        scope_sql, scope_params = scope.order_by().values("pk").query.sql_with_params()
         sql += f" AND k.tenant_id IN ({scope_sql})"
         params.extend(scope_params)
     with connection.cursor() as cursor:
@@ -103,8 +107,14 @@ def tenant_totals(period: Period, category: str = "",
         for tenant_id, days, cases in cursor.fetchall():
             if tenant_id in totals:
                 totals[tenant_id].decision_days[days] += int(cases)
-    # Gauges (services published, online, with an API): each tenant's latest day.
-    for row in rows.order_by("tenant_id", "-day").distinct("tenant_id").values(
+    # Gauges (services published, online, with an API): each tenant's latest day in the
+    # period, one index probe per tenant (tenant_kpi_tenant_day) rather than sorting them all.
+    latest = TenantKpi.objects.filter(
+        tenant_id=OuterRef("pk"), category=category, day__gte=period.start,
+        day__lte=period.end).order_by("-day").values("pk")[:1]
+    tenants = scope if scope is not None else Tenant.objects.all()
+    latest_rows = tenants.order_by().annotate(latest=Subquery(latest)).values("latest")
+    for row in TenantKpi.objects.filter(pk__in=latest_rows).order_by().values(
             "tenant_id", *GAUGES):
         if row["tenant_id"] in totals:
             totals[row["tenant_id"]].gauges = {name: row[name] for name in GAUGES}
@@ -165,9 +175,16 @@ class Levels:
         return Unit(tenant.name, self.totals.get(tenant.pk, Totals()), tenant.population,
                     tenant)
 
+    @functools.cached_property
+    def _children(self) -> dict[int, list[Tenant]]:
+        children: dict[int, list[Tenant]] = {}
+        for tenant in sorted(self.tenants.values(), key=lambda t: t.name):
+            if tenant.parent_id is not None:
+                children.setdefault(tenant.parent_id, []).append(tenant)
+        return children
+
     def municipalities(self, region: Tenant) -> list[Tenant]:
-        return sorted((t for t in self.tenants.values() if t.parent_id == region.pk),
-                      key=lambda t: t.name)
+        return self._children.get(region.pk, [])
 
     def of_region(self, region: Tenant) -> Unit:
         """The region's own row and its municipalities'."""
@@ -186,13 +203,32 @@ class Levels:
         return Unit(name, combine(self.totals.values()), population)
 
 
-def levels(period: Period, category: str = "", scope: QuerySet[Tenant] | None = None
-           ) -> Levels:
-    """Roll-ups for the tenants in `scope` (None: every launched tenant): four queries."""
+def cached(kind: str, scope_key: str, period: Period, category: str, seconds: int,
+           compute: Callable[[], Any]) -> Any:
+    """`compute()`, kept `seconds` in the cache under the scope, period and category (0: not
+    kept). The figures change once a day, when the daily job writes them, while a national
+    year is most of a second of database time: docs/kpi-levels.md."""
+    if seconds <= 0 or not scope_key:
+        return compute()
+    digest = hashlib.sha256(category.encode()).hexdigest()[:16]
+    key = f"kpi:{kind}:{scope_key}:{period.start}:{period.end}:{digest}"
+    value = cache.get(key)
+    if value is None:
+        value = compute()
+        cache.set(key, value, seconds)
+    return value
+
+
+def levels(period: Period, category: str = "", scope: QuerySet[Tenant] | None = None, *,
+           scope_key: str = "", cache_seconds: int = 0) -> Levels:
+    """Roll-ups for the tenants in `scope` (None: every launched tenant): four queries, or one
+    when the per-tenant totals of `scope_key` are still cached."""
     tenants_qs = scope if scope is not None else Tenant.objects.launched()
     tenants = {t.pk: t for t in tenants_qs.only("pk", "name", "slug", "kind", "parent_id",
                                                 "population", "schema_name")}
-    return Levels(tenants, tenant_totals(period, category, tenants_qs))
+    totals = cached("totals", scope_key, period, category, cache_seconds,
+                    lambda: tenant_totals(period, category, tenants_qs))
+    return Levels(tenants, totals)
 
 
 # --- Trends --------------------------------------------------------------------------------------
