@@ -11,6 +11,8 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
+from ..factories import forget_console_user
+
 pytestmark = pytest.mark.django_db
 PHONE = {"width": 360, "height": 740}  # the `phone` fixture's screen
 
@@ -41,7 +43,7 @@ def kpi_data(browser_tenant, session_tenants, django_db_blocker):
     yield {"username": user.username, "password": password}
     with django_db_blocker.unblock():
         TenantKpi.objects.filter(pk__in=[r.pk for r in rows]).delete()
-        type(user).objects.filter(pk=user.pk)._raw_delete(using="default")
+        forget_console_user(user)  # with its sessions
 
 
 def _sign_in(page, portal, data):
