@@ -7,7 +7,7 @@ from dgbox.metrics import views as metrics
 from tenants import views
 from tenants.catalogue import api as catalogue_api
 from tenants.catalogue import views as catalogue
-from tenants.console import manage
+from tenants.console import kpis, manage
 from tenants.console import views as operator
 from tenants.staffauth import views as staffauth
 from tenants.staffauth.surfaces import OPERATOR
@@ -35,6 +35,12 @@ urlpatterns = [
     path("operator/sessions/", staffauth.session_list, SURFACE, name=OPERATOR.sessions),
     path("operator/launch/", manage.launch, name="operator-launch"),
     path("operator/tenants/<slug:slug>/", operator.tenant_detail, name="operator-tenant"),
+    # KPIs by level (tenants/console/kpis.py): before the tenant actions' catch-all.
+    path("operator/kpis/", kpis.dashboard, name="operator-kpis"),
+    path("operator/kpis/cost-model/", kpis.cost_models, name="operator-cost-models"),
+    path("operator/tenants/<slug:slug>/kpis/", kpis.tenant_kpis, name="operator-tenant-kpis"),
+    path("operator/tenants/<slug:slug>/population/", kpis.population,
+         name="operator-tenant-population"),
     path("operator/tenants/<slug:slug>/<slug:action>/", manage.tenant_action,
          name="operator-tenant-action"),
     path("operator/rollouts/", operator.rollout_list, name="operator-rollouts"),

@@ -632,7 +632,10 @@ class TenantKpi(KpiFigures):
         verbose_name_plural = _("tenant KPI days")
         constraints = [models.UniqueConstraint(fields=["schema_name", "category", "day"],
                                                name="tenant_kpi_one_row_per_day")]
-        indexes = [models.Index(fields=["day", "category"], name="tenant_kpi_day")]
+        indexes = [models.Index(fields=["day", "category"], name="tenant_kpi_day"),
+                   # A region's roll-up reads its tenants' rows only (tenants/kpis/rollup.py).
+                   models.Index(fields=["tenant", "category", "day"],
+                                name="tenant_kpi_tenant_day")]
 
     def __str__(self) -> str:
         return f"KPIs of {self.schema_name} on {self.day}"

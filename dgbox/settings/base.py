@@ -652,6 +652,10 @@ DGBOX_CONSOLE_REAUTH_MINUTES = env.int("DGBOX_CONSOLE_REAUTH_MINUTES", default=5
 # figures (collected hourly; summing them for thousands of tenants is most of the page's
 # cost). 0: read them on every view.
 DGBOX_CONSOLE_USAGE_CACHE_SECONDS = env.int("DGBOX_CONSOLE_USAGE_CACHE_SECONDS", default=60)
+# DGBOX_CONSOLE_KPI_CACHE_SECONDS: how long the console's KPI pages reuse a roll-up (the
+# nation's or a region's per-tenant totals, a trend) for the same period and category; the
+# figures change once a day (tenants/kpis/rollup.py). 0: compute them on every view.
+DGBOX_CONSOLE_KPI_CACHE_SECONDS = env.int("DGBOX_CONSOLE_KPI_CACHE_SECONDS", default=300)
 # DGBOX_KPI_SUPPRESS_BELOW: open data (KPI exports, "how we are doing") publishes no count
 # below this (small numbers can identify people); shown as "fewer than N" (tenants/kpis/).
 DGBOX_KPI_SUPPRESS_BELOW = env.int("DGBOX_KPI_SUPPRESS_BELOW", default=10)

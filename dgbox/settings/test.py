@@ -19,6 +19,7 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("DGBOX_CELERY_EAGER", default=True)
 DGBOX_TWO_FACTOR_ENFORCED = False
 # Tests read the usage they just recorded; the console cache has its own test.
 DGBOX_CONSOLE_USAGE_CACHE_SECONDS = 0
+DGBOX_CONSOLE_KPI_CACHE_SECONDS = 0
 WHITENOISE_USE_FINDERS = True
 # The webhook tests run their receiver on 127.0.0.1 over plain http.
 DGBOX_WEBHOOKS_ALLOW_LOCAL = True
