@@ -129,7 +129,7 @@ def collect_funnel(days: Iterable[datetime.date] | None = None) -> int:
     page_ids = list(ServicePage.objects.values_list("pk", flat=True))
     try:
         counted = read(days, page_ids)
-    except Exception:  # noqa: BLE001 - the next collection tries again
+    except Exception:  # the next collection tries again
         log.warning("Funnel of %s not collected: the counters cannot be read",
                     connection.schema_name, exc_info=True)
         return 0
