@@ -8,9 +8,10 @@ from decimal import Decimal
 
 import pytest
 from django.core.cache import caches
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 from django_tenants.utils import tenant_context
 from wagtail.models import PageViewRestriction
 
@@ -300,3 +301,33 @@ def test_the_daily_task_computes_yesterday_once_and_the_command_any_day(tenant_a
     with tenant_context(tenant_a):
         days = set(KpiSnapshot.objects.filter(page=None).values_list("day", flat=True))
     assert {datetime.date(2026, 11, 1), MONDAY, day} <= days
+
+
+def test_counting_a_view_costs_no_query(client, tenant_a, django_assert_num_queries):
+    """A counted view (a browser) and an uncounted one (a crawler) of the same warm page take
+    the same queries: the count is one INCR in the counters cache, nothing in PostgreSQL."""
+    with tenant_context(tenant_a):
+        page = ServicePage.objects.get(slug="building-permit")
+        url, today = page.url, counters.tenant_today()
+    connection.set_schema_to_public()
+    caches["counters"].clear()
+    for _ in range(2):  # warm: routing, Wagtail's site root paths, content types
+        client.get(url, **NORTH, HTTP_USER_AGENT="Googlebot/2.1")
+    with CaptureQueriesContext(connection) as crawler:
+        assert client.get(url, **NORTH, HTTP_USER_AGENT="Googlebot/2.1").status_code == 200
+    with django_assert_num_queries(len(crawler)):
+        assert client.get(url, **NORTH, **BROWSER).status_code == 200
+    with tenant_context(tenant_a):
+        assert counters.read([today], [page.pk]) == {(today, page.pk): (1, None)}
+
+
+@pytest.mark.parametrize("arguments", [
+    ["--day", "30.11.2026"], ["--since", "вчера"], ["--day", "2026-11-31"],
+    ["--since", "1900-01-01"], ["--tenant", "нет-такого"], ["--day", "2026-11-09\x00"],
+])
+def test_the_command_refuses_bad_input_with_a_message(tenant_a, arguments):
+    with pytest.raises(CommandError) as refused:
+        call_command("kpis", "compute", *arguments)
+    assert str(refused.value)
+    with tenant_context(tenant_a):
+        assert not KpiSnapshot.objects.exists()

@@ -4,6 +4,7 @@ import datetime
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
 from django_tenants.utils import tenant_context
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -46,6 +47,9 @@ class Command(BaseCommand):
                    tenant: list[str] | None = None, **_o: Any) -> None:
         first = iso_day(since) if since else None
         only = iso_day(day) if day else None
+        if first is not None and (timezone.localdate() - first).days > MAX_DAYS:
+            raise CommandError(f"--since goes back more than {MAX_DAYS} days; compute in "
+                               "parts, e.g. a year at a time.")
         tenants = Tenant.objects.launched().order_by("slug")
         if tenant:
             tenants = tenants.filter(slug__in=tenant)
@@ -90,6 +94,4 @@ class Command(BaseCommand):
         if first is None:
             return [last]
         count = (last - first).days + 1
-        if count > MAX_DAYS:
-            raise CommandError(f"--since goes back {count} days; at most {MAX_DAYS}.")
         return [first + datetime.timedelta(days=n) for n in range(max(0, count))]
