@@ -331,3 +331,15 @@ def test_the_command_refuses_bad_input_with_a_message(tenant_a, arguments):
     assert str(refused.value)
     with tenant_context(tenant_a):
         assert not KpiSnapshot.objects.exists()
+
+
+def test_a_service_page_with_snapshots_can_still_be_deleted(tenant_a):
+    with tenant_context(tenant_a):
+        page = ServicePage.objects.get(slug="burial-plot")
+        PageFeedback.objects.create(page=page, useful=True)
+        PageFeedback.objects.update(created_at=at(MONDAY, 10))
+        compute_day(MONDAY)
+        assert KpiSnapshot.objects.filter(day=MONDAY, page=page).exists()
+        page.delete()
+        assert list(KpiSnapshot.objects.filter(day=MONDAY).values_list(
+            "page_id", "feedback_useful")) == [(None, 1)]
