@@ -479,6 +479,19 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 24 * 3600.0,
         "args": ("services.clean_up_personal_data",),
     },
+    # KPIs (services/kpis/, docs/kpis.md): the funnel's counters copied hourly; each tenant's
+    # yesterday computed once, in the first hour after its own midnight (hourly sends, the
+    # task skips a day already computed after it ended).
+    "collect-funnel-counts": {
+        "task": "tenants.fan_out",
+        "schedule": 3600.0,
+        "args": ("kpis.collect_funnel",),
+    },
+    "compute-kpis": {
+        "task": "tenants.fan_out",
+        "schedule": 3600.0,
+        "args": ("kpis.compute_day",),
+    },
     "clear-expired-sessions": {
         "task": "tenants.fan_out",
         "schedule": 24 * 3600.0,
@@ -723,6 +736,7 @@ LOGGING = {
         # seconds per process says so for each.
         "cache_outage": {"()": "dgbox.logfilters.OncePerInterval", "seconds": 30},
         "lost_counts": {"()": "dgbox.logfilters.OncePerInterval", "seconds": 30},
+        "lost_funnel_counts": {"()": "dgbox.logfilters.OncePerInterval", "seconds": 30},
         "uncounted": {"()": "dgbox.logfilters.OncePerInterval", "seconds": 30},
     },
     "formatters": {
@@ -741,6 +755,7 @@ LOGGING = {
         "django.request": {"filters": ["handled_failures"]},
         "dgbox.cache": {"filters": ["cache_outage"]},
         "tenants.metering.lost_counts": {"filters": ["lost_counts"]},
+        "services.kpis.lost_counts": {"filters": ["lost_funnel_counts"]},
         "tenants.limits.uncounted": {"filters": ["uncounted"]},
         "django.db.backends": {"level": "WARNING"},
         # django-axes: failures and lockouts (WARNING, usernames masked), not every check.

@@ -24,6 +24,7 @@ from ..cases.references import next_reference
 from ..cases.retention import delete_files
 from ..forms import spec as formspec
 from ..forms.models import OnlineService
+from ..kpis import counters as kpi_counters
 from ..notifications.api import notify
 from ..workflows.spec import transitions_from
 from .models import ApplicationDraft, Payment, UploadedFile, private_storage
@@ -92,6 +93,10 @@ def save_draft(service, version, cleaned, *, draft=None, channel=Channel.ONLINE,
         draft = None
     if draft is None:
         draft = ApplicationDraft(service=service, form_version=version)
+        if channel == Channel.ONLINE:
+            # The funnel's "form started" (services/kpis/): counted once the draft is kept.
+            page_id = service.page_id
+            transaction.on_commit(lambda: kpi_counters.record_form_started(page_id))
     previous = dict(draft.answers or {})
     draft.channel = channel
     draft.entered_by = entered_by

@@ -1,7 +1,10 @@
 """KPI snapshots and the funnel's daily counters, in the tenant's schema."""
 
 from django.db import models
+from django.db.models.signals import pre_delete
+from django.dispatch import receiver
 from django.utils.translation import gettext_lazy as _
+from wagtail.models import Page
 
 from tenants.models import KpiFigures
 
@@ -50,3 +53,11 @@ class FunnelCount(models.Model):
 
     def __str__(self) -> str:
         return f"funnel of {self.page_id} on {self.day}"
+
+
+@receiver(pre_delete, sender=Page, dispatch_uid="kpis-forget-deleted-page")
+def forget_snapshots_of_a_deleted_page(sender, instance, **kwargs):
+    """A deleted page's own snapshot rows go with it: left with an empty page (SET_NULL) they
+    would be a second "whole tenant" row of their day, which the one-row-per-day constraint
+    refuses, and the page could not be deleted. Its figures stay in the tenant's row."""
+    KpiSnapshot.objects.filter(page_id=instance.pk).delete()
