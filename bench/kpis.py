@@ -16,8 +16,7 @@ removing that day's stored rows so that each run computes from scratch (gauges m
 rows inserted, the public copies written). Printed: total time, time per tenant (median,
 p95, max), queries per tenant, and the load average. A measurement, never a test.
 
-The console's KPI dashboard over the fleet is not measured here: it is another helper's page
-(issue 17); see docs/kpis.md#benchmark.
+The console's KPI dashboard over the fleet is measured by bench/kpi_rollup.py.
 """
 
 import argparse
