@@ -212,7 +212,8 @@ class KpiList(PublicView):
             "No personal data. Small numbers are withheld: a count from 1 to `suppress_below` "
             "less one is null and named in the row's `suppressed`, with the figures derived "
             "from it. JSON, or CSV with `Accept: text/csv` or `?format=csv`."),
-        responses={(200, "application/json"): KpiAnswer,
+        responses={(200, "application/json"): OpenApiResponse(KpiAnswer, description=_(
+                       "The figures, one row per period.")),
                    (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description=_(
                        "The rows as CSV (UTF-8, a header row).")),
                    304: NOT_MODIFIED})
