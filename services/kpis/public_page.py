@@ -48,7 +48,8 @@ def shown(row: dict[str, Any], name: str, *, percent: bool = False, days: bool =
         return f"{value:.0%}"
     if days:
         return _("%(days)s d") % {"days": value}
-    return formats.number_format(value, force_grouping=True)
+    return formats.number_format(value, decimal_pos=0 if isinstance(value, float) else None,
+                                 force_grouping=True)
 
 
 def _cost_model() -> dict[str, Any]:
@@ -89,15 +90,11 @@ def how_we_are_doing(request: HttpRequest) -> HttpResponse:
                              title=_("Share of readers who found a page useful"),
                              percent=True),
     }
-    table = [{"label": row["label"], "online": shown(row, "cases_online"),
-              "office": shown(row, "cases_office"), "phone": shown(row, "cases_phone"),
-              "post": shown(row, "cases_post"), "take_up": shown(row, "take_up", percent=True),
+    table = [{"label": row["label"], "take_up": shown(row, "take_up", percent=True),
               "sla": shown(row, "sla_compliance", percent=True),
-              "decided": shown(row, "decided"),
               "median": shown(row, "median_days", days=True),
               "p90": shown(row, "p90_days", days=True),
-              "useful": shown(row, "usefulness", percent=True),
-              "answers": _answers(row)} for row in rows]
+              "useful": shown(row, "usefulness", percent=True)} for row in rows]
     query = {"from": first.isoformat(), "to": last.isoformat(), "granularity": "month"}
     api = reverse("api-v1:kpis")
     return render(request, "kpis/how_we_are_doing.html", {
@@ -113,10 +110,3 @@ def how_we_are_doing(request: HttpRequest) -> HttpResponse:
         "json_url": f"{api}?{urlencode(query)}",
     })
 
-
-def _answers(row: dict[str, Any]) -> str:
-    """The number of "Was this page useful?" answers, when both halves are published."""
-    if {"feedback_useful", "feedback_not_useful"} & set(row["suppressed"]):
-        return _("withheld")
-    return formats.number_format(row["feedback_useful"] + row["feedback_not_useful"],
-                                 force_grouping=True)

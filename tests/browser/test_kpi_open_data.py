@@ -4,6 +4,7 @@ WCAG 2.2 A/AA violation, and with JavaScript off the same figures are there (the
 as native <details>) with the CSV link working."""
 
 import datetime
+import re
 from pathlib import Path
 
 import pytest
@@ -21,17 +22,18 @@ PHONE = {"width": 360, "height": 740}  # the `phone` fixture's screen
 
 @pytest.fixture(scope="module")
 def kpis(server, browser_tenant, django_db_blocker):
-    """Two months of the browser tenant's figures, committed; one withheld count (7 by post).
-    Deleted afterwards."""
+    """Two months of the browser tenant's figures, committed: 3 applications by post in one
+    (withheld, with that month's online share and the year's), none in the other. Deleted
+    afterwards."""
     from services.kpis.models import KpiSnapshot
 
     first, last = last_complete_months(timezone.localdate())
     days = [last.replace(day=10), (first + datetime.timedelta(days=40)).replace(day=10)]
     with django_db_blocker.unblock(), tenant_context(browser_tenant):
-        for day, online in zip(days, (120, 80), strict=True):
+        for day, online, post in zip(days, (120, 80), (3, 0), strict=True):
             KpiSnapshot.objects.create(
                 day=day, computed_at=timezone.now(), cases_online=online, cases_office=30,
-                cases_phone=0, cases_post=7, decided=50, decided_with_deadline=50,
+                cases_phone=0, cases_post=post, decided=50, decided_with_deadline=50,
                 decided_on_time=40, decision_days={"3": 25, "11": 25}, feedback_useful=30,
                 feedback_not_useful=10)
     connection.set_schema_to_public()
@@ -52,8 +54,8 @@ def test_how_we_are_doing_on_a_phone_with_and_without_javascript(
     for i in range(5):
         assert charts.nth(i).get_attribute("aria-label")
     check_step(phone)
-    phone.locator("details summary").first.click()  # the table behind the first chart
-    expect(phone.locator("#kpi-channels")).to_be_visible()
+    phone.locator("details summary").click()  # the charts' figures as a table
+    expect(phone.locator("#kpi-months")).to_be_visible()
     check_step(phone)
 
     context = browser.new_context(viewport=PHONE, java_script_enabled=False, locale="ru-RU")
@@ -62,15 +64,19 @@ def test_how_we_are_doing_on_a_phone_with_and_without_javascript(
     try:
         page.goto(site + "/ru/how-we-are-doing/")
         expect(page.locator("svg[role=img]")).to_have_count(5)
-        for summary in page.locator("details summary").all():
-            summary.click()
-        rows = page.locator("#kpi-channels tbody tr")
-        expect(rows).to_have_count(12)
-        # The month of 120 online: 120, 30 at an office, 0 by phone, 7 by post withheld.
-        cells = rows.nth(11).locator("td")
-        expect(cells.nth(0)).to_have_text("120")
-        expect(cells.nth(2)).to_have_text("0")
-        assert cells.nth(3).inner_text() not in ("7", "0", "–")
+        page.locator("details summary").click()  # a native <details>: no script needed
+        months = page.locator("#kpi-months tbody tr")
+        expect(months).to_have_count(12)
+        # The last month: 3 by post withheld, so is its online share; on time 40 of 50.
+        cells = months.nth(11).locator("td")
+        assert cells.nth(0).inner_text() not in ("", "–") and "%" not in cells.nth(0).inner_text()
+        expect(cells.nth(1)).to_have_text("80%")
+        expect(cells.nth(2)).to_have_text(re.compile(r"^3\b"))
+        # The year by channel: 200 online, 60 at an office, 0 by phone, 3 by post withheld.
+        channels = page.locator("#kpi-channels tbody td")
+        expect(channels.nth(0)).to_have_text("200")
+        expect(channels.nth(2)).to_have_text("0")
+        assert channels.nth(3).inner_text() not in ("3", "0", "–")
         assert_fits_the_phone(page)
         href = page.locator("#kpi-csv").get_attribute("href")
         with page.expect_download() as download:

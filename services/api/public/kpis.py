@@ -58,12 +58,26 @@ class KpiCsvRenderer(renderers.BaseRenderer):
         return out.getvalue().encode("utf-8")
 
 
+#: Days the API answers for: wide enough for any real figure, narrow enough that a period and
+#: its defaults never leave the calendar (9999-12-31 has no next month).
+EARLIEST, LATEST = datetime.date(1900, 1, 1), datetime.date(2999, 12, 31)
+
+
+def _within_reason(value):
+    if not EARLIEST <= value <= LATEST:
+        raise serializers.ValidationError(
+            _("Give a day from %(earliest)s to %(latest)s.") % {
+                "earliest": EARLIEST.isoformat(), "latest": LATEST.isoformat()})
+    return value
+
+
 class KpiFilters(serializers.Serializer):
     """The query of `GET /api/v1/kpis`; every error is a 400 problem naming the parameter."""
 
     from_ = serializers.DateField(
         required=False, help_text=_("First day (ISO 8601, e.g. 2026-01-01). Default: a year "
-                                    "before `to`, from the first of that month."))
+                                    "before `to`, from the first of that month; by day, the 30 "
+                                    "days up to `to`."))
     to = serializers.DateField(
         required=False, help_text=_("Last day, included. Default: yesterday (today's figures "
                                     "are computed tomorrow)."))
@@ -92,10 +106,18 @@ class KpiFilters(serializers.Serializer):
                   "categories.") % {"code": value[:64]})
         return value
 
+    def validate_from(self, value):
+        return _within_reason(value)
+
+    def validate_to(self, value):
+        return _within_reason(value)
+
     def validate(self, attrs):
-        last = attrs.get("to") or timezone.localdate() - datetime.timedelta(days=1)
-        first = attrs.get("from") or (last - datetime.timedelta(days=365)).replace(day=1)
         granularity = attrs["granularity"]
+        last = attrs.get("to") or timezone.localdate() - datetime.timedelta(days=1)
+        first = attrs.get("from") or (
+            last - datetime.timedelta(days=29) if granularity == publication.DAY
+            else (last - datetime.timedelta(days=365)).replace(day=1))
         if first > last:
             raise serializers.ValidationError(
                 {"from": [_("`from` is after `to`: give the earlier day first.")]})
