@@ -55,7 +55,8 @@ sys.path.insert(0, str(ROOT))
 
 BUDGET_BYTES = 100 * 1024  # bytes transferred on a first visit, CSS/JS included
 RAW_GUARD_BYTES = 150 * 1024  # decoded: a looser guard against silent growth
-PAGES = {"home": "/ru/", "service": "/ru/services/building-permit/"}
+PAGES = {"home": "/ru/", "service": "/ru/services/building-permit/",
+         "how-we-are-doing": "/ru/how-we-are-doing/"}
 BROWSER_ACCEPT_ENCODING = "gzip, deflate, br, zstd"  # what Chromium sends
 IMMUTABLE_SECONDS = 365 * 24 * 3600  # static files must be cached at least this long
 # Admin-only static files no public page references; tests leave them out of collectstatic.

@@ -13,6 +13,7 @@ from cms import media as cms_media
 from cms import views as cms_views
 from cms.api import api_router
 from dgbox.metrics import views as metrics
+from services.kpis.public_page import how_we_are_doing
 from tenants.limits import limit_password_reset
 
 # A page missing in a tenant site shows the tenant's own header, menu and language.
@@ -47,6 +48,8 @@ elif settings.DEBUG:  # the local-disk fallback: only `make demo` without S3 ser
 # "/" has no route: the locale middleware redirects it to the tenant's default language.
 urlpatterns += i18n_patterns(
     path("search/", cms_views.search, name="search"),
+    # The site's KPIs for citizens, linked from the footer (services/kpis/public_page.py).
+    path("how-we-are-doing/", how_we_are_doing, name="how-we-are-doing"),
     path("", include("services.applications.urls")),
     path("", include(wagtail_urls)),
     prefix_default_language=True,

@@ -153,6 +153,10 @@ TARGETS = [
     Target("ru/track/code/", "/ru/track/code/", "POST", names=["code"]),
     Target("ru/track/status/", "/ru/track/status/", "POST", names=["message"]),
     Target("ru/track/letter/", "/ru/track/letter/"),
+    # KPIs as open data: the page "How we are doing" and the API's filters.
+    Target("ru/how-we-are-doing/", "/ru/how-we-are-doing/", names=["from", "page"]),
+    Target("api/v1/kpis", "/api/v1/kpis",
+           names=["from", "to", "granularity", "service", "category", "format"]),
     # The open API: listing with every filter, detail, find.
     Target("api/v2/^pages/", "/api/v2/pages/", names=API_PAGE_FILTERS),
     Target("api/v2/^pages/<int:pk>/", "/api/v2/pages/{}/", names=["fields", "type"]),

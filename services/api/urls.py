@@ -5,6 +5,7 @@ from django.urls import path, re_path
 from ..webhooks import api as webhooks
 from . import applications, cases, openapi, views
 from .problems import NoSuchEndpoint
+from .public import kpis
 from .public import views as public
 
 app_name = "api-v1"
@@ -48,6 +49,8 @@ urlpatterns = [
     re_path(rf"^offices/{ID}$", public.OfficeDetail.as_view(), name="office"),
     path("news", public.NewsList.as_view(), name="news"),
     re_path(rf"^news/{ID}$", public.NewsDetail.as_view(), name="news-item"),
+    # The site's KPIs as open data, small numbers withheld (services/kpis/publication.py).
+    path("kpis", kpis.KpiList.as_view(), name="kpis"),
 ]
 # Keep last: any other path under /api/v1/ is a 404 problem (services/api/problems.py).
 urlpatterns.append(re_path(r"^.*$", NoSuchEndpoint.as_view(), name="no-such-endpoint"))
