@@ -14,8 +14,8 @@ from collections import Counter
 from typing import Any
 
 from django import forms
-from django.db import connection
 from django.contrib.postgres.aggregates import ArrayAgg
+from django.db import connection
 from django.db.models import Count, F, Max, QuerySet, Sum
 from django.db.models.functions import TruncWeek
 from django.utils.translation import get_language
@@ -44,6 +44,7 @@ class DashboardFilters(forms.Form):
 
     period = forms.TypedChoiceField(
         label=_("Period"), coerce=int, required=False, empty_value=DEFAULT_PERIOD,
+        initial=DEFAULT_PERIOD,
         choices=[(7, _("Last 7 days")), (30, _("Last 30 days")), (90, _("Last 90 days")),
                  (365, _("Last 365 days"))])
     since = forms.DateField(label=_("From (date)"), required=False,
@@ -249,7 +250,8 @@ def _category_names(codes: set[str]) -> dict[str, str]:
 
 
 def build(scope: Scope) -> Dashboard:
-    """The dashboard of `scope`: six queries at most, whatever the period or the services."""
+    """The dashboard of `scope`: a fixed number of queries, whatever the period or the
+    number of services."""
     groups = _sums_by_page(scope)
     histograms = _histograms_by_page(scope)
     by_page: dict[int | None, ServiceFigures] = {}
@@ -290,8 +292,9 @@ def _histograms_by_page(scope: Scope) -> dict[int | None, Counter[int]]:
     """The period's decision-time histograms merged per page, by PostgreSQL."""
     ids_sql, params = scope.rows().values("pk").query.sql_with_params()
     table = connection.ops.quote_name(KpiSnapshot._meta.db_table)
-    sql = (  # nosec B608 - the table name is the model's, the filters are bound parameters
-        f"SELECT s.page_id, d.key, SUM(d.value::bigint) FROM {table} s "  # noqa: S608
+    # The table name is the model's own; the filters are bound parameters.
+    sql = (
+        f"SELECT s.page_id, d.key, SUM(d.value::bigint) FROM {table} s "  # noqa: S608 # nosec B608
         f"CROSS JOIN LATERAL jsonb_each_text(s.decision_days) d "
         f"WHERE s.id IN ({ids_sql}) AND d.key ~ '^[0-9]{{1,6}}$' "
         f"AND d.value ~ '^[0-9]{{1,12}}$' GROUP BY 1, 2")
@@ -307,9 +310,9 @@ def _trend(scope: Scope) -> list[TrendPoint]:
     """Take-up and SLA compliance per day (per week over long periods), every day or week of
     the period listed, None where nothing was computed."""
     bucket = TruncWeek("day") if scope.weekly else F("day")
-    sums = scope.headline().annotate(bucket=bucket).values("bucket").annotate(**{f"cases_{c}": Sum(f"cases_{c}") for c in CHANNELS},
-                         on_time=Sum("decided_on_time"),
-                         with_deadline=Sum("decided_with_deadline")).order_by()
+    sums = scope.headline().annotate(bucket=bucket).values("bucket").annotate(
+        **{f"cases_{c}": Sum(f"cases_{c}") for c in CHANNELS},
+        on_time=Sum("decided_on_time"), with_deadline=Sum("decided_with_deadline")).order_by()
     found: dict[datetime.date, dict[str, Any]] = {row["bucket"]: row for row in sums}
     start = (scope.since - datetime.timedelta(days=scope.since.weekday()) if scope.weekly
              else scope.since)
