@@ -137,14 +137,10 @@ class Scope:
         return self.services() if self.filtered else self.overall()
 
 
-@dataclasses.dataclass
-class ServiceFigures:
-    page_id: int | None
-    title: str
+class DecisionTimes:
+    """Days to decision of something with `totals`: median and 90th percentile."""
+
     totals: Totals
-    category: str = ""
-    #: The category's name in the admin's language (set by the view).
-    category_name: str = ""
 
     @property
     def median(self) -> int | None:
@@ -153,6 +149,16 @@ class ServiceFigures:
     @property
     def p90(self) -> int | None:
         return self.totals.decision_time(0.9)
+
+
+@dataclasses.dataclass
+class ServiceFigures(DecisionTimes):
+    page_id: int | None
+    title: str
+    totals: Totals
+    category: str = ""
+    #: The category's name in the admin's language (set by the view).
+    category_name: str = ""
 
 
 @dataclasses.dataclass
@@ -164,7 +170,7 @@ class TrendPoint:
 
 
 @dataclasses.dataclass
-class Dashboard:
+class Dashboard(DecisionTimes):
     scope: Scope
     totals: Totals
     services: list[ServiceFigures]
@@ -176,14 +182,6 @@ class Dashboard:
     @property
     def empty(self) -> bool:
         return not self.totals.rows
-
-    @property
-    def median(self) -> int | None:
-        return self.totals.decision_time(0.5)
-
-    @property
-    def p90(self) -> int | None:
-        return self.totals.decision_time(0.9)
 
     @property
     def take_up_target(self) -> str:
