@@ -273,3 +273,18 @@ def test_queries_do_not_grow_with_days_or_services(north):
 
     assert len(counted(large)) == len(counted(small)), counted(large)
     assert len(counted(small)) <= 16
+
+
+def test_charts_write_large_counts_and_long_names_legibly():
+    """A million page views is written as its digits, not as 1.23457e+06; a long service name
+    is shortened on the chart (whole in its tooltip and summary)."""
+    from tenants.console.charts import hbar_chart, line_chart
+
+    name = "Предоставление места для захоронения на муниципальном кладбище"
+    bars = str(hbar_chart([(name, 1234567), ("Онлайн", 3)], title="Воронка", width=420,
+                          label_width=170))
+    assert "1234567" in bars and "e+06" not in bars
+    assert f"<title>{name}: 1234567</title>" in bars and f">{name}</text>" not in bars
+    assert 'viewBox="0 0 420 ' in bars
+    line = str(line_chart(["1", "2"], [("Обращения", [2000000.0, 3.5])], title="Тренд"))
+    assert "2000000" in line and "e+06" not in line and "3.5" in line

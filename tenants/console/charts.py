@@ -64,7 +64,7 @@ def line_chart(labels: list[str], series: list[tuple[str, list[float | None]]], 
     step = (width - left - 4) / max(n - 1, 1)
 
     def fmt(value: float) -> str:
-        return f"{value:.0%}" if percent else f"{value:g}"
+        return f"{value:.0%}" if percent else number(value)
 
     def xy(i: int, value: float) -> str:
         return f"{left + i * step:.1f},{top_pad + (height - top_pad - 14) * (1 - value / top):.1f}"
@@ -110,16 +110,30 @@ def line_chart(labels: list[str], series: list[tuple[str, list[float | None]]], 
         ty=top_pad + 4, top=fmt(top), lines=SafeString("".join(parts)), legend=legend)
 
 
+def number(value: float) -> str:
+    """A count as its digits (1234567, never "1.23457e+06"); other values as %g."""
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+def shorten(label: str, room: int) -> str:
+    """`label` cut to what fits in `room` units of 12-unit text (about 6.5 units a letter),
+    with an ellipsis; the full label stays in the bar's tooltip, the summary and the table."""
+    letters = max(int(room / 6.5) - 1, 4)
+    return label if len(label) <= letters else label[:letters - 1] + "…"
+
+
 def hbar_chart(points: list[tuple[str, float]], *, title: str, percent: bool = False,
-               highlight: str | None = None) -> SafeString:
+               highlight: str | None = None, width: int = WIDTH,
+               label_width: int = 200) -> SafeString:
     """Labelled horizontal bars, one per (label, value), longest first as given: a funnel, a
     channel mix, a ranking. `highlight`: the label drawn in the second colour (say, the tenant
-    being looked at among its peers)."""
-    row, label_width, width = 22, 200, WIDTH
+    being looked at among its peers). A narrower `width` (the drawing's own units) makes the
+    text larger where the chart is scaled down to a phone's width."""
+    row = 22
     top = 1.0 if percent else max((v for _, v in points), default=0) or 1
 
     def fmt(value: float) -> str:
-        return f"{value:.0%}" if percent else f"{value:g}"
+        return f"{value:.0%}" if percent else number(value)
 
     bars = []
     for i, (label, value) in enumerate(points):
@@ -130,9 +144,9 @@ def hbar_chart(points: list[tuple[str, float]], *, title: str, percent: bool = F
             '<text x="0" y="{}" font-size="12" fill="{}">{}</text>'
             '<rect x="{}" y="{}" width="{}" height="{}" fill="{}"><title>{}: {}</title></rect>'
             '<text x="{}" y="{}" font-size="12" fill="{}">{}</text>',
-            y + 15, AXIS_COLOUR, label[:32], label_width, y + 3, f"{length:.1f}", row - 6,
-            colour, label, fmt(value), f"{label_width + length + 4:.1f}", y + 15, AXIS_COLOUR,
-            fmt(value)))
+            y + 15, AXIS_COLOUR, shorten(label, label_width), label_width, y + 3,
+            f"{length:.1f}", row - 6, colour, label, fmt(value),
+            f"{label_width + length + 4:.1f}", y + 15, AXIS_COLOUR, fmt(value)))
     summary = (f"{title}: " + "; ".join(f"{label} {fmt(value)}" for label, value in points)
                + "." if points else _("%(title)s: no data.") % {"title": title})
     return format_html(
