@@ -2,6 +2,8 @@
 bytes each, readable by screen readers (role="img" with a text summary; the numbers are also
 in a table next to the chart)."""
 
+from collections.abc import Iterable
+
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
@@ -107,7 +109,12 @@ def line_chart(labels: list[str], series: list[tuple[str, list[float | None]]], 
         '<text x="0" y="{ty}" font-size="11" fill="{axis}">{top}</text>'
         '<text x="0" y="{base}" font-size="11" fill="{axis}">0</text>{lines}{legend}</svg>',
         w=width, h=height + 16, summary=summary, left=left, base=height - 14, axis=AXIS_COLOUR,
-        ty=top_pad + 4, top=fmt(top), lines=SafeString("".join(parts)), legend=legend)
+        ty=top_pad + 4, top=fmt(top), lines=joined(parts), legend=legend)
+
+
+def joined(pieces: Iterable[str]) -> SafeString:
+    """Pieces of SVG made by format_html, one after another (each escaped unless safe)."""
+    return format_html_join("", "{}", ((piece,) for piece in pieces))
 
 
 def number(value: float) -> str:
@@ -152,7 +159,7 @@ def hbar_chart(points: list[tuple[str, float]], *, title: str, percent: bool = F
     return format_html(
         '<svg class="dgbox-chart" viewBox="0 0 {w} {h}" width="100%" role="img" '
         'aria-label="{summary}" xmlns="http://www.w3.org/2000/svg">{bars}</svg>',
-        w=width, h=max(len(points), 1) * row, summary=summary, bars=SafeString("".join(bars)))
+        w=width, h=max(len(points), 1) * row, summary=summary, bars=joined(bars))
 
 
 def radar_chart(axes: list[tuple[str, float | None]], *, title: str, maximum: float = 5,
@@ -170,7 +177,7 @@ def radar_chart(axes: list[tuple[str, float | None]], *, title: str, maximum: fl
         r = radius * max(0.0, min(value, maximum)) / maximum
         return centre + r * math.cos(angle), centre + r * math.sin(angle)
 
-    rings = "".join(
+    rings = joined(
         format_html('<polygon points="{}" fill="none" stroke="#b1b4b6" stroke-width="1"/>',
                     " ".join(f"{x:.1f},{y:.1f}" for x, y in (point(i, level) for i in range(n))))
         for level in range(1, int(maximum) + 1))
@@ -185,15 +192,16 @@ def radar_chart(axes: list[tuple[str, float | None]], *, title: str, maximum: fl
                                   'fill="{}">{}</text>', f"{lx:.1f}", f"{ly + 4:.1f}", anchor,
                                   AXIS_COLOUR, name[:28]))
 
-    def polygon(values: list[tuple[str, float | None]], colour: str, dash: str) -> str:
+    def polygon(values: list[tuple[str, float | None]], colour: str,
+                dash: str) -> SafeString:
         points = " ".join(f"{x:.1f},{y:.1f}" for x, y in
                           (point(i, score or 0) for i, (_n, score) in enumerate(values)))
         return format_html('<polygon points="{}" fill="{}" fill-opacity="0.15" stroke="{}" '
                            'stroke-width="2" stroke-dasharray="{}"/>', points, colour, colour,
                            dash or "none")
 
-    shapes = polygon(compare, *SERIES[1]) if compare else ""
-    shapes += polygon(axes, *SERIES[0])
+    shapes = joined([*([polygon(compare, *SERIES[1])] if compare else []),
+                     polygon(axes, *SERIES[0])])
 
     def said(score: float | None) -> str:
         return f"{score:g}" if score is not None else str(_("not assessed"))
@@ -205,6 +213,5 @@ def radar_chart(axes: list[tuple[str, float | None]], *, title: str, maximum: fl
     return format_html(
         '<svg class="dgbox-chart dgbox-radar" viewBox="-60 0 {w} {h}" width="100%" role="img" '
         'aria-label="{summary}." xmlns="http://www.w3.org/2000/svg">{rings}{spokes}{shapes}'
-        '{labels}</svg>', w=size + 120, h=size, summary=summary, rings=SafeString(rings),
-        spokes=SafeString("".join(spokes)), shapes=SafeString(shapes),
-        labels=SafeString("".join(labels)))
+        '{labels}</svg>', w=size + 120, h=size, summary=summary, rings=rings,
+        spokes=joined(spokes), shapes=shapes, labels=joined(labels))
