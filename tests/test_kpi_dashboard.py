@@ -30,6 +30,7 @@ from wagtail.models import Page
 from cms.models import ServicePage
 from services.cases.escalation import today
 from services.kpis.models import KpiSnapshot
+from tenants.console.charts import hbar_chart, line_chart
 from tenants.models import ServiceCategory
 
 from .factories import NORTH, SOUTH, StaffFactory
@@ -278,8 +279,6 @@ def test_queries_do_not_grow_with_days_or_services(north):
 def test_charts_write_large_counts_and_long_names_legibly():
     """A million page views is written as its digits, not as 1.23457e+06; a long service name
     is shortened on the chart (whole in its tooltip and summary)."""
-    from tenants.console.charts import hbar_chart, line_chart
-
     name = "Предоставление места для захоронения на муниципальном кладбище"
     bars = str(hbar_chart([(name, 1234567), ("Онлайн", 3)], title="Воронка", width=420,
                           label_width=170))
