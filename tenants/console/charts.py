@@ -54,11 +54,6 @@ def bar_chart(points: list[tuple[str, int]], *, title: str) -> SafeString:
 SERIES = (("#1d70b8", ""), ("#b54d00", "6 3"), ("#00703c", "2 2"), ("#4c2c92", "8 2 2 2"))
 
 
-def _joined(fragments: Iterable[SafeString]) -> SafeString:
-    """Fragments built by format_html, joined: each is escaped already, nothing else is added."""
-    return format_html_join("", "{}", ((fragment,) for fragment in fragments))
-
-
 def line_chart(labels: list[str], series: list[tuple[str, list[float | None]]], *, title: str,
                percent: bool = False) -> SafeString:
     """Trends over time: one line per (name, values), values aligned with `labels` (None: a
@@ -71,7 +66,7 @@ def line_chart(labels: list[str], series: list[tuple[str, list[float | None]]], 
     step = (width - left - 4) / max(n - 1, 1)
 
     def fmt(value: float) -> str:
-        return f"{value:.0%}" if percent else f"{value:g}"
+        return f"{value:.0%}" if percent else number(value)
 
     def xy(i: int, value: float) -> str:
         return f"{left + i * step:.1f},{top_pad + (height - top_pad - 14) * (1 - value / top):.1f}"
@@ -114,19 +109,38 @@ def line_chart(labels: list[str], series: list[tuple[str, list[float | None]]], 
         '<text x="0" y="{ty}" font-size="11" fill="{axis}">{top}</text>'
         '<text x="0" y="{base}" font-size="11" fill="{axis}">0</text>{lines}{legend}</svg>',
         w=width, h=height + 16, summary=summary, left=left, base=height - 14, axis=AXIS_COLOUR,
-        ty=top_pad + 4, top=fmt(top), lines=_joined(parts), legend=legend)
+        ty=top_pad + 4, top=fmt(top), lines=joined(parts), legend=legend)
+
+
+def joined(pieces: Iterable[str]) -> SafeString:
+    """Pieces of SVG made by format_html, one after another (each escaped unless safe)."""
+    return format_html_join("", "{}", ((piece,) for piece in pieces))
+
+
+def number(value: float) -> str:
+    """A count as its digits (1234567, never "1.23457e+06"); other values as %g."""
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+def shorten(label: str, room: int) -> str:
+    """`label` cut to what fits in `room` units of 12-unit text (about 6.5 units a letter),
+    with an ellipsis; the full label stays in the bar's tooltip, the summary and the table."""
+    letters = max(int(room / 6.5) - 1, 4)
+    return label if len(label) <= letters else label[:letters - 1] + "…"
 
 
 def hbar_chart(points: list[tuple[str, float]], *, title: str, percent: bool = False,
-               highlight: str | None = None) -> SafeString:
+               highlight: str | None = None, width: int = WIDTH,
+               label_width: int = 200) -> SafeString:
     """Labelled horizontal bars, one per (label, value), longest first as given: a funnel, a
     channel mix, a ranking. `highlight`: the label drawn in the second colour (say, the tenant
-    being looked at among its peers)."""
-    row, label_width, width = 22, 200, WIDTH
+    being looked at among its peers). A narrower `width` (the drawing's own units) makes the
+    text larger where the chart is scaled down to a phone's width."""
+    row = 22
     top = 1.0 if percent else max((v for _, v in points), default=0) or 1
 
     def fmt(value: float) -> str:
-        return f"{value:.0%}" if percent else f"{value:g}"
+        return f"{value:.0%}" if percent else number(value)
 
     bars = []
     for i, (label, value) in enumerate(points):
@@ -137,15 +151,15 @@ def hbar_chart(points: list[tuple[str, float]], *, title: str, percent: bool = F
             '<text x="0" y="{}" font-size="12" fill="{}">{}</text>'
             '<rect x="{}" y="{}" width="{}" height="{}" fill="{}"><title>{}: {}</title></rect>'
             '<text x="{}" y="{}" font-size="12" fill="{}">{}</text>',
-            y + 15, AXIS_COLOUR, label[:32], label_width, y + 3, f"{length:.1f}", row - 6,
-            colour, label, fmt(value), f"{label_width + length + 4:.1f}", y + 15, AXIS_COLOUR,
-            fmt(value)))
+            y + 15, AXIS_COLOUR, shorten(label, label_width), label_width, y + 3,
+            f"{length:.1f}", row - 6, colour, label, fmt(value),
+            f"{label_width + length + 4:.1f}", y + 15, AXIS_COLOUR, fmt(value)))
     summary = (f"{title}: " + "; ".join(f"{label} {fmt(value)}" for label, value in points)
                + "." if points else _("%(title)s: no data.") % {"title": title})
     return format_html(
         '<svg class="dgbox-chart" viewBox="0 0 {w} {h}" width="100%" role="img" '
         'aria-label="{summary}" xmlns="http://www.w3.org/2000/svg">{bars}</svg>',
-        w=width, h=max(len(points), 1) * row, summary=summary, bars=_joined(bars))
+        w=width, h=max(len(points), 1) * row, summary=summary, bars=joined(bars))
 
 
 def radar_chart(axes: list[tuple[str, float | None]], *, title: str, maximum: float = 5,
@@ -163,7 +177,7 @@ def radar_chart(axes: list[tuple[str, float | None]], *, title: str, maximum: fl
         r = radius * max(0.0, min(value, maximum)) / maximum
         return centre + r * math.cos(angle), centre + r * math.sin(angle)
 
-    rings = _joined(
+    rings = joined(
         format_html('<polygon points="{}" fill="none" stroke="#b1b4b6" stroke-width="1"/>',
                     " ".join(f"{x:.1f},{y:.1f}" for x, y in (point(i, level) for i in range(n))))
         for level in range(1, int(maximum) + 1))
@@ -178,15 +192,16 @@ def radar_chart(axes: list[tuple[str, float | None]], *, title: str, maximum: fl
                                   'fill="{}">{}</text>', f"{lx:.1f}", f"{ly + 4:.1f}", anchor,
                                   AXIS_COLOUR, name[:28]))
 
-    def polygon(values: list[tuple[str, float | None]], colour: str, dash: str) -> SafeString:
+    def polygon(values: list[tuple[str, float | None]], colour: str,
+                dash: str) -> SafeString:
         points = " ".join(f"{x:.1f},{y:.1f}" for x, y in
                           (point(i, score or 0) for i, (_n, score) in enumerate(values)))
         return format_html('<polygon points="{}" fill="{}" fill-opacity="0.15" stroke="{}" '
                            'stroke-width="2" stroke-dasharray="{}"/>', points, colour, colour,
                            dash or "none")
 
-    shapes = _joined([polygon(compare, *SERIES[1])] if compare else [])
-    shapes = _joined([shapes, polygon(axes, *SERIES[0])])
+    shapes = joined([*([polygon(compare, *SERIES[1])] if compare else []),
+                     polygon(axes, *SERIES[0])])
 
     def said(score: float | None) -> str:
         return f"{score:g}" if score is not None else str(_("not assessed"))
@@ -199,4 +214,4 @@ def radar_chart(axes: list[tuple[str, float | None]], *, title: str, maximum: fl
         '<svg class="dgbox-chart dgbox-radar" viewBox="-60 0 {w} {h}" width="100%" role="img" '
         'aria-label="{summary}." xmlns="http://www.w3.org/2000/svg">{rings}{spokes}{shapes}'
         '{labels}</svg>', w=size + 120, h=size, summary=summary, rings=rings,
-        spokes=_joined(spokes), shapes=shapes, labels=_joined(labels))
+        spokes=joined(spokes), shapes=shapes, labels=joined(labels))
