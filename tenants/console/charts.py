@@ -141,6 +141,21 @@ def hbar_chart(points: list[tuple[str, float]], *, title: str, percent: bool = F
         w=width, h=max(len(points), 1) * row, summary=summary, bars=SafeString("".join(bars)))
 
 
+def _wrap(name: str, width: int = 20, lines: int = 3) -> list[str]:
+    """A spoke's label in lines of about `width` characters, broken between words; what does
+    not fit in `lines` lines ends with an ellipsis (the summary and the table have it whole)."""
+    out: list[str] = []
+    for word in name.split():
+        if out and len(out[-1]) + 1 + len(word) <= width:
+            out[-1] += " " + word
+        else:
+            out.append(word[:width])
+    if len(out) > lines:
+        out = out[:lines]
+        out[-1] = out[-1][: width - 1] + "…"
+    return out or [""]
+
+
 def radar_chart(axes: list[tuple[str, float | None]], *, title: str, maximum: float = 5,
                 compare: list[tuple[str, float | None]] | None = None,
                 compare_name: str = "") -> SafeString:
@@ -165,11 +180,17 @@ def radar_chart(axes: list[tuple[str, float | None]], *, title: str, maximum: fl
         x, y = point(i, maximum)
         spokes.append(format_html('<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="#b1b4b6"/>',
                                   centre, centre, f"{x:.1f}", f"{y:.1f}"))
-        lx, ly = point(i, maximum * 1.18)
+        lx, ly = point(i, maximum * 1.2)
         anchor = "middle" if abs(lx - centre) < 10 else ("start" if lx > centre else "end")
-        labels.append(format_html('<text x="{}" y="{}" font-size="11" text-anchor="{}" '
-                                  'fill="{}">{}</text>', f"{lx:.1f}", f"{ly + 4:.1f}", anchor,
-                                  AXIS_COLOUR, name[:28]))
+        lines = _wrap(name)
+        # Above the centre a label grows upwards, below it downwards: never into the chart.
+        first = ly - 2 - (len(lines) - 1) * 12 if ly < centre - 10 else (
+            ly + 10 if ly > centre + 10 else ly + 4 - (len(lines) - 1) * 6)
+        tspans = format_html_join("", '<tspan x="{}" y="{}">{}</tspan>',
+                                  ((f"{lx:.1f}", f"{first + 12 * n:.1f}", line)
+                                   for n, line in enumerate(lines)))
+        labels.append(format_html('<text font-size="11" text-anchor="{}" fill="{}">{}</text>',
+                                  anchor, AXIS_COLOUR, tspans))
 
     def polygon(values: list[tuple[str, float | None]], colour: str, dash: str) -> str:
         points = " ".join(f"{x:.1f},{y:.1f}" for x, y in
@@ -189,8 +210,8 @@ def radar_chart(axes: list[tuple[str, float | None]], *, title: str, maximum: fl
         summary += "; " + (compare_name or _("compared with")) + ": " + "; ".join(
             f"{name} {said(score)}" for name, score in compare)
     return format_html(
-        '<svg class="dgbox-chart dgbox-radar" viewBox="-60 0 {w} {h}" width="100%" role="img" '
+        '<svg class="dgbox-chart dgbox-radar" viewBox="-110 0 {w} {h}" width="100%" role="img" '
         'aria-label="{summary}." xmlns="http://www.w3.org/2000/svg">{rings}{spokes}{shapes}'
-        '{labels}</svg>', w=size + 120, h=size, summary=summary, rings=SafeString(rings),
+        '{labels}</svg>', w=size + 220, h=size + 20, summary=summary, rings=SafeString(rings),
         spokes=SafeString("".join(spokes)), shapes=SafeString(shapes),
         labels=SafeString("".join(labels)))
