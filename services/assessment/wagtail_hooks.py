@@ -1,5 +1,6 @@
 """The "Assessment" menu item and its admin pages (services/assessment/views.py)."""
 
+from django.contrib.auth.models import Permission
 from django.urls import include, path, reverse
 from django.utils.translation import gettext_lazy as _
 from wagtail import hooks
@@ -31,3 +32,11 @@ class AssessmentMenuItem(MenuItem):
 def assessment_menu_item():
     return AssessmentMenuItem(_("Assessment"), reverse("assessment:index"), name="assessment",
                               icon_name="tasks", order=270)
+
+
+@hooks.register("register_permissions")
+def assessment_permissions():
+    """Offers "Can change assessment round" in Settings → Groups: staff who answer and submit the
+    questionnaire without being administrators (approving stays with administrators)."""
+    return Permission.objects.filter(content_type__app_label="assessment",
+                                     codename="change_round")
