@@ -1,8 +1,9 @@
 """The maturity assessment in the browser, on a 360 px phone: an administrator opens a round,
 sees the radar chart and its table, answers a dimension of the questionnaire (a bad evidence
 link is refused with the problem listed at the top, then corrected), sees the level in the
-scores, and opens the printable report, printed with the print stylesheet. axe-core finds no
-WCAG 2.2 A/AA violation on any of them; the report fits the phone."""
+scores, and opens the printable report, printed with the print stylesheet; an operator
+compares the tenant's approved result in the console on a phone. axe-core finds no WCAG 2.2
+A/AA violation on any of them; the report and the console's page fit the phone."""
 
 import secrets
 
@@ -33,9 +34,35 @@ def assessor(browser_tenant, django_db_blocker):
     return {"username": user.username, "password": password}
 
 
-def test_questionnaire_scores_and_report_on_a_phone(site, phone, assessor,
-                                                    assert_admin_accessible, assert_accessible,
-                                                    assert_fits_the_phone):
+@pytest.fixture(scope="module")
+def operator(browser_tenant, django_db_blocker):
+    """A national operator, and an approved result of the browser tenant to compare
+    (committed for the live server; removed afterwards)."""
+    from django.utils import timezone
+
+    from tenants.models import AssessmentResult
+
+    from ..factories import console_account, forget_console_user
+
+    password = secrets.token_urlsafe(12)
+    with django_db_blocker.unblock():
+        user = console_account("assess-browser-op", password=password)
+        result = AssessmentResult.objects.create(
+            tenant=browser_tenant, schema_name=browser_tenant.schema_name, round_number=99,
+            model_version=1, approved_at=timezone.now(), overall=2.5, indicators_total=19,
+            indicators_assessed=8, dimensions=[
+                {"code": f"d{n}", "title": {"en": f"Dimension {n}", "ru": f"Измерение {n}"},
+                 "score": n % 5 + 1} for n in range(8)])
+    yield {"username": user.username, "password": password}
+    with django_db_blocker.unblock():
+        result.delete()
+        user.user_permissions.clear()  # its "Can view tenant", which forget_console_user keeps
+        forget_console_user(user)
+
+
+def test_questionnaire_scores_report_and_comparison_on_a_phone(
+        site, server, phone, browser, assessor, operator, assert_admin_accessible,
+        assert_accessible, assert_fits_the_phone):
     page = phone
     # Signed in on the way to the assessment: the sign-in page sends them on there.
     page.goto(f"{site}/admin/login/?next=/admin/assessment/")
@@ -81,3 +108,20 @@ def test_questionnaire_scores_and_report_on_a_phone(site, phone, assessor,
     page.emulate_media(media="print")
     expect(page.locator(".screen-only")).to_be_hidden()
     expect(page.locator(".radar svg[role=img]")).to_be_visible()
+
+    console = browser.new_context(viewport={"width": 360, "height": 740}, locale="ru-RU")
+    page = console.new_page()
+    page.set_default_timeout(60_000)
+    portal = f"http://localhost:{server}"
+    page.goto(f"{portal}/operator/login/?next=/operator/assessment/")
+    for field in ("username", "password"):
+        page.locator(f"#id_{field}").fill(operator[field])
+    page.locator("form button[type=submit]").click()
+    page.locator("[data-assessment-results] tr[data-tenant='lesnoy'] a").click()
+    radar = page.locator("[data-console-radar] svg[role=img]")
+    expect(radar).to_be_visible()
+    assert "Измерение 0" in radar.get_attribute("aria-label")
+    expect(page.locator("[data-selected-comparison] tbody tr")).to_have_count(8)
+    assert_fits_the_phone(page)
+    assert_accessible(page)
+    console.close()
