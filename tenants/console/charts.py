@@ -2,6 +2,8 @@
 bytes each, readable by screen readers (role="img" with a text summary; the numbers are also
 in a table next to the chart)."""
 
+from collections.abc import Iterable
+
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
@@ -10,6 +12,11 @@ WIDTH, HEIGHT, GAP = 600, 120, 2
 #: GOV.UK blue: 4.5:1 or more against white and against the light grey background.
 BAR_COLOUR = "#1d70b8"
 AXIS_COLOUR = "#505a5f"
+
+
+def _joined(parts: Iterable[str]) -> SafeString:
+    """Pieces of SVG made by format_html, joined; anything else is escaped on the way."""
+    return format_html_join("", "{}", ((part,) for part in parts))
 
 
 def bar_chart(points: list[tuple[str, int]], *, title: str) -> SafeString:
@@ -107,7 +114,7 @@ def line_chart(labels: list[str], series: list[tuple[str, list[float | None]]], 
         '<text x="0" y="{ty}" font-size="11" fill="{axis}">{top}</text>'
         '<text x="0" y="{base}" font-size="11" fill="{axis}">0</text>{lines}{legend}</svg>',
         w=width, h=height + 16, summary=summary, left=left, base=height - 14, axis=AXIS_COLOUR,
-        ty=top_pad + 4, top=fmt(top), lines=SafeString("".join(parts)), legend=legend)
+        ty=top_pad + 4, top=fmt(top), lines=_joined(parts), legend=legend)
 
 
 def hbar_chart(points: list[tuple[str, float]], *, title: str, percent: bool = False,
@@ -138,7 +145,7 @@ def hbar_chart(points: list[tuple[str, float]], *, title: str, percent: bool = F
     return format_html(
         '<svg class="dgbox-chart" viewBox="0 0 {w} {h}" width="100%" role="img" '
         'aria-label="{summary}" xmlns="http://www.w3.org/2000/svg">{bars}</svg>',
-        w=width, h=max(len(points), 1) * row, summary=summary, bars=SafeString("".join(bars)))
+        w=width, h=max(len(points), 1) * row, summary=summary, bars=_joined(bars))
 
 
 def _wrap(name: str, width: int = 20, lines: int = 3) -> list[str]:
@@ -171,7 +178,7 @@ def radar_chart(axes: list[tuple[str, float | None]], *, title: str, maximum: fl
         r = radius * max(0.0, min(value, maximum)) / maximum
         return centre + r * math.cos(angle), centre + r * math.sin(angle)
 
-    rings = "".join(
+    rings = _joined(
         format_html('<polygon points="{}" fill="none" stroke="#b1b4b6" stroke-width="1"/>',
                     " ".join(f"{x:.1f},{y:.1f}" for x, y in (point(i, level) for i in range(n))))
         for level in range(1, int(maximum) + 1))
@@ -199,8 +206,8 @@ def radar_chart(axes: list[tuple[str, float | None]], *, title: str, maximum: fl
                            'stroke-width="2" stroke-dasharray="{}"/>', points, colour, colour,
                            dash or "none")
 
-    shapes = polygon(compare, *SERIES[1]) if compare else ""
-    shapes += polygon(axes, *SERIES[0])
+    shapes = _joined([polygon(compare, *SERIES[1])] if compare else [])
+    shapes = _joined([shapes, polygon(axes, *SERIES[0])])
 
     def said(score: float | None) -> str:
         return f"{score:g}" if score is not None else str(_("not assessed"))
@@ -212,6 +219,6 @@ def radar_chart(axes: list[tuple[str, float | None]], *, title: str, maximum: fl
     return format_html(
         '<svg class="dgbox-chart dgbox-radar" viewBox="-110 0 {w} {h}" width="100%" role="img" '
         'aria-label="{summary}." xmlns="http://www.w3.org/2000/svg">{rings}{spokes}{shapes}'
-        '{labels}</svg>', w=size + 220, h=size + 20, summary=summary, rings=SafeString(rings),
-        spokes=SafeString("".join(spokes)), shapes=SafeString(shapes),
-        labels=SafeString("".join(labels)))
+        '{labels}</svg>', w=size + 220, h=size + 20, summary=summary, rings=rings,
+        spokes=_joined(spokes), shapes=shapes,
+        labels=_joined(labels))
