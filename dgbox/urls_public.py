@@ -7,6 +7,7 @@ from dgbox.metrics import views as metrics
 from tenants import views
 from tenants.catalogue import api as catalogue_api
 from tenants.catalogue import views as catalogue
+from tenants.console import assessment as console_assessment
 from tenants.console import kpis, manage
 from tenants.console import views as operator
 from tenants.staffauth import views as staffauth
@@ -52,6 +53,7 @@ urlpatterns = [
          name="operator-rollout-resume"),
     path("operator/usage.csv", operator.usage_csv, name="operator-usage-csv"),
     path("operator/audit/", operator.platform_audit_log, name="operator-audit"),
+    path("operator/assessment/", console_assessment.comparison, name="operator-assessment"),
     # Prometheus metrics: on this host only, never a tenant's (dgbox/metrics/views.py).
     path("metrics", metrics.metrics, name="metrics"),
 ]

@@ -639,3 +639,43 @@ class TenantKpi(KpiFigures):
 
     def __str__(self) -> str:
         return f"KPIs of {self.schema_name} on {self.day}"
+
+
+# --- Maturity assessment (services/assessment/) ------------------------------------------------
+
+
+class AssessmentResult(models.Model):
+    """The public copy of one tenant's approved maturity assessment round: what the operator
+    console compares across tenants without visiting their schemas. Written when a round is
+    approved, never changed after. Self-describing: each dimension carries its code, titles
+    and score, so results of different model versions can be read side by side."""
+
+    tenant = models.ForeignKey(Tenant, null=True, blank=True, on_delete=models.SET_NULL,
+                               related_name="assessment_results", verbose_name=_("tenant"))
+    schema_name = models.CharField(max_length=63, verbose_name=_("schema"))
+    round_number = models.PositiveIntegerField(verbose_name=_("round"))
+    model_version = models.PositiveIntegerField(verbose_name=_("model version"))
+    approved_at = models.DateTimeField(verbose_name=_("approved"))
+    #: [{"code": str, "title": {"en": str, "ru": str}, "score": float | None}], model order.
+    dimensions = models.JSONField(default=list, verbose_name=_("dimension scores"))
+    overall = models.FloatField(null=True, blank=True, verbose_name=_("overall score"))
+    indicators_assessed = models.PositiveIntegerField(default=0,
+                                                      verbose_name=_("indicators assessed"))
+    indicators_total = models.PositiveIntegerField(default=0, verbose_name=_("indicators"))
+
+    class Meta:
+        ordering = ["schema_name", "-round_number"]
+        verbose_name = _("assessment result")
+        verbose_name_plural = _("assessment results")
+        constraints = [models.UniqueConstraint(fields=["schema_name", "round_number"],
+                                               name="assessment_result_one_per_round")]
+
+    def __str__(self) -> str:
+        return f"assessment of {self.schema_name}, round {self.round_number}"
+
+    def score_of(self, code: str) -> float | None:
+        for dimension in self.dimensions:
+            if dimension.get("code") == code:
+                score = dimension.get("score")
+                return float(score) if score is not None else None
+        return None

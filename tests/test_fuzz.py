@@ -235,6 +235,8 @@ TARGETS = [
     Target("operator/audit/", "/operator/audit/",
            names=["kind", "actor", "since", "until", "page", "format"], host=PORTAL,
            client="operator"),
+    Target("operator/assessment/", "/operator/assessment/", names=["tenant"], host=PORTAL,
+           client="operator"),
     Target("operator/two-factor/", "/operator/two-factor/", "POST",
            names=["action", "password", "device"], host=PORTAL, client="operator"),
     Target("operator/two-factor/verify/", "/operator/two-factor/verify/", "POST",

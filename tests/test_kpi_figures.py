@@ -4,6 +4,8 @@ import datetime
 from decimal import Decimal
 from types import SimpleNamespace
 
+from django.utils import translation
+
 from tenants.kpis import figures
 
 
@@ -83,5 +85,7 @@ def test_charts_say_in_words_what_they_draw():
     radar = charts.radar_chart([("Leadership", 3), ("Users", None), ("Data", 5)],
                                title="Maturity", compare=[("Leadership", 2), ("Users", 1),
                                                           ("Data", 4)], compare_name="2025")
-    assert "Users not assessed" in radar and "2025: Leadership 2" in radar
+    # "not assessed" is translated (Russian by default): the summary says the translation.
+    assert f"Users {translation.gettext('not assessed')}" in radar
+    assert "2025: Leadership 2" in radar
     assert radar.count("<polygon") == 5 + 2  # five rings, two shapes

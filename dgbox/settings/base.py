@@ -158,6 +158,8 @@ TENANT_APPS = [
     "services.webhooks",
     # Daily KPI snapshots and the funnel's counters (services/kpis/, issue 17)
     "services.kpis",
+    # The eight-dimension maturity assessment: rounds and answers (services/assessment/)
+    "services.assessment",
     "tenants.audit",
     # Failed sign-ins and lockouts of this tenant's staff, in its schema (see AXES_* below).
     "axes",

@@ -47,6 +47,9 @@ class Kind(models.TextChoices):
     API_WRITE = "api_write", _("API write call")
     API_READ = "api_read", _("API read call")
     WEBHOOK_CHANGED = "webhook_changed", _("Webhook subscription changed or delivery replayed")
+    # The maturity assessment (services/assessment/): a round opened, submitted, returned or
+    # approved.
+    ASSESSMENT = "assessment", _("Maturity assessment round changed")
 
 
 class AuditEvent(models.Model):

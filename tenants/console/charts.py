@@ -14,6 +14,11 @@ BAR_COLOUR = "#1d70b8"
 AXIS_COLOUR = "#505a5f"
 
 
+def joined(parts: Iterable[str]) -> SafeString:
+    """Pieces of SVG made by format_html, joined; anything else is escaped on the way."""
+    return format_html_join("", "{}", ((part,) for part in parts))
+
+
 def bar_chart(points: list[tuple[str, int]], *, title: str) -> SafeString:
     """One bar per point (label, value), scaled to the largest value, with the maximum written
     on the axis. An empty or all-zero series draws an axis and says so."""
@@ -112,11 +117,6 @@ def line_chart(labels: list[str], series: list[tuple[str, list[float | None]]], 
         ty=top_pad + 4, top=fmt(top), lines=joined(parts), legend=legend)
 
 
-def joined(pieces: Iterable[str]) -> SafeString:
-    """Pieces of SVG made by format_html, one after another (each escaped unless safe)."""
-    return format_html_join("", "{}", ((piece,) for piece in pieces))
-
-
 def number(value: float) -> str:
     """A count as its digits (1234567, never "1.23457e+06"); other values as %g."""
     return str(int(value)) if float(value).is_integer() else f"{value:g}"
@@ -162,6 +162,22 @@ def hbar_chart(points: list[tuple[str, float]], *, title: str, percent: bool = F
         w=width, h=max(len(points), 1) * row, summary=summary, bars=joined(bars))
 
 
+
+def _wrap(name: str, width: int = 20, lines: int = 3) -> list[str]:
+    """A spoke's label in lines of about `width` characters, broken between words; what does
+    not fit in `lines` lines ends with an ellipsis (the summary and the table have it whole)."""
+    out: list[str] = []
+    for word in name.split():
+        if out and len(out[-1]) + 1 + len(word) <= width:
+            out[-1] += " " + word
+        else:
+            out.append(word[:width])
+    if len(out) > lines:
+        out = out[:lines]
+        out[-1] = out[-1][: width - 1] + "…"
+    return out or [""]
+
+
 def radar_chart(axes: list[tuple[str, float | None]], *, title: str, maximum: float = 5,
                 compare: list[tuple[str, float | None]] | None = None,
                 compare_name: str = "") -> SafeString:
@@ -186,11 +202,17 @@ def radar_chart(axes: list[tuple[str, float | None]], *, title: str, maximum: fl
         x, y = point(i, maximum)
         spokes.append(format_html('<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="#b1b4b6"/>',
                                   centre, centre, f"{x:.1f}", f"{y:.1f}"))
-        lx, ly = point(i, maximum * 1.18)
+        lx, ly = point(i, maximum * 1.2)
         anchor = "middle" if abs(lx - centre) < 10 else ("start" if lx > centre else "end")
-        labels.append(format_html('<text x="{}" y="{}" font-size="11" text-anchor="{}" '
-                                  'fill="{}">{}</text>', f"{lx:.1f}", f"{ly + 4:.1f}", anchor,
-                                  AXIS_COLOUR, name[:28]))
+        lines = _wrap(name)
+        # Above the centre a label grows upwards, below it downwards: never into the chart.
+        first = ly - 2 - (len(lines) - 1) * 12 if ly < centre - 10 else (
+            ly + 10 if ly > centre + 10 else ly + 4 - (len(lines) - 1) * 6)
+        tspans = format_html_join("", '<tspan x="{}" y="{}">{}</tspan>',
+                                  ((f"{lx:.1f}", f"{first + 12 * n:.1f}", line)
+                                   for n, line in enumerate(lines)))
+        labels.append(format_html('<text font-size="11" text-anchor="{}" fill="{}">{}</text>',
+                                  anchor, AXIS_COLOUR, tspans))
 
     def polygon(values: list[tuple[str, float | None]], colour: str,
                 dash: str) -> SafeString:
@@ -211,7 +233,8 @@ def radar_chart(axes: list[tuple[str, float | None]], *, title: str, maximum: fl
         summary += "; " + (compare_name or _("compared with")) + ": " + "; ".join(
             f"{name} {said(score)}" for name, score in compare)
     return format_html(
-        '<svg class="dgbox-chart dgbox-radar" viewBox="-60 0 {w} {h}" width="100%" role="img" '
+        '<svg class="dgbox-chart dgbox-radar" viewBox="-110 0 {w} {h}" width="100%" role="img" '
         'aria-label="{summary}." xmlns="http://www.w3.org/2000/svg">{rings}{spokes}{shapes}'
-        '{labels}</svg>', w=size + 120, h=size, summary=summary, rings=rings,
-        spokes=joined(spokes), shapes=shapes, labels=joined(labels))
+        '{labels}</svg>', w=size + 220, h=size + 20, summary=summary, rings=rings,
+        spokes=joined(spokes), shapes=shapes,
+        labels=joined(labels))
