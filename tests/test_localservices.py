@@ -301,6 +301,19 @@ def test_reused_seaweedfs_that_fails_s3_calls_is_restarted_if_ours(embedded):
             fake.kill()
 
 
+def test_a_running_seaweedfs_of_this_folder_is_reused_on_whichever_port_it_took(embedded):
+    """A run without DGBOX_EMBEDDED_S3_PORT tries the default port first; when this folder's
+    server already runs on another port (it took one of its own because the default was busy
+    then), that server is reused, not a second one started on the same folder (which failed on
+    the filer store's lock)."""
+    env = {k: v for k, v in embedded.env.items() if k != "DGBOX_EMBEDDED_S3_PORT"}
+    before = embedded.weed_pid()
+    again = _localservices(env, "start")
+    assert again.returncode == 0, again.stderr
+    assert "starting SeaweedFS" not in again.stderr
+    assert embedded.weed_pid() == before and localservices.common.alive(before)
+
+
 def test_reused_redis_is_pinged_and_restarted_if_ours(tmp_path, monkeypatch):
     for name in SERVER_VARIABLES:
         monkeypatch.delenv(name, raising=False)

@@ -90,8 +90,14 @@ def ensure_s3() -> tuple[str, str, str]:
     # Another checkout's server may hold the default port (a CI clone beside a developer's
     # tree, or a server left by an earlier clone at the same path): then use ports of our
     # own, derived from this state directory, skipping any that are taken.
+    # This folder's own server, still running from an earlier run on one of those ports, comes
+    # first: starting a second one on the same folder would fail on its locked filer store.
+    folder = state_dir() / "seaweedfs"
+    pid = read_pid(folder / "weed.pid")
+    running = _port_of(pid, folder) if pid is not None and alive(pid) else None
     problems = []
-    for port in [DEFAULT_PORT, *_own_s3_ports()]:
+    for port in dict.fromkeys([*([running] if running else []), DEFAULT_PORT,
+                               *_own_s3_ports()]):
         try:
             return _ensure_s3_on(port)
         except (ForeignS3ServerError, PortsBusyError) as exc:
