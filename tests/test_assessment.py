@@ -232,7 +232,7 @@ def test_round_from_opening_to_approval(tenant_a):
             workflow.save_answer(round_, "user_focus.take_up", level=5, justification="",
                                  evidence=[], user=submitter)  # measured, not answered
         round_ = workflow.submit(round_, submitter)
-        with pytest.raises(workflow.AssessmentError, match="another administrator"):
+        with pytest.raises(workflow.AssessmentError, match="другой администратор"):
             workflow.approve(round_, submitter)
         editor = StaffFactory(username="editor-not-admin", groups=["Editors"])
         with pytest.raises(workflow.AssessmentError):
