@@ -10,7 +10,10 @@ names `DeferredDefaultStorage`: a `Storage` whose every operation is the default
 `storages["default"]`, the very instance images and documents use, built on first use.
 """
 
+from __future__ import annotations
+
 from datetime import datetime
+from os import PathLike
 from typing import IO, Any
 
 from django.core.files.base import File
@@ -33,7 +36,7 @@ class DeferredDefaultStorage(Storage):
             raise AttributeError(name)
         return getattr(self.wrapped, name)
 
-    def open(self, name: str, mode: str = "rb") -> File:
+    def open(self, name: str, mode: str = "rb") -> File[Any]:
         return self.wrapped.open(name, mode)
 
     def save(self, name: str | None, content: IO[Any], max_length: int | None = None) -> str:
@@ -48,7 +51,7 @@ class DeferredDefaultStorage(Storage):
     def get_available_name(self, name: str, max_length: int | None = None) -> str:
         return self.wrapped.get_available_name(name, max_length=max_length)
 
-    def generate_filename(self, filename: str) -> str:
+    def generate_filename(self, filename: str | PathLike[str]) -> str:
         return self.wrapped.generate_filename(filename)
 
     def path(self, name: str) -> str:
