@@ -1,14 +1,23 @@
 """Start-up of `dgbox` commands: this tree against another (e.g. the previous commit), each
 command a whole process, as an operator waits for it.
 
-    python bench/cli_startup.py --before DIR [--rounds 5]
+    python bench/cli_startup.py --before DIR [--rounds 10]
 
-DIR is another dgbox source tree (`git archive <commit> | tar -x -C DIR`). Every round runs
+DIR is another dgbox source tree (`git archive <commit> | tar -x -C DIR`), run by the same
+interpreter and packages (PYTHONPATH), so the only difference is the code. Every round runs
 each command once from each tree, the trees' order alternating from round to round; a line
-per run gives wall time, CPU time (the process and what it waited for) and the 1-minute load
-average. The commands read the database of DATABASE_URL (default: the rollout benchmark's,
-which bench/rollout.py builds). Figures go to bench/results/cli_startup.json. A measurement,
-never a test.
+per run gives wall time, CPU time (user + system of the process and what it waited for) and
+the 1-minute load average. The commands: `dgbox --help`, `dgbox tenant list`, `dgbox rollout
+plan`, a no-op `dgbox rollout run` (nothing to migrate: it still takes the lock, checks every
+schema's state and writes its report), `dgbox template status`, `dgbox rollout history`. They
+read the database of DATABASE_URL (default: the rollout benchmark's, which bench/rollout.py
+builds; any database migrated by `dgbox migrate` with a tenant or two will do). Figures go to
+bench/results/cli_startup.json. A measurement, never a test: on a shared machine compare CPU
+times, which the load inflates far less than wall times.
+
+Run it under `python -m infra.localservices run -- ...` (or with DGBOX_S3_* set) so that both
+trees start with the S3 storage configured, as in production: the `dgbox` command finds the
+embedded SeaweedFS of its own tree's state folder only, which the other tree does not have.
 """
 
 import argparse
@@ -22,7 +31,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-COMMANDS = (("template", "status"), ("rollout", "plan"), ("rollout", "history", "--limit", "1"))
+COMMANDS = (("--help",), ("tenant", "list"), ("rollout", "plan"), ("rollout", "run"),
+            ("template", "status"), ("rollout", "history", "--limit", "1"))
 
 
 def run(tree: Path, argv: tuple[str, ...]) -> dict:
@@ -45,11 +55,15 @@ def run(tree: Path, argv: tuple[str, ...]) -> dict:
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--before", type=Path, required=True, help="the tree to compare with")
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=10)
     args = parser.parse_args()
     trees = {"before": args.before.resolve(), "after": ROOT}
     runs: dict = {" ".join(c): {t: [] for t in trees} for c in COMMANDS}
+    if not os.environ.get("DGBOX_S3_ENDPOINT_URL"):
+        print("note: no DGBOX_S3_ENDPOINT_URL: the trees may not start with the same storage "
+              "(see the docstring)")
     print(f"load average {os.getloadavg()[0]:.2f} at the start (shared machine)")
+    started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     for round_no in range(args.rounds):
         order = list(trees) if round_no % 2 == 0 else list(reversed(trees))
         for command in COMMANDS:
@@ -60,15 +74,18 @@ def main():
                       f"{measured['wall']:6.2f} s wall {measured['cpu']:6.2f} s CPU "
                       f"load {measured['load']:.2f}")
     summary = {command: {name: {"wall": statistics.median(r["wall"] for r in rs),
-                                "cpu": statistics.median(r["cpu"] for r in rs)}
+                                "cpu": statistics.median(r["cpu"] for r in rs),
+                                "load": [min(r["load"] for r in rs), max(r["load"] for r in rs)]}
                          for name, rs in by_tree.items()}
                for command, by_tree in runs.items()}
     for command, by_tree in summary.items():
         print(f"dgbox {command:28} " + "  ".join(
             f"{name}: {m['wall']:.2f} s wall, {m['cpu']:.2f} s CPU" for name, m in by_tree.items()))
+    print(f"load average {os.getloadavg()[0]:.2f} at the end")
     out = ROOT / "bench" / "results" / "cli_startup.json"
     out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps({"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    out.write_text(json.dumps({"date": started,
+                               "ended": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                                "rounds": args.rounds, "runs": runs, "summary": summary},
                               indent=2))
     print(f"written to {out.relative_to(ROOT)}")

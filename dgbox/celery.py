@@ -16,8 +16,8 @@ from django.db import connection, connections
 from tenant_schemas_celery.app import CeleryApp
 from tenant_schemas_celery.task import TenantTask
 
-# Imported for their signal receivers: the request id carried into tasks, the task metrics.
-from dgbox import requestid  # noqa: F401
+# Imported for their signal receivers: the task metrics; the request id carried into tasks.
+from dgbox import requestid
 from dgbox.metrics import tasks as task_metrics  # noqa: F401
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dgbox.settings.dev")
@@ -62,6 +62,8 @@ class TenantBoundTask(TenantTask):
 class DgboxCelery(CeleryApp):
     task_cls = "dgbox.celery:TenantBoundTask"
 
+
+requestid.connect_to_celery()
 
 app = DgboxCelery("dgbox")
 app.config_from_object("django.conf:settings", namespace="CELERY")

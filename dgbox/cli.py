@@ -15,10 +15,12 @@ start-up. `make servers` (`python -m infra.localservices start`) or `make demo` 
 then every `dgbox ...` of the README works as written. Any other settings module (production,
 tests) uses exactly what the environment says.
 
-Start-up: the fleet commands (FLEET_COMMANDS) start without Wagtail's API v3, which they never
-use (dgbox/deferred_api.py), and skip Django's system checks (`requires_system_checks = []` on
-each): a no-op `dgbox rollout run` is mostly process start-up, and an operator runs it often.
-`dgbox check` (and `check --deploy`) still runs every check.
+Start-up: the fleet commands (FLEET_COMMANDS) and help start without Wagtail's API v3, which
+they never use (dgbox/deferred_api.py), and the fleet commands skip Django's system checks
+(`requires_system_checks = []` on each): a no-op `dgbox rollout run` is mostly process
+start-up, and an operator runs it often. `dgbox check` (and `check --deploy`) still runs every
+check. Every command starts without Celery and boto3 until it sends a task or touches S3
+(dgbox/__init__.py, infra/s3.py, infra/deferred_storage.py).
 """
 
 import os
@@ -35,6 +37,8 @@ from infra import localservices
 DEVELOPMENT_SETTINGS = "dgbox.settings.dev"
 # dgbox's own commands that serve no request: they start without Wagtail's API v3.
 FLEET_COMMANDS = frozenset({"rollout", "tenant", "template", "usage", "lockout", "operator"})
+# Help prints and exits (`dgbox`, `dgbox --help`, `dgbox help <command>`): no API v3 either.
+HELP = frozenset({"help", "--help", "-h"})
 
 
 def find_servers(environ: MutableMapping[str, str]) -> None:
@@ -64,7 +68,7 @@ def main(argv: list[str] | None = None) -> None:
     argv[0] = "dgbox"
     if len(argv) == 1:
         argv.append("help")
-    if argv[1] in FLEET_COMMANDS:
+    if argv[1] in FLEET_COMMANDS or argv[1] in HELP:
         defer_wagtail_api_v3()
     # One id on every log line of this invocation and on the tasks it sends (dgbox/requestid.py).
     with invocation():

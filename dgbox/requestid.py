@@ -19,11 +19,12 @@ connection to the task's schema, and the log filter reads it (dgbox/logfilters.p
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from celery import Task
-from celery.signals import before_task_publish, task_postrun, task_prerun
 from django_guid.context import guid
+
+if TYPE_CHECKING:
+    from celery import Task
 
 #: The header that carries the id, named as the HTTP header django-guid reads.
 HEADER = "X-Request-ID"
@@ -45,15 +46,13 @@ def invocation() -> Iterator[str]:
         guid.reset(token)
 
 
-@before_task_publish.connect
 def _send_request_id(headers: dict[str, Any] | None = None, **_kwargs: Any) -> None:
     current = guid.get()
     if headers is not None and current and HEADER not in headers:
         headers[HEADER] = current
 
 
-@task_prerun.connect
-def _adopt_request_id(task: Task, **_kwargs: Any) -> None:
+def _adopt_request_id(task: "Task", **_kwargs: Any) -> None:
     # The header, as a Redis or AMQP broker delivers it; in an eager run there is none and the
     # caller's id (a request's) is kept.
     sent = task.request.get(HEADER) or (task.request.headers or {}).get(HEADER)
@@ -61,8 +60,22 @@ def _adopt_request_id(task: Task, **_kwargs: Any) -> None:
     setattr(task.request, _RESET, token)
 
 
-@task_postrun.connect
-def _restore_request_id(task: Task, **_kwargs: Any) -> None:
+def _restore_request_id(task: "Task", **_kwargs: Any) -> None:
     token = getattr(task.request, _RESET, None)
     if token is not None:
         guid.reset(token)
+
+
+def connect_to_celery() -> None:
+    """Connect the receivers above to Celery's signals; dgbox/celery.py calls this when the app
+    is loaded. Not done at import: the `dgbox` command imports this module, and importing
+    Celery costs a tenth of a second it does not otherwise need (dgbox/__init__.py)."""
+    from celery.signals import (  # noqa: PLC0415 - see the docstring
+        before_task_publish,
+        task_postrun,
+        task_prerun,
+    )
+
+    before_task_publish.connect(_send_request_id)
+    task_prerun.connect(_adopt_request_id)
+    task_postrun.connect(_restore_request_id)

@@ -18,14 +18,18 @@ import re
 import threading
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any, BinaryIO, NamedTuple
+from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
 from urllib.parse import quote
 
-import boto3
-from boto3.s3.transfer import TransferConfig
-from botocore.config import Config
+# Only botocore's exceptions at import (a few ms): boto3 and botocore's client machinery are
+# imported by the first call that talks to S3. Many modules import this one, and a `dgbox`
+# command that never touches S3 (`dgbox tenant list`) need not pay 0.1 s for them
+# (docs/benchmarks.md, CLI start-up).
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 from django.conf import settings
+
+if TYPE_CHECKING:
+    from botocore.config import Config
 
 logger = logging.getLogger(__name__)
 
@@ -82,8 +86,10 @@ def _endpoint() -> str:
     return settings.DGBOX_S3_ENDPOINT_URL or "(AWS default endpoint)"
 
 
-def botocore_config() -> Config:
+def botocore_config() -> "Config":
     """Path-style SigV4 with short timeouts: a dead endpoint fails fast instead of hanging."""
+    from botocore.config import Config  # noqa: PLC0415 - see the imports at the top
+
     return Config(
         signature_version="s3v4",
         s3={"addressing_style": "path"},
@@ -107,6 +113,8 @@ def client() -> S3Client:
         with _clients_lock:
             found = _clients.get(key)
             if found is None:
+                import boto3.session  # noqa: PLC0415 - see the imports at the top
+
                 # A session of its own: boto3's default session is not thread-safe.
                 session = boto3.session.Session(
                     aws_access_key_id=settings.DGBOX_S3_ACCESS_KEY or None,
@@ -543,6 +551,8 @@ def upload_file(key: str, file: str | os.PathLike[str] | BinaryIO, *,
                  **write_args(bucket)}
         if cache_control:
             extra["CacheControl"] = cache_control
+        from boto3.s3.transfer import TransferConfig  # noqa: PLC0415 - see the imports at the top
+
         client().upload_fileobj(handle, bucket, key, Config=TransferConfig(), ExtraArgs=extra)
     except (ClientError, BotoCoreError) as err:
         raise _wrap(err, "writing", bucket, key) from err

@@ -1,6 +1,8 @@
 """What a `dgbox` fleet command loads when it starts: no Wagtail API v3 (django-ninja), no URL
-configuration (Django's system checks are skipped), while `dgbox check` still loads and checks
-everything. Each case is a process of its own, started as a user starts one."""
+configuration (Django's system checks are skipped), no Celery and no boto3 (nothing sends a task
+or touches S3), while `dgbox check` still loads and checks everything, and Celery still meets
+dgbox's app the moment anything imports it. Each case is a process of its own, started as a
+user starts one; the assertions are on modules loaded, never on times."""
 
 import os
 import subprocess
@@ -10,6 +12,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+# pytest-django creates the test database only for a session with a test that asks for it:
+# without this mark, this module alone ran its processes against DATABASE_URL's own database.
+pytestmark = pytest.mark.django_db
 # Runs the command through dgbox.cli as the `dgbox` script does, then names the modules of
 # interest the process ended up with.
 PROBE = """
@@ -20,6 +25,32 @@ try:
 finally:
     loaded = sorted(m for m in sys.modules if m == "ninja" or m.startswith("dgbox.urls"))
     print("LOADED", ",".join(loaded))
+    heavy = ("celery", "kombu", "billiard", "dgbox.celery", "boto3", "s3transfer",
+             "botocore.client", "storages.backends.s3", "infra.storage", "requests_hardened",
+             "prometheus_client")
+    print("HEAVY", ",".join(sorted(m for m in heavy if m in sys.modules)))
+"""
+# What a task module, the worker or the app's users do, each in a fresh process after
+# django.setup(): Celery arrives with dgbox's app, configured from the settings.
+CELERY_PROBE = """
+import sys
+import django
+django.setup()
+assert "celery" not in sys.modules or "dgbox.celery" in sys.modules
+from services.letters.tasks import issue_letter
+from celery import current_app
+print("APP", current_app.main, issue_letter.app.main, current_app.conf.task_always_eager,
+      "dgbox.celery" in sys.modules)
+"""
+# What `celery -A dgbox worker` does: find the app by the package's name, then import the
+# apps' task modules, which registers every task.
+WORKER_PROBE = """
+from celery.app.utils import find_app
+app = find_app("dgbox")
+app.loader.import_default_modules()
+import dgbox
+print("WORKER", app.main, dgbox.celery_app is app,
+      ",".join(sorted(t for t in app.tasks if not t.startswith("celery."))))
 """
 
 
@@ -29,8 +60,21 @@ def run(database_url, *argv):
     proc = subprocess.run([sys.executable, "-c", PROBE, "dgbox", *argv], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 0, proc.stderr
-    loaded = proc.stdout.rsplit("LOADED ", 1)[1].strip()
+    loaded = proc.stdout.rsplit("LOADED ", 1)[1].split("\n", 1)[0].strip()
     return proc.stdout, set(filter(None, loaded.split(",")))
+
+
+def heavy_modules(out):
+    return set(filter(None, out.rsplit("HEAVY ", 1)[1].strip().split(",")))
+
+
+def python(database_url, code, *argv):
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "dgbox.settings.test",
+           "DATABASE_URL": database_url}
+    proc = subprocess.run([sys.executable, "-c", code, *argv], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
 
 
 @pytest.mark.parametrize("argv", [("rollout", "plan"), ("template", "status"),
@@ -39,6 +83,42 @@ def test_fleet_commands_start_without_the_api_v3_or_the_url_configuration(databa
     out, loaded = run(database_url, *argv)
     assert loaded == set()
     assert out.strip()  # and did their work
+
+
+@pytest.mark.parametrize("argv", [("tenant", "list"), ("rollout", "plan"), ("rollout", "run"),
+                                  ("template", "status"), ("--help",), ("help", "rollout")])
+def test_commands_that_send_no_task_and_touch_no_s3_start_without_celery_or_boto3(
+        database_url, argv):
+    out, _loaded = run(database_url, *argv)
+    assert heavy_modules(out) == set()
+    assert out.split("LOADED ", 1)[0].strip()  # and did their work
+
+
+def test_celery_arrives_with_dgboxs_app_whoever_imports_it(database_url):
+    out = python(database_url, CELERY_PROBE)
+    # The test settings run tasks eagerly: the configured app, not Celery's fallback one.
+    assert out.split("APP ", 1)[1].split() == ["dgbox", "dgbox", "True", "True"]
+
+
+def test_the_worker_finds_the_app_and_registers_every_task(database_url):
+    out = python(database_url, WORKER_PROBE)
+    name, same, tasks = out.split("WORKER ", 1)[1].split()
+    assert (name, same) == ("dgbox", "True")
+    assert {"services.issue_letter", "notifications.deliver", "webhooks.deliver",
+            "tenants.fan_out", "tenants.replenish_spares", "cms.publish_scheduled"} <= set(
+        tasks.split(","))
+
+
+def test_renditions_use_the_default_storage_built_when_first_used(database_url):
+    code = ("import sys\nimport django\ndjango.setup()\n"
+            "print('BUILT', 'storages.backends.s3' in sys.modules)\n"
+            "from django.core.files.storage import storages\n"
+            "from wagtail.images.models import Rendition\n"
+            "storage = Rendition._meta.get_field('file').storage\n"
+            "print('SAME', storage.wrapped is storages['default'], type(storages['default']))\n")
+    out = python(database_url, code)
+    assert "BUILT False" in out
+    assert "SAME True <class 'infra.storage.TenantPublicMediaS3Storage'>" in out
 
 
 def test_check_still_loads_and_checks_everything(database_url):

@@ -19,6 +19,7 @@ from io import StringIO
 from pathlib import Path
 
 import pytest
+from django.core import checks
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test import override_settings
@@ -196,6 +197,33 @@ def test_noop_rollout_finishes_in_seconds_and_touches_nothing(committed):
     assert elapsed < 5, elapsed
     after = dict(Tenant.objects.filter(slug__in=FLEET).values_list("slug", "updated_at"))
     assert after == before
+
+
+def _broken_release(app_configs=None, **_kwargs):
+    """A model check that fails, registered by the tests below only."""
+    return [checks.Error("the release's models are broken", id="dgbox.T018")]
+
+
+@pytest.fixture
+def broken_models_check():
+    checks.register(_broken_release, checks.Tags.models)
+    yield
+    checks.registry.registry.registered_checks.discard(_broken_release)
+
+
+def test_a_rollout_with_work_runs_the_model_checks_first_and_an_error_stops_it(
+        release_v2, broken_models_check):
+    with pytest.raises(CommandError, match="dgbox.T018") as raised:
+        call_command("rollout", "run", "--tenants", ",".join(FLEET), stdout=StringIO())
+    assert "nothing was migrated" in str(raised.value)
+    connection.set_schema_to_public()
+    assert not any(applied(slug.replace("-", "_")) for slug in FLEET)
+
+
+def test_a_noop_rollout_starts_without_the_system_checks(committed, broken_models_check):
+    report, error, _ = rollout()
+    assert error is None, error
+    assert report["status"] == "completed" and report["summary"]["nothing_to_do"]
 
 
 def test_poisoned_tenant_halts_its_ring_and_a_rerun_after_the_fix_completes(release_v2):

@@ -326,6 +326,10 @@ STORAGES = {
     "private": {"BACKEND": "infra.storage.TenantPrivateS3Storage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# Renditions go to the default storage, as without this line, but through a stand-in that
+# builds it on first use: Wagtail asks for the rendition storage while the models load, and the
+# S3 one imports boto3 (infra/deferred_storage.py).
+WAGTAILIMAGES_RENDITION_STORAGE = "infra.deferred_storage.DeferredDefaultStorage"
 
 # --- S3-compatible object storage (infra/s3.py) ------------------------------------------------
 # DGBOX_S3_ENDPOINT_URL: any S3-compatible endpoint (SeaweedFS, MinIO, Ceph, a cloud). `make demo`

@@ -1,6 +1,8 @@
 """Test settings: fast hasher, no outgoing mail, deterministic."""
 
 import os
+import sys
+from pathlib import Path
 
 from .base import *  # noqa: F403
 from .base import DATABASES, cache_settings, env, public_media_storage
@@ -41,6 +43,13 @@ DGBOX_S3_BUCKET = env("DGBOX_S3_TEST_BUCKET", default=f"test-dgbox-{os.getpid()}
 # A tenant app that exists only in tests, whose migrations the rollout tests swap to ship "a new
 # release" (tests/rollout_fixture/). DGBOX_TEST_ROLLOUT_MIGRATIONS picks its migration module,
 # so a `dgbox rollout run` subprocess started by a test sees the same migrations as the test.
+# tests.rollout_fixture lives in the source tree, not in the installed packages: its root goes
+# on the path also for a `dgbox` console script (whose path starts at the venv's bin/). Celery's
+# Django fix-up used to put the current folder there in every process; Celery is now loaded
+# only when a process uses it (dgbox/__init__.py).
+_source_root = str(Path(__file__).resolve().parents[2])
+if _source_root not in sys.path:
+    sys.path.append(_source_root)
 TENANT_APPS = [*TENANT_APPS, "tests.rollout_fixture"]  # noqa: F405
 INSTALLED_APPS = [*INSTALLED_APPS, "tests.rollout_fixture", "demo"]  # noqa: F405
 MIGRATION_MODULES = {"rollout_fixture": env("DGBOX_TEST_ROLLOUT_MIGRATIONS",

@@ -12,7 +12,6 @@ from django.db import transaction
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
-from .delivery import deliver
 from .models import Message
 
 logger = logging.getLogger(__name__)
@@ -31,6 +30,10 @@ PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 
 def enqueue(message_ids: list[int], tenant) -> list[int]:
     """Queue `notifications.deliver` for each id in `tenant`'s schema; return the ids that
     could not be queued (left pending and due now, for resend_pending)."""
+    # Imported when a message is queued: the task module imports Celery, which a process that
+    # sends nothing need not load at start-up (dgbox/__init__.py).
+    from .delivery import deliver  # noqa: PLC0415
+
     failed: list[int] = []
     with tenant_context(tenant):
         for position, message_id in enumerate(message_ids):

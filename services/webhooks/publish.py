@@ -9,7 +9,6 @@ from ..api.scopes import Scope
 from ..cases.models import Case
 from .events import PUBLIC_EVENTS, payload
 from .models import Delivery, Subscription
-from .tasks import queue_on_commit
 
 
 def audience(case: Case, event_type: str):
@@ -41,5 +40,9 @@ def publish(case: Case, event_type: str, event_id: str, *, at=None,
     rows = Delivery.objects.bulk_create([
         Delivery(subscription_id=pk, event_id=event_id, event_type=event_type, payload=body,
                  next_attempt_at=at) for pk in subscriptions if pk not in already])
+    # Imported when a delivery is queued: the task module imports Celery and the hardened HTTP
+    # client, which a process that publishes nothing need not load (dgbox/__init__.py).
+    from .tasks import queue_on_commit  # noqa: PLC0415
+
     queue_on_commit([row.pk for row in rows])
     return rows

@@ -34,7 +34,6 @@ from tenants.models import Domain, Tenant
 from tenants.signals import tenant_launched
 
 from . import spares, template
-from .tasks import replenish_spares
 from .validation import check_domain, check_slug, slug_to_schema, suggest_slug
 
 log = logging.getLogger(__name__)
@@ -280,6 +279,10 @@ def launch_tenant(req: LaunchRequest, *, progress: Callable[[str], None] | None 
 
 
 def _replenish_spares() -> None:
+    # Imported when a launch sends it: task modules import Celery, which commands that never
+    # launch (`dgbox tenant list`) need not load at start-up (dgbox/__init__.py).
+    from .tasks import replenish_spares  # noqa: PLC0415
+
     replenish_spares.delay()
 
 

@@ -27,7 +27,8 @@ from typing import Any
 
 import psycopg
 from django.conf import settings
-from django.db import DatabaseError, connections, transaction
+from django.core import checks
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, transaction
 from django.db.migrations.recorder import MigrationRecorder
 from django.db.models import F
 from django.utils import timezone
@@ -67,6 +68,21 @@ _LOCK_KEY = 0x64676278726F  # pg_advisory_lock key for rollouts ("dgbxro")
 
 class RolloutError(Exception):
     """A rollout could not start, or stopped; the message says what to do."""
+
+
+def check_before_migrating() -> None:
+    """Django's model and database checks, which `migrate` runs before it migrates; raises
+    RolloutError on any error. Called only when there is something to migrate: `dgbox rollout`
+    skips the system checks at start-up (`requires_system_checks = []`), so a no-op run starts
+    fast (docs/benchmarks.md), and the URL and admin checks say nothing about migrating."""
+    found = checks.run_checks(tags=[checks.Tags.models, checks.Tags.database],
+                              databases=[DEFAULT_DB_ALIAS])
+    errors = [m for m in found if m.is_serious() and not m.is_silenced()]
+    if errors:
+        raise RolloutError(
+            "Django's system checks found errors; nothing was migrated. Fix them (`dgbox check` "
+            "lists them all), then run `dgbox rollout run` again:\n"
+            + "\n".join(str(error) for error in errors))
 
 
 class RolloutBusy(RolloutError):
@@ -197,6 +213,7 @@ def _run_locked(options: RolloutOptions, reporter: Reporter, started: float) -> 
     public = public_plan()
     public_result = None
     if public.work:
+        check_before_migrating()
         reporter.message("Migrating the public schema: "
                          + ", ".join(f"{a}.{n}" for a, n in public.work))
         public_result = _upgrade_public(public)
@@ -233,6 +250,8 @@ def _run_locked(options: RolloutOptions, reporter: Reporter, started: float) -> 
             summary={"nothing_to_do": True, "tenants": len(plan.tenants)})
         return _finish(rollout, plan, options, Rollout.Status.COMPLETED, "", started, [])
 
+    if not public.work:
+        check_before_migrating()
     Rollout.objects.filter(status__in=[Rollout.Status.RUNNING, Rollout.Status.HALTED,
                                        Rollout.Status.PARTIAL]).exclude(
         fingerprint=plan.fingerprint).update(status=Rollout.Status.SUPERSEDED)

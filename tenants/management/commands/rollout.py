@@ -34,7 +34,9 @@ def _threshold(text: str) -> str:
 
 class Command(BaseCommand):
     help = "Plan and run staged upgrades of every tenant; release channels and feature flags."
-    # Skips Django's system checks to start fast; `dgbox check` runs them (dgbox/cli.py).
+    # Skips Django's system checks to start fast; `dgbox check` runs them (dgbox/cli.py). A run
+    # with something to migrate runs the model and database checks first, as `migrate` would
+    # (tenants/rollout/runner.py, check_before_migrating).
     requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
