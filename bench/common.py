@@ -32,6 +32,21 @@ def database_url(name: str, fresh: bool) -> str:
     return url
 
 
+def setup_django(database: str, fresh: bool, **env: str) -> None:
+    """django.setup() in this process on the benchmark's own `database` (dropped first when
+    `fresh`), with the production settings unless DJANGO_SETTINGS_MODULE says otherwise,
+    without debug and with quiet logs (a benchmark measures requests, not logging); `env` is
+    the benchmark's own environment, set before the settings are read."""
+    os.environ["DATABASE_URL"] = database_url(database, fresh)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dgbox.settings.base")
+    os.environ["DGBOX_DEBUG"] = "0"
+    os.environ["DGBOX_LOG_LEVEL"] = "ERROR"
+    os.environ.update(env)
+    import django
+
+    django.setup()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

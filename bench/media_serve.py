@@ -144,16 +144,9 @@ def main():
     parser.add_argument("--fresh", action="store_true")
     args = parser.parse_args()
 
-    from bench.common import database_url
+    from bench.common import setup_django
 
-    os.environ["DATABASE_URL"] = database_url(args.database, args.fresh)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dgbox.settings.base")
-    os.environ["DGBOX_DEBUG"] = "0"
-    os.environ["DGBOX_LOG_LEVEL"] = "ERROR"
-    os.environ["DGBOX_PUBLIC_MEDIA"] = "s3"
-    import django
-
-    django.setup()
+    setup_django(args.database, args.fresh, DGBOX_PUBLIC_MEDIA="s3")
     from django.conf import settings
     from rich.console import Console
     from rich.table import Table

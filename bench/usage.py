@@ -183,16 +183,10 @@ def main():
     parser.add_argument("--fresh", action="store_true")
     args = parser.parse_args()
 
-    from bench.common import database_url
+    from bench.common import setup_django
 
-    os.environ["DATABASE_URL"] = database_url(args.database, args.fresh)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dgbox.settings.base")
-    os.environ["DGBOX_DEBUG"] = "0"
-    os.environ["DGBOX_LOG_LEVEL"] = "ERROR"
-    os.environ["DGBOX_API_RATE"] = "100000000/minute"  # measure the API, not the throttle
-    import django
-
-    django.setup()
+    # DGBOX_API_RATE: measure the API, not the throttle.
+    setup_django(args.database, args.fresh, DGBOX_API_RATE="100000000/minute")
     from django.conf import settings
     from rich.console import Console
     from rich.table import Table

@@ -144,12 +144,24 @@ def celery_worker(session_tenants, django_db_setup):
         from tests.factories import forget_celery_connections
 
         forget_celery_connections(app)
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        _stop_process(proc)
         log.close()
+
+
+def _stop_process(proc: subprocess.Popen) -> None:
+    """SIGTERM, then up to 30 s for a graceful end (a worker finishing its task, gunicorn its
+    requests), then SIGKILL: a test's server never outlives the test."""
+    proc.terminate()
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture(scope="session")
+def stop_process():
+    """stop_process(proc): end a server a test started (terminate, wait, kill if needed)."""
+    return _stop_process
 
 
 def _wait_for_worker(app, proc, log_path):

@@ -190,7 +190,7 @@ def _get(port: int, path: str, host: str) -> tuple[int, bytes]:
 
 
 @pytest.fixture
-def gunicorn_two_workers(session_tenants, database_url, tmp_path):
+def gunicorn_two_workers(session_tenants, database_url, tmp_path, stop_process):
     """gunicorn with the repository's config hooks, two workers, a metrics port."""
     http_port, metrics_port = _free_port(), _free_port()
     multiproc = tmp_path / "prometheus"
@@ -220,11 +220,7 @@ def gunicorn_two_workers(session_tenants, database_url, tmp_path):
             time.sleep(0.3)
         yield http_port, metrics_port, multiproc, log
     finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc)
 
 
 def test_gunicorn_workers_are_summed_on_the_metrics_port(gunicorn_two_workers):

@@ -41,7 +41,7 @@ def _json_lines(path: Path) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def json_worker(session_tenants, django_db_setup, tmp_path_factory):
+def json_worker(session_tenants, django_db_setup, tmp_path_factory, stop_process):
     """A prefork worker with JSON logs and a metrics port, on its own queue."""
     from django.conf import settings
 
@@ -81,11 +81,7 @@ def json_worker(session_tenants, django_db_setup, tmp_path_factory):
         yield {"broker": redis_url, "queue": queue, "log": log_path, "port": port,
                "multiproc": multiproc, "pid": proc.pid}
     finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc)
 
 
 def _get(port: int) -> str | None:

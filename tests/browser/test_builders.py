@@ -64,8 +64,28 @@ def people(browser_tenant, django_db_blocker):
         get_user_model().objects.filter(pk__in=[p["pk"] for p in made.values()]).delete()
 
 
+# Wagtail 8 autosaves an edit form in the background (a fetch POST about a second after a
+# change is noticed, WAGTAIL_AUTOSAVE_INTERVAL). These journeys click "Save draft", "Submit for
+# moderation" and "Approve" themselves; an autosave landing in the same moment was a second
+# POST racing the click: on the create view the autosave made the page and the click's own
+# POST then got 409 (Conflict), so the editor stayed on the create view and waiting for the
+# edit view's URL timed out; later, an autosave of the moderator's screen could land after the
+# approval. The test's pages turn autosave off before Wagtail's controllers start (the form's
+# Stimulus value, set as the parser inserts the form), so every save is the click's own.
+NO_AUTOSAVE = """
+new MutationObserver((_, observer) => {
+  const form = document.querySelector("form[data-edit-form]");
+  if (form) {
+    form.setAttribute("data-w-autosave-active-value", "false");
+    observer.disconnect();
+  }
+}).observe(document, {childList: true, subtree: true});
+"""
+
+
 def desk_page(browser):
     context = browser.new_context(viewport=DESK, locale="ru-RU")
+    context.add_init_script(NO_AUTOSAVE)
     page = context.new_page()
     page.set_default_timeout(60_000)  # readiness bound on a loaded machine, not a speed check
     return page
@@ -93,10 +113,20 @@ def write_rich_text(page, field, text):
     page.keyboard.type(text)
 
 
-def footer_action(page, selector):
-    """A page action behind the footer's "More actions" toggle."""
+def submit(page, button, url):
+    """Click a form's submit button and wait for the page it leads to (a URL pattern), loaded.
+
+    Waiting for the URL after the click is not enough where the form's page already matches
+    (saving a draft reloads the same edit view): it returns at once, before the POST is
+    answered, and the next step acts on the page being left."""
+    with page.expect_navigation(url=url):
+        button.click()
+
+
+def footer_action(page, selector, url):
+    """A page action behind the footer's "More actions" toggle, then the page it leads to."""
     page.locator("footer").get_by_role("button", name=MORE_ACTIONS).click()
-    page.locator(f"footer {selector}").click()
+    submit(page, page.locator(f"footer {selector}"), url)
 
 
 def test_an_editor_builds_a_service_a_moderator_publishes_and_a_citizen_applies(
@@ -137,8 +167,8 @@ def test_an_editor_builds_a_service_a_moderator_publishes_and_a_citizen_applies(
     expect(answer.locator("option")).to_have_text(["Выберите…", "Да", "Нет"])
     answer.select_option(label="Да")
     assert_admin_accessible(desk)
-    desk.get_by_role("button", name="Сохранить черновик").click()
-    desk.wait_for_url(re.compile(r"/admin/pages/\d+/edit/"))
+    submit(desk, desk.get_by_role("button", name="Сохранить черновик"),
+           re.compile(r"/admin/pages/\d+/edit/$"))
     with tenant_context(browser_tenant):
         page = ServicePage.objects.get(title=TITLE)
         assert page.slug == SLUG and not page.live
@@ -155,8 +185,8 @@ def test_an_editor_builds_a_service_a_moderator_publishes_and_a_citizen_applies(
     desk.locator(f"#{rule}-conditions-0-value-answer").fill("2")
     desk.locator(f"[name='{rule}-then']").select_option(value="approve")
     assert_admin_accessible(desk)
-    desk.get_by_role("button", name="Сохранить черновик").click()
-    desk.wait_for_url(re.compile(rf"/admin/pages/{page.pk}/edit/"))
+    submit(desk, desk.get_by_role("button", name="Сохранить черновик"),
+           re.compile(rf"/admin/pages/{page.pk}/edit/$"))
     with tenant_context(browser_tenant):
         draft = ServicePage.objects.get(pk=page.pk).get_latest_revision_as_object()
         [online] = draft.online_services.all()
@@ -172,8 +202,7 @@ def test_an_editor_builds_a_service_a_moderator_publishes_and_a_citizen_applies(
     expect(preview.locator(".govuk-details__text")).to_contain_text(PERMIT)
     assert_admin_accessible(desk)
 
-    footer_action(desk, "button[name='action-submit']")
-    desk.wait_for_url(re.compile(r"/admin/pages/\d+/"))
+    footer_action(desk, "button[name='action-submit']", re.compile(r"/admin/pages/\d+/$"))
     with tenant_context(browser_tenant):
         submitted = ServicePage.objects.get(pk=page.pk)
         assert not submitted.live
@@ -186,7 +215,8 @@ def test_an_editor_builds_a_service_a_moderator_publishes_and_a_citizen_applies(
     moderator.goto(f"{site}/admin/pages/{page.pk}/edit/")
     assert_admin_accessible(moderator)
     footer_action(moderator, "button[data-workflow-action-name='approve']"
-                             ":not([data-workflow-action-modal-url])")
+                             ":not([data-workflow-action-modal-url])",
+                  re.compile(r"/admin/pages/\d+/$"))
     expect(moderator.locator(".messages .success")).to_be_visible()
     with tenant_context(browser_tenant):
         published = ServicePage.objects.get(pk=page.pk)
