@@ -19,6 +19,7 @@ import logging
 import math
 import multiprocessing
 import os
+import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
@@ -459,12 +460,32 @@ def _start_pool(workers: int, plan: Plan) -> ProcessPoolExecutor:
         finally:
             connection.set_schema_to_public()
     connections.close_all()
+    _close_broker_connections()
     pool = ProcessPoolExecutor(max_workers=workers, initializer=child_init,
                                mp_context=multiprocessing.get_context("fork"))
     # With "fork", every worker starts at the first submit: do it now, before any thread
     # (e.g. a progress bar's) runs in this process.
     pool.submit(os.getpid).result()
     return pool
+
+
+def _close_broker_connections() -> None:
+    """Close this process's pooled Celery broker connections before forking. A forked child
+    closes the pools it inherits (kombu's after-fork clean-up); a Redis channel this process
+    left waiting on BRPOP is closed by reading the reply, which this process has already taken:
+    the child then waits on the socket for ever (seen as a hung rollout in the test suite).
+    This process then builds new pools when it next sends a task, as Celery does after a fork."""
+    if "celery" not in sys.modules:
+        return  # nothing has sent a task: no pool to inherit
+    from celery import current_app  # noqa: PLC0415 - only when Celery is loaded already
+    from kombu import pools  # noqa: PLC0415
+
+    pools.reset()  # closes every kombu pool of this process and forgets them
+    # What Celery's own after-fork hook (Celery._after_fork) clears, so both are built anew.
+    current_app.__dict__["_pool"] = None
+    amqp = current_app.__dict__.get("amqp")
+    if amqp is not None:
+        amqp._producer_pool = None
 
 
 def _run_jobs(jobs: list[dict[str, Any]], pool: ProcessPoolExecutor | None, workers: int,
