@@ -78,7 +78,12 @@ def test_charts_say_in_words_what_they_draw():
     line = charts.line_chart(["1 Nov", "2 Nov", "3 Nov"],
                              [("Online", [0.5, None, 0.8]), ("Office", [None, None, None])],
                              title="Take-up", percent=True)
-    assert 'role="img"' in line and "Online from 50% to 80%" in line and "Office: no data" in line
+    # The summary's words are translated (Russian by default): it says the translations.
+    said = {"from": translation.gettext("%(name)s from %(first)s to %(last)s"),
+            "none": translation.gettext("%(name)s: no data")}
+    assert 'role="img"' in line
+    assert said["from"] % {"name": "Online", "first": "50%", "last": "80%"} in line
+    assert said["none"] % {"name": "Office"} in line
     bars = charts.hbar_chart([("Views", 200), ("Started", 50)], title="Funnel",
                              highlight="Started")
     assert "Funnel: Views 200; Started 50." in bars and charts.SERIES[1][0] in bars
