@@ -47,6 +47,23 @@ def setup_django(database: str, fresh: bool, **env: str) -> None:
     django.setup()
 
 
+def migrate_once(console) -> None:
+    """Migrate the benchmark database if it is behind (its first run), in the public schema,
+    and run Celery tasks in this process (a launch's follow-up work happens before timing)."""
+    from django.core.management import call_command
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    from dgbox.celery import app
+
+    connection.set_schema_to_public()
+    executor = MigrationExecutor(connection)
+    if executor.migration_plan(executor.loader.graph.leaf_nodes()):
+        with console.status("Migrating the benchmark database (first run only)..."):
+            call_command("migrate", interactive=False, verbosity=0)
+    app.conf.task_always_eager = True
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

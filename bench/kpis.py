@@ -31,7 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import database_url  # noqa: E402
+from bench.common import migrate_once, setup_django  # noqa: E402
 
 SLUG = "kpis-{:04d}"
 DAY = datetime.date(2026, 11, 9)
@@ -73,15 +73,12 @@ FROM generate_series(1, %(n)s / 20) AS i, {schema}.services_onlineservice
 
 
 def prepare(count, cases, console):
-    from django.core.management import call_command
     from django.db import connection
-    from django.db.migrations.executor import MigrationExecutor
     from django_tenants.utils import tenant_context
     from rich.progress import Progress
 
     from cms.models import ServicePage
     from demo.site import populate
-    from dgbox.celery import app
     from services.cases.escalation import tenant_zone
     from services.forms.blocks import stream_data_from_spec
     from services.kpis.compute import day_bounds
@@ -89,12 +86,7 @@ def prepare(count, cases, console):
     from tenants.launch import LaunchRequest, launch_tenant
     from tenants.models import Tenant
 
-    connection.set_schema_to_public()
-    executor = MigrationExecutor(connection)
-    if executor.migration_plan(executor.loader.graph.leaf_nodes()):
-        with console.status("Migrating the benchmark database (first run only)..."):
-            call_command("migrate", interactive=False, verbosity=0)
-    app.conf.task_always_eager = True
+    migrate_once(console)
     have = set(Tenant.objects.filter(slug__startswith="kpis-").values_list("slug", flat=True))
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("Launching tenants, writing cases", total=count)
@@ -138,18 +130,11 @@ def main():
     parser.add_argument("--fresh", action="store_true", help="drop the database first")
     args = parser.parse_args()
 
-    url = database_url(args.database, fresh=args.fresh)
-    os.environ.update({
-        "DJANGO_SETTINGS_MODULE": "dgbox.settings.base", "DATABASE_URL": url,
-        "DGBOX_DEBUG": "0", "DGBOX_LOG_LEVEL": "ERROR", "EMAIL_URL": "dummymail://",
-        "REDIS_URL": "", "DGBOX_SPARE_SCHEMAS": "0",
-    })
     import warnings
 
-    import django
-
     warnings.filterwarnings("ignore", message="No directory at", category=UserWarning)
-    django.setup()
+    setup_django(args.database, args.fresh, EMAIL_URL="dummymail://", REDIS_URL="",
+                 DGBOX_SPARE_SCHEMAS="0")
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
     from django_tenants.utils import tenant_context

@@ -45,23 +45,16 @@ SLUG = "media-bench"
 
 def prepare(console):
     from django.core.files.images import ImageFile
-    from django.core.management import call_command
     from django.db import connection
-    from django.db.migrations.executor import MigrationExecutor
     from django_tenants.utils import tenant_context
     from PIL import Image as PILImage
     from wagtail.images.models import Image
 
-    from dgbox.celery import app
+    from bench.common import migrate_once
     from tenants.launch import LaunchRequest, launch_tenant
     from tenants.models import Tenant
 
-    connection.set_schema_to_public()
-    executor = MigrationExecutor(connection)
-    if executor.migration_plan(executor.loader.graph.leaf_nodes()):
-        with console.status("Migrating the benchmark database (first run only)..."):
-            call_command("migrate", interactive=False, verbosity=0)
-    app.conf.task_always_eager = True
+    migrate_once(console)
     tenant = Tenant.objects.filter(slug=SLUG).first()
     if tenant is None:
         launch_tenant(LaunchRequest(name="Media bench", kind="region", slug=SLUG,
