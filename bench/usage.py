@@ -42,23 +42,16 @@ METER = "tenants.metering.ApiCallMeterMiddleware"
 
 
 def prepare(count, console):
-    from django.core.management import call_command
     from django.db import connection
-    from django.db.migrations.executor import MigrationExecutor
     from django_tenants.utils import tenant_context
     from rich.progress import Progress
 
+    from bench.common import migrate_once
     from demo.site import populate
-    from dgbox.celery import app
     from tenants.launch import LaunchRequest, launch_tenant
     from tenants.models import Tenant
 
-    connection.set_schema_to_public()
-    executor = MigrationExecutor(connection)
-    if executor.migration_plan(executor.loader.graph.leaf_nodes()):
-        with console.status("Migrating the benchmark database (first run only)..."):
-            call_command("migrate", interactive=False, verbosity=0)
-    app.conf.task_always_eager = True
+    migrate_once(console)
     have = set(Tenant.objects.filter(slug__startswith="usage-").values_list("slug", flat=True))
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("Launching tenants with the demo site", total=count)
@@ -156,9 +149,19 @@ def console_page(tenants, requests):
         username="bench-operator", defaults={"is_staff": True, "is_superuser": True})
     client = Client()
     client.force_login(user)
+    # The console asks staff for a second factor: a confirmed TOTP device, and the session
+    # marked as verified with it (what django-otp's login does after a right code).
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device, _ = TOTPDevice.objects.get_or_create(user=user, name="bench", confirmed=True)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
     host = settings.BASE_DOMAIN
     for _ in range(3):
-        assert client.get("/operator/?days=30", HTTP_HOST=host).status_code == 200
+        response = client.get("/operator/?days=30", HTTP_HOST=host)
+        assert response.status_code == 200, (response.status_code, response.get("Location"))
     samples = []
     for _ in range(requests):
         t0 = time.perf_counter()
