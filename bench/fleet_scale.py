@@ -152,6 +152,8 @@ class FleetBench:
             TimeRemainingColumn,
         )
 
+        from django.db import close_old_connections
+
         from tenants.launch import LaunchRequest, launch_tenant, spares
 
         have = len(self.launched())
@@ -172,6 +174,11 @@ class FleetBench:
                                             admin_email="admin@fleet.example")
                 seconds.append((i, launch_tenant(request).seconds))
                 spares.fill_pool()
+                # A request or task boundary, as in production (the console's launch is a
+                # request, the top-up a task): the connection is recycled after
+                # DGBOX_DB_MAX_SCHEMAS_PER_CONNECTION schemas instead of one connection
+                # keeping the catalog caches of every schema the build visited.
+                close_old_connections()
                 progress.advance(task)
         if seconds:
             # Launch time as the fleet grew, by tenths of the launches made in this run.

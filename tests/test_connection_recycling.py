@@ -142,3 +142,45 @@ def test_the_default_connection_recycles_after_100_schemas_unless_configured():
 
     assert isinstance(connections["default"], DatabaseWrapper)
     assert base.DGBOX_DB_MAX_SCHEMAS_PER_CONNECTION == 100
+
+
+def test_a_rollout_step_is_a_boundary_like_a_request(live_db, settings):
+    """A rollout worker runs many steps on one connection: each step ends with the same check
+    as a request, so a worker's PostgreSQL backend does not keep the catalog caches of every
+    schema it migrated (tenants/rollout/steps.py)."""
+    from tenants.models import RolloutStep
+    from tenants.rollout.steps import run_step
+
+    settings.DGBOX_DB_MAX_SCHEMAS_PER_CONNECTION = 2
+    for schema in ("north", "south"):
+        connection.set_schema(schema)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    connection.set_schema_to_public()
+    pid = backend_pid()
+    assert pid is not None and connection.schemas_visited == {"north", "south"}
+
+    # A step whose tenant is gone: it fails, is recorded, and still ends at the boundary.
+    job = {"step_id": -1, "schema_name": "gone", "slug": "gone", "ring": 0,
+           "kind": RolloutStep.Kind.TENANT, "tenant_id": -1, "signals": False,
+           "health": False, "release": "test"}
+    assert run_step(job)["status"] == RolloutStep.Status.FAILED
+    assert backend_pid() is None
+    assert backend_gone(pid)
+
+
+def test_a_rollout_step_keeps_the_connection_below_the_limit(live_db, settings):
+    from tenants.models import RolloutStep
+    from tenants.rollout.steps import run_step
+
+    settings.DGBOX_DB_MAX_SCHEMAS_PER_CONNECTION = 3
+    connection.set_schema("north")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    connection.set_schema_to_public()
+    pid = backend_pid()
+    job = {"step_id": -1, "schema_name": "gone", "slug": "gone", "ring": 0,
+           "kind": RolloutStep.Kind.TENANT, "tenant_id": -1, "signals": False,
+           "health": False, "release": "test"}
+    run_step(job)
+    assert backend_pid() == pid
