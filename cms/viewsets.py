@@ -75,6 +75,12 @@ class AdminSection(ViewSet):
         return reverse(self.get_url_name("index"))
 
     @cached_property
+    def menu_name(self):
+        # The menu item's name (Wagtail's `data-*` hooks and tests find it by this), not a
+        # slug of its translated label, which in Russian would be empty.
+        return self.url_prefix
+
+    @cached_property
     def menu_item_class(self):
         section = self
 

@@ -29,7 +29,7 @@ from .scopes import Scope
 
 #: Settings → API clients, for the tenant's administrators; its routes: wagtail_hooks.py.
 section = AdminSection("api_clients", url_prefix="api-clients", menu_label=_l("API clients"),
-                       menu_name="api-clients", icon="key", add_to_settings_menu=True,
+                       icon="key", add_to_settings_menu=True,
                        # After "Sign-in lockouts" (602), before the audit log (900).
                        menu_order=610)
 

@@ -34,7 +34,7 @@ def may_see(user) -> bool:
 #: Performance («Показатели») in the admin menu; its route: wagtail_hooks.py. It offers "Can
 #: view KPI snapshot" under Settings → Groups.
 section = AdminSection("kpis", url_prefix="performance", menu_label=_l("Performance"),
-                       menu_name="performance", icon="tasks", add_to_admin_menu=True,
+                       icon="tasks", add_to_admin_menu=True,
                        menu_order=260, may_see=may_see,
                        permission=("kpis", "view_kpisnapshot"))
 
