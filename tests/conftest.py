@@ -21,8 +21,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from django.core.cache import caches
 from django.db import connection
+from django.test import override_settings
 from django_tenants.utils import get_public_schema_name
+
+from dgbox.settings.base import cache_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -275,6 +279,22 @@ def private_redis(tmp_path):
     broker = PrivateRedis(tmp_path)
     yield broker
     broker.stop()
+
+
+@pytest.fixture
+def redis_counters(private_redis):
+    """The caches on a private, empty, real Redis, configured as production configures them."""
+    private_redis.start()
+    with override_settings(CACHES=cache_settings(private_redis.url, 0.5)):
+        yield private_redis
+
+
+@pytest.fixture
+def fresh_counters():
+    """The per-process caches of the test settings outlive a test: start each one empty
+    (`pytestmark = pytest.mark.usefixtures("fresh_counters")` in a module counting calls)."""
+    for alias in ("default", "counters"):
+        caches[alias].clear()
 
 
 # --- SMS -------------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ All but launch() work in the current tenant's schema: call them inside tenant_co
 import copy
 import json
 import re
+import time
 import uuid
 from datetime import timedelta
 from html import unescape
@@ -40,12 +41,13 @@ from django.utils import timezone
 from django.utils.text import slugify
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_tenants.utils import tenant_context
 from factory.django import DjangoModelFactory
 from qsessions.models import Session
 from wagtail import blocks
 from wagtail.users.models import UserProfile
 
-from cms.models import ServicePage
+from cms.models import ServiceIndexPage, ServicePage
 from services.applications.submission import submit_application
 from services.forms.blocks import stream_data_from_spec
 from services.models import ApplicationDraft, Case, OnlineService, Register, Workflow
@@ -54,6 +56,7 @@ from services.registers import service as registers
 from services.rules.blocks import Context as RulesContext
 from services.rules.blocks import rules_block
 from services.workflows import spec as workflowspec
+from tenants.console import reauth
 from tenants.launch import LaunchRequest, launch_tenant
 from tenants.models import RegionalAdministrator
 
@@ -157,6 +160,41 @@ def console_account(username, *, region=None, password="a long console password"
     else:
         RegionalAdministrator.objects.create(user=user, region=region)
     return user
+
+
+def admin_with_password(tenant, password):
+    """The tenant's administrator (admin@north.example), with `password` to sign in with."""
+    with tenant_context(tenant):
+        user = get_user_model().objects.get(email="admin@north.example")
+        user.set_password(password)
+        user.save()
+    connection.set_schema_to_public()
+    return user
+
+
+def admin_in_english(client, tenant):
+    """The tenant's administrator (admin@north.example) signed in on `client`, reading the
+    admin in English, and the tenant's Russian service catalogue: (admin, catalogue)."""
+    with tenant_context(tenant):
+        admin = get_user_model().objects.get(email="admin@north.example")
+        profile = UserProfile.get_for_user(admin)
+        profile.preferred_language = "en"
+        profile.save()
+        index = ServiceIndexPage.objects.get(locale__language_code="ru")
+        client.force_login(admin)
+    connection.set_schema_to_public()
+    return admin, index
+
+
+def console_sign_in(client, user, *, checked=True):
+    """`client` signed in to the console as `user`; with `checked`, as if the password had just
+    been asked again (tenants/console/reauth.py), so destructive actions go through."""
+    client.force_login(user)
+    if checked:
+        session = client.session
+        session[reauth.SESSION_KEY] = time.time()
+        session.save()
+    return client
 
 
 def forget_console_user(user):

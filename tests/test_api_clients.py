@@ -21,11 +21,10 @@ import pytest
 from django.contrib.auth import authenticate, get_user_model
 from django.contrib.auth.models import Group
 from django.db import connection
-from django.test import Client, RequestFactory, override_settings
+from django.test import Client, RequestFactory
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
-from dgbox.settings.base import cache_settings
 from services.api import throttles, usage
 from services.api.models import ApiClient, ApiClientUsage, ApiKey
 from services.api.scopes import Scope
@@ -35,29 +34,13 @@ from tenants.metering import api_client_calls, platform_today
 
 from .factories import NORTH, SOUTH, StaffFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_counters")]
 INDEX = "/admin/api-clients/"
 WHOAMI = "/api/v1/whoami"
 KEY_RE = re.compile(r"dgbox_[0-9a-f]{12}_[A-Za-z0-9_-]{20,}")
 POST_OFFICE = {"name": "Почта России: приём заявлений", "description": "Отделения в районах",
                "contact_email": "api@pochta.example", "scopes": ["catalogue:read"],
                "rate_per_minute": "600"}
-
-
-@pytest.fixture(autouse=True)
-def _fresh_counters():
-    from django.core.cache import caches
-
-    for alias in ("default", "counters"):
-        caches[alias].clear()
-
-
-@pytest.fixture
-def redis_counters(private_redis):
-    """The caches on a private, empty, real Redis, configured as in production."""
-    private_redis.start()
-    with override_settings(CACHES=cache_settings(private_redis.url, 0.5)):
-        yield private_redis
 
 
 def signed_in(tenant, email):

@@ -398,11 +398,7 @@ def _result(tenant, number, scores):
 
 
 def test_console_compares_tenants_in_scope(client, session_tenants):
-    import time
-
-    from tenants.console import reauth
-
-    from .factories import console_account
+    from .factories import console_account, console_sign_in
 
     north, south, village = session_tenants["a"], session_tenants["b"], session_tenants["m"]
     AssessmentResult.objects.filter(schema_name__in=["north", "south", "ryabinovka"]).delete()
@@ -411,15 +407,8 @@ def test_console_compares_tenants_in_scope(client, session_tenants):
     _result(south, 1, [5] * 8)
     _result(village, 1, [2] * 8)
 
-    def signed_in(user):
-        client.force_login(user)
-        session = client.session
-        session[reauth.SESSION_KEY] = time.time()
-        session.save()
-        return client
-
     portal = {"HTTP_HOST": "localhost"}
-    signed_in(console_account("assess-op"))
+    console_sign_in(client, console_account("assess-op"))
     everyone = client.get("/operator/assessment/", **portal).content.decode()
     assert all(f'data-tenant="{s}"' in everyone for s in ("north", "south", "ryabinovka"))
     assert "Измерение leadership" in everyone
@@ -432,7 +421,7 @@ def test_console_compares_tenants_in_scope(client, session_tenants):
                             r'</th><td[^>]*>([^<]*)</td><td[^>]*>([^<]*)</td>', html)
     assert median_cell.groups() == ("3,00", "4,00")  # north 3; regions north 3, south 5
 
-    signed_in(console_account("assess-north", region=north))
+    console_sign_in(client, console_account("assess-north", region=north))
     regional = client.get("/operator/assessment/", **portal).content.decode()
     assert 'data-tenant="north"' in regional and 'data-tenant="ryabinovka"' in regional
     assert 'data-tenant="south"' not in regional

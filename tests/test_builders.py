@@ -8,14 +8,13 @@ import json
 import uuid
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import connection
 from django.utils import translation
 from django_tenants.utils import tenant_context
 from wagtail.blocks.stream_block import StreamBlockValidationError
 
-from cms.models import ServiceIndexPage, ServicePage
+from cms.models import ServicePage
 from services.cases.models import Channel
 from services.forms.blocks import spec_from_stream, stream_data_from_spec
 from services.models import OnlineService, Workflow
@@ -28,6 +27,7 @@ from tenants import staff
 from .factories import (
     NORTH,
     RULES,
+    admin_in_english,
     block_definition,
     block_state,
     post_data,
@@ -294,16 +294,7 @@ FORM_FIELD, RULES_FIELD = "online_services-0-form", "online_services-0-rules"
 def editor(client, tenant_a):
     """The tenant's administrator, reading the admin in English, logged in, and the address
     of a new service page in the Russian catalogue."""
-    from wagtail.users.models import UserProfile
-
-    with tenant_context(tenant_a):
-        admin = get_user_model().objects.get(email="admin@north.example")
-        profile = UserProfile.get_for_user(admin)
-        profile.preferred_language = "en"
-        profile.save()
-        index = ServiceIndexPage.objects.get(locale__language_code="ru")
-        client.force_login(admin)
-    connection.set_schema_to_public()
+    _admin, index = admin_in_english(client, tenant_a)
     return {"client": client, "tenant": tenant_a,
             "add": f"/admin/pages/add/cms/servicepage/{index.pk}/"}
 

@@ -18,30 +18,21 @@ from tenants.audit.models import AuditEvent, Kind
 from tenants.console import reauth
 from tenants.models import Domain, Tenant
 
-from .factories import console_account
+from .factories import console_account, console_sign_in
 
 pytestmark = pytest.mark.django_db
 PORTAL = {"HTTP_HOST": "localhost"}
 PASSWORD = "a long console password"
 
 
-def sign_in(client, user, *, checked=True):
-    client.force_login(user)
-    if checked:
-        session = client.session
-        session[reauth.SESSION_KEY] = time.time()
-        session.save()
-    return client
-
-
 @pytest.fixture
 def operator(client, session_tenants):
-    return sign_in(client, console_account("olga"))
+    return console_sign_in(client, console_account("olga"))
 
 
 @pytest.fixture
 def north_admin(client, session_tenants):
-    return sign_in(client, console_account("ivan", region=session_tenants["a"]))
+    return console_sign_in(client, console_account("ivan", region=session_tenants["a"]))
 
 
 def link_in(message):
@@ -141,7 +132,7 @@ def test_suspend_asks_for_the_password_when_the_last_check_is_old(client, sessio
                                                                    settings):
     settings.DGBOX_CONSOLE_REAUTH_MINUTES = 5
     user = console_account("petr")
-    sign_in(client, user, checked=False)
+    console_sign_in(client, user, checked=False)
     session = client.session
     session[reauth.SESSION_KEY] = time.time() - 6 * 60  # six minutes ago
     session.save()
@@ -233,7 +224,7 @@ def test_the_invitation_is_sent_again_and_revoked(operator, client, session_tena
 
     # Sent again after revoking: only the newest link works, and the account is back.
     connection.set_schema_to_public()  # the requests to the tenant's host switched it
-    sign_in(client, console_account("olga2"))
+    console_sign_in(client, console_account("olga2"))
     resent = client.post("/operator/tenants/berezovka/resend-invitation/", **PORTAL,
                          follow=True)
     assert resent.redirect_chain[-1][0] == "/operator/tenants/berezovka/"

@@ -8,7 +8,6 @@ no console role. Tenants outside a regional administrator's region, and the roll
 for them, never 403.
 """
 
-import time
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -16,10 +15,9 @@ from django.db import connection
 from django.test import Client
 from django_tenants.utils import tenant_context
 
-from tenants.console import reauth
 from tenants.models import Rollout, Tenant
 
-from .factories import console_account
+from .factories import console_account, console_sign_in
 
 pytestmark = pytest.mark.django_db
 PORTAL = {"HTTP_HOST": "localhost"}
@@ -67,10 +65,7 @@ def as_role(client, session_tenants):
                 client.force_login(get_user_model().objects.get(email="admin@north.example"))
             connection.set_schema_to_public()
         if user is not None:
-            client.force_login(user)
-            session = client.session
-            session[reauth.SESSION_KEY] = time.time()
-            session.save()
+            console_sign_in(client, user)
         return client
 
     return sign_in

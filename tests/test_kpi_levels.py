@@ -8,7 +8,6 @@ only; the cost model is versioned and audited; query counts do not grow with ten
 """
 
 import datetime
-import time
 from decimal import Decimal
 
 import pytest
@@ -17,12 +16,11 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from tenants.audit.models import AuditEvent
-from tenants.console import reauth
 from tenants.kpis import rollup
 from tenants.metering.counters import platform_today
 from tenants.models import ChannelCostModel, Tenant, TenantKpi
 
-from .factories import console_account
+from .factories import console_account, console_sign_in
 
 pytestmark = pytest.mark.django_db
 PORTAL = {"HTTP_HOST": "localhost"}
@@ -171,23 +169,14 @@ def test_levels_cost_the_same_queries_for_more_tenants(fleet):
 # --- Console pages -------------------------------------------------------------------------------
 
 
-def sign_in(client, user, *, checked=True):
-    client.force_login(user)
-    if checked:
-        session = client.session
-        session[reauth.SESSION_KEY] = time.time()
-        session.save()
-    return client
-
-
 @pytest.fixture
 def operator(client, fleet):
-    return sign_in(client, console_account("kpi-op"))
+    return console_sign_in(client, console_account("kpi-op"))
 
 
 @pytest.fixture
 def regional(client, fleet):
-    return sign_in(client, console_account("kpi-r1-admin", region=fleet["r1"]))
+    return console_sign_in(client, console_account("kpi-r1-admin", region=fleet["r1"]))
 
 
 def recent(fleet):
@@ -308,7 +297,7 @@ def test_population_is_edited_in_scope_with_form_errors(regional, fleet):
 
 def test_cost_model_versions_are_added_never_edited_and_audited(client, fleet):
     user = console_account("kpi-cost-op")
-    sign_in(client, user)
+    console_sign_in(client, user)
     first = ChannelCostModel.objects.get(version=1)
     page = client.get("/operator/kpis/cost-model/", **PORTAL)
     assert page.status_code == 200 and 'id="versions"' in page.content.decode()
@@ -337,7 +326,7 @@ def test_cost_model_versions_are_added_never_edited_and_audited(client, fleet):
 
 
 def test_cost_model_asks_for_the_password_when_the_last_check_is_old(client, fleet):
-    sign_in(client, console_account("kpi-cost-op2"), checked=False)
+    console_sign_in(client, console_account("kpi-cost-op2"), checked=False)
     new = {"online": "1", "office": "40", "phone": "20", "post": "30",
            "valid_from": (platform_today() + datetime.timedelta(days=2)).isoformat()}
     response = client.post("/operator/kpis/cost-model/", new, **PORTAL)

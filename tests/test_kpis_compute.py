@@ -63,14 +63,6 @@ def overall(day):
     return KpiSnapshot.objects.get(day=day, page=None)
 
 
-@pytest.fixture
-def redis_counters(private_redis):
-    """The caches on a private, empty, real Redis, configured as production configures them."""
-    private_redis.start()
-    with override_settings(CACHES=cache_settings(private_redis.url, 0.5)):
-        yield private_redis
-
-
 def test_channel_mix_decisions_sla_across_a_weekend_automation_and_costs(tenant_a):
     with tenant_context(tenant_a):
         service = OnlineServiceFactory()

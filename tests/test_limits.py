@@ -16,36 +16,19 @@ import threading
 import pytest
 from django.core import mail
 from django.db import connection
-from django.test import Client, RequestFactory, override_settings
+from django.test import Client, RequestFactory
 from django_tenants.utils import tenant_context
 
-from dgbox.settings.base import cache_settings
 from infra.clientip import client_address
 from tenants import limits
 
 from .factories import NORTH, SOUTH, OnlineServiceFactory, StaffFactory
 
+pytestmark = pytest.mark.usefixtures("fresh_counters")
 API = "/api/v2/pages/"
 #: Windows far longer than any test run, so that no window ends mid-test (the counters are
 #: fixed windows aligned on multiples of their length).
 LONG = "{}/3650d"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_counters():
-    """The per-process caches of the test settings outlive a test: start each one empty."""
-    from django.core.cache import caches
-
-    for alias in ("default", "counters"):
-        caches[alias].clear()
-
-
-@pytest.fixture
-def redis_counters(private_redis):
-    """Both caches on a private, empty, real Redis, configured as production configures them."""
-    private_redis.start()
-    with override_settings(CACHES=cache_settings(private_redis.url, 0.5)):
-        yield private_redis
 
 
 def rest_framework(client_rate):

@@ -12,7 +12,6 @@ from urllib.parse import quote, unquote
 
 import pytest
 from django.apps import apps
-from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.core.management import call_command
 from django.db import connection
@@ -33,7 +32,7 @@ from cms.models import ServiceIndexPage, ServicePage
 from services.forms.blocks import stream_data_from_spec
 from services.models import Case, OnlineService, Workflow
 
-from .factories import NORTH, SubmittedCaseFactory, service_page_data
+from .factories import NORTH, SubmittedCaseFactory, admin_in_english, service_page_data
 
 pytestmark = pytest.mark.django_db
 
@@ -66,16 +65,7 @@ def in_builder(label, html):
 @pytest.fixture
 def editor(client, tenant_a):
     """The tenant's administrator (admin in English), logged in, and the service catalogue."""
-    from wagtail.users.models import UserProfile
-
-    with tenant_context(tenant_a):
-        admin = get_user_model().objects.get(email="admin@north.example")
-        profile = UserProfile.get_for_user(admin)
-        profile.preferred_language = "en"
-        profile.save()
-        index = ServiceIndexPage.objects.get(locale__language_code="ru")
-        client.force_login(admin)
-    connection.set_schema_to_public()
+    admin, index = admin_in_english(client, tenant_a)
     return {"client": client, "tenant": tenant_a, "index": index, "user": admin}
 
 

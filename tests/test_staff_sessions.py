@@ -17,6 +17,8 @@ from tenants.console import operators
 from tenants.staffauth.middleware import SEEN_AT, SIGNED_IN_AT
 from tenants.staffauth.sessions import ref
 
+from .factories import admin_with_password
+
 pytestmark = pytest.mark.django_db
 NORTH = {"HTTP_HOST": "north.localhost"}
 BASE = {"HTTP_HOST": "localhost"}
@@ -25,12 +27,7 @@ PASSWORD = "rowan-berries-in-the-snow-42"
 
 @pytest.fixture
 def admin_user(tenant_a):
-    with tenant_context(tenant_a):
-        user = get_user_model().objects.get(email="admin@north.example")
-        user.set_password(PASSWORD)
-        user.save()
-    connection.set_schema_to_public()
-    return user
+    return admin_with_password(tenant_a, PASSWORD)
 
 
 def sign_in(client, host=NORTH, username="admin@north.example", path="/admin/login/"):

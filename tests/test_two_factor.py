@@ -18,7 +18,13 @@ from tenants.console import operators
 from tenants.staffauth import devices
 from tenants.staffauth.policy import requires_two_factor
 
-from .factories import StaffFactory, enrol_authenticator, forget_code_failures, totp_code
+from .factories import (
+    StaffFactory,
+    admin_with_password,
+    enrol_authenticator,
+    forget_code_failures,
+    totp_code,
+)
 
 pytestmark = pytest.mark.django_db
 NORTH = {"HTTP_HOST": "north.localhost"}
@@ -33,12 +39,7 @@ def _enforced(settings):
 
 @pytest.fixture
 def admin_user(tenant_a):
-    with tenant_context(tenant_a):
-        user = get_user_model().objects.get(email="admin@north.example")
-        user.set_password(PASSWORD)
-        user.save()
-    connection.set_schema_to_public()
-    return user
+    return admin_with_password(tenant_a, PASSWORD)
 
 
 def sign_in(client, username=" admin@north.example", password=PASSWORD, host=NORTH):

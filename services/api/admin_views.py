@@ -9,20 +9,17 @@ deactivate) ask for confirmation on a page of their own, so everything works wit
 JavaScript.
 """
 
-from functools import wraps
-
-from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
-from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.views.decorators.cache import never_cache
+from django.utils.translation import gettext_lazy as _l
 from django.views.decorators.http import require_http_methods, require_POST
 from wagtail.admin import messages
 
+from cms.viewsets import AdminSection
 from tenants import staff
 
 from . import clients, usage
@@ -30,33 +27,11 @@ from .forms import ApiClientForm, RotateForm
 from .models import ApiClient, ApiKey
 from .scopes import Scope
 
-
-def is_administrator(user) -> bool:
-    return bool(user.is_active and user.is_superuser)
-
-
-def administrators_only(view):
-    @wraps(view)
-    def wrapped(request, *args, **kwargs):
-        if not is_administrator(request.user):
-            raise PermissionDenied
-        return view(request, *args, **kwargs)
-
-    return never_cache(wrapped)
-
-
-def _crumbs(*items):
-    return [{"url": reverse("wagtailadmin_home"), "label": _("Home")},
-            {"url": reverse("api_clients:index"), "label": _("API clients")},
-            *({"url": url, "label": label} for url, label in items)]
-
-
-def _page(request, template, title, context, *, crumbs=(), status=200):
-    response = TemplateResponse(request, template, {
-        "header_title": title, "header_icon": "key", "breadcrumbs_items": _crumbs(*crumbs),
-        **context}, status=status)
-    response["Cache-Control"] = "no-store"
-    return response
+#: Settings → API clients, for the tenant's administrators; its routes: wagtail_hooks.py.
+section = AdminSection("api_clients", url_prefix="api-clients", menu_label=_l("API clients"),
+                       icon="key", add_to_settings_menu=True,
+                       # After "Sign-in lockouts" (602), before the audit log (900).
+                       menu_order=610)
 
 
 def _errors(form):
@@ -69,14 +44,14 @@ def _scope_labels(client):
     return [labels.get(code, code) for code in sorted(client.scopes)]
 
 
-@administrators_only
+@section.guard
 def index(request):
     now = timezone.now()
     rows = list(ApiClient.objects.annotate(usable_keys=Count(
         "keys", filter=Q(keys__revoked_at__isnull=True)
         & (Q(keys__expires_at__isnull=True) | Q(keys__expires_at__gt=now)))))
     today = usage.calls_today(rows)
-    return _page(request, "api/admin/index.html", _("API clients"), {
+    return section.page(request, "api/admin/index.html", _("API clients"), {
         "clients": [{"client": client, "scopes": _scope_labels(client),
                      "calls_today": today.get(client.pk)} for client in rows]})
 
@@ -85,7 +60,7 @@ def _form_context(form):
     return {"form": form, "errors": _errors(form)}
 
 
-@administrators_only
+@section.guard
 @require_http_methods(["GET", "POST"])
 def add(request):
     form = ApiClientForm(request.POST or None)
@@ -94,11 +69,11 @@ def add(request):
         messages.success(request, _("API client “%(name)s” registered. Issue its first key "
                                     "below.") % {"name": client.name})
         return HttpResponseRedirect(reverse("api_clients:edit", args=[client.pk]))
-    return _page(request, "api/admin/add.html", _("Add API client"), _form_context(form),
+    return section.page(request, "api/admin/add.html", _("Add API client"), _form_context(form),
                  crumbs=[("", _("Add API client"))], status=400 if form.errors else 200)
 
 
-@administrators_only
+@section.guard
 @require_http_methods(["GET", "POST"])
 def edit(request, pk):
     client = get_object_or_404(ApiClient.objects.select_related("service_user"), pk=pk)
@@ -114,20 +89,20 @@ def edit(request, pk):
         keys.append({"key": key, "live": live, "usable": live and client.is_active})
     groups = ([staff.group_label(group.name) for group in client.service_user.groups.all()]
               if client.service_user_id else [])
-    return _page(request, "api/admin/edit.html", client.name, {
+    return section.page(request, "api/admin/edit.html", client.name, {
         **_form_context(form), "client": client, "keys": keys, "groups": groups,
         "usage": usage.daily(client)}, crumbs=[("", client.name)],
         status=400 if form.errors else 200)
 
 
 def _issued(request, client, issued, *, rotated=None):
-    return _page(request, "api/admin/key_issued.html", _("New API key"), {
+    return section.page(request, "api/admin/key_issued.html", _("New API key"), {
         "client": client, "issued": issued, "rotated": rotated},
         crumbs=[(reverse("api_clients:edit", args=[client.pk]), client.name),
                 ("", _("New API key"))])
 
 
-@administrators_only
+@section.guard
 @require_POST
 def issue(request, pk):
     client = get_object_or_404(ApiClient, pk=pk)
@@ -151,7 +126,7 @@ def _revocable_key(pk, key_pk):
         .select_related("client"), pk=key_pk, client_id=pk)
 
 
-@administrators_only
+@section.guard
 @require_http_methods(["GET", "POST"])
 def rotate(request, pk, key_pk):
     key = _usable_key(pk, key_pk)
@@ -159,13 +134,13 @@ def rotate(request, pk, key_pk):
     if request.method == "POST" and form.is_valid():
         issued = clients.rotate_key(key, overlap=form.overlap_delta, created_by=request.user)
         return _issued(request, key.client, issued, rotated=key)
-    return _page(request, "api/admin/rotate.html", _("Rotate key %(prefix)s") % {
+    return section.page(request, "api/admin/rotate.html", _("Rotate key %(prefix)s") % {
         "prefix": key.prefix}, {"key": key, "client": key.client, **_form_context(form)},
         crumbs=[(reverse("api_clients:edit", args=[pk]), key.client.name),
                 ("", _("Rotate key"))], status=400 if form.errors else 200)
 
 
-@administrators_only
+@section.guard
 @require_http_methods(["GET", "POST"])
 def revoke(request, pk, key_pk):
     key = _revocable_key(pk, key_pk)
@@ -174,7 +149,7 @@ def revoke(request, pk, key_pk):
         messages.success(request, _("Key %(prefix)s is revoked: calls with it are refused "
                                     "from now on.") % {"prefix": key.prefix})
         return HttpResponseRedirect(reverse("api_clients:edit", args=[pk]))
-    return _page(request, "api/admin/confirm.html", _("Revoke key %(prefix)s") % {
+    return section.page(request, "api/admin/confirm.html", _("Revoke key %(prefix)s") % {
         "prefix": key.prefix}, {
         "client": key.client,
         "question": _("Revoke key %(prefix)s of “%(name)s”?") % {
@@ -186,7 +161,7 @@ def revoke(request, pk, key_pk):
                 ("", _("Revoke key"))])
 
 
-@administrators_only
+@section.guard
 @require_http_methods(["GET", "POST"])
 def deactivate(request, pk):
     client = get_object_or_404(ApiClient, pk=pk)
@@ -195,7 +170,7 @@ def deactivate(request, pk):
         messages.success(request, _("API client “%(name)s” is deactivated: all its keys are "
                                     "refused.") % {"name": client.name})
         return HttpResponseRedirect(reverse("api_clients:edit", args=[pk]))
-    return _page(request, "api/admin/confirm.html", _("Deactivate %(name)s") % {
+    return section.page(request, "api/admin/confirm.html", _("Deactivate %(name)s") % {
         "name": client.name}, {
         "client": client,
         "question": _("Deactivate the API client “%(name)s”?") % {"name": client.name},
@@ -206,7 +181,7 @@ def deactivate(request, pk):
                 ("", _("Deactivate"))])
 
 
-@administrators_only
+@section.guard
 @require_POST
 def reactivate(request, pk):
     client = get_object_or_404(ApiClient, pk=pk)

@@ -37,6 +37,25 @@ def shown(value):
     return str(value).encode("utf-8", "backslashreplace").decode()[:60]
 
 
+class Text(serializers.CharField):
+    """Text a caller writes (a state, a note, a step's field): REST framework's CharField, which
+    refuses NUL, and text PostgreSQL cannot store (`encodable`), checked first."""
+
+    def __init__(self, **kwargs):
+        super().__init__(validators=[encodable, *kwargs.pop("validators", ())], **kwargs)
+
+
+def workflow_code(**kwargs):
+    """A workflow code (a state's or a step's), as workflows name them."""
+    return serializers.RegexField(workflowspec.CODE_RE, max_length=40, **kwargs)
+
+
+def optional_text(max_length, **kwargs):
+    """A filter that may be absent or empty."""
+    return serializers.CharField(required=False, allow_blank=True, max_length=max_length,
+                                 **kwargs)
+
+
 class CommaList(serializers.ListField):
     """A list given as `a,b` or as the parameter repeated (`?status=a&status=b`)."""
 
@@ -89,16 +108,12 @@ class CaseFilters(serializers.Serializer):
     """The list's query parameters. Each narrows what the staff inbox would show the service
     account; none widens it."""
 
-    status = CommaList(child=serializers.RegexField(workflowspec.CODE_RE, max_length=40),
-                       required=False, max_length=20,
+    status = CommaList(child=workflow_code(), required=False, max_length=20,
                        help_text=_("State codes, comma-separated (e.g. received,in_review)."))
-    service = serializers.CharField(required=False, allow_blank=True, max_length=255,
-                                    help_text=_("The online service's page slug."))
-    group = serializers.CharField(required=False, allow_blank=True, max_length=80,
-                                  help_text=_("The staff group a case is routed to (empty: "
-                                              "not routed)."))
-    assignee = serializers.CharField(required=False, allow_blank=True, max_length=20,
-                                     help_text=_("me, none, or a staff member's id."))
+    service = optional_text(255, help_text=_("The online service's page slug."))
+    group = optional_text(80, help_text=_("The staff group a case is routed to (empty: not "
+                                          "routed)."))
+    assignee = optional_text(20, help_text=_("me, none, or a staff member's id."))
     sla = serializers.ChoiceField(required=False, allow_blank=True, choices=["overdue", "nearing"],
                                   help_text=_("Deadline state: overdue or nearing."))
     channel = serializers.ChoiceField(required=False, allow_blank=True, choices=Channel.choices)
@@ -108,9 +123,8 @@ class CaseFilters(serializers.Serializer):
     submitted_since = Moment(required=False)
     submitted_until = Moment(required=False, end=True)
     updated_since = Moment(required=False)
-    reference = serializers.CharField(required=False, allow_blank=True, max_length=32,
-                                      help_text=_("A full reference, or a part of one."))
-    cursor = serializers.CharField(required=False, allow_blank=True, max_length=400)
+    reference = optional_text(32, help_text=_("A full reference, or a part of one."))
+    cursor = optional_text(400)
     limit = serializers.IntegerField(required=False, min_value=1, max_value=PAGE_MAX,
                                      default=PAGE_DEFAULT)
 
@@ -124,15 +138,11 @@ class CaseFilters(serializers.Serializer):
 class CaseTransitionRequest(serializers.Serializer):
     """POST /api/v1/cases/{reference}/transitions."""
 
-    transition = serializers.RegexField(workflowspec.CODE_RE, max_length=40,
-                                        help_text=_("The step's code (see `transitions`)."))
-    expected_state = serializers.CharField(
-        max_length=40, validators=[encodable],
-        help_text=_("The state you saw: if the case has moved since, the step is refused "
-                    "with 409."))
+    transition = workflow_code(help_text=_("The step's code (see `transitions`)."))
+    expected_state = Text(max_length=40, help_text=_(
+        "The state you saw: if the case has moved since, the step is refused with 409."))
     values = serializers.DictField(
-        child=serializers.CharField(allow_blank=True, max_length=TEXT_MAX, trim_whitespace=True,
-                                    validators=[encodable]),
+        child=Text(allow_blank=True, max_length=TEXT_MAX, trim_whitespace=True),
         required=False, default=dict,
         help_text=_("The fields the step requires: reason, message, note."))
 
@@ -149,8 +159,7 @@ class CaseTransitionRequest(serializers.Serializer):
 class CaseNoteRequest(serializers.Serializer):
     """POST /api/v1/cases/{reference}/notes."""
 
-    text = serializers.CharField(max_length=TEXT_MAX, validators=[encodable],
-                                 help_text=_("Only staff see it."))
+    text = Text(max_length=TEXT_MAX, help_text=_("Only staff see it."))
 
 
 # --- What is answered -------------------------------------------------------------------------

@@ -4,7 +4,6 @@ approved round), the questionnaire one dimension a page, the workflow's buttons,
 printable report. Plain forms and links: everything works without JavaScript. Each change goes
 through `workflow`, which audits it."""
 
-from functools import wraps
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
@@ -13,10 +12,11 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.cache import never_cache
+from django.utils.translation import gettext_lazy as _l
 from django.views.decorators.http import require_http_methods, require_POST
 from wagtail.admin import messages
 
+from cms.viewsets import AdminSection
 from tenants.console.charts import radar_chart
 
 from . import framework, workflow
@@ -24,28 +24,17 @@ from .forms import AnswerForm, ReturnForm
 from .models import Answer, Round
 
 
-def staff_only(view):
-    @wraps(view)
-    def wrapped(request, *args, **kwargs):
-        if not (workflow.may_answer(request.user) or workflow.may_approve(request.user)):
-            raise PermissionDenied
-        return view(request, *args, **kwargs)
-
-    return never_cache(wrapped)
+def _may_see(user) -> bool:
+    return workflow.may_answer(user) or workflow.may_approve(user)
 
 
-def _crumbs(*items):
-    return [{"url": reverse("wagtailadmin_home"), "label": _("Home")},
-            {"url": reverse("assessment:index"), "label": _("Assessment")},
-            *({"url": url, "label": label} for url, label in items)]
-
-
-def _page(request, template, title, context, *, crumbs=(), status=200):
-    response = TemplateResponse(request, template, {
-        "header_title": title, "header_icon": "tasks", "breadcrumbs_items": _crumbs(*crumbs),
-        **context}, status=status)
-    response["Cache-Control"] = "no-store"
-    return response
+#: "Assessment" in the admin menu, for staff who answer or approve; its routes:
+#: wagtail_hooks.py. It offers "Can change assessment round" in Settings → Groups: staff who
+#: answer and submit the questionnaire without being administrators (approving stays with
+#: administrators).
+section = AdminSection("assessment", menu_label=_l("Assessment"), icon="tasks",
+                       add_to_admin_menu=True, menu_order=270, may_see=_may_see,
+                       permission=("assessment", "change_round"))
 
 
 def _previous(round_: Round) -> Round | None:
@@ -92,7 +81,7 @@ def _round_context(round_: Round) -> dict[str, Any]:
             "levels": [(n, model.level_name(n)) for n in range(1, 6)]}
 
 
-@staff_only
+@section.guard
 def index(request):
     rounds = list(Round.objects.select_related("opened_by", "approved_by"))
     model = framework.current()
@@ -101,13 +90,13 @@ def index(request):
         scores = workflow.scores(r)
         history.append({"round": r, "overall": scores.overall,
                         "cells": [scores.dimensions.get(d.code) for d in model.dimensions]})
-    return _page(request, "assessment/index.html", _("Assessment"), {
+    return section.page(request, "assessment/index.html", _("Assessment"), {
         "history": history, "in_progress": next((r for r in rounds if not r.frozen), None),
         "dimensions": [(d.code, framework.text(d.title)) for d in model.dimensions],
         "may_open": workflow.may_answer(request.user)})
 
 
-@staff_only
+@section.guard
 @require_POST
 def open_round(request):
     if not workflow.may_answer(request.user):
@@ -122,7 +111,7 @@ def open_round(request):
     return HttpResponseRedirect(reverse("assessment:round", args=[round_.number]))
 
 
-@staff_only
+@section.guard
 def round_detail(request, number):
     round_ = get_object_or_404(Round, number=number)
     context = _round_context(round_)
@@ -132,7 +121,7 @@ def round_detail(request, number):
         "may_review": (round_.status == Round.Status.SUBMITTED and workflow.may_approve(user)
                        and round_.submitted_by_id != user.pk),
         "return_form": ReturnForm()})
-    return _page(request, "assessment/round.html",
+    return section.page(request, "assessment/round.html",
                  _("Assessment round %(n)s") % {"n": round_.number}, context,
                  crumbs=[("", _("Round %(n)s") % {"n": round_.number})])
 
@@ -143,7 +132,7 @@ def _errors(forms_):
             for message in messages_]
 
 
-@staff_only
+@section.guard
 @require_http_methods(["GET", "POST"])
 def questionnaire(request, number, dimension):
     round_ = get_object_or_404(Round, number=number)
@@ -183,7 +172,7 @@ def questionnaire(request, number, dimension):
                   **(round_.automatic or {}).get(i.code, {})}
                  for i in found.indicators if i.automatic]
     title = framework.text(found.title)
-    return _page(request, "assessment/questionnaire.html", title, {
+    return section.page(request, "assessment/questionnaire.html", title, {
         "round": round_, "dimension": found, "dimension_title": title, "forms": forms_,
         "errors": _errors(forms_), "editable": editable, "automatic": automatic,
         "dimensions": [(d.code, framework.text(d.title)) for d in model.dimensions]},
@@ -195,7 +184,7 @@ def questionnaire(request, number, dimension):
 STEPS = {"refresh", "submit", "approve", "return"}
 
 
-@staff_only
+@section.guard
 @require_POST
 def step(request, number, name):
     if name not in STEPS:
@@ -231,7 +220,7 @@ def step(request, number, name):
     return HttpResponseRedirect(reverse("assessment:round", args=[round_.number]))
 
 
-@staff_only
+@section.guard
 def report(request, number):
     """The round as a clean page for printing or saving as PDF from the browser."""
     round_ = get_object_or_404(Round, number=number)

@@ -15,7 +15,6 @@ from typing import Any
 
 from django import forms
 from django.contrib.postgres.aggregates import ArrayAgg
-from django.db import connection
 from django.db.models import Count, F, Max, QuerySet, Sum
 from django.db.models.functions import TruncWeek
 from django.utils.translation import get_language
@@ -24,6 +23,7 @@ from django.utils.translation import gettext_lazy as _
 from services.cases.escalation import today
 from tenants import registers
 from tenants.kpis.figures import CHANNELS, COUNTS, GAUGES, Totals, ratio
+from tenants.kpis.histograms import merged_by
 from tenants.models import ChannelCostModel
 
 from .models import KpiSnapshot
@@ -251,7 +251,7 @@ def build(scope: Scope) -> Dashboard:
     """The dashboard of `scope`: a fixed number of queries, whatever the period or the
     number of services."""
     groups = _sums_by_page(scope)
-    histograms = _histograms_by_page(scope)
+    histograms = merged_by(scope.rows(), "page_id")
     by_page: dict[int | None, ServiceFigures] = {}
     for group in groups:
         totals = Totals().add(group)
@@ -284,24 +284,6 @@ def _sums_by_page(scope: Scope) -> list[dict[str, Any]]:
         **{name: Sum(name) for name in COUNTS}, cost=Sum("cost"), savings=Sum("savings"),
         category=Max("category"), rows=Count("pk"), versions=ArrayAgg(
             "cost_model_version", distinct=True, default=[])).order_by())
-
-
-def _histograms_by_page(scope: Scope) -> dict[int | None, Counter[int]]:
-    """The period's decision-time histograms merged per page, by PostgreSQL."""
-    ids_sql, params = scope.rows().values("pk").query.sql_with_params()
-    table = connection.ops.quote_name(KpiSnapshot._meta.db_table)
-    # The table name is the model's own; the filters are bound parameters.
-    sql = (
-        f"SELECT s.page_id, d.key, SUM(d.value::bigint) FROM {table} s "  # noqa: S608 # nosec B608
-        f"CROSS JOIN LATERAL jsonb_each_text(s.decision_days) d "
-        f"WHERE s.id IN ({ids_sql}) AND d.key ~ '^[0-9]{{1,6}}$' "
-        f"AND d.value ~ '^[0-9]{{1,12}}$' GROUP BY 1, 2")
-    histograms: dict[int | None, Counter[int]] = {}
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        for page_id, days, cases in cursor.fetchall():
-            histograms.setdefault(page_id, Counter())[int(days)] += int(cases)
-    return histograms
 
 
 def _trend(scope: Scope) -> list[TrendPoint]:

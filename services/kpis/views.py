@@ -7,13 +7,13 @@ about how cases are handled. An administrator may also give "Can view KPI snapsh
 (`kpis.view_kpisnapshot`) to any other group under Settings → Groups. Editors and moderators
 are refused by default."""
 
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
-from django.views.decorators.cache import never_cache
+from django.utils.translation import gettext_lazy as _l
 
+from cms.viewsets import AdminSection
 from tenants.console.charts import hbar_chart, line_chart
 
 from . import dashboard
@@ -31,6 +31,14 @@ def may_see(user) -> bool:
     return any(user.has_perm(permission) for permission in PERMISSIONS)
 
 
+#: Performance («Показатели») in the admin menu; its route: wagtail_hooks.py. It offers "Can
+#: view KPI snapshot" under Settings → Groups.
+section = AdminSection("kpis", url_prefix="performance", menu_label=_l("Performance"),
+                       icon="tasks", add_to_admin_menu=True,
+                       menu_order=260, may_see=may_see,
+                       permission=("kpis", "view_kpisnapshot"))
+
+
 def channel_label(channel: str) -> str:
     return {"online": _("Online"), "office": _("At an office"), "phone": _("By phone"),
             "post": _("By post")}[channel]
@@ -41,10 +49,8 @@ def step_label(step: str) -> str:
             "submitted": _("Submitted online"), "decided": _("Decided")}[step]
 
 
-@never_cache
+@section.guard
 def performance(request: HttpRequest) -> HttpResponse:
-    if not may_see(request.user):
-        raise PermissionDenied
     services, categories = dashboard.choices()
     form = dashboard.DashboardFilters(request.GET or None, services=services,
                                       categories=categories)

@@ -4,11 +4,8 @@ counting views of service pages for the funnel (services/kpis/counters.py) aroun
 serve: after the view restrictions let the page through and it rendered, one INCR in Redis and
 no database query."""
 
-from django.contrib.auth.models import Permission
-from django.urls import path, reverse
-from django.utils.translation import gettext_lazy as _
+from django.urls import path
 from wagtail import hooks
-from wagtail.admin.menu import MenuItem
 
 from cms.models import ServicePage
 
@@ -16,26 +13,9 @@ from . import views
 from .counters import is_counted_view, record_view
 
 
-class PerformanceMenuItem(MenuItem):
-    def is_shown(self, request):
-        return views.may_see(request.user)
-
-
-@hooks.register("register_admin_urls")
-def urls():
-    return [path("performance/", views.performance, name="kpis_performance")]
-
-
-@hooks.register("register_admin_menu_item")
-def menu_item():
-    return PerformanceMenuItem(_("Performance"), reverse("kpis_performance"),
-                               name="performance", icon_name="tasks", order=260)
-
-
-@hooks.register("register_permissions")
-def permissions():
-    return Permission.objects.filter(content_type__app_label="kpis",
-                                     codename="view_kpisnapshot")
+@hooks.register("register_admin_viewset")
+def performance_section():
+    return views.section.routes([path("", views.performance, name="index")])
 
 
 @hooks.register("on_serve_page")

@@ -212,7 +212,7 @@ def site_root(tenant) -> str:
 
 def subscription_path(pk: int) -> str:
     try:
-        return reverse("webhooks_deliveries", args=[pk], urlconf=settings.ROOT_URLCONF)
+        return reverse("webhooks:deliveries", args=[pk], urlconf=settings.ROOT_URLCONF)
     except NoReverseMatch:
         return f"/admin/webhooks/{pk}/"
 

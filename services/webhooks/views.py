@@ -3,17 +3,16 @@ subscriptions (add, change, rotate the secret, delete, re-enable) and each one's
 with replay. Writes go through actions.py, which audits them. A page that shows a secret is
 never cached and the secret is never put in a URL or the session."""
 
-from functools import wraps
-
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.cache import never_cache
+from django.utils.translation import gettext_lazy as _l
 from django.views.decorators.http import require_POST
 from wagtail.admin import messages
+
+from cms.viewsets import AdminSection
 
 from . import actions, delivery
 from .forms import SubscriptionForm
@@ -22,23 +21,22 @@ from .models import Delivery, Subscription
 PER_PAGE = 50
 
 
-def administrators_only(view):
-    @wraps(view)
-    def wrapped(request, *args, **kwargs):
-        if not request.user.is_superuser:
-            raise PermissionDenied
-        return view(request, *args, **kwargs)
-
-    return never_cache(wrapped)
+def _superusers(user) -> bool:
+    return bool(user.is_superuser)
 
 
-@administrators_only
+#: Settings → Webhooks, for the tenant's administrators; its routes: wagtail_hooks.py.
+section = AdminSection("webhooks", menu_label=_l("Webhooks"), icon="link",
+                       add_to_settings_menu=True, menu_order=910, may_see=_superusers)
+
+
+@section.guard
 def index(request):
     subscriptions = Subscription.objects.select_related("client")
     return render(request, "webhooks/index.html", {"subscriptions": subscriptions})
 
 
-@administrators_only
+@section.guard
 def create(request):
     form = SubscriptionForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -47,18 +45,18 @@ def create(request):
     return render(request, "webhooks/form.html", {"form": form, "subscription": None})
 
 
-@administrators_only
+@section.guard
 def edit(request, pk):
     subscription = get_object_or_404(Subscription.objects.select_related("client"), pk=pk)
     form = SubscriptionForm(request.POST or None, instance=subscription)
     if request.method == "POST" and form.is_valid():
         actions.change(form.save(commit=False), form.changed_data)
         messages.success(request, _("The subscription is saved."))
-        return HttpResponseRedirect(reverse("webhooks_index"))
+        return HttpResponseRedirect(reverse("webhooks:index"))
     return render(request, "webhooks/form.html", {"form": form, "subscription": subscription})
 
 
-@administrators_only
+@section.guard
 @require_POST
 def rotate(request, pk):
     subscription = get_object_or_404(Subscription.objects.select_related("client"), pk=pk)
@@ -73,17 +71,17 @@ def _show_secret(request, subscription, secret, *, created):
     return response
 
 
-@administrators_only
+@section.guard
 def delete(request, pk):
     subscription = get_object_or_404(Subscription.objects.select_related("client"), pk=pk)
     if request.method == "POST":
         actions.delete(subscription)
         messages.success(request, _("The subscription and its delivery log are deleted."))
-        return HttpResponseRedirect(reverse("webhooks_index"))
+        return HttpResponseRedirect(reverse("webhooks:index"))
     return render(request, "webhooks/delete.html", {"subscription": subscription})
 
 
-@administrators_only
+@section.guard
 def deliveries(request, pk):
     subscription = get_object_or_404(Subscription.objects.select_related("client"), pk=pk)
     paginator = Paginator(subscription.deliveries.order_by("-created_at", "-pk"), PER_PAGE)
@@ -93,7 +91,7 @@ def deliveries(request, pk):
         "attempts": delivery.ATTEMPTS, "disable_after": delivery.DISABLE_AFTER})
 
 
-@administrators_only
+@section.guard
 @require_POST
 def replay(request, pk, delivery_pk):
     row = get_object_or_404(Delivery.objects.select_related("subscription__client"),
@@ -105,13 +103,13 @@ def replay(request, pk, delivery_pk):
         actions.replay(row)
         messages.success(request, _("The delivery is being sent again with the same "
                                     "Webhook-Id."))
-    return HttpResponseRedirect(reverse("webhooks_deliveries", args=[pk]))
+    return HttpResponseRedirect(reverse("webhooks:deliveries", args=[pk]))
 
 
-@administrators_only
+@section.guard
 @require_POST
 def enable(request, pk):
     subscription = get_object_or_404(Subscription.objects.select_related("client"), pk=pk)
     actions.enable(subscription)
     messages.success(request, _("The subscription is enabled again."))
-    return HttpResponseRedirect(reverse("webhooks_deliveries", args=[pk]))
+    return HttpResponseRedirect(reverse("webhooks:deliveries", args=[pk]))

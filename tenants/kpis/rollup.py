@@ -30,13 +30,13 @@ from decimal import Decimal
 from typing import Any, cast
 
 from django.core.cache import cache
-from django.db import connection
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Trunc
 
 from tenants.models import Tenant, TenantKpi
 
 from .figures import COUNTS, GAUGES, Totals
+from .histograms import merged_by
 
 #: Periods offered by the console, in days (the last N days up to yesterday included).
 PERIOD_CHOICES = (7, 30, 90, 365)
@@ -90,23 +90,9 @@ def tenant_totals(period: Period, category: str = "",
     if not totals:
         return totals
     # The histograms merged in the database: one row per tenant and number of days.
-    # The model's own table name; every value is a parameter.
-    table = TenantKpi._meta.db_table
-    head = f"SELECT k.tenant_id, d.key::int, SUM(d.value::int) FROM {table} k"  # noqa: S608 # nosec B608
-    sql = (head + " "
-           "CROSS JOIN LATERAL jsonb_each_text(k.decision_days) d "
-           "WHERE k.day BETWEEN %s AND %s AND k.category = %s AND k.tenant_id IS NOT NULL "
-           "AND d.key ~ '^[0-9]+$' AND d.value ~ '^[0-9]+$'")
-    params: list[Any] = [period.start, period.end, category]
-    if scope is not None:
-        scope_sql, scope_params = scope.order_by().values("pk").query.sql_with_params()
-        sql += f" AND k.tenant_id IN ({scope_sql})"
-        params.extend(scope_params)
-    with connection.cursor() as cursor:
-        cursor.execute(sql + " GROUP BY 1, 2", params)
-        for tenant_id, days, cases in cursor.fetchall():
-            if tenant_id in totals:
-                totals[tenant_id].decision_days[days] += int(cases)
+    for tenant_id, histogram in merged_by(rows, "tenant_id").items():
+        if tenant_id in totals:
+            totals[tenant_id].decision_days.update(histogram)
     # Gauges (services published, online, with an API): each tenant's latest day in the
     # period, one index probe per tenant (tenant_kpi_tenant_day) rather than sorting them all.
     latest = TenantKpi.objects.filter(
