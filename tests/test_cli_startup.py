@@ -31,7 +31,8 @@ finally:
              "botocore.client", "storages.backends.s3", "infra.storage", "requests_hardened",
              "prometheus_client", "requests", "urllib3", "wagtail.embeds.finders.oembed")
     print("HEAVY", ",".join(sorted(m for m in heavy if m in sys.modules)))
-    models = [m for m in sys.modules if m.endswith(".models") or ".models." in m]
+    models = [m for m in ("tenants.models", "cms.models", "services.models", "wagtail.models",
+                          "django.contrib.auth.models", "axes.models") if m in sys.modules]
     import gc
     from django.apps import apps
     print("MODELS", apps.models_ready, len(models), "GC", gc.isenabled(), gc.get_freeze_count() > 0)
