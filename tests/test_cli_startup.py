@@ -1,8 +1,10 @@
 """What a `dgbox` fleet command loads when it starts: no Wagtail API v3 (django-ninja), no URL
 configuration (Django's system checks are skipped), no Celery and no boto3 (nothing sends a task
-or touches S3), while `dgbox check` still loads and checks everything, and Celery still meets
-dgbox's app the moment anything imports it. Each case is a process of its own, started as a
-user starts one; the assertions are on modules loaded, never on times."""
+or touches S3), no requests (Wagtail's oEmbed finder is built on first use), while `dgbox check`
+still loads and checks everything, and Celery still meets dgbox's app the moment anything
+imports it. The list of commands (`dgbox --help`) loads no model at all and is Django's text.
+Each case is a process of its own, started as a user starts one; the assertions are on modules
+loaded, never on times."""
 
 import os
 import subprocess
@@ -27,8 +29,21 @@ finally:
     print("LOADED", ",".join(loaded))
     heavy = ("celery", "kombu", "billiard", "dgbox.celery", "boto3", "s3transfer",
              "botocore.client", "storages.backends.s3", "infra.storage", "requests_hardened",
-             "prometheus_client")
+             "prometheus_client", "requests", "urllib3", "wagtail.embeds.finders.oembed")
     print("HEAVY", ",".join(sorted(m for m in heavy if m in sys.modules)))
+    models = [m for m in ("tenants.models", "cms.models", "services.models", "wagtail.models",
+                          "django.contrib.auth.models", "axes.models") if m in sys.modules]
+    import gc
+    from django.apps import apps
+    print("MODELS", apps.models_ready, len(models), "GC", gc.isenabled(), gc.get_freeze_count() > 0)
+"""
+# The list of commands the way Django prints it: every model loaded first.
+DJANGO_HELP = """
+import sys
+import django
+django.setup()
+from django.core.management import ManagementUtility
+ManagementUtility(["dgbox", *sys.argv[1:]]).execute()
 """
 # What a task module, the worker or the app's users do, each in a fresh process after
 # django.setup(): Celery arrives with dgbox's app, configured from the settings.
@@ -92,6 +107,48 @@ def test_commands_that_send_no_task_and_touch_no_s3_start_without_celery_or_boto
     out, _loaded = run(database_url, *argv)
     assert heavy_modules(out) == set()
     assert out.split("LOADED ", 1)[0].strip()  # and did their work
+
+
+def models_and_gc(out):
+    """(models ready, model modules loaded, collector on, objects frozen) after the command."""
+    ready, count, _gc, enabled, frozen = out.rsplit("MODELS ", 1)[1].split()[:5]
+    return ready == "True", int(count), enabled == "True", frozen == "True"
+
+
+@pytest.mark.parametrize("argv", [(), ("help",), ("--help",), ("-h",), ("help", "--commands")])
+def test_the_list_of_commands_is_djangos_without_loading_a_model(database_url, argv):
+    out, _loaded = run(database_url, *argv)
+    assert models_and_gc(out)[:2] == (False, 0)
+    assert heavy_modules(out) == set()
+    django = python(database_url, DJANGO_HELP, *(argv or ("help",)))
+    assert out.split("LOADED ", 1)[0] == django
+    assert "rollout" in django.split() and "migrate" in django.split()
+
+
+@pytest.mark.parametrize("argv", [("tenant", "list"), ("shell", "-c", "print('ran')")])
+def test_commands_run_with_the_collector_on_and_start_up_frozen(database_url, argv):
+    out, _loaded = run(database_url, *argv)
+    ready, count, enabled, frozen = models_and_gc(out)
+    assert ready and count > 0
+    assert enabled and frozen
+
+
+def test_embeds_are_found_by_wagtails_oembed_finder_built_when_first_used(database_url):
+    code = ("import sys\nimport django\ndjango.setup()\n"
+            "from wagtail.embeds.finders import get_finders\n"
+            "from wagtail.embeds.finders.oembed import OEmbedFinder\n"
+            "finder, = get_finders()\n"
+            "print('BUILT', 'finder' in vars(finder))\n"
+            "wagtails = OEmbedFinder()\n"
+            "for url in ('https://www.youtube.com/watch?v=dQw4w9WgXcQ', 'https://vimeo.com/1',\n"
+            "            'https://example.org/видео', 'javascript:alert(1)'):\n"
+            "    print('ACCEPT', finder.accept(url), wagtails.accept(url))\n"
+            "print('REAL', type(finder.finder) is OEmbedFinder)\n")
+    out = python(database_url, code)
+    assert "BUILT False" in out
+    accepts = [line.split()[1:] for line in out.splitlines() if line.startswith("ACCEPT")]
+    assert accepts == [["True", "True"], ["True", "True"], ["False", "False"], ["False", "False"]]
+    assert "REAL True" in out
 
 
 def test_celery_arrives_with_dgboxs_app_whoever_imports_it(database_url):

@@ -705,6 +705,10 @@ WAGTAILADMIN_BASE_URL = f"http://{BASE_DOMAIN}"
 WAGTAILSEARCH_BACKENDS = {"default": {"BACKEND": "wagtail.search.backends.database",
                                       "SEARCH_CONFIG": "russian"}}
 WAGTAIL_ENABLE_UPDATE_CHECK = False
+# Embeds (videos and the like in rich text) are looked up with Wagtail's oEmbed finder, as
+# without this line, but the finder is built on its first use: Wagtail builds it at start-up,
+# importing requests and compiling ~140 providers' patterns (cms/embed_finders.py).
+WAGTAILEMBEDS_FINDERS = [{"class": "cms.embed_finders"}]
 # Documents are always streamed by Wagtail's serve view, which checks the collection's privacy
 # first (its default for a storage without local paths is a redirect to the file's URL, which
 # would skip that check); cms/media.py adds the cache headers.
