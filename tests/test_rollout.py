@@ -404,12 +404,17 @@ def test_killed_rollout_resumes_and_maintenance_covers_only_the_migrating_tenant
 
 def test_template_is_upgraded_and_new_tenants_launch_at_the_new_release(release_v2):
     new_fingerprint = template.migrations_fingerprint()
+    spares_before = set(SpareSchema.objects.values_list("schema_name", flat=True))
     report, error, _ = rollout("--tenants", "ro-canary")  # the fleet filter narrowed to one
     assert error is None, error
     assert steps(report)["template"]["applied"] == ["rollout_fixture.0002_unique_code"]
     assert applied(template.TEMPLATE_SCHEMA) and has_constraint(template.TEMPLATE_SCHEMA)
     assert TemplateSnapshot.objects.filter(fingerprint=new_fingerprint).exists()
     assert set(SpareSchema.objects.values_list("fingerprint", flat=True)) == {new_fingerprint}
+    # The spares were migrated in place like the template, not dropped and built again.
+    assert set(SpareSchema.objects.values_list("schema_name", flat=True)) == spares_before
+    for name in spares_before:
+        assert applied(name) and has_constraint(name)
     assert "rollout_marker_code_unique" in template.current_snapshot_sql()
 
     fresh = launch("Новая версия", slug="ro-fresh").tenant

@@ -152,8 +152,24 @@ def refresh_template(*, verbosity: int = 0,
     keep = TemplateSnapshot.objects.order_by("-created_at").values_list("pk", flat=True)[:5]
     TemplateSnapshot.objects.exclude(pk__in=list(keep)).delete()
     _snapshot_cache.clear()
-    template_refreshed.send(sender=TemplateSnapshot, snapshot=snapshot)  # restocks the spares
+    # Restocks the spares; with `migrate`, those of the previous release are migrated the same
+    # way instead of being dropped and built again from the new snapshot (tenants/launch/spares.py).
+    template_refreshed.send(sender=TemplateSnapshot, snapshot=snapshot, migrate=migrate)
     return snapshot
+
+
+def scrub(schema_name: str) -> None:
+    """Empty what must not be copied from the template (sessions, users, second factors) and
+    let the apps remove their own (signal `template_migrated`). Inside a transaction."""
+    _scrub(schema_name)
+
+
+def applied_keys(schema_name: str) -> set[tuple[str, str]]:
+    """(app, name) of every migration recorded in `schema_name`."""
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT app, name FROM {quote(schema_name)}.django_migrations")  # noqa: S608 - names quoted with quote_name # nosec B608
+        return {(app, name) for app, name in cursor.fetchall()}
 
 
 def _scrub(schema_name: str) -> None:

@@ -38,6 +38,7 @@ from tenants.db import connection
 from tenants.launch.template import TEMPLATE_SCHEMA
 from tenants.models import Rollout, RolloutStep, Tenant
 
+from . import health
 from .control import halt_requested, wait_while_halted
 from .engine import get_engine
 from .plan import (
@@ -459,6 +460,7 @@ def _start_pool(workers: int, plan: Plan) -> ProcessPoolExecutor:
             engine.warm(set(MigrationRecorder(connection).applied_migrations()))
         finally:
             connection.set_schema_to_public()
+        health.warm(first.schema_name)
     connections.close_all()
     _close_broker_connections()
     pool = ProcessPoolExecutor(max_workers=workers, initializer=child_init,
