@@ -431,6 +431,29 @@ def test_template_is_upgraded_and_new_tenants_launch_at_the_new_release(release_
         fresh.delete()
 
 
+
+def test_a_failed_template_snapshot_leaves_the_tenants_migrated_and_a_rerun_takes_it(
+        release_v2):
+    # The template's pg_dump runs while the tenants migrate; when it fails, the tenants are
+    # still done, the rollout is partial and names the template, and the next run snapshots
+    # the (already migrated) template.
+    fingerprint = template.migrations_fingerprint()
+    with override_settings(DGBOX_PG_DUMP="/bin/false"):
+        report, error, _ = rollout()
+    assert report["status"] == "partial" and error
+    by_slug = steps(report)
+    assert by_slug["template"]["status"] == "failed"
+    assert "pg_dump failed" in by_slug["template"]["error"]
+    assert all(by_slug[slug]["status"] == "done" for slug in FLEET)
+    assert applied(template.TEMPLATE_SCHEMA)
+    assert not TemplateSnapshot.objects.filter(fingerprint=fingerprint).exists()
+
+    report, error, _ = rollout()
+    assert error is None, error
+    assert report["runs"] == 2 and steps(report)["template"]["status"] == "done"
+    assert TemplateSnapshot.objects.filter(fingerprint=fingerprint).exists()
+    assert set(SpareSchema.objects.values_list("fingerprint", flat=True)) == {fingerprint}
+
 def test_signals_are_sent_when_models_may_change():
     from django.db import migrations, models
 
