@@ -16,6 +16,7 @@ A check that fails names what failed and why; the rollout records it and counts 
 failed for its ring's threshold. Nothing is rolled back: the migration already committed.
 """
 
+import sys
 import time
 from typing import Any, cast
 from urllib.parse import urlsplit
@@ -23,6 +24,7 @@ from urllib.parse import urlsplit
 from django.apps import apps
 from django.conf import settings
 from django.core.handlers.base import BaseHandler
+from django.core.signals import got_request_exception
 from django.db.migrations.recorder import MigrationRecorder
 from django.test import RequestFactory
 from django_tenants.utils import tenant_context
@@ -168,17 +170,25 @@ class PageRenderer:
         self.handler = BaseHandler()
         self.handler.load_middleware()
         self.factory = RequestFactory()
+        self._raised: list[BaseException] = []
+        # A view that raises becomes a 500 page in the handler: keep the exception to name it.
+        got_request_exception.connect(self._keep_exception, weak=False,
+                                      dispatch_uid="dgbox-rollout-health-pages")
+
+    def _keep_exception(self, request: Any = None, **_kwargs: Any) -> None:
+        error = sys.exc_info()[1]
+        if error is not None and getattr(request, "_dgbox_health_check", False):
+            self._raised.append(error)
 
     def get(self, path: str, host: str, secure: bool) -> str:
         """"ok", or what went wrong: the status and the address that answered it, or the
         exception a view raised."""
         for _ in range(self.MAX_REDIRECTS + 1):
+            request = self.factory.get(path, HTTP_HOST=host, secure=secure)
+            request._dgbox_health_check = True  # type: ignore[attr-defined]
+            self._raised.clear()
             try:
-                response = self.handler.get_response(
-                    self.factory.get(path, HTTP_HOST=host, secure=secure))
-                if response.streaming:  # produced now, so an error in it counts
-                    for _chunk in response.streaming_content:
-                        pass
+                response = self.handler.get_response(request)
             except Exception as exc:  # noqa: BLE001 - a view that raises is the failure we report
                 return _describe(exc)
             if response.status_code in (301, 302, 303, 307, 308):
@@ -188,7 +198,8 @@ class PageRenderer:
                 path = target.path + (f"?{target.query}" if target.query else "")
                 continue
             if response.status_code != 200:
-                return f"GET {path} answered {response.status_code}"
+                raised = f": {_describe(self._raised[-1])}" if self._raised else ""
+                return f"GET {path} answered {response.status_code}{raised}"
             return "ok"
         return f"GET {path}: more than {self.MAX_REDIRECTS} redirects"
 
@@ -238,6 +249,6 @@ def run_health_check(tenant: Tenant | None, schema_name: str, *, pages: bool) ->
     return results
 
 
-def _describe(exc: Exception) -> str:
+def _describe(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0] if text else ''}"[:500]
