@@ -2,7 +2,7 @@
 each timed as the whole process a user waits for.
 
     python bench/rollout.py [--tenants 50] [--workers 0] [--rounds 3] [--with-standard]
-                            [--before DIR]
+                            [--before DIR] [--scenario no-op|"one migration"|both]
 
 Builds its own database (DATABASE_URL, default .../dgbox_bench_rollout) with N tenants
 launched the dgbox way (kept between runs), then measures two scenarios:
@@ -73,7 +73,13 @@ def main():
                         help="add the (slowest) stock standard executor")
     parser.add_argument("--before", type=Path,
                         help="another dgbox source tree to measure as the side 'dgbox before'")
+    parser.add_argument("--scenario", choices=[*SCENARIOS, "both"], default="both",
+                        help="measure only this scenario (default both)")
     args = parser.parse_args()
+    if args.scenario != "both":
+        for name in list(SCENARIOS):
+            if name != args.scenario:
+                del SCENARIOS[name]
     workers = args.workers or max(1, min(4, os.cpu_count() or 1))
     ensure_database()
     import django

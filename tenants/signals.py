@@ -11,11 +11,13 @@ copied into every tenant (e.g. Wagtail's "Welcome" page).
 
 `template_refreshed` is sent with the connection in the public schema once a new template
 snapshot is stored: receivers rebuild what is made from the snapshot (the pool of spare
-schemas, tenants/launch/spares.py, connected in `TenantsConfig.ready()`).
+schemas, tenants/launch/spares.py, connected in `TenantsConfig.ready()`); `migrate`, when not
+None, is the callable the template was migrated with, which receivers may apply to other
+schemas of the previous release (the spares).
 """
 
 import django.dispatch
 
 tenant_launched = django.dispatch.Signal()  # kwargs: tenant, options (domain, port)
 template_migrated = django.dispatch.Signal()  # kwargs: schema_name
-template_refreshed = django.dispatch.Signal()  # kwargs: snapshot
+template_refreshed = django.dispatch.Signal()  # kwargs: snapshot, migrate

@@ -11,7 +11,10 @@ import pytest
 from django.db import connection
 from django.db.migrations.recorder import MigrationRecorder
 from django.test.utils import CaptureQueriesContext
+from django_tenants.utils import schema_context
+from wagtail.models import Site
 
+from cms.models import HomePage, ServiceIndexPage
 from services.cases.models import Case
 from tenants.rollout.health import HealthCheckFailed, check_schema, run_health_check
 
@@ -104,3 +107,40 @@ def test_a_table_in_public_instead_of_the_tenants_schema_is_missing(tenant):
     execute(f"ALTER TABLE {tenant.schema_name}.{Case._meta.db_table} SET SCHEMA public")
     found = failures(tenant)
     assert found == {"schema": f"missing tables: {Case._meta.db_table}"}
+
+
+# --- The page part: what only rendering the pages finds ---------------------------------------
+
+
+def test_a_home_page_that_fails_to_render_is_named(tenant, monkeypatch):
+    def broken(self, request, *args, **kwargs):
+        raise ValueError("a template this tenant's content breaks")
+
+    monkeypatch.setattr(HomePage, "get_context", broken)
+    found = failures(tenant)
+    assert set(found) == {"home page"}  # a 500 page, named with the view's exception
+    assert "500" in found["home page"] and "ValueError:" in found["home page"]
+
+
+def test_a_service_page_that_fails_to_render_is_named(tenant, monkeypatch):
+    def broken(self, request, *args, **kwargs):
+        raise ValueError("a service page this release breaks")
+
+    monkeypatch.setattr(ServiceIndexPage, "get_context", broken)
+    found = failures(tenant)
+    assert set(found) == {"service page"}
+    assert "500" in found["service page"] and "ValueError:" in found["service page"]
+
+
+def test_a_tenant_without_its_site_answers_404_and_is_named(tenant):
+    with schema_context(tenant.schema_name):
+        Site.objects.all().delete()
+    found = failures(tenant)
+    assert "404" in found["home page"]
+
+
+def test_an_unpublished_home_page_is_named(tenant):
+    execute(f"UPDATE {tenant.schema_name}.wagtailcore_page SET live = false WHERE depth = 2")
+    found = failures(tenant)
+    assert "404" in found["home page"]
+

@@ -189,6 +189,27 @@ def test_spares_match_the_running_code():
     assert spares.fill_pool(2) == 0
 
 
+def test_stale_spares_are_migrated_in_place_or_dropped_when_that_fails():
+    # Two spares of "another release" (their fingerprint): a migration that works keeps the
+    # first one, under its own name, for the running code; one that fails has the second
+    # dropped, and the pool is filled again from the snapshot.
+    fingerprint = template.migrations_fingerprint()
+    spares.fill_pool(2)
+    kept, broken = SpareSchema.objects.order_by("pk").values_list("schema_name", flat=True)[:2]
+    SpareSchema.objects.update(fingerprint="an-older-release")
+
+    def migrate():
+        if connection.schema_name == broken:
+            raise RuntimeError("this spare's migration fails")
+
+    assert spares.upgrade_stale(migrate) == 1
+    assert SpareSchema.objects.get(schema_name=kept).fingerprint == fingerprint
+    assert SpareSchema.objects.get(schema_name=broken).fingerprint == spares.UPGRADING
+    assert spares.drop_stale() == 1 and not schema_exists(broken)
+    assert spares.fill_pool(2) == 1
+    assert set(SpareSchema.objects.values_list("fingerprint", flat=True)) == {fingerprint}
+
+
 def _schemas():
     with connection.cursor() as cursor:
         cursor.execute("SELECT nspname FROM pg_namespace ORDER BY 1")

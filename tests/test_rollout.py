@@ -404,12 +404,17 @@ def test_killed_rollout_resumes_and_maintenance_covers_only_the_migrating_tenant
 
 def test_template_is_upgraded_and_new_tenants_launch_at_the_new_release(release_v2):
     new_fingerprint = template.migrations_fingerprint()
+    spares_before = set(SpareSchema.objects.values_list("schema_name", flat=True))
     report, error, _ = rollout("--tenants", "ro-canary")  # the fleet filter narrowed to one
     assert error is None, error
     assert steps(report)["template"]["applied"] == ["rollout_fixture.0002_unique_code"]
     assert applied(template.TEMPLATE_SCHEMA) and has_constraint(template.TEMPLATE_SCHEMA)
     assert TemplateSnapshot.objects.filter(fingerprint=new_fingerprint).exists()
     assert set(SpareSchema.objects.values_list("fingerprint", flat=True)) == {new_fingerprint}
+    # The spares were migrated in place like the template, not dropped and built again.
+    assert set(SpareSchema.objects.values_list("schema_name", flat=True)) == spares_before
+    for name in spares_before:
+        assert applied(name) and has_constraint(name)
     assert "rollout_marker_code_unique" in template.current_snapshot_sql()
 
     fresh = launch("Новая версия", slug="ro-fresh").tenant
@@ -425,6 +430,29 @@ def test_template_is_upgraded_and_new_tenants_launch_at_the_new_release(release_
             cursor.execute("DROP SCHEMA ro_fresh CASCADE")
         fresh.delete()
 
+
+
+def test_a_failed_template_snapshot_leaves_the_tenants_migrated_and_a_rerun_takes_it(
+        release_v2):
+    # The template's pg_dump runs while the tenants migrate; when it fails, the tenants are
+    # still done, the rollout is partial and names the template, and the next run snapshots
+    # the (already migrated) template.
+    fingerprint = template.migrations_fingerprint()
+    with override_settings(DGBOX_PG_DUMP="/bin/false"):
+        report, error, _ = rollout()
+    assert report["status"] == "partial" and error
+    by_slug = steps(report)
+    assert by_slug["template"]["status"] == "failed"
+    assert "pg_dump failed" in by_slug["template"]["error"]
+    assert all(by_slug[slug]["status"] == "done" for slug in FLEET)
+    assert applied(template.TEMPLATE_SCHEMA)
+    assert not TemplateSnapshot.objects.filter(fingerprint=fingerprint).exists()
+
+    report, error, _ = rollout()
+    assert error is None, error
+    assert report["runs"] == 2 and steps(report)["template"]["status"] == "done"
+    assert TemplateSnapshot.objects.filter(fingerprint=fingerprint).exists()
+    assert set(SpareSchema.objects.values_list("fingerprint", flat=True)) == {fingerprint}
 
 def test_signals_are_sent_when_models_may_change():
     from django.db import migrations, models

@@ -6,9 +6,17 @@ second; the pool is topped up after the launch commits (by a Celery task when a 
 configured, in-process otherwise). Spares built for other migrations than the running code's
 are never used; whenever the template is refreshed (signal `template_refreshed`, connected in
 `TenantsConfig.ready()`) they are dropped and the pool is filled from the new snapshot.
+
+A rollout refreshes the template by migrating it with its own engine; it then migrates the
+spares of the previous release the same way (`upgrade_stale`) instead: a spare is a tenant
+schema before its launch, so the rollout's small migration takes milliseconds where dropping
+some 400 tables and replaying the snapshot took about a second per spare (and several under
+load). A spare that does not end up with exactly the template's migrations is dropped.
 """
 
+import logging
 import secrets
+from collections.abc import Callable
 
 from django.conf import settings
 from django.db import transaction
@@ -20,7 +28,12 @@ from tenants.signals import template_refreshed
 
 from . import template
 
+log = logging.getLogger(__name__)
+
 SPARE_PREFIX = "dgbox_spare_"
+# Fingerprint of a spare being migrated (`upgrade_stale`): no launch claims it, and
+# drop_stale() drops it if the upgrade did not finish.
+UPGRADING = "upgrading"
 
 
 def pool_size() -> int:
@@ -76,8 +89,48 @@ def drop_stale() -> int:
     return dropped
 
 
+def upgrade_stale(migrate: Callable[[], object]) -> int:
+    """Bring the spares of other migrations to the template's by applying `migrate` (which
+    migrates the connection's current schema) to each, then scrub them as the template is.
+    A spare left with other migrations than the template, or whose migration failed, is
+    dropped (by drop_stale, after). Returns how many were upgraded."""
+    fingerprint = template.migrations_fingerprint()
+    target = template.applied_keys(template.TEMPLATE_SCHEMA)
+    upgraded = 0
+    connection.set_schema_to_public()
+    for pk in list(SpareSchema.objects.exclude(fingerprint=fingerprint)
+                   .exclude(fingerprint=UPGRADING).values_list("pk", flat=True)):
+        with transaction.atomic():  # taken out of the pool: a launch of older code skips it
+            spare = SpareSchema.objects.select_for_update(skip_locked=True).filter(pk=pk).first()
+            if spare is None:
+                continue  # being claimed by a launch
+            spare.fingerprint = UPGRADING
+            spare.save(update_fields=["fingerprint"])
+        try:
+            connection.set_schema(spare.schema_name)
+            migrate()
+            connection.set_schema_to_public()
+            with transaction.atomic():
+                template.scrub(spare.schema_name)
+            same = template.applied_keys(spare.schema_name) == target
+        except Exception:
+            log.warning("Spare schema %s could not be migrated; building a new one",
+                        spare.schema_name, exc_info=True)
+            same = False
+        finally:
+            connection.set_schema_to_public()
+        if same:
+            SpareSchema.objects.filter(pk=spare.pk).update(fingerprint=fingerprint)
+            upgraded += 1
+    return upgraded
+
+
 @receiver(template_refreshed, dispatch_uid="tenants-restock-spares")
-def restock(snapshot: TemplateSnapshot, **_kwargs: object) -> None:
-    """A new snapshot: drop the spares of older migrations and build new ones."""
+def restock(snapshot: TemplateSnapshot, migrate: Callable[[], object] | None = None,
+            **_kwargs: object) -> None:
+    """A new snapshot: migrate the spares of older migrations when the refresh was given the
+    means to (`migrate`, a rollout's engine), drop those left over and fill the pool."""
+    if migrate is not None:
+        upgrade_stale(migrate)
     drop_stale()
     fill_pool()

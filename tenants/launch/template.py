@@ -19,6 +19,7 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
@@ -117,11 +118,20 @@ def refresh_template(*, verbosity: int = 0,
     (about a second). Idempotent and safe to run from several processes at once (advisory
     lock).
     """
+    return start_refresh(verbosity=verbosity, migrate=migrate).finish()
+
+
+def start_refresh(*, verbosity: int = 0,
+                  migrate: Callable[[], object] | None = None) -> "PendingSnapshot":
+    """refresh_template() up to the snapshot: the template is migrated and scrubbed when this
+    returns, and pg_dump is running in its own process. `finish()` on the result stores the
+    snapshot; until then the refresh lock is held (on a connection of its own, so the caller
+    may close or fork its Django connections meanwhile) and no other refresh touches the
+    template. A rollout migrates the tenants while pg_dump runs (tenants/rollout/runner.py)."""
     fingerprint = migrations_fingerprint()
-    connection.set_schema_to_public()
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_lock(%s)", [_LOCK_KEY])
+    lock = _RefreshLock()
     try:
+        connection.set_schema_to_public()
         if not schema_exists(TEMPLATE_SCHEMA):
             with connection.cursor() as cursor:
                 cursor.execute(f"CREATE SCHEMA {TEMPLATE_SCHEMA}")
@@ -139,21 +149,85 @@ def refresh_template(*, verbosity: int = 0,
         connection.set_schema_to_public()
         with transaction.atomic():
             _scrub(TEMPLATE_SCHEMA)
-        sql, statements = _dump_schema(TEMPLATE_SCHEMA)
-    finally:
+        dump = _start_dump(TEMPLATE_SCHEMA)
+    except BaseException:
         connection.set_schema_to_public()
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s)", [_LOCK_KEY])
-    snapshot, _ = TemplateSnapshot.objects.update_or_create(
-        fingerprint=fingerprint, defaults={"sql": sql, "statements": statements}
-    )
-    # Keep the snapshots of the last few releases: old pods still running a previous
-    # release during a rollout launch from theirs.
-    keep = TemplateSnapshot.objects.order_by("-created_at").values_list("pk", flat=True)[:5]
-    TemplateSnapshot.objects.exclude(pk__in=list(keep)).delete()
-    _snapshot_cache.clear()
-    template_refreshed.send(sender=TemplateSnapshot, snapshot=snapshot)  # restocks the spares
-    return snapshot
+        lock.release()
+        raise
+    return PendingSnapshot(fingerprint, migrate, lock, dump)
+
+
+class _RefreshLock:
+    """The template refresh's session advisory lock, on a connection of its own."""
+
+    def __init__(self) -> None:
+        self.conn = connection.get_new_connection(connection.get_connection_params())
+        self.conn.autocommit = True
+        try:
+            self.conn.execute("SELECT pg_advisory_lock(%s)", [_LOCK_KEY])
+        except BaseException:
+            self.conn.close()
+            raise
+
+    def release(self) -> None:
+        if not self.conn.closed:
+            self.conn.close()  # ends the session, and with it the lock
+
+
+class _Dump:
+    def __init__(self, proc: subprocess.Popen[bytes], path: str):
+        self.proc, self.path = proc, path
+
+
+class PendingSnapshot:
+    """A migrated, scrubbed template whose pg_dump is running (start_refresh)."""
+
+    def __init__(self, fingerprint: str, migrate: Callable[[], object] | None,
+                 lock: _RefreshLock, dump: _Dump):
+        self.fingerprint, self.migrate, self.lock, self.dump = fingerprint, migrate, lock, dump
+
+    def finish(self) -> TemplateSnapshot:
+        """Wait for pg_dump, store the snapshot, release the lock, restock the spares. Raises
+        TemplateError if pg_dump failed (the template stays migrated: the next refresh only
+        snapshots it)."""
+        try:
+            sql, statements = _read_dump(self.dump, TEMPLATE_SCHEMA)
+        finally:
+            self.lock.release()
+        snapshot, _ = TemplateSnapshot.objects.update_or_create(
+            fingerprint=self.fingerprint, defaults={"sql": sql, "statements": statements}
+        )
+        # Keep the snapshots of the last few releases: old pods still running a previous
+        # release during a rollout launch from theirs.
+        keep = TemplateSnapshot.objects.order_by("-created_at").values_list("pk", flat=True)[:5]
+        TemplateSnapshot.objects.exclude(pk__in=list(keep)).delete()
+        _snapshot_cache.clear()
+        # Restocks the spares; with `migrate`, those of the previous release are migrated the
+        # same way instead of being dropped and built again (tenants/launch/spares.py).
+        template_refreshed.send(sender=TemplateSnapshot, snapshot=snapshot, migrate=self.migrate)
+        return snapshot
+
+    def abandon(self) -> None:
+        """Stop pg_dump and release the lock without storing anything."""
+        if self.dump.proc.poll() is None:
+            self.dump.proc.kill()
+        self.dump.proc.wait()
+        Path(self.dump.path).unlink(missing_ok=True)
+        self.lock.release()
+
+
+def scrub(schema_name: str) -> None:
+    """Empty what must not be copied from the template (sessions, users, second factors) and
+    let the apps remove their own (signal `template_migrated`). Inside a transaction."""
+    _scrub(schema_name)
+
+
+def applied_keys(schema_name: str) -> set[tuple[str, str]]:
+    """(app, name) of every migration recorded in `schema_name`."""
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT app, name FROM {quote(schema_name)}.django_migrations")  # noqa: S608 - names quoted with quote_name # nosec B608
+        return {(app, name) for app, name in cursor.fetchall()}
 
 
 def _scrub(schema_name: str) -> None:
@@ -218,16 +292,28 @@ def strip_session_settings(dump: str) -> str:
     return "\n".join(kept)
 
 
-def _dump_schema(schema_name: str) -> tuple[str, int]:
+def _start_dump(schema_name: str) -> _Dump:
     env, conn_args = pg_env_and_args()
+    # Into a file: a pipe would stop pg_dump once full while the caller does other work.
+    fd, path = tempfile.mkstemp(prefix="dgbox-template-", suffix=".sql")
+    os.close(fd)
     cmd = [
         find_pg_dump(), *conn_args, "--schema", schema_name, "--no-owner", "--no-privileges",
-        "--no-comments", "--inserts", "--rows-per-insert=500", "--no-password",
+        "--no-comments", "--inserts", "--rows-per-insert=500", "--no-password", "--file", path,
     ]
-    result = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)  # noqa: S603
-    if result.returncode != 0:
-        raise TemplateError(f"pg_dump failed: {result.stderr.strip()}")
-    sql = strip_session_settings(result.stdout)
+    proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL,  # noqa: S603 - our own arguments
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return _Dump(proc, path)
+
+
+def _read_dump(dump: _Dump, schema_name: str) -> tuple[str, int]:
+    try:
+        _, stderr = dump.proc.communicate()
+        if dump.proc.returncode != 0:
+            raise TemplateError(f"pg_dump failed: {stderr.decode(errors='replace').strip()}")
+        sql = strip_session_settings(Path(dump.path).read_text())
+    finally:
+        Path(dump.path).unlink(missing_ok=True)
     if f"CREATE SCHEMA {schema_name};" not in sql:
         raise TemplateError("pg_dump output does not create the template schema; refusing it.")
     return sql, sql.count(";\n") + 1

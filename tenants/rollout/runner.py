@@ -38,6 +38,7 @@ from tenants.db import connection
 from tenants.launch.template import TEMPLATE_SCHEMA
 from tenants.models import Rollout, RolloutStep, Tenant
 
+from . import health
 from .control import halt_requested, wait_while_halted
 from .engine import get_engine
 from .plan import (
@@ -60,7 +61,7 @@ from .report import (
     started_by,
     write_report,
 )
-from .steps import StepResult, child_init, describe_error, run_step
+from .steps import StepResult, child_init, describe_error, pending_snapshots, run_step
 
 log = logging.getLogger(__name__)
 
@@ -419,10 +420,16 @@ def _run_rings(rollout: Rollout, plan: Plan, options: RolloutOptions,
             if ring == RING_PLATFORM:
                 allowed = 0  # the template: a failure here stops everything
             jobs = [_job(s, options, release) for s in todo]
+            for job in jobs:
+                # The template runs in this process (its ring is one job): its snapshot is
+                # taken while the tenants migrate, and finished after them.
+                job["snapshot_later"] = job["kind"] == RolloutStep.Kind.TEMPLATE
             reporter.ring_started(ring, name, len(jobs))
             if pool is None and workers > 1 and len(jobs) > 1:
                 pool = _start_pool(workers, plan)
             done, failed = _run_jobs(jobs, pool, workers, allowed, reporter, rollout.pk)
+            if ring == RING_PLATFORM and failed:
+                abandon_template_snapshot()
             reporter.ring_finished(ring, name, done, len(failed))
             if failed:
                 any_failed = True
@@ -434,13 +441,46 @@ def _run_rings(rollout: Rollout, plan: Plan, options: RolloutOptions,
                     reason += f"; {len(todo) - done - len(failed)} not started"
                 return Rollout.Status.HALTED, reason
     except KeyboardInterrupt:
+        abandon_template_snapshot()
         return Rollout.Status.HALTED, "Interrupted; run `dgbox rollout run` again to resume."
     finally:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
+        snapshot_error = finish_template_snapshot(reporter, rollout.pk)
+    if snapshot_error:
+        return Rollout.Status.PARTIAL, snapshot_error
     if any_failed:
         return Rollout.Status.PARTIAL, "Some tenants failed (within the rings' thresholds)."
     return Rollout.Status.COMPLETED, ""
+
+
+def finish_template_snapshot(reporter: Reporter, rollout_pk: int) -> str:
+    """Store the template snapshot whose pg_dump ran while the tenants migrated (and restock
+    the spares). Returns "" or, if it failed, why: the template step is then marked failed and
+    the next `dgbox rollout run` takes the snapshot again (the template stays migrated)."""
+    error = ""
+    while pending_snapshots:
+        pending = pending_snapshots.pop()
+        connection.set_schema_to_public()
+        try:
+            pending.finish()
+        except Exception as exc:  # noqa: BLE001 - recorded on the template's step
+            error = f"template snapshot: {describe_error(exc)}"
+            log.warning("Rollout: %s", error)
+            connection.set_schema_to_public()
+            RolloutStep.objects.filter(
+                rollout_id=rollout_pk, kind=RolloutStep.Kind.TEMPLATE,
+            ).update(status=RolloutStep.Status.FAILED, error=error, finished_at=timezone.now())
+            reporter.message(f"The template's snapshot failed: {error}")
+        finally:
+            connection.set_schema_to_public()
+    return ("" if not error else
+            f"{error}; the tenants are migrated, run `dgbox rollout run` again to snapshot it")
+
+
+def abandon_template_snapshot() -> None:
+    while pending_snapshots:
+        pending_snapshots.pop().abandon()
 
 
 def _job(step: RolloutStep, options: RolloutOptions, release: str) -> dict[str, Any]:
@@ -459,6 +499,7 @@ def _start_pool(workers: int, plan: Plan) -> ProcessPoolExecutor:
             engine.warm(set(MigrationRecorder(connection).applied_migrations()))
         finally:
             connection.set_schema_to_public()
+        health.warm(first.schema_name)
     connections.close_all()
     _close_broker_connections()
     pool = ProcessPoolExecutor(max_workers=workers, initializer=child_init,

@@ -100,12 +100,21 @@ def _upgrade_tenant(job: dict[str, Any], result: StepResult) -> None:
     Tenant.objects.filter(pk=tenant.pk).update(release=job["release"])
 
 
+# The template's snapshot being taken while the tenants migrate (job "snapshot_later"): the
+# rollout's own process finishes it after its rings (runner.finish_template_snapshot).
+pending_snapshots: list[template.PendingSnapshot] = []
+
+
 def _upgrade_template(job: dict[str, Any], result: StepResult) -> None:
     before = set(_applied(template.TEMPLATE_SCHEMA))
     engine = get_engine()
     try:
-        template.refresh_template(
+        pending = template.start_refresh(
             migrate=lambda: engine.migrate_current_schema(emit_signals=job["signals"]))
+        if job.get("snapshot_later"):
+            pending_snapshots.append(pending)
+        else:
+            pending.finish()
     finally:
         connection.set_schema_to_public()
     result.applied = sorted(f"{a}.{n}" for a, n in set(_applied(template.TEMPLATE_SCHEMA))
