@@ -109,7 +109,7 @@ def fill(tenants: int, regions: int, days: int, console) -> None:
                        (t.id %% 1000) * 1048576, (t.id %% 400) * 1048576, now()
                 FROM {Tenant._meta.db_table} t
                 CROSS JOIN generate_series(%s::date, %s::date, interval '1 day') d
-                WHERE t.slug LIKE %s""",  # noqa: S608 - table names from the models
+                WHERE t.slug LIKE %s""",  # table names from the models
                 [first, today, f"{PREFIX}-%"])
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
@@ -205,7 +205,7 @@ def measure(client, pages, requests, rounds, guard, console):
     results = {name: {mode: {"ms": [], "cpu_ms": [], "db_cpu_ms": []}
                       for mode in ("cold", "warm")} for name in pages}
     facts = {}
-    for name, path in pages.items():  # warm up templates, the host cache, the session
+    for path in pages.values():  # warm up templates, the host cache, the session
         response = client.get(path, HTTP_HOST=host)
         if response.status_code != 200:
             raise SystemExit(f"{path} answered {response.status_code}: "
