@@ -42,7 +42,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import migrate_once, setup_django  # noqa: E402
+from bench.common import migrate_once, setup_django, signed_in_operator  # noqa: E402
 
 PREFIX = "pc"  # slugs pc-r12 / pc-m34, schemas pc_r12 / pc_m34 (never created)
 PLACES = ("Берёзовский", "Каменский", "Ольховский", "Заречный", "Сосновский", "Никольский",
@@ -155,25 +155,6 @@ class PublicOnly:
         if others & self.schemas or self.named:
             raise SystemExit(f"a page touched a tenant schema: {sorted(others)[:5]} "
                              f"{self.named[:2]}")
-
-
-def signed_in_operator():
-    """A test client signed in as a national operator whose session is verified with a
-    second factor (what django-otp's login records after a right code)."""
-    from django.contrib.auth import get_user_model
-    from django.test import Client
-    from django_otp import DEVICE_ID_SESSION_KEY
-    from django_otp.plugins.otp_totp.models import TOTPDevice
-
-    user, _ = get_user_model().objects.get_or_create(
-        username="bench-operator", defaults={"is_staff": True, "is_superuser": True})
-    client = Client()
-    client.force_login(user)
-    device, _ = TOTPDevice.objects.get_or_create(user=user, name="bench", confirmed=True)
-    session = client.session
-    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
-    session.save()
-    return client
 
 
 def forget_cached_figures() -> None:
