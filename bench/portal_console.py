@@ -12,10 +12,10 @@ in 25 suspended, one in 100 archived, one in 200 still provisioning), one Domain
 UsageRecord per tenant and day for --days days (counters and gauges), then ANALYZE. No
 tenant schema is created: these pages read the public schema only, and the benchmark checks
 it on every timed request (every `SET search_path` the database backend sends is recorded,
-and any to a schema other than public fails the run; no statement may name a tenant schema;
+and a tenant schema among them fails the run; no statement may name a tenant schema;
 and the tenants' schemas are confirmed absent from pg_namespace). --regions defaults to 2,500
-so that the portal (25 regions a page) has a page 100; the console home does not show KPIs,
-so no KPI rows are written.
+(2,400 of them active: 96 portal pages of 25, so `?page=100` is served as the last); the
+console home does not show KPIs, so no KPI rows are written.
 
 Each page is requested through Django's WSGI handler in this process (django.test.Client,
 production settings, the cache as in production: Redis when REDIS_URL is set), the console's
