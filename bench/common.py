@@ -64,6 +64,25 @@ def migrate_once(console) -> None:
     app.conf.task_always_eager = True
 
 
+def signed_in_operator():
+    """A test client signed in as a national operator whose session is verified with a
+    second factor (what django-otp's login records after a right code)."""
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    user, _ = get_user_model().objects.get_or_create(
+        username="bench-operator", defaults={"is_staff": True, "is_superuser": True})
+    client = Client()
+    client.force_login(user)
+    device, _ = TOTPDevice.objects.get_or_create(user=user, name="bench", confirmed=True)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+    return client
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -126,12 +126,11 @@ def collect_all(tenants, console):
 
 def console_page(tenants, requests):
     from django.conf import settings
-    from django.contrib.auth import get_user_model
     from django.db import connection
-    from django.test import Client
     from django.test.utils import CaptureQueriesContext
     from django.utils import timezone
 
+    from bench.common import signed_in_operator
     from tenants import metering
     from tenants.models import UsageRecord
 
@@ -145,19 +144,7 @@ def console_page(tenants, requests):
                     sms_sent=rng.randint(0, 20), api_calls=rng.randint(0, 5000),
                     collected_at=timezone.now())
         for t in tenants for d in range(1, 90)])
-    user, _ = get_user_model().objects.get_or_create(
-        username="bench-operator", defaults={"is_staff": True, "is_superuser": True})
-    client = Client()
-    client.force_login(user)
-    # The console asks staff for a second factor: a confirmed TOTP device, and the session
-    # marked as verified with it (what django-otp's login does after a right code).
-    from django_otp import DEVICE_ID_SESSION_KEY
-    from django_otp.plugins.otp_totp.models import TOTPDevice
-
-    device, _ = TOTPDevice.objects.get_or_create(user=user, name="bench", confirmed=True)
-    session = client.session
-    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
-    session.save()
+    client = signed_in_operator()
     host = settings.BASE_DOMAIN
     for _ in range(3):
         response = client.get("/operator/?days=30", HTTP_HOST=host)

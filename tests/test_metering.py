@@ -20,7 +20,7 @@ from django_tenants.utils import tenant_context
 
 from infra import s3
 from tenants import metering
-from tenants.models import UsageRecord
+from tenants.models import Tenant, UsageRecord
 
 from .factories import NORTH, SOUTH, MessageFactory, OnlineServiceFactory, make_cases
 
@@ -279,6 +279,39 @@ def test_fleet_usage_reads_only_the_period(tenant_a, tenant_b, public_schema):
     assert len(captured) == 2
     assert all('"day" >=' in q["sql"] for q in captured.captured_queries)
     assert metering.fleet_usage(60, schema_name=tenant_b.schema_name)[0]["cases_total"] == 7
+
+
+def test_latest_gauges_are_each_tenants_newest_measured_day(tenant_a, tenant_b, public_schema):
+    """A day whose gauges were not measured (S3 down: stored as empty) does not hide the day
+    before; each tenant gets its own newest measurement, in the same two queries with more
+    tenants."""
+    today = metering.platform_today()
+    now = timezone.now()
+
+    def row(tenant, days_ago, total):
+        UsageRecord.objects.create(tenant=tenant, schema_name=tenant.schema_name,
+                                   day=today - datetime.timedelta(days=days_ago), api_calls=1,
+                                   cases_new=0, notifications_sent=0, sms_sent=0,
+                                   cases_total=total, cases_open=None if total is None else 0,
+                                   collected_at=now)
+
+    row(tenant_a, 0, None)
+    row(tenant_a, 1, 8)
+    row(tenant_a, 2, 6)
+    row(tenant_b, 3, 4)
+    with CaptureQueriesContext(connection) as captured:
+        rows = {r["schema_name"]: r for r in metering.fleet_usage(30)}
+    assert rows[tenant_a.schema_name]["cases_total"] == 8
+    assert rows[tenant_a.schema_name]["day"] == today - datetime.timedelta(days=1)
+    assert rows[tenant_a.schema_name]["api_calls"] == 3
+    assert rows[tenant_b.schema_name]["cases_total"] == 4
+    for i in range(20):
+        tenant = Tenant.objects.create(name=f"Район {i}", slug=f"raion-{i}", kind="region",
+                                       schema_name=f"raion_{i}", status="active")
+        row(tenant, i % 3, i)
+    with CaptureQueriesContext(connection) as more:
+        assert len(metering.fleet_usage(30)) == 22
+    assert len(more) == len(captured) == 2
 
 
 def test_usage_cli_collects_with_progress_and_shows_a_table(tenant_a, tenant_b, s3_bucket):

@@ -13,7 +13,7 @@ cached.
 
 import csv
 import datetime
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, Concatenate, ParamSpec
 
 from django.conf import settings
@@ -164,18 +164,29 @@ TENANTS_PER_PAGE = 50
 SEARCH_MAX = 100
 
 
-def _fleet_usage(days: int) -> dict[str, dict[str, Any]]:
-    """Every tenant's usage over `days` days, by schema, shared by every console page view for
-    DGBOX_CONSOLE_USAGE_CACHE_SECONDS: the figures are collected hourly, while summing them
-    for thousands of tenants costs more than the rest of the page."""
-    key = f"console:fleet-usage:{days}:{metering.platform_today().isoformat()}"
+def _fleet_figures(days: int) -> dict[str, Any]:
+    """Every tenant's usage over `days` days (by schema), the fleet's counters per day and
+    their totals, shared by every console page view for DGBOX_CONSOLE_USAGE_CACHE_SECONDS: the
+    figures are collected hourly, while summing them for thousands of tenants costs more than
+    the rest of the page (5,000 tenants: the daily totals alone read 150,000 rows)."""
+    key = f"console:fleet-figures:{days}:{metering.platform_today().isoformat()}"
     timeout = settings.DGBOX_CONSOLE_USAGE_CACHE_SECONDS
-    usage: dict[str, dict[str, Any]] | None = cache.get(key) if timeout else None
-    if usage is None:
+    figures: dict[str, Any] | None = cache.get(key) if timeout else None
+    if figures is None:
         usage = {row["schema_name"]: row for row in metering.fleet_usage(days)}
+        figures = {"usage": usage, "series": metering.daily_totals(days),
+                   "totals": _totals(usage.values())}
         if timeout:
-            cache.set(key, usage, timeout)
-    return usage
+            cache.set(key, figures, timeout)
+    return figures
+
+
+def _totals(usages: Iterable[dict[str, Any]]) -> dict[str, int]:
+    totals = dict.fromkeys(metering.COUNTERS, 0)
+    for usage in usages:
+        for counter in metering.COUNTERS:
+            totals[counter] += usage.get(counter, 0)
+    return totals
 
 
 @console_required
@@ -189,7 +200,8 @@ def home(request: HttpRequest) -> HttpResponse:
     search = request.GET.get("q", "").strip()[:SEARCH_MAX]
     operator = access.is_operator(request.user)
     scope = access.tenants_in_scope(request.user)
-    usage = _fleet_usage(days)
+    figures = _fleet_figures(days)
+    usage: dict[str, dict[str, Any]] = figures["usage"]
     page: Page[Any]
     listed = scope.filter(Q(name__icontains=search) | Q(slug__icontains=search.lower())) \
         if search else scope
@@ -208,9 +220,12 @@ def home(request: HttpRequest) -> HttpResponse:
         tenants = [by_pk[r["pk"]] for r in page.object_list if r["pk"] in by_pk]
     rows: list[dict[str, Any]] = [{"tenant": t, "usage": usage.get(t.schema_name, {})}
                                   for t in tenants]
-    in_scope = None if operator else set(scope.values_list("schema_name", flat=True))
-    series = metering.daily_totals(
-        days, schema_names=None if in_scope is None else sorted(in_scope))
+    if operator:  # the fleet's, cached with the usage
+        series, totals = figures["series"], figures["totals"]
+    else:  # a region's few tenants
+        in_scope = sorted(scope.values_list("schema_name", flat=True))
+        series = metering.daily_totals(days, schema_names=in_scope)
+        totals = _totals(usage[s] for s in in_scope if s in usage)
     status_counts = dict(scope.values_list("status")
                          .annotate(n=Count("pk")).values_list("status", "n"))
     query = request.GET.copy()
@@ -222,8 +237,7 @@ def home(request: HttpRequest) -> HttpResponse:
         "charts": _charts(series), "series": series,
         "status_counts": status_counts,
         "maintenance": scope.filter(maintenance=True).count(),
-        "totals": {c: sum(u.get(c, 0) for s, u in usage.items()
-                          if in_scope is None or s in in_scope) for c in metering.COUNTERS},
+        "totals": totals,
         "last_rollout": Rollout.objects.first() if operator else None,
     })
 

@@ -18,7 +18,8 @@ def fleet_usage(days: int = 30, now: datetime.datetime | None = None,
     """One dict per tenant that has usage rows in the last `days` days (or only
     `schema_name`'s): its latest gauges and its counters summed over those days (today
     included). Two queries whatever the number of tenants, both bounded by the period (an
-    index range on `day`), so their cost follows the period, not the whole history."""
+    index range on `day`; the latest gauges one index probe per tenant), so their cost follows
+    the period, not the whole history."""
     since = platform_today(now) - datetime.timedelta(days=days - 1)
     records = UsageRecord.objects.all()
     if schema_name:
@@ -26,12 +27,10 @@ def fleet_usage(days: int = 30, now: datetime.datetime | None = None,
     sums: dict[str, Mapping[str, Any]] = {
         row["schema_name"]: row for row in records.filter(day__gte=since)
         .values("schema_name").annotate(**{f: Sum(f) for f in COUNTERS})}
-    latest = (records.filter(day__gte=since).exclude(cases_total=None)
-              .order_by("schema_name", "-day")
-              .distinct("schema_name"))
-    rows: dict[str, dict[str, Any]] = {r.schema_name: {"schema_name": r.schema_name, "day": r.day,
-                            "collected_at": r.collected_at,
-                            **{g: getattr(r, g) for g in GAUGES}} for r in latest}
+    rows: dict[str, dict[str, Any]] = {
+        r.schema_name: {"schema_name": r.schema_name, "day": r.day,
+                        "collected_at": r.collected_at, **{g: getattr(r, g) for g in GAUGES}}
+        for r in _latest_measured(sorted(sums), since)}
     for schema, summed in sums.items():
         rows.setdefault(schema, {"schema_name": schema, "day": None, "collected_at": None,
                                  **dict.fromkeys(GAUGES)})
@@ -40,6 +39,21 @@ def fleet_usage(days: int = 30, now: datetime.datetime | None = None,
         for counter in COUNTERS:
             row.setdefault(counter, 0)
     return sorted(rows.values(), key=lambda r: r["schema_name"])
+
+
+_LATEST_MEASURED = """SELECT latest.* FROM unnest(%s::varchar[]) AS wanted(schema_name)
+CROSS JOIN LATERAL (
+    SELECT * FROM {table} AS u WHERE u.schema_name = wanted.schema_name
+    AND u."day" >= %s AND u.cases_total IS NOT NULL ORDER BY u."day" DESC LIMIT 1
+) AS latest"""
+
+
+def _latest_measured(schema_names: list[str], since: datetime.date) -> Any:
+    """Each tenant's latest row with gauges since `since`: one index probe per tenant on
+    (schema_name, day) that stops at the first row, newest first. DISTINCT ON over the period
+    sorted every row of it instead (5,000 tenants x 30 days: 1.4 s on a loaded machine)."""
+    sql = _LATEST_MEASURED.format(table=UsageRecord._meta.db_table)  # nosec B608 - values are parameters
+    return UsageRecord.objects.raw(sql, [schema_names, since])
 
 
 def daily_totals(days: int = 30, schema_name: str | None = None,
