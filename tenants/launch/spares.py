@@ -37,7 +37,7 @@ def pool_size() -> int:
     floor: int = settings.DGBOX_SPARE_SCHEMAS
     if floor <= 0:
         return 0  # the pool is switched off
-    ceiling = max(floor, settings.DGBOX_SPARE_SCHEMAS_MAX)
+    ceiling: int = max(floor, settings.DGBOX_SPARE_SCHEMAS_MAX)
     recent = Tenant.objects.filter(created_at__gte=timezone.now() - RATE_WINDOW).count()
     return min(ceiling, max(floor, recent))
 
