@@ -215,7 +215,9 @@ def run_interleaved(modes: list[str], n: int) -> list[dict]:
         for i in range(n):
             loads.append(os.getloadavg()[0])
             for mode in modes[i % len(modes):] + modes[:i % len(modes)]:
-                spares.fill_pool()  # untimed: every mode starts with the pool full
+                # Untimed: every mode starts with the pool at its floor (not the size grown
+                # from the bench's own launches, which the snapshot mode would drop each round).
+                spares.fill_pool(settings.DGBOX_SPARE_SCHEMAS)
                 if mode == "dgbox-snapshot":
                     SpareSchema.objects.all().delete()  # leaves schemas; dropped below
                 if mode == "dgbox-unprepared":
@@ -230,7 +232,7 @@ def run_interleaved(modes: list[str], n: int) -> list[dict]:
                     _cleanup_orphan_spares()
                 if mode == "dgbox-spare":
                     started = time.perf_counter()
-                    spares.fill_pool()
+                    spares.fill_pool(settings.DGBOX_SPARE_SCHEMAS)
                     refills.append(time.perf_counter() - started)
                 progress.advance(task)
     drop([slug for names in slugs.values() for slug in names])
