@@ -1,11 +1,20 @@
 """Launching a tenant: success, every refused input, and all-or-nothing on failure."""
 
+from datetime import timedelta
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.db import connection
+from django.test import override_settings
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import override
 from django_tenants.utils import schema_context, schema_exists
-from wagtail.models import Page, Site
+from wagtail.models import Page, ReferenceIndex, Revision, Site
+from wagtail.search.models import IndexEntry
 
+from cms.models import BrandingSettings
+from cms.provisioning import PREPARED_HOSTNAME
 from tenants.launch import LaunchError, spares, template
 from tenants.models import Domain, SpareSchema, Tenant
 from tenants.signals import tenant_launched
@@ -13,6 +22,8 @@ from tenants.signals import tenant_launched
 from .factories import launch
 
 pytestmark = pytest.mark.django_db
+
+QUERIES_WITH_A_SPARE = 50  # see test_launch_with_a_spare_ready_takes_few_queries
 
 
 def test_launch_creates_a_serving_site(client):
@@ -170,15 +181,77 @@ def test_stale_template_is_migrated_before_launch(monkeypatch):
     template._snapshot_cache.clear()
 
 
-def test_template_carries_no_users_sessions_or_pages():
+def test_template_carries_no_users_or_sessions_and_a_prepared_site():
     with connection.cursor() as cursor:
         for table in template.PRIVATE_TABLES:
             cursor.execute(f"SELECT count(*) FROM {template.TEMPLATE_SCHEMA}.{table}")
             assert cursor.fetchone()[0] == 0, table
-        cursor.execute(f"SELECT count(*) FROM {template.TEMPLATE_SCHEMA}.wagtailcore_page")
-        assert cursor.fetchone()[0] == 1  # the tree's root only
-        cursor.execute(f"SELECT count(*) FROM {template.TEMPLATE_SCHEMA}.wagtailcore_site")
-        assert cursor.fetchone()[0] == 0
+        # The site every tenant starts with, under stand-in values a launch replaces.
+        cursor.execute(f"SELECT hostname FROM {template.TEMPLATE_SCHEMA}.wagtailcore_site")
+        assert cursor.fetchall() == [(PREPARED_HOSTNAME,)]
+        cursor.execute(f"SELECT depth, count(*) FROM {template.TEMPLATE_SCHEMA}.wagtailcore_page "
+                       "GROUP BY depth ORDER BY depth")
+        assert cursor.fetchall() == [(1, 1), (2, 1), (3, 6)]
+
+
+def test_launch_with_a_spare_ready_takes_few_queries(django_assert_num_queries):
+    launch("Разогрев", slug="warmup")  # first use of caches (content types, locales)
+    assert SpareSchema.objects.exists()
+    # Was 232 when the site was built page by page at launch; this pins the prepared path
+    # (validation 6, registration 6, spare 3, site 27, administrator and audit 6, commit 2).
+    with django_assert_num_queries(QUERIES_WITH_A_SPARE):
+        result = launch("Озёрный край", slug="ozerny")
+    assert result.method == "spare schema"
+
+
+@pytest.mark.parametrize("language", ["ru", "en"])
+def test_prepared_site_is_the_tenants_own(client, language):
+    """Titles, language, host, search index, reference index and tree of a launched site are
+    what building it page by page gave."""
+    launch("Заречье", slug="zarechye", language=language)
+    launch("Заозёрье", slug="zaozerye", language=language)
+    with schema_context("zarechye"):
+        site = Site.objects.get()
+        assert (site.hostname, site.site_name) == ("zarechye.localhost", "Заречье")
+        assert BrandingSettings.objects.get(site=site).site_name == "Заречье"
+        home = site.root_page.specific
+        assert (home.title, home.draft_title, home.locale.language_code) == (
+            "Заречье", "Заречье", language)
+        with override(language):
+            assert "Заречье" in home.intro and home.intro.startswith(
+                _("Official website of %(name)s: services, news and offices.")
+                % {"name": "Заречье"})
+            expected = {"services": _("Services"), "news": _("News"), "offices": _("Offices"),
+                        "contact": _("Contact us"), "privacy": _("Privacy notice"),
+                        "accessibility": _("Accessibility statement")}
+            privacy_summary = _("What personal data we process, why, and your rights.")
+        children = {page.slug: page for page in home.get_children().specific()}
+        assert {slug: page.title for slug, page in children.items()} == expected
+        assert children["privacy"].summary == privacy_summary
+        assert {page.locale.language_code for page in children.values()} == {language}
+        assert Page.find_problems() == ([], [], [], [], [])  # treebeard paths and counts
+        assert {page.url_path for page in children.values()} == {
+            f"/home/{slug}/" for slug in expected}
+        assert not Revision.objects.exists()  # as add_child left them: live, no revisions
+        found = list(Page.objects.live().search("Заречье"))
+        assert [page.pk for page in found] == [home.pk]
+        assert children["privacy"].pk in {page.pk for page in Page.objects.search(
+            expected["privacy"])}
+        indexed = set(IndexEntry.objects.values_list("object_id", flat=True))
+        assert indexed >= {str(page.pk) for page in [home, *children.values()]}
+        # The reference index is what Wagtail computes for these pages now.
+        fields = ("content_type", "object_id", "to_content_type", "to_object_id", "model_path")
+        before = set(ReferenceIndex.objects.values_list(*fields))
+        for page in [home, *children.values()]:
+            ReferenceIndex.create_or_update_for_object(page)
+        assert set(ReferenceIndex.objects.values_list(*fields)) == before
+        keys = set(Page.objects.filter(depth__gt=1).values_list("translation_key", flat=True))
+    with schema_context("zaozerye"):
+        other = set(Page.objects.filter(depth__gt=1).values_list("translation_key", flat=True))
+    assert len(keys) == 7 and not keys & other  # each tenant's pages have keys of their own
+    response = client.get(f"/{language}/privacy/", HTTP_HOST="zarechye.localhost")
+    assert response.status_code == 200
+    assert "Заречье" in response.content.decode()
 
 
 def test_spares_match_the_running_code():
@@ -208,6 +281,21 @@ def test_stale_spares_are_migrated_in_place_or_dropped_when_that_fails():
     assert spares.drop_stale() == 1 and not schema_exists(broken)
     assert spares.fill_pool(2) == 1
     assert set(SpareSchema.objects.values_list("fingerprint", flat=True)) == {fingerprint}
+
+
+def test_pool_grows_with_the_launches_of_the_last_hour():
+    with override_settings(DGBOX_SPARE_SCHEMAS=1, DGBOX_SPARE_SCHEMAS_MAX=500):
+        before = Tenant.objects.filter(created_at__gte=timezone.now() - timedelta(hours=1)).count()
+        first = launch("Первый", slug="first").tenant
+        launch("Второй", slug="second")
+        assert spares.pool_size() == max(1, before + 2)
+        with override_settings(DGBOX_SPARE_SCHEMAS_MAX=before + 1):
+            assert spares.pool_size() == max(1, before + 1)  # never past the ceiling
+        Tenant.objects.filter(pk=first.pk).update(
+            created_at=timezone.now() - timedelta(hours=2))
+        assert spares.pool_size() == max(1, before + 1)  # launches older than an hour
+    with override_settings(DGBOX_SPARE_SCHEMAS=0, DGBOX_SPARE_SCHEMAS_MAX=500):
+        assert spares.pool_size() == 0  # switched off
 
 
 def _schemas():

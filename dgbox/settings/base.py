@@ -840,3 +840,7 @@ DGBOX_SITE_PORT = env.int("DGBOX_SITE_PORT", default=0)
 # DGBOX_SPARE_SCHEMAS: schemas kept ready from the template so that a launch only renames one
 # (tenants/launch/spares.py). 0 disables the pool (every launch replays the template snapshot).
 DGBOX_SPARE_SCHEMAS = env.int("DGBOX_SPARE_SCHEMAS", default=2)
+# DGBOX_SPARE_SCHEMAS_MAX: after launches the pool grows to as many spares as tenants were
+# launched in the last hour, up to this many (7 MB of disk each), so that a second burst of
+# launches finds a spare for each; at least DGBOX_SPARE_SCHEMAS.
+DGBOX_SPARE_SCHEMAS_MAX = env.int("DGBOX_SPARE_SCHEMAS_MAX", default=20)

@@ -23,6 +23,9 @@ DGBOX_TWO_FACTOR_ENFORCED = False
 DGBOX_CONSOLE_USAGE_CACHE_SECONDS = 0
 DGBOX_CONSOLE_KPI_CACHE_SECONDS = 0
 WHITENOISE_USE_FINDERS = True
+# Tenants launched and committed in a run (session tenants, browser tests) must not grow the
+# spare pool past two: each spare is 0.5 s of DDL (tests/test_launch.py tests the growth).
+DGBOX_SPARE_SCHEMAS_MAX = 2
 # The webhook tests run their receiver on 127.0.0.1 over plain http.
 DGBOX_WEBHOOKS_ALLOW_LOCAL = True
 WHITENOISE_AUTOREFRESH = True

@@ -1,9 +1,10 @@
-"""A small pool of schemas built ahead of time from the template snapshot.
+"""A pool of schemas built ahead of time from the template snapshot.
 
 Replaying the snapshot costs about 0.4 s of DDL (some 400 tables, indexes and constraints).
 With a spare ready, a launch only renames it, so the launch itself stays well under half a
 second; the pool is topped up after the launch commits (by a Celery task when a broker is
-configured, in-process otherwise). Spares built for other migrations than the running code's
+configured, in-process otherwise), to a size that follows the recent launch rate
+(`pool_size()`). Spares built for other migrations than the running code's
 are never used; whenever the template is refreshed (signal `template_refreshed`, connected in
 `TenantsConfig.ready()`) they are dropped and the pool is filled from the new snapshot.
 
@@ -17,13 +18,15 @@ load). A spare that does not end up with exactly the template's migrations is dr
 import logging
 import secrets
 from collections.abc import Callable
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
 from django.dispatch import receiver
+from django.utils import timezone
 
 from tenants.db import connection
-from tenants.models import SpareSchema, TemplateSnapshot
+from tenants.models import SpareSchema, TemplateSnapshot, Tenant
 from tenants.signals import template_refreshed
 
 from . import template
@@ -36,9 +39,20 @@ SPARE_PREFIX = "dgbox_spare_"
 UPGRADING = "upgrading"
 
 
+RATE_WINDOW = timedelta(hours=1)
+
+
 def pool_size() -> int:
-    size: int = settings.DGBOX_SPARE_SCHEMAS
-    return size
+    """How many spares to keep: DGBOX_SPARE_SCHEMAS, or as many as tenants were launched in the
+    last hour, up to DGBOX_SPARE_SCHEMAS_MAX. Launches come in bursts (a region bringing its
+    municipalities on board): one refill takes longer than one launch, so a pool of two drains
+    in a burst; sized from the last hour, it has a spare for each launch of the next one."""
+    floor: int = settings.DGBOX_SPARE_SCHEMAS
+    if floor <= 0:
+        return 0  # the pool is switched off
+    ceiling: int = max(floor, settings.DGBOX_SPARE_SCHEMAS_MAX)
+    recent = Tenant.objects.filter(created_at__gte=timezone.now() - RATE_WINDOW).count()
+    return min(ceiling, max(floor, recent))
 
 
 def claim_spare(schema_name: str) -> bool:
@@ -58,7 +72,7 @@ def claim_spare(schema_name: str) -> bool:
 
 
 def fill_pool(target: int | None = None) -> int:
-    """Build spares until `target` (default DGBOX_SPARE_SCHEMAS) match the current migrations.
+    """Build spares until `target` (default `pool_size()`) match the current migrations.
     Returns how many were built."""
     target = pool_size() if target is None else target
     fingerprint = template.migrations_fingerprint()
