@@ -26,8 +26,10 @@ database connections and the cache as in production (Redis when REDIS_URL is set
 Requests rotate over every tenant in a shuffled order, so consecutive requests go to
 different hosts and every host comes back only after all the others (the worst case for a
 per-process cache smaller than the fleet). The benchmark first prepares both databases (kept
-between runs: the first run launches the tenants and writes their demo content, which takes
-about 15 s per tenant on a busy 2-core machine), starts one long-lived process per side,
+between runs: the first run launches one tenant and writes its demo content, about 15 s on a
+busy 2-core machine, then copies that tenant's dumped schema for each other tenant with its
+own host and name, a few seconds each; --prepare-only stops there), starts one long-lived
+process per side,
 warms each up (every host twice), then runs --rounds rounds; in each round every side serves
 --requests requests, one side after the other, the order rotating from round to round so
 that machine noise falls on all of them. It reports the median requests per second and wall
@@ -162,6 +164,8 @@ def main():
     parser.add_argument("--before-tree", help="source tree the 'before' side runs from")
     parser.add_argument("--tenant-database", default="dgbox_bench_serve")
     parser.add_argument("--plain-database", default="dgbox_bench_plain")
+    parser.add_argument("--prepare-only", action="store_true",
+                        help="prepare both databases for --tenants and stop")
     parser.add_argument("--_prepare", choices=SIDES, help=argparse.SUPPRESS)
     parser.add_argument("--_worker", choices=SIDES, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -182,6 +186,8 @@ def main():
     prepare("plain", args, urls, console)
     if set(args.sides) - {"plain"}:
         prepare("dgbox", args, urls, console)
+    if args.prepare_only:
+        return 0
 
     workers = {}
     try:

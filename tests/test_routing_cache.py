@@ -15,8 +15,8 @@ from django.test.utils import CaptureQueriesContext
 from django_tenants.utils import schema_context
 
 from dgbox.settings.base import cache_settings
-from tenants import lifecycle
 from tenants import host_cache as host_cache_module
+from tenants import lifecycle
 from tenants.host_cache import NOTICE_CACHE, NOTICE_KEY, BoundedCache, host_cache
 from tenants.middleware import content_types
 from tenants.models import Domain, Tenant
