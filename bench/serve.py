@@ -26,8 +26,10 @@ database connections and the cache as in production (Redis when REDIS_URL is set
 Requests rotate over every tenant in a shuffled order, so consecutive requests go to
 different hosts and every host comes back only after all the others (the worst case for a
 per-process cache smaller than the fleet). The benchmark first prepares both databases (kept
-between runs: the first run launches the tenants and writes their demo content, which takes
-about 15 s per tenant on a busy 2-core machine), starts one long-lived process per side,
+between runs: the first run launches one tenant and writes its demo content, about 15 s on a
+busy 2-core machine, then copies that tenant's dumped schema for each other tenant with its
+own host and name, a few seconds each; --prepare-only stops there), starts one long-lived
+process per side,
 warms each up (every host twice), then runs --rounds rounds; in each round every side serves
 --requests requests, one side after the other, the order rotating from round to round so
 that machine noise falls on all of them. It reports the median requests per second and wall
@@ -162,6 +164,8 @@ def main():
     parser.add_argument("--before-tree", help="source tree the 'before' side runs from")
     parser.add_argument("--tenant-database", default="dgbox_bench_serve")
     parser.add_argument("--plain-database", default="dgbox_bench_plain")
+    parser.add_argument("--prepare-only", action="store_true",
+                        help="prepare both databases for --tenants and stop")
     parser.add_argument("--_prepare", choices=SIDES, help=argparse.SUPPRESS)
     parser.add_argument("--_worker", choices=SIDES, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -182,6 +186,8 @@ def main():
     prepare("plain", args, urls, console)
     if set(args.sides) - {"plain"}:
         prepare("dgbox", args, urls, console)
+    if args.prepare_only:
+        return 0
 
     workers = {}
     try:
@@ -326,17 +332,67 @@ def _prepare_tenants(count: int, populate):
     # Spare-pool top-ups after each launch run here, not on some worker of the shared Redis.
     app.conf.task_always_eager = True
     have = set(Tenant.objects.filter(slug__startswith="serve-").values_list("slug", flat=True))
+    model = SLUG.format(0)
+    if model not in have:
+        # The first tenant the way any tenant is made: launched, then its demo content
+        # written through Wagtail (about 15 s on a busy 2-core machine).
+        print(f"Launching {model} and writing its demo content (once)...", flush=True)
+        launch_tenant(LaunchRequest(name=_tenant_name(0), kind="region", slug=model,
+                                    admin_email=f"admin@{model}.example"))
+        with tenant_context(Tenant.objects.get(slug=model)):
+            populate("ru")
+    missing = [i for i in range(1, count) if SLUG.format(i) not in have]
+    if not missing:
+        return
+    # The others are copies of the first: its schema dumped once, replayed under each new
+    # schema's name with the tenant's own host and name (what a launch plus the demo command
+    # would write, at a fraction of a second per tenant instead of 15 s).
+    dump = _dump_tenant_schema(Tenant.objects.get(slug=model))
     with Progress(transient=True) as progress:
-        task = progress.add_task("Launching tenants and writing their demo content",
-                                 total=count)
-        for i in range(count):
-            slug = SLUG.format(i)
-            if slug not in have:  # launched and filled once; later runs reuse them
-                launch_tenant(LaunchRequest(name=_tenant_name(i), kind="region", slug=slug,
-                                            admin_email=f"admin@{slug}.example"))
-                with tenant_context(Tenant.objects.get(slug=slug)):
-                    populate("ru")
+        task = progress.add_task(f"Copying {model} into {len(missing)} tenants",
+                                 total=len(missing))
+        for i in missing:
+            _copy_tenant(dump, i)
             progress.advance(task)
+
+
+def _dump_tenant_schema(model) -> str:
+    """The model tenant's schema as SQL (DDL and rows), as a launch's template snapshot is
+    taken (tenants/launch/template.py)."""
+    from tenants.launch.template import _dump_schema
+
+    sql, _statements = _dump_schema(model.schema_name)
+    return sql
+
+
+def _copy_tenant(dump: str, i: int) -> None:
+    """Tenant number `i`: its rows in the public schema (tenant, domain, reference prefix)
+    and a copy of the model tenant's schema, in one transaction."""
+    import re
+
+    from django.conf import settings
+    from django.db import connection, transaction
+
+    from tenants import references
+    from tenants.addresses import default_domain
+    from tenants.launch.validation import slug_to_schema
+    from tenants.models import Domain, Tenant
+
+    model_slug, slug = SLUG.format(0), SLUG.format(i)
+    schema = slug_to_schema(slug)
+    replacements = {slug_to_schema(model_slug): schema, default_domain(model_slug):
+                    default_domain(slug), _tenant_name(0): _tenant_name(i)}
+    pattern = re.compile("|".join(rf"\b{re.escape(old)}\b" for old in replacements))
+    sql = pattern.sub(lambda m: replacements[m.group(0)], dump)
+    connection.set_schema_to_public()
+    with transaction.atomic():
+        tenant = Tenant(schema_name=schema, slug=slug, name=_tenant_name(i), kind="region",
+                        status=Tenant.Status.ACTIVE,
+                        default_language=settings.LANGUAGE_CODE, time_zone=settings.TIME_ZONE)
+        references.save_with_prefix(tenant)
+        Domain.objects.create(domain=default_domain(slug), tenant=tenant, is_primary=True)
+        with connection.cursor() as cursor:
+            cursor.execute(sql)
 
 
 # --- Serving (in a process of the side's settings) ------------------------------------------

@@ -7,8 +7,10 @@ through a *change notice*: a token in the shared "routing" cache (Redis) that ev
 delete of a Tenant or Domain replaces (now, and again when its transaction commits). Each
 cached host remembers the token it was read under; a request that finds another token reads
 its host again, so a suspension, an archive or a renamed domain made by any process (web,
-`dgbox tenant` CLI, Celery) is seen by every process on its next request, at the cost of one
-cache read per request.
+`dgbox tenant` CLI, Celery) is seen by the process that made it on its next request and by
+every other process within `notice_interval` seconds (DGBOX_TENANT_NOTICE_SECONDS, 1 s): a
+process reads the notice at most once per interval, not on every request (a Redis round trip
+saved per request on a busy process; an idle one reads it on its next request, as before).
 
 What no signal reports (a queryset `.update()`, raw SQL) and what a process cannot be told
 (no shared cache: REDIS_URL unset; Redis down) falls back on time: a host is trusted for
@@ -97,8 +99,11 @@ def read_notice() -> str | None:
 
 
 def give_notice() -> None:
-    """Announce that some tenant or domain changed: every process reads its hosts again."""
-    caches[NOTICE_CACHE].set(NOTICE_KEY, uuid.uuid4().hex, timeout=None)
+    """Announce that some tenant or domain changed: every process reads its hosts again
+    (this one on its next request, others within their notice interval)."""
+    token = uuid.uuid4().hex
+    caches[NOTICE_CACHE].set(NOTICE_KEY, token, timeout=None)
+    host_cache.heard(token)
 
 
 def notices_are_shared() -> bool:
@@ -112,6 +117,9 @@ Row = tuple[Any, ...]
 class HostCache:
     """host name -> its tenant's row (None: no such host), per process, bounded.
 
+    The notice itself is read at most once per `notice_interval` seconds (0: on every
+    request); a notice this process gives is known at once.
+
     An entry is used while (1) the change notice is the one it was read under, (2) it is
     younger than the time-to-live, and (3) it was read in the transaction still open, or
     outside any (rows read inside a transaction might never be committed: every test is
@@ -120,9 +128,13 @@ class HostCache:
     """
 
     def __init__(self, size: int, shared_ttl: float, local_ttl: float,
-                 clock: Callable[[], float] = time.monotonic):
+                 notice_interval: float = 0.0, clock: Callable[[], float] = time.monotonic):
         self.shared_ttl = shared_ttl
         self.local_ttl = local_ttl
+        self.notice_interval = notice_interval
+        # (notice, when it was read): one tuple, replaced whole, so threads never see a
+        # notice with another notice's time.
+        self._notice: tuple[str | None, float] | None = None
         self.clock = clock
         self.lookups = 0
         self.known: BoundedCache[str, tuple[Row, str | None, float, Atomic | None]] = (
@@ -139,15 +151,29 @@ class HostCache:
             self.shared = notices_are_shared()
         return self.shared_ttl if self.shared and notice is not None else self.local_ttl
 
+    def notice(self, now: float) -> str | None:
+        """The change notice, read from the shared cache at most once per interval."""
+        last = self._notice
+        if last is not None and now - last[1] < self.notice_interval:
+            return last[0]
+        notice = read_notice()
+        self._notice = (notice, now)
+        return notice
+
+    def heard(self, notice: str) -> None:
+        """This process gave `notice`: use it from the next request on, without a read."""
+        self._notice = (notice, self.clock())
+
     def get(self, hostname: str, lookup: Callable[[str], Row | None]) -> Row | None:
         """The row of the tenant serving `hostname` (None: unknown host); `lookup(hostname)`
         reads it from the database when the cached entry cannot be used."""
-        notice = read_notice()
+        now = self.clock()
+        notice = self.notice(now)
         ttl = self.ttl(notice)
         if ttl <= 0:
             self.lookups += 1
             return lookup(hostname)
-        now, scope = self.clock(), transaction_scope()
+        scope = transaction_scope()
         entry = self.known.get(hostname) or self.unknown.get(hostname)
         if entry is not None:
             row, seen_notice, read_at, read_scope = entry
@@ -164,6 +190,7 @@ class HostCache:
     def clear(self) -> None:
         self.known.clear()
         self.unknown.clear()
+        self._notice = None
 
 
 def tenants_changed(**_kwargs: Any) -> None:
@@ -178,7 +205,8 @@ def tenants_changed(**_kwargs: Any) -> None:
 host_cache = HostCache(
     size=int(getattr(settings, "DGBOX_TENANT_CACHE_SIZE", 5000)),
     shared_ttl=float(getattr(settings, "DGBOX_TENANT_CACHE_SHARED_SECONDS", 300)),
-    local_ttl=float(getattr(settings, "DGBOX_TENANT_CACHE_SECONDS", 5)))
+    local_ttl=float(getattr(settings, "DGBOX_TENANT_CACHE_SECONDS", 5)),
+    notice_interval=float(getattr(settings, "DGBOX_TENANT_NOTICE_SECONDS", 1)))
 
 for _model in (Tenant, Domain):
     post_save.connect(tenants_changed, sender=_model,

@@ -15,6 +15,7 @@ from django.test.utils import CaptureQueriesContext
 from django_tenants.utils import schema_context
 
 from dgbox.settings.base import cache_settings
+from tenants import host_cache as host_cache_module
 from tenants import lifecycle
 from tenants.host_cache import NOTICE_CACHE, NOTICE_KEY, BoundedCache, host_cache
 from tenants.middleware import content_types
@@ -231,10 +232,37 @@ def test_a_notice_from_another_process_is_seen_on_the_next_request(
     fresh_cache.now += 60  # past the short TTL: with notices, the cache trusts its rows
     assert get(client, "south.localhost").status_code == 200
     _notice_from_another_process(shared_notices)
+    fresh_cache.now += host_cache.notice_interval  # read at most once per interval
     assert get(client, "south.localhost").status_code == 503
     fresh_cache.now += 301  # what sends no notice still shows within the long TTL
     Tenant.objects.filter(slug="south").update(status=Tenant.Status.ACTIVE)
     assert get(client, "south.localhost").status_code == 200
+
+
+def test_the_notice_is_read_at_most_once_per_interval(
+        client, session_tenants, shared_notices, fresh_cache, monkeypatch):
+    """A busy process reads the change notice from Redis once per interval, not on every
+    request; another process's notice shows at the first request after the interval, and
+    this process's own notices at once."""
+    monkeypatch.setattr(host_cache, "notice_interval", 1.0)
+    reads = []
+    real_read = host_cache_module.read_notice
+    monkeypatch.setattr(host_cache_module, "read_notice",
+                        lambda: reads.append(1) or real_read())
+    assert get(client, "south.localhost").status_code == 200
+    assert get(client, "north.localhost").status_code == 200
+    assert len(reads) == 1
+    Tenant.objects.filter(slug="south").update(status=Tenant.Status.SUSPENDED)
+    _notice_from_another_process(shared_notices)
+    fresh_cache.now += 0.9
+    assert get(client, "south.localhost").status_code == 200  # within the interval
+    fresh_cache.now += 0.2
+    assert get(client, "south.localhost").status_code == 503
+    assert len(reads) == 2
+    # This process's own change: seen on the very next request, with no read.
+    lifecycle.resume("south")
+    assert get(client, "south.localhost").status_code == 200
+    assert len(reads) == 2
 
 
 def test_cache_can_be_turned_off(client, session_tenants, monkeypatch):

@@ -23,7 +23,7 @@ MIDDLEWARE = [m if m != "tenants.middleware.TenantMiddleware"
               else "bench.plain_site.middleware.SiteOwnerMiddleware" for m in _TENANT_MIDDLEWARE]
 ROOT_URLCONF = "dgbox.urls_tenant"
 DATABASES = {"default": {**_TENANT_DATABASES["default"],
-                         "ENGINE": "django.db.backends.postgresql"}}
+                         "ENGINE": "bench.plain_site.backend"}}
 DATABASE_ROUTERS = []
 # Uploads without a per-schema folder (there is no schema).
 STORAGES = {**_TENANT_STORAGES,

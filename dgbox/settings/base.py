@@ -78,6 +78,12 @@ DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)
 # Send `SET search_path` once per tenant switch instead of on every cursor: django-tenants
 # resets it on set_tenant() and on rollbacks, and every switch here goes through set_tenant.
 TENANT_LIMIT_SET_CALLS = True
+# django-tenants' defaults, spelled out: it reads them with getattr(settings, NAME, default)
+# dozens of times per request, and a setting that is not defined costs an AttributeError
+# raised and caught on every read (a defined one is a plain attribute after the first).
+PUBLIC_SCHEMA_NAME = "public"
+HAS_MULTI_TYPE_TENANTS = False
+EXTRA_SET_TENANT_METHOD_PATH = None
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Tenancy -------------------------------------------------------------------------------
@@ -825,6 +831,10 @@ DGBOX_TENANT_CACHE_SECONDS = env.float("DGBOX_TENANT_CACHE_SECONDS", default=5)
 # every ORM save of a tenant or domain show at once; this bounds only what sends no notice
 # (a queryset .update(), raw SQL).
 DGBOX_TENANT_CACHE_SHARED_SECONDS = env.float("DGBOX_TENANT_CACHE_SHARED_SECONDS", default=300)
+# DGBOX_TENANT_NOTICE_SECONDS: how often a process reads that change notice from Redis (at
+# most once per this many seconds, not on every request): a change made in another process
+# shows within it (in the process that made it, at once); 0 reads it on every request.
+DGBOX_TENANT_NOTICE_SECONDS = env.float("DGBOX_TENANT_NOTICE_SECONDS", default=1)
 # DGBOX_TENANT_CACHE_SIZE: tenants per process whose host row and content types are kept
 # (a few KB each); past it, entries are evicted at random and a request to an evicted tenant
 # costs a query or two more.

@@ -33,6 +33,10 @@ class DatabaseWrapper(tenants_backend.DatabaseWrapper):
         self.schemas_visited = set()  # a new backend: nothing cached yet
 
     def _handle_search_path(self, cursor: Any = None) -> None:
+        # Called for every cursor: the common case (the search path sent since the last
+        # switch still holds) returns here, before django-tenants' checks and settings reads.
+        if self.search_path_set_schemas is not None and settings.TENANT_LIMIT_SET_CALLS:
+            return
         super()._handle_search_path(cursor)
         # search_path_set_schemas is what the backend now uses (None if the SET failed).
         for schema in self.search_path_set_schemas or ():
