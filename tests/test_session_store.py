@@ -3,7 +3,7 @@ written with one UPDATE; what qsessions keeps beside each session (user, browser
 created) stays right. Real PostgreSQL, in a tenant's schema."""
 
 import pytest
-from django.contrib.sessions.backends.base import UpdateError
+from django.contrib.sessions.backends.base import CreateError, UpdateError
 from django_tenants.utils import tenant_context
 from qsessions import IP_SESSION_KEY, USER_AGENT_SESSION_KEY
 from qsessions.models import Session
@@ -53,3 +53,34 @@ def test_a_session_ended_meanwhile_is_not_written_again(tenant_a):
         with pytest.raises(UpdateError):
             stale.save()
         assert not Session.objects.filter(session_key=store.session_key).exists()
+
+
+def test_a_new_session_is_made_with_one_statement(tenant_a, django_assert_num_queries):
+    with tenant_context(tenant_a):
+        store = SessionStore(user_agent=BROWSER, ip="2001:db8::7")
+        store["dgbox_done"] = {"1": "NOR-2026-000001"}
+        with django_assert_num_queries(1):  # no "does the key exist?", no read-back
+            store.save()
+        row = Session.objects.get(session_key=store.session_key)
+        assert row.created_at is not None and row.updated_at == row.created_at
+        assert (row.ip, row.user_agent) == ("2001:db8::7", BROWSER)
+        assert SessionStore(session_key=store.session_key).load()["dgbox_done"] == {
+            "1": "NOR-2026-000001"}
+
+
+def test_a_new_session_never_takes_over_an_existing_key(tenant_a):
+    """A key drawn again (never in practice: 32 random characters) inserts nothing and is
+    Django's CreateError, which its create() answers with another key; the session that
+    had the key keeps its data and owner."""
+    with tenant_context(tenant_a):
+        owner = SessionStore(user_agent=BROWSER, ip="192.0.2.7")
+        owner["mine"] = "Анна"
+        owner.save()
+        intruder = SessionStore(user_agent="curl/8.5", ip="192.0.2.8")
+        intruder._session_key = owner.session_key
+        intruder["mine"] = "someone else"
+        with pytest.raises(CreateError):
+            intruder.save(must_create=True)
+        assert SessionStore(session_key=owner.session_key).load()["mine"] == "Анна"
+        assert Session.objects.get(session_key=owner.session_key).ip == "192.0.2.7"
+        assert not Session.objects.filter(ip="192.0.2.8").exists()
