@@ -51,6 +51,7 @@ used meanwhile. Figures are printed and written to bench/results/submit.json; gu
 """
 
 import argparse
+import base64
 import contextlib
 import hashlib
 import http.client
@@ -425,6 +426,22 @@ def warm_up(port, hosts, slugs, clients):
 # --- Statistics -----------------------------------------------------------------------------
 
 
+def queued_messages(broker, keys) -> int:
+    """How many notification messages the tasks waiting in the broker's `keys` name: a
+    `notifications.deliver` task names one, a `notifications.deliver_all` task (one
+    submission's receipts together) a list of them."""
+    count = 0
+    for key in keys:
+        for raw in broker.lrange(key, 0, -1):
+            envelope = json.loads(raw)
+            body = envelope["body"]
+            if envelope.get("properties", {}).get("body_encoding") == "base64":
+                body = base64.b64decode(body)
+            argument = json.loads(body)[0][0]
+            count += len(argument) if isinstance(argument, list) else 1
+    return count
+
+
 def percentile(values, q):
     if not values:
         return None
@@ -594,7 +611,7 @@ def main():  # one linear script
             worker.stop()
         server.stop()
 
-    queued = sum(broker.llen(k) for k in queue_keys())
+    queued = queued_messages(broker, queue_keys())
     with console.status("Verifying cases, uploads in S3 and the broker..."):
         check = django_step(args, url, "verify", {"journeys": journeys, "drafts": drafts_made,
                                                   "submitted": submitted, "queued": queued,
@@ -977,9 +994,10 @@ def verify(_args, payload) -> dict:  # one list of checks
         broker = (f"{totals['sent']} sent by the Celery worker, {payload['queued']} still "
                   "queued")
     else:
-        broker = f"{payload['queued']} tasks waiting in the broker (nothing consumed them)"
+        broker = (f"{payload['queued']} receipts waiting in the broker's tasks (nothing "
+                  "consumed them)")
         if payload["queued"] != totals["messages"]:
-            problems.append(f"{payload['queued']} tasks queued for {totals['messages']} "
+            problems.append(f"{payload['queued']} receipts queued for {totals['messages']} "
                             "receipts")
     return {"ok": not problems and refs_match and uploads_match, "problems": problems,
             "cases": totals["cases"], "expected_cases": expected_cases,

@@ -28,7 +28,8 @@ gunicorn, of the PostgreSQL backends of its database ("SQL"), of Redis and of th
 threads, with the machine's load average and how busy it was. The number of SQL statements
 of one submit is counted in each code (Django's test client on two more drafts, the second
 counted, in a process of its own). Afterwards every dgbox draft submitted must be exactly one
-case with its two receipts, each a task in the broker. A measurement, never a test; figures
+case with its two receipts, each named by a task in the broker (one task per submission
+since its receipts are published together). A measurement, never a test; figures
 go to bench/results/submit_step.json.
 """
 
@@ -58,6 +59,7 @@ from bench.submit import (  # noqa: E402
     child_env,
     django_step,
     percentile,
+    queued_messages,
 )
 
 SIDES = ("plain", "before", "after")
@@ -270,7 +272,7 @@ def main() -> int:  # one linear script
         finally:
             for server in servers.values():
                 server.stop()
-    queued = sum(queue.llen(k) for k in [QUEUE, *queue.scan_iter(f"{QUEUE}\x06\x16*")])
+    queued = queued_messages(queue, [QUEUE, *queue.scan_iter(f"{QUEUE}\x06\x16*")])
     queue.delete(QUEUE, *queue.scan_iter(f"{QUEUE}\x06\x16*"))
     submitted = results["before"]["tokens"] + results["after"]["tokens"] + counted_tokens
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as given:
@@ -348,8 +350,8 @@ def report(args, results, counted, loads, check) -> dict:
                           f"{row['redis_cpu_ms']:.1f}", f"{row['client_cpu_ms']:.1f}",
                           f"{row['machine_busy_pct']:.0f}%", str(row["errors"])]))
     print(f"Checked: {check['cases']} cases for {check['cases_of_submitted']} drafts "
-          f"submitted (one each), {check['receipts']} receipts, {check['queued']} tasks in "
-          f"the broker: {'ok' if check['ok'] else 'NOT OK'}")
+          f"submitted (one each), {check['receipts']} receipts, {check['queued']} receipts in the "
+          f"broker's tasks: {'ok' if check['ok'] else 'NOT OK'}")
     return {"rounds": args.rounds, "per_round": args.per_round, "clients": args.clients,
             "gunicorn": f"{args.workers}x{args.threads} gthread", "cpus": os.cpu_count(),
             "load_average_before": loads[0], "load_average_after": loads[1],

@@ -169,3 +169,17 @@ def prefix_of(schema_name: str, *, lock: bool = False) -> str:
                        "WHERE schema_name = %s FOR KEY SHARE", [schema_name])
         row = cursor.fetchone()
     return row[0] if row else ""
+
+
+def prefix_and_number(schema_name: str, sequence: str) -> tuple[str, int] | None:
+    """`prefix_of(schema_name, lock=True)` and the next value of `sequence` (the caller's
+    schema's, by name), in one statement: the tenant's row is locked (a materialized CTE,
+    evaluated first) before the number is taken, as two statements would. None when the
+    schema has no tenant row (nothing taken then)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH tenant AS MATERIALIZED (SELECT reference_prefix FROM {Tenant._meta.db_table} "  # noqa: S608 - the model's own table name, values as parameters # nosec B608
+            "WHERE schema_name = %s FOR KEY SHARE) "
+            "SELECT reference_prefix, nextval(%s::regclass) FROM tenant", [schema_name, sequence])
+        row = cursor.fetchone()
+    return (row[0] or "", row[1]) if row else None

@@ -270,6 +270,32 @@ def free_port():
     return _free_port()
 
 
+def _drain(app, queue):
+    """Take every task message off `queue` as a worker would: [(task, schema, args)]."""
+    taken = []
+    with app.connection_for_read() as conn:
+        simple = conn.SimpleQueue(queue, no_ack=True)
+        try:
+            while True:
+                try:
+                    message = simple.get(block=False)
+                except simple.Empty:
+                    break
+                args, _kwargs, _embed = message.decode()
+                taken.append((message.headers["task"], message.headers["_schema_name"],
+                              tuple(args)))
+        finally:
+            simple.close()
+    return taken
+
+
+@pytest.fixture
+def drain():
+    """drain(app, queue): take every task message off `queue` as a worker would, and return
+    them as [(task name, tenant schema, args)]."""
+    return _drain
+
+
 @pytest.fixture
 def private_redis(tmp_path):
     """A PrivateRedis (tests/faults/servers.py) in the test's temporary folder, not started

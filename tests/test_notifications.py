@@ -304,6 +304,31 @@ def test_sent_once_after_commit_by_email_and_sms(tenant_a, sms_log, read_sms_log
 
 
 @pytest.mark.django_db
+def test_one_notice_is_one_task_and_each_channel_goes_out_once(
+        tenant_a, sms_log, read_sms_log, private_redis, celery_on, drain,
+        django_capture_on_commit_callbacks):
+    """A notice by e-mail and SMS (a submission's receipts) is published as one task naming
+    both messages (one publish, not one per channel); run twice, as a broker redelivers it
+    after a worker died, each message still goes out once. A single message stays a
+    `notifications.deliver` task of its own."""
+    queue = f"dgbox-notify-test-{os.getpid()}"
+    private_redis.start()
+    with celery_on(private_redis.url, queue) as app, tenant_context(tenant_a):
+        with django_capture_on_commit_callbacks(execute=True):
+            email, sms = _notify(topic="R-2026-0043")
+        queued = drain(app, queue)
+        assert queued == [("notifications.deliver_all", "north", ([email.pk, sms.pk],))]
+        for name, _schema, args in queued * 2:
+            app.tasks[name].apply(args)
+        assert [(m.status, m.attempts) for m in messages_for("R-2026-0043")] == [
+            ("sent", 1), ("sent", 1)]
+        with django_capture_on_commit_callbacks(execute=True):
+            [alone] = _notify(topic="R-2026-0044", phone=None)
+        assert drain(app, queue) == [("notifications.deliver", "north", (alone.pk,))]
+    assert len(mail.outbox) == 1 and len(read_sms_log(sms_log)) == 1
+
+
+@pytest.mark.django_db
 def test_delivering_twice_sends_one_email(tenant_a, django_capture_on_commit_callbacks):
     with tenant_context(tenant_a):
         with django_capture_on_commit_callbacks(execute=False):

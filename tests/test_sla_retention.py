@@ -258,7 +258,8 @@ def test_staff_messages_are_written_to_the_outbox_with_the_escalation(
 
 
 def test_escalation_e_mails_survive_a_broker_outage_and_are_sent_once(
-        north, tenant_a, caplog, django_capture_on_commit_callbacks, private_redis, celery_on):
+        north, tenant_a, caplog, django_capture_on_commit_callbacks, private_redis, celery_on,
+        drain):
     """A real redis-server, stopped when escalate() commits: the staff messages stay pending
     and due; once it is back the resend job queues each once, and running every queued task
     twice (a redelivery) still sends one e-mail per person. A rerun of the escalation adds
@@ -307,25 +308,6 @@ def test_escalation_e_mails_survive_a_broker_outage_and_are_sent_once(
     by_person = {m.to[0]: m for m in mail.outbox}
     assert late.reference in by_person["assignee@north.example"].body
     assert by_person["worker@north.example"].subject.startswith("Сроки по заявлениям (2)")
-
-
-def drain(app, queue):
-    """Take every task message off `queue` as a worker would: [(task, schema, args)]."""
-    taken = []
-    with app.connection_for_read() as conn:
-        simple = conn.SimpleQueue(queue, no_ack=True)
-        try:
-            while True:
-                try:
-                    message = simple.get(block=False)
-                except simple.Empty:
-                    break
-                args, _kwargs, _embed = message.decode()
-                taken.append((message.headers["task"], message.headers["_schema_name"],
-                              tuple(args)))
-        finally:
-            simple.close()
-    return taken
 
 
 def test_staff_message_wording_is_per_tenant(tenant_a, tenant_b,

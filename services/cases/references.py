@@ -27,21 +27,29 @@ def references_issued() -> bool:
         return cursor.fetchone()[0]
 
 
+def _or_base(prefix: str) -> str:
+    """`prefix`, or the one made from the tenant's slug for a tenant that has none yet."""
+    return prefix or platform.base_prefix(getattr(connection.tenant, "slug", "") or "")
+
+
 def reference_prefix(*, lock: bool = False) -> str:
     """This tenant's prefix (made from its slug for a tenant that has none yet)."""
-    return (platform.prefix_of(_schema(), lock=lock)
-            or platform.base_prefix(getattr(connection.tenant, "slug", "") or ""))
+    return _or_base(platform.prefix_of(_schema(), lock=lock))
 
 
 def next_reference(now=None) -> str:
     """A new reference. Call inside the transaction that stores it: the prefix is read under
     a lock that a change of prefix waits for, before the number is taken."""
-    prefix = reference_prefix(lock=True)
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT nextval('{SEQUENCE}')")
-        number = cursor.fetchone()[0]
+    # One statement for both (the prefix's row locked first); a schema with no tenant row
+    # (a test's stand-in) takes its number on its own.
+    found = platform.prefix_and_number(_schema(), SEQUENCE)
+    if found is None:
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT nextval('{SEQUENCE}')")
+            found = "", cursor.fetchone()[0]
+    prefix, number = found
     year = (now or timezone.now()).year
-    return f"{prefix}-{year}-{number:06d}"
+    return f"{_or_base(prefix)}-{year}-{number:06d}"
 
 
 def change_reference_prefix(prefix: str) -> str:

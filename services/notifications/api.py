@@ -77,7 +77,8 @@ def notify(key: str, *, language: str, context: dict[str, object], email: str | 
     # transaction (a submission's) needs none of its own around it.
     with transaction.atomic(savepoint=False):
         Message.objects.bulk_create(messages)
-        enqueue_on_commit([message.pk for message in messages], tenant)
+        # One task for the channels of this notice: one publish to the broker, not one each.
+        enqueue_on_commit([message.pk for message in messages], tenant, together=True)
     return messages
 
 

@@ -117,6 +117,28 @@ def deliver(message_id: int) -> str:
     return outcome
 
 
+@shared_task(name="notifications.deliver_all", ignore_result=True)
+def deliver_all(message_ids: list[int]) -> list[str]:
+    """`deliver` for each of `message_ids` in turn: the messages one event wrote together
+    (a submission's e-mail and SMS receipts) are one task, one publish to the broker.
+
+    Each message is sent and recorded in its own transaction, exactly as `deliver` does, so
+    a task run again (a worker killed mid-way, the broker's redelivery) skips the ones sent
+    already. An error of one (the database gone away) is logged and the others still go; the
+    message it left pending is queued again by `notifications.resend_pending`.
+    """
+    outcomes = []
+    for message_id in message_ids:
+        try:
+            outcomes.append(deliver(message_id))
+        except Exception:
+            logger.exception("Notification %s could not be delivered now in %s; "
+                             "notifications.resend_pending will queue it again",
+                             message_id, connection.schema_name)
+            outcomes.append("error")
+    return outcomes
+
+
 def _redact(message_id: int) -> None:
     # In a savepoint, and never raised: a masking failure must not undo "sent" (the message
     # would go out again); the daily sweep masks it instead.

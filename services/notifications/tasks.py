@@ -4,10 +4,10 @@ sending code (delivery.py), where the outbox queues it from."""
 from celery import shared_task
 from django.db import connection
 
-from .delivery import deliver
+from .delivery import deliver, deliver_all
 from .outbox import RESEND_BATCH, requeue_due
 
-__all__ = ["deliver", "resend_pending"]
+__all__ = ["deliver", "deliver_all", "resend_pending"]
 
 
 @shared_task(name="notifications.resend_pending", ignore_result=True)
