@@ -143,6 +143,7 @@ class FleetBench:
                     .order_by("pk").values_list("slug", flat=True))
 
     def build(self) -> None:
+        from django.db import close_old_connections
         from rich.progress import (
             BarColumn,
             MofNCompleteColumn,
@@ -151,8 +152,6 @@ class FleetBench:
             TimeElapsedColumn,
             TimeRemainingColumn,
         )
-
-        from django.db import close_old_connections
 
         from tenants.launch import LaunchRequest, launch_tenant, spares
 
