@@ -80,7 +80,8 @@ def run(database_url, *argv):
 
 
 def heavy_modules(out):
-    return set(filter(None, out.rsplit("HEAVY ", 1)[1].strip().split(",")))
+    line = out.rsplit("HEAVY ", 1)[1].splitlines()[0]  # the probe prints more lines after it
+    return set(filter(None, line.strip().split(",")))
 
 
 def python(database_url, code, *argv):
