@@ -29,8 +29,11 @@ class DatabaseWrapper(tenants_backend.DatabaseWrapper):
         self.schemas_visited: set[str] = set()
 
     def connect(self) -> None:
+        # A new backend: nothing cached yet. Reset before connecting: connecting runs a first
+        # cursor (the connection's initial state), whose search path is counted then; the
+        # cursors after it return early while that path holds (_handle_search_path).
+        self.schemas_visited = set()
         super().connect()
-        self.schemas_visited = set()  # a new backend: nothing cached yet
 
     def _handle_search_path(self, cursor: Any = None) -> None:
         # Called for every cursor: the common case (the search path sent since the last
