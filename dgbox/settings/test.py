@@ -26,6 +26,10 @@ WHITENOISE_USE_FINDERS = True
 # Tenants launched and committed in a run (session tenants, browser tests) must not grow the
 # spare pool past two: each spare is 0.5 s of DDL (tests/test_launch.py tests the growth).
 DGBOX_SPARE_SCHEMAS_MAX = 2
+# Every request reads the tenants' change notice, so a change made by an earlier test is seen
+# by the next request, not by whichever request passes the interval (query counts stay
+# deterministic); tests/test_routing_cache.py tests the interval itself.
+DGBOX_TENANT_NOTICE_SECONDS = 0
 # The webhook tests run their receiver on 127.0.0.1 over plain http.
 DGBOX_WEBHOOKS_ALLOW_LOCAL = True
 WHITENOISE_AUTOREFRESH = True
