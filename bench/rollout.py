@@ -228,6 +228,7 @@ class Bench:
                              "got the new column")
 
     def ensure_fleet(self):
+        from django.db import close_old_connections
         from rich.progress import Progress
 
         from tenants.launch import LaunchRequest, launch_tenant, spares
@@ -248,6 +249,10 @@ class Bench:
                 launch_tenant(LaunchRequest(name=f"Bench {slug}", kind="region", slug=slug,
                                             admin_email="admin@bench.example"))
                 spares.fill_pool()
+                # Recycle the connection after DGBOX_DB_MAX_SCHEMAS_PER_CONNECTION schemas, as
+                # a request or a rollout step does: without it each launch gets slower as the
+                # connection's catalog caches grow (bench/fleet_scale.py measured 0.4 s -> 4.5 s).
+                close_old_connections()
                 progress.advance(task)
 
     # --- Output ---------------------------------------------------------------------------------

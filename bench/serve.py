@@ -359,9 +359,9 @@ def _prepare_tenants(count: int, populate):
 def _dump_tenant_schema(model) -> str:
     """The model tenant's schema as SQL (DDL and rows), as a launch's template snapshot is
     taken (tenants/launch/template.py)."""
-    from tenants.launch.template import _dump_schema
+    from tenants.launch.template import _read_dump, _start_dump
 
-    sql, _statements = _dump_schema(model.schema_name)
+    sql, _statements = _read_dump(_start_dump(model.schema_name), model.schema_name)
     return sql
 
 
