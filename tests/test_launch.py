@@ -287,8 +287,8 @@ def test_stale_spares_are_migrated_in_place_or_dropped_when_that_fails():
 def test_a_stale_spare_keeps_its_prepared_site_when_current_and_rebuilds_it_when_not():
     # A rollout migrates the spares of the previous release in place and scrubs them as the
     # template is; a spare whose prepared site is what this release would build keeps it
-    # (same page ids, 16 queries instead of some 460), one whose site is not (a text this release changed, a
-    # page a migration added) has it built again.
+    # (same page ids, 16 queries instead of some 460), one whose site is not (a text this
+    # release changed, a page a migration added) has it built again.
     spares.fill_pool(2)
     current, changed = SpareSchema.objects.order_by("pk").values_list("schema_name", flat=True)[:2]
     with schema_context(current):

@@ -97,12 +97,6 @@ class Engine:
             self._states.move_to_end(key)
         return state.clone()
 
-    def warm(self, applied: set[Key]) -> None:
-        """Render the state of `applied` now (before forking workers, so they share it)."""
-        loader = self.loader_for(applied)
-        if loader is not None:
-            self.state_for(SharedGraphExecutor(connection, loader, self.full_plan))
-
     def migrate_current_schema(self, *, emit_signals: str = "auto",
                                on_migration: Callable[[str], None] | None = None) -> list[str]:
         """Apply every pending migration to the schema the connection is set to.
