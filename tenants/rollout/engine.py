@@ -42,7 +42,7 @@ class KeysRecorder(MigrationRecorder):
     here (the engine, the executor's `check_replacements`) uses the keys, and building ~250
     model instances per schema, twice, was a few milliseconds of CPU a tenant."""
 
-    def applied_migrations(self) -> dict[Key, Any]:  # type: ignore[override]
+    def applied_migrations(self) -> dict[Key, Any]:
         if self.has_table():
             return dict.fromkeys(self.migration_qs.values_list("app", "name"))
         return {}

@@ -423,7 +423,8 @@ def _run_rings(rollout: Rollout, plan: Plan, options: RolloutOptions,
                 # taken while the tenants migrate, and finished after them.
                 job["snapshot_later"] = job["kind"] == RolloutStep.Kind.TEMPLATE
             reporter.ring_started(ring, name, len(jobs))
-            done, failed = 0, []
+            done: int = 0
+            failed: list[dict[str, Any]] = []
             if pool is None and workers > 1 and len(jobs) > 1:
                 # The ring's first step runs in this process, then the workers are forked:
                 # each inherits what its health check loaded (the tenant URL configuration
