@@ -50,7 +50,13 @@ PREPARED_NAME = "dgbox"
 def scrub_template(schema_name, **_kwargs):
     """Wagtail's migrations create a "Welcome" page and a localhost site; tenants get their own,
     prepared here once (pages, site, branding, search entries) so that a launch only fills in
-    the tenant's name, host and language. Both content languages are prepared too."""
+    the tenant's name, host and language. Both content languages are prepared too.
+
+    A schema whose prepared site is already there and current (`prepared_site_is_current`:
+    a spare migrated in place by a rollout, or the template itself) keeps it: seven reads
+    instead of the some 460 queries of scrubbing and building it again."""
+    if prepared_site_is_current():
+        return
     Site.objects.all().delete()
     for page in Page.objects.filter(depth=2):
         page.delete()
@@ -70,6 +76,49 @@ def create_site(tenant, options, **_kwargs):
     site = (Site.objects.filter(hostname=PREPARED_HOSTNAME).select_related("root_page").first()
             or _build_site(PREPARED_NAME, settings.LANGUAGE_CODE, PREPARED_HOSTNAME, 80))
     _personalise(site, tenant, options)
+
+
+# The pages of a prepared site under its home page, by slug, and their types.
+LAUNCH_PAGE_TYPES = {"services": ServiceIndexPage, "news": NewsIndexPage,
+                     "offices": OfficeIndexPage,
+                     **{slug: StandardPage for slug, *_texts in DEFAULT_PAGES}}
+
+
+def prepared_site_is_current() -> bool:
+    """Whether the current schema holds exactly the site `_build_site` would prepare now: one
+    site, the prepared one, whose home page is the only page under the root; the same pages
+    (slug, type, depth, locale, texts in this release's translations, published); its branding;
+    both content languages. Seven queries; anything else (a "Welcome" page or localhost site
+    a migration created, a text this release changed, a page missing) answers False."""
+    sites = list(Site.objects.values_list("pk", "hostname", "port", "site_name",
+                                          "is_default_site", "root_page_id"))
+    if len(sites) != 1 or sites[0][1:5] != (PREPARED_HOSTNAME, 80, PREPARED_NAME, True):
+        return False
+    site_pk, home_pk = sites[0][0], sites[0][5]
+    if list(Page.objects.filter(depth=2).values_list("pk", flat=True)) != [home_pk]:
+        return False
+    if not {"ru", "en"} <= set(Locale.objects.values_list("language_code", flat=True)):
+        return False
+    with override(settings.LANGUAGE_CODE):
+        texts = _page_texts(PREPARED_NAME)
+    types = {"home": HomePage, **LAUNCH_PAGE_TYPES}
+    expected = {(slug, 2 if slug == "home" else 3, model._meta.app_label,
+                 model._meta.model_name, texts[slug]["title"], texts[slug]["title"],
+                 settings.LANGUAGE_CODE, True) for slug, model in types.items()}
+    pages = list(Page.objects.filter(depth__gt=1).values_list(
+        "slug", "depth", "content_type__app_label", "content_type__model", "title",
+        "draft_title", "locale__language_code", "live"))
+    if len(pages) != len(expected) or set(pages) != expected:
+        return False
+    if list(HomePage.objects.values_list("pk", "intro")) != [(home_pk, texts["home"]["intro"])]:
+        return False
+    standard = {slug: (texts[slug]["summary"], texts[slug]["body"])
+                for slug, model in LAUNCH_PAGE_TYPES.items() if model is StandardPage}
+    if {slug: (summary, str(body)) for slug, summary, body in
+            StandardPage.objects.values_list("slug", "summary", "body")} != standard:
+        return False
+    return list(BrandingSettings.objects.values_list("site_id", "site_name")) == [
+        (site_pk, PREPARED_NAME)]
 
 
 def _page_texts(name: str) -> dict[str, dict[str, str]]:
@@ -92,11 +141,8 @@ def _build_site(name: str, language: str, hostname: str, port: int) -> Site:
     with override(language):
         texts = _page_texts(name)
     home = root.add_child(instance=HomePage(slug="home", locale=locale, **texts["home"]))
-    for slug, page_type in (("services", ServiceIndexPage), ("news", NewsIndexPage),
-                            ("offices", OfficeIndexPage)):
+    for slug, page_type in LAUNCH_PAGE_TYPES.items():
         home.add_child(instance=page_type(slug=slug, locale=locale, **texts[slug]))
-    for slug, *_texts in DEFAULT_PAGES:
-        home.add_child(instance=StandardPage(slug=slug, locale=locale, **texts[slug]))
     # Wagtail writes absolute links (the open API's html_url and detail_url) from the site's
     # port: the one launch passes (tenants.addresses.site_port); routing is by host name and
     # schema, so a site answers on any port.

@@ -54,9 +54,10 @@ def test_a_healthy_tenant_passes_every_check(tenant):
     assert {name: results[name] for name in CHECKS} == dict.fromkeys(CHECKS, "ok")
 
 
-def test_the_schema_checks_take_four_queries_whatever_the_number_of_models(tenant):
-    # The migrations table (whether it exists, its rows), the search path, one catalog query:
-    # not one statement per model, as the `SELECT ... LIMIT 0` probe it replaced was.
+def test_the_schema_checks_take_three_queries_whatever_the_number_of_models(tenant):
+    # The search path, one catalog query (which also says whether the migrations table is
+    # there), the migrations table's rows: not one statement per model, as the
+    # `SELECT ... LIMIT 0` probe it replaced was, nor Django's listing of every table.
     connection.set_tenant(tenant)
     with CaptureQueriesContext(connection) as queries:
         results = check_schema(tenant.schema_name)
@@ -64,7 +65,7 @@ def test_the_schema_checks_take_four_queries_whatever_the_number_of_models(tenan
     assert results == {"migrations": "ok", "search path": "ok", "schema": "ok"}
     statements = [q["sql"] for q in queries.captured_queries
                   if not q["sql"].startswith(("SET ", "SHOW "))]  # django-tenants' search_path
-    assert len(statements) == 4, statements
+    assert len(statements) == 3, statements
 
 
 def test_a_missing_table_is_named(tenant):
@@ -99,6 +100,14 @@ def test_a_schema_gone_from_under_its_tenant_is_caught_by_the_search_path(tenant
     found = failures(tenant)
     assert found["search path"] == f"names resolve in public, not in {tenant.schema_name}"
     assert found["schema"].startswith("missing tables: ")
+
+
+def test_a_migrations_table_gone_from_the_schema_is_named_not_read_from_public(tenant):
+    # Through the search path the recorder would read public's table, whose rows are the
+    # public schema's migrations.
+    execute(f"DROP TABLE {tenant.schema_name}.django_migrations")
+    found = failures(tenant)
+    assert found == {"migrations": f"no django_migrations table in {tenant.schema_name}"}
 
 
 def test_a_table_in_public_instead_of_the_tenants_schema_is_missing(tenant):

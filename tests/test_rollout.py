@@ -23,6 +23,7 @@ from django.core import checks
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test import override_settings
+from django_tenants.signals import schema_migrated
 from django_tenants.utils import schema_context, tenant_context
 
 from tenants import flags
@@ -282,6 +283,36 @@ def test_poisoned_tenant_halts_its_ring_and_a_rerun_after_the_fix_completes(rele
     assert suspended.status == Tenant.Status.SUSPENDED and not suspended.maintenance
     assert "service page" not in by_slug["ro-d"]["health"]  # a suspended site answers 503
     assert by_slug["ro-c"]["health"]["service page"] == "ok"
+
+
+def test_the_first_step_of_a_pooled_ring_runs_here_and_the_workers_fork_after_it(
+        release_v2, tmp_path):
+    # Wave 1's first tenant is upgraded and health-checked in the rollout's own process; the
+    # workers are forked after it and inherit what its check loaded (the tenant URL
+    # configuration and views, compiled templates, cache clients) instead of each loading it
+    # on its first tenant. The others run in the workers, checked as usual.
+    log = tmp_path / "pids"
+
+    def record(sender, schema_name, **_kwargs):
+        with log.open("a") as out:
+            out.write(f"{schema_name} {os.getpid()}\n")
+
+    schema_migrated.connect(record, weak=False, dispatch_uid="test-rollout-pids")
+    try:
+        report, error, _ = rollout("--workers", "2")
+    finally:
+        schema_migrated.disconnect(dispatch_uid="test-rollout-pids")
+    assert error is None, error
+    pids = dict(line.split() for line in log.read_text().splitlines())
+    here = str(os.getpid())
+    assert pids["ro_canary"] == here  # a ring of one runs here, as it did
+    assert pids["ro_a"] == here  # wave 1's first step, before the fork
+    assert here not in {pids["ro_b"], pids["ro_c"], pids["ro_d"]}
+    by_slug = steps(report)
+    for slug in FLEET:
+        assert by_slug[slug]["status"] == "done"
+        assert by_slug[slug]["health"]["home page"] == "ok", by_slug[slug]["health"]
+        assert applied(slug.replace("-", "_"))
 
 
 @pytest.mark.parametrize("workers", [1, 2])

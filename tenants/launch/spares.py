@@ -12,7 +12,10 @@ A rollout refreshes the template by migrating it with its own engine; it then mi
 spares of the previous release the same way (`upgrade_stale`) instead: a spare is a tenant
 schema before its launch, so the rollout's small migration takes milliseconds where dropping
 some 400 tables and replaying the snapshot took about a second per spare (and several under
-load). A spare that does not end up with exactly the template's migrations is dropped.
+load). Scrubbing a spare keeps its prepared site when that is already current (cms's
+`template_migrated` receiver checks it in seven reads): some 16 queries a spare instead of
+some 460 to build the site again. A spare that does not end up with exactly the template's
+migrations is dropped.
 """
 
 import logging

@@ -25,7 +25,6 @@ from django.apps import apps
 from django.conf import settings
 from django.core.handlers.base import BaseHandler
 from django.core.signals import got_request_exception
-from django.db.migrations.recorder import MigrationRecorder
 from django.test import RequestFactory
 from django_tenants.utils import tenant_context
 from wagtail.models import Page
@@ -48,32 +47,54 @@ class HealthCheckFailed(Exception):
 
 
 def check_schema(schema_name: str) -> dict[str, Any]:
-    """Checks that need only the connection in `schema_name` (tenants and the template)."""
+    """Checks that need only the connection in `schema_name` (tenants and the template):
+    three queries whatever the number of models (the catalog is read, the models' tables are
+    not), so the check stays cheap as apps grow."""
     results: dict[str, Any] = {}
+    present: set[tuple[str, str]] | None = None
     try:
-        graph = migration_graph()
-        applied = set(MigrationRecorder(connection).applied_migrations())
-        left = sorted(f"{a}.{n}" for a, n in graph.nodes - applied
-                      if graph.app_has_tables(a, schema_name)
-                      and not _squash_applied(graph, (a, n), applied))
-        results["migrations"] = "ok" if not left else "still pending: " + ", ".join(left[:5])
+        present = _read_catalog(schema_name, results)
     except Exception as exc:  # noqa: BLE001 - reported, not raised
-        results["migrations"] = _describe(exc)
-    try:
-        results.update(_check_tables(schema_name))
-    except Exception as exc:  # noqa: BLE001
         results["schema"] = _describe(exc)
+    try:
+        results["migrations"] = _check_migrations(schema_name, present)
+    except Exception as exc:  # noqa: BLE001
+        results["migrations"] = _describe(exc)
     return results
 
 
-def _check_tables(schema_name: str) -> dict[str, str]:
-    """"search path" and "schema": two queries whatever the number of models (the catalog is
-    read, the models' tables are not), so the check stays cheap as apps grow."""
+def _check_migrations(schema_name: str, present: set[tuple[str, str]] | None) -> str:
+    """"migrations": every migration of the running code recorded in the schema's own
+    `django_migrations` (read by its qualified name: through the search path a schema that
+    lost the table would be read from public's). The catalog already says whether the table
+    is there, so Django's recorder and its table listing (some 700 rows with public's) are
+    not needed."""
+    if present is not None and ("django_migrations", "app") not in present:
+        return f"no django_migrations table in {schema_name}"
+    graph = migration_graph()
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT app, name FROM {connection.ops.quote_name(schema_name)}"  # noqa: S608 - a quoted schema name # nosec B608
+                       ".django_migrations")
+        applied = {(app, name) for app, name in cursor.fetchall()}
+    left = sorted(f"{a}.{n}" for a, n in graph.nodes - applied
+                  if graph.app_has_tables(a, schema_name)
+                  and not _squash_applied(graph, (a, n), applied))
+    return "ok" if not left else "still pending: " + ", ".join(left[:5])
+
+
+def _read_catalog(schema_name: str, results: dict[str, Any]) -> set[tuple[str, str]]:
+    """"search path" and "schema" into `results`; returns the schema's (table, column)."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT current_schema()")
         first = cursor.fetchone()[0]
         cursor.execute(_CATALOG_SQL, [schema_name])
         present = {(table, column) for table, column in cursor.fetchall()}
+    results.update(_compare_tables(schema_name, first, present))
+    return present
+
+
+def _compare_tables(schema_name: str, first: str | None,
+                    present: set[tuple[str, str]]) -> dict[str, str]:
     results = {"search path": "ok" if first == schema_name else
                f"names resolve in {first or 'no schema'}, not in {schema_name}"}
     missing_tables: dict[str, None] = {}
@@ -207,16 +228,9 @@ class PageRenderer:
 _renderers: list[PageRenderer] = []
 
 
-def warm(schema_name: str) -> None:
-    """Load what every check needs before workers are forked, so each inherits it rather than
-    building it again: the middleware chain and the columns the models expect."""
-    _renderer()
-    _expected_columns(schema_name)
-
-
 def _renderer() -> PageRenderer:
-    # One per process (a forked worker inherits its parent's): the middleware chain is
-    # loaded once.
+    # One per process (a forked worker inherits its parent's, built by the step the rollout
+    # runs before forking): the middleware chain is loaded once.
     if not _renderers:
         _renderers.append(PageRenderer())
     return _renderers[0]

@@ -96,9 +96,11 @@ def pending_from_missing(graph: Graph, missing: set[Key]) -> list[Key]:
     (graph nodes and replaced keys). A squash counts as applied when it or all the migrations
     it replaces are recorded, as in Django's loader. Sorted in the graph's apply order."""
     pending: set[Key] = set()
-    for key in graph.nodes:
-        if key not in missing:
-            continue
+    # Over what the schema lacks (nothing, for an up-to-date one), not over the ~250 nodes:
+    # a no-op plan of 1,000 tenants is then no Python work per tenant.
+    for key in missing:
+        if key not in graph.nodes:
+            continue  # a migration a squash replaced
         replaced = graph.replacements.get(key)
         if replaced and not any(r in missing for r in replaced):
             continue  # every replaced migration applied: Django treats the squash as applied

@@ -30,7 +30,6 @@ import psycopg
 from django.conf import settings
 from django.core import checks
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, transaction
-from django.db.migrations.recorder import MigrationRecorder
 from django.db.models import F
 from django.utils import timezone
 
@@ -38,7 +37,6 @@ from tenants.db import connection
 from tenants.launch.template import TEMPLATE_SCHEMA
 from tenants.models import Rollout, RolloutStep, Tenant
 
-from . import health
 from .control import halt_requested, wait_while_halted
 from .engine import get_engine
 from .plan import (
@@ -425,9 +423,21 @@ def _run_rings(rollout: Rollout, plan: Plan, options: RolloutOptions,
                 # taken while the tenants migrate, and finished after them.
                 job["snapshot_later"] = job["kind"] == RolloutStep.Kind.TEMPLATE
             reporter.ring_started(ring, name, len(jobs))
+            done: int = 0
+            failed: list[dict[str, Any]] = []
             if pool is None and workers > 1 and len(jobs) > 1:
-                pool = _start_pool(workers, plan)
-            done, failed = _run_jobs(jobs, pool, workers, allowed, reporter, rollout.pk)
+                # The ring's first step runs in this process, then the workers are forked:
+                # each inherits what its health check loaded (the tenant URL configuration
+                # and its views, the compiled templates, the cache clients, the rendered
+                # migration state), about 0.5 s of CPU a worker would otherwise spend again.
+                done, failed = _run_jobs(jobs[:1], None, workers, allowed, reporter,
+                                         rollout.pk)
+                jobs = jobs[1:]
+                if len(failed) <= allowed:
+                    pool = _start_pool(workers)
+            more, more_failed = _run_jobs(jobs, pool, workers, allowed - len(failed),
+                                          reporter, rollout.pk)
+            done, failed = done + more, failed + more_failed
             if ring == RING_PLATFORM and failed:
                 abandon_template_snapshot()
             reporter.ring_finished(ring, name, done, len(failed))
@@ -489,17 +499,8 @@ def _job(step: RolloutStep, options: RolloutOptions, release: str) -> dict[str, 
             "health": options.health_check, "signals": options.signals, "release": release}
 
 
-def _start_pool(workers: int, plan: Plan) -> ProcessPoolExecutor:
-    # Load the graph and render the most common state before forking: workers inherit them.
-    engine = get_engine()
-    first = next(iter(plan.tenants_with_work), None)
-    if first is not None:
-        connection.set_schema(first.schema_name)
-        try:
-            engine.warm(set(MigrationRecorder(connection).applied_migrations()))
-        finally:
-            connection.set_schema_to_public()
-        health.warm(first.schema_name)
+def _start_pool(workers: int) -> ProcessPoolExecutor:
+    # A step has just run in this process (_run_rings): the workers inherit what it loaded.
     connections.close_all()
     _close_broker_connections()
     pool = ProcessPoolExecutor(max_workers=workers, initializer=child_init,
