@@ -717,3 +717,54 @@ def test_case_work_pays_one_query_without_subscriptions_and_a_fixed_number_with_
         four = webhook_queries(make_case().pk, "start_review")
         assert len(four) == len(one)  # the same queries for 1 or 4 subscriptions
         assert Delivery.objects.filter(event_type=EventType.STATUS_CHANGED).count() == 1 + 4
+
+
+def test_a_new_enabled_or_disabled_subscription_is_seen_by_the_very_next_case_event(
+        tenant_a, django_capture_on_commit_callbacks):
+    """"Any active subscription?" comes from the tenant's cache (most tenants have none: no
+    query); every way a subscription changes makes it stale at once, the queryset update of
+    `delivery.enable` and bulk writes included, so no event is missed."""
+
+    def deliveries_of_next_transition():
+        before = Delivery.objects.filter(event_type=EventType.STATUS_CHANGED).count()
+        queries = webhook_queries(make_case().pk, "start_review")
+        made = Delivery.objects.filter(event_type=EventType.STATUS_CHANGED).count() - before
+        return made, len(queries)
+
+    with tenant_context(tenant_a), django_capture_on_commit_callbacks(execute=False):
+        assert deliveries_of_next_transition() == (0, 1)  # asked once...
+        assert deliveries_of_next_transition() == (0, 0)  # ...then kept: no query at all
+        staff = staff_system()
+        subscription = subscribe(staff, closed_port_url())  # new: seen at once
+        made, _queries = deliveries_of_next_transition()
+        assert made == 1
+        delivery.disable(subscription)  # disabled (a save): no delivery, and kept so
+        assert deliveries_of_next_transition()[0] == 0
+        assert deliveries_of_next_transition() == (0, 0)
+        delivery.enable(subscription)  # a queryset update: seen at once too
+        assert deliveries_of_next_transition()[0] == 1
+        Subscription.objects.filter(pk=subscription.pk).update(is_active=False)
+        assert deliveries_of_next_transition()[0] == 0
+        assert deliveries_of_next_transition() == (0, 0)
+        Subscription.objects.bulk_create([Subscription(client=staff, target_url=closed_port_url(),
+                                                       event_types=ALL_EVENTS)])
+        assert deliveries_of_next_transition()[0] == 1
+        Subscription.objects.filter(is_active=True).delete()
+        assert deliveries_of_next_transition()[0] == 0
+        assert deliveries_of_next_transition() == (0, 0)
+
+
+def test_a_subscription_made_in_another_tenant_is_not_seen_here(
+        tenant_a, tenant_b, django_capture_on_commit_callbacks):
+    """The cached answer is the tenant's own: tenant B subscribing does not make tenant A
+    look for subscriptions, and tenant A's cached "none" does not hide B's."""
+    with django_capture_on_commit_callbacks(execute=False):
+        with tenant_context(tenant_a):
+            assert len(webhook_queries(make_case().pk, "start_review")) == 1
+        with tenant_context(tenant_b):
+            subscribe(staff_system(), closed_port_url())
+            webhook_queries(make_case().pk, "start_review")
+            assert Delivery.objects.filter(event_type=EventType.STATUS_CHANGED).count() == 1
+        with tenant_context(tenant_a):
+            assert webhook_queries(make_case().pk, "start_review") == []
+            assert not Delivery.objects.exists()
