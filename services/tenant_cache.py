@@ -96,7 +96,7 @@ def remember(name: str, compute: Callable[[], Any]) -> Any:
     if generation is not None:
         held = _held.get((entry_key, schema, tenant_id))
         if held is not None and held[0] == generation and held[1] > time.monotonic():
-            return pickle.loads(held[2])  # noqa: S301 - pickled by this process (_hold)
+            return pickle.loads(held[2])  # noqa: S301 - pickled by this process (_hold) # nosec B301
         entry = cache.get(entry_key)
     else:
         found = cache.get_many([GENERATION, entry_key])

@@ -9,8 +9,7 @@ from contextlib import contextmanager
 import pytest
 from django.core.cache import cache
 from django.core.signals import request_finished, request_started
-from django.db import close_old_connections
-from django.db import connection
+from django.db import close_old_connections, connection
 from django_tenants.utils import tenant_context
 
 from cms.models import ServicePage
