@@ -15,18 +15,31 @@ with Redis is bounded by `SECONDS`, the longest an entry lives. Entries also car
 tenant's id, so a schema name taken again by another tenant never reads the first one's.
 None is never kept (an address with no service is looked up every time), and a Redis that
 is down is a miss (the "default" cache ignores its errors): the database answers.
+
+Within a web request the generation is read from the cache once (the first `remember()` of
+each schema), and entries are also held in the process (`HELD` of them, pickled, each for
+`SECONDS` at most), so a submit that reads five entries makes one cache round trip instead
+of five. What another process changes during a request is seen from the next request on
+(as if the request had read everything at its start); what this process changes (`changed()`)
+is seen at once, in the same request too. Outside requests (Celery, the CLI) every call reads
+the generation again.
 """
 
+import pickle
+import threading
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
 
 from django.core.cache import cache
+from django.core.signals import request_finished, request_started
 from django.db import connection, transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django_tenants.utils import get_public_schema_name, schema_context
 
+from tenants.host_cache import BoundedCache
 from tenants.models import Domain, Tenant
 
 #: The longest an entry is trusted (seconds): the bound on staleness when a change did not
@@ -37,6 +50,27 @@ GENERATION = "services:generation"
 _watched: list[type] = []
 #: Part of every key; only `forget_all()` (the tests' rolled-back databases) changes it.
 _epoch = [0]
+#: Entries held in the process (pickled), evicted at random beyond this: a few per tenant
+#: (the service at each address, the workflow version, templates, domain, webhooks).
+HELD = 2000
+_held: BoundedCache[tuple[str, str, Any], tuple[str, float, bytes]] = BoundedCache(HELD)
+#: The generations read by this thread's current request, by schema (None between requests).
+_request = threading.local()
+
+
+@receiver(request_started, dispatch_uid="services.tenant_cache.request_started")
+def _request_started(**kwargs: Any) -> None:
+    _request.generations = {}
+
+
+@receiver(request_finished, dispatch_uid="services.tenant_cache.request_finished")
+def _request_finished(**kwargs: Any) -> None:
+    _request.generations = None
+
+
+def _hold(entry_key: str, schema: str, tenant_id: Any, generation: str, value: Any) -> None:
+    _held.put((entry_key, schema, tenant_id),
+              (generation, time.monotonic() + SECONDS, pickle.dumps(value)))
 
 
 def watch(*models: type) -> None:
@@ -56,20 +90,35 @@ def remember(name: str, compute: Callable[[], Any]) -> Any:
     if tenant_id is None:
         return compute()
     entry_key = key(name)
-    found = cache.get_many([GENERATION, entry_key])
-    generation, entry = found.get(GENERATION), found.get(entry_key)
+    schema = connection.schema_name
+    generations = getattr(_request, "generations", None)  # a dict during a request
+    generation = generations.get(schema) if generations is not None else None
+    if generation is not None:
+        held = _held.get((entry_key, schema, tenant_id))
+        if held is not None and held[0] == generation and held[1] > time.monotonic():
+            return pickle.loads(held[2])  # noqa: S301 - pickled by this process (_hold) # nosec B301
+        entry = cache.get(entry_key)
+    else:
+        found = cache.get_many([GENERATION, entry_key])
+        generation, entry = found.get(GENERATION), found.get(entry_key)
+        if generation is None:
+            # First use, or evicted: a new generation, which no entry has. add(): another
+            # process may have set one just now, and then its token is the one to use.
+            cache.add(GENERATION, uuid.uuid4().hex, timeout=None)
+            generation = cache.get(GENERATION)
+        if generations is not None and generation is not None:
+            generations[schema] = generation
     if entry is not None and generation is not None and entry[:2] == (generation, tenant_id):
+        if generations is not None:
+            _hold(entry_key, schema, tenant_id, generation, entry[2])
         return entry[2]
-    if generation is None:
-        # First use, or evicted: a new generation, which no entry has. add(): another process
-        # may have set one just now, and then its token is the one to use.
-        cache.add(GENERATION, uuid.uuid4().hex, timeout=None)
-        generation = cache.get(GENERATION)
     # The generation is read before the database: a change committed after this read
     # replaces it, so what is stored below is already stale and never served.
     value = compute()
     if value is not None and generation is not None:
         cache.set(entry_key, (generation, tenant_id, value), SECONDS)
+        if generations is not None:
+            _hold(entry_key, schema, tenant_id, generation, value)
     return value
 
 
@@ -84,6 +133,7 @@ def changed(schema_name: str | None = None) -> None:
         return
 
     def renew() -> None:
+        _forget_generation(schema_name)
         if connection.schema_name == schema_name:
             cache.set(GENERATION, uuid.uuid4().hex, timeout=None)
             return
@@ -95,10 +145,24 @@ def changed(schema_name: str | None = None) -> None:
     transaction.on_commit(renew)  # right away outside a transaction
 
 
+def _forget_generation(schema_name: str) -> None:
+    """This request reads `schema_name`'s generation from the cache again (it changed)."""
+    generations = getattr(_request, "generations", None)
+    if generations:
+        generations.pop(schema_name, None)
+
+
 def forget_all() -> None:
     """Make every entry this process kept unreachable, in every tenant: for tests, whose
     database is rolled back between them without a signal (tests/conftest.py)."""
     _epoch[0] += 1
+    _held.clear()
+    _forget_all_generations()
+
+
+def _forget_all_generations() -> None:
+    if getattr(_request, "generations", None):
+        _request.generations = {}
 
 
 @receiver(post_save, sender=Domain, dispatch_uid="services.tenant_cache.domain_saved")

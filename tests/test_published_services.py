@@ -4,9 +4,12 @@ a service or a form version of the tenant changes, then from the database again;
 another tenant's. Real PostgreSQL; the cache is the test settings' per-process one, keyed
 like Redis by schema. The other entries (workflow version, templates, domain) at the end."""
 
+from contextlib import contextmanager
+
 import pytest
 from django.core.cache import cache
-from django.db import connection
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections, connection
 from django_tenants.utils import tenant_context
 
 from cms.models import ServicePage
@@ -107,6 +110,46 @@ def test_a_lost_generation_is_a_miss(tenant_a, django_assert_num_queries):
             assert published.service_at("building-permit", "ru") is not None
         with django_assert_num_queries(0):
             assert published.service_at("building-permit", "ru") is not None
+
+
+@contextmanager
+def a_request():
+    """What a request's start and end signal, as Django's test client sends them (without
+    closing the test's connection)."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    request_started.send(sender=None)
+    try:
+        yield
+    finally:
+        request_finished.send(sender=None)
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
+
+
+def test_a_request_reads_the_generation_once_and_sees_its_own_changes_at_once(
+        tenant_a, django_assert_num_queries):
+    """In a request the generation is read once and entries are held in the process: a change
+    another process makes (here: a new generation written straight into the cache, as its
+    commit would) is seen from the next request on; a change this process makes, at once."""
+    with tenant_context(tenant_a):
+        service = OnlineServiceFactory()
+        with a_request():
+            first = published.service_at("building-permit", "ru")
+            held = published.service_at("building-permit", "ru")
+            assert first.pk == held.pk == service.pk and first is not held  # each its own
+            cache.set(tenant_cache.GENERATION, "another process's commit")
+            with django_assert_num_queries(0):  # this request keeps what it read
+                assert published.service_at("building-permit", "ru").pk == service.pk
+        with a_request():
+            with django_assert_num_queries(1):  # the next request sees the new generation
+                published.service_at("building-permit", "ru")
+            service.sla_days = 11
+            service.save()  # this process's own change, in the same request
+            with django_assert_num_queries(1):
+                assert published.service_at("building-permit", "ru").sla_days == 11
+            with django_assert_num_queries(0):
+                assert published.service_at("building-permit", "ru").sla_days == 11
 
 
 def test_each_tenant_reads_its_own_service_at_the_same_address(client, tenant_a, tenant_b):

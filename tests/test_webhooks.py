@@ -705,10 +705,12 @@ def webhook_queries(case_pk, code):
     return [q["sql"] for q in queries.captured_queries if "webhooks_" in q["sql"]]
 
 
-def test_case_work_pays_one_query_without_subscriptions_and_a_fixed_number_with_them(
+def test_case_work_pays_no_query_without_subscriptions_and_a_fixed_number_with_them(
         tenant_a, django_capture_on_commit_callbacks):
     with tenant_context(tenant_a), django_capture_on_commit_callbacks(execute=False):
-        assert len(webhook_queries(make_case().pk, "start_review")) == 1  # "any at all?"
+        # "Any at all?" was asked by the case's own "submitted" event and kept in the
+        # tenant's cache: the transition pays no query.
+        assert webhook_queries(make_case().pk, "start_review") == []
         staff = staff_system()
         subscribe(staff, closed_port_url())
         one = webhook_queries(make_case().pk, "start_review")
@@ -717,3 +719,61 @@ def test_case_work_pays_one_query_without_subscriptions_and_a_fixed_number_with_
         four = webhook_queries(make_case().pk, "start_review")
         assert len(four) == len(one)  # the same queries for 1 or 4 subscriptions
         assert Delivery.objects.filter(event_type=EventType.STATUS_CHANGED).count() == 1 + 4
+
+
+def test_a_new_enabled_or_disabled_subscription_is_seen_by_the_very_next_case_event(
+        tenant_a, django_capture_on_commit_callbacks):
+    """"Any active subscription?" comes from the tenant's cache (most tenants have none: no
+    query); every way a subscription changes makes it stale at once, the queryset update of
+    `delivery.enable` and bulk writes included, so no event is missed. Each change is made
+    between a case's creation and its transition."""
+
+    def transition(case):
+        before = Delivery.objects.filter(event_type=EventType.STATUS_CHANGED).count()
+        queries = webhook_queries(case.pk, "start_review")
+        made = Delivery.objects.filter(event_type=EventType.STATUS_CHANGED).count() - before
+        return made, len(queries)
+
+    with tenant_context(tenant_a), django_capture_on_commit_callbacks(execute=False):
+        assert transition(make_case()) == (0, 0)  # none, and no query to know it
+        staff = staff_system()
+        case = make_case()
+        subscription = subscribe(staff, closed_port_url())  # new: seen at once
+        made, queries = transition(case)
+        assert made == 1 and queries > 0
+        case = make_case()
+        delivery.disable(subscription)  # disabled (a save)
+        assert transition(case)[0] == 0
+        assert transition(make_case()) == (0, 0)  # and "none" is kept again
+        case = make_case()
+        delivery.enable(subscription)  # a queryset update: seen at once too
+        assert transition(case)[0] == 1
+        case = make_case()
+        Subscription.objects.filter(pk=subscription.pk).update(is_active=False)
+        assert transition(case)[0] == 0
+        assert transition(make_case()) == (0, 0)
+        case = make_case()
+        Subscription.objects.bulk_create([Subscription(client=staff, target_url=closed_port_url(),
+                                                       event_types=ALL_EVENTS)])
+        assert transition(case)[0] == 1
+        case = make_case()
+        Subscription.objects.filter(is_active=True).delete()
+        assert transition(case)[0] == 0
+        assert transition(make_case()) == (0, 0)
+
+
+def test_a_subscription_made_in_another_tenant_is_not_seen_here(
+        tenant_a, tenant_b, django_capture_on_commit_callbacks):
+    """The cached answer is the tenant's own: tenant B subscribing does not make tenant A
+    look for subscriptions, and tenant A's cached "none" does not hide B's."""
+    with django_capture_on_commit_callbacks(execute=False):
+        with tenant_context(tenant_a):
+            case_a = make_case()
+        with tenant_context(tenant_b):
+            case_b = make_case()
+            subscribe(staff_system(), closed_port_url())
+            webhook_queries(case_b.pk, "start_review")
+            assert Delivery.objects.filter(event_type=EventType.STATUS_CHANGED).count() == 1
+        with tenant_context(tenant_a):
+            assert webhook_queries(case_a.pk, "start_review") == []
+            assert not Delivery.objects.exists()

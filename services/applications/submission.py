@@ -13,6 +13,7 @@ import unicodedata
 import uuid
 
 from django.db import connection, transaction
+from django.db.models import signals
 from django.utils import timezone
 from django.utils.text import get_valid_filename
 
@@ -156,26 +157,50 @@ def _delete_stored(names):
 
 
 def _hand_over(draft, case, named):
-    """The draft's part of a submission, in one statement: the uploads the answers name go
-    to the case, the draft remembers its case (a replay finds it), and the draft's other
-    uploads (a file replaced before replaced files were dropped at saving) are deleted, their
-    objects after commit as in `_drop_replaced_files`. Three ORM statements before; the
-    sub-statements see one snapshot and touch disjoint rows."""
+    """The draft's part of a submission and the case's first event, in one statement: the
+    uploads the answers name go to the case, the draft remembers its case (a replay finds
+    it), the draft's other uploads (a file replaced before replaced files were dropped at
+    saving) are deleted, their objects after commit as in `_drop_replaced_files`, and the
+    "submitted" event is written. Four ORM statements before; the sub-statements see one
+    snapshot and touch disjoint rows.
+
+    The event is a model row like any other to the rest of the code: `pre_save` and
+    `post_save` are sent around its INSERT as `save()` would (the API stamps its client in
+    the first, webhooks publish case.submitted in the second), and it is returned saved."""
     files, drafts = UploadedFile._meta.db_table, ApplicationDraft._meta.db_table
+    events = CaseEvent._meta.db_table
     now = timezone.now()
+    event = CaseEvent(case=case, kind=CaseEvent.Kind.SUBMITTED, public=True,
+                      actor_id=draft.entered_by_id,
+                      actor_role="staff" if draft.entered_by_id else "applicant",
+                      data={"channel": case.channel, "form_version": draft.form_version.number},
+                      at=now)
+    using = CaseEvent.objects.db
+    signals.pre_save.send(sender=CaseEvent, instance=event, raw=False, using=using,
+                          update_fields=None)
     with connection.cursor() as cursor:
         cursor.execute(
             f"WITH moved AS (UPDATE {files} SET case_id = %(case)s "  # noqa: S608 - the models' own table names, values as parameters # nosec B608
             f"  WHERE draft_id = %(draft)s AND id = ANY(%(named)s::uuid[]) RETURNING id), "
             f"marked AS (UPDATE {drafts} SET case_id = %(case)s, updated_at = %(now)s "
-            f"  WHERE token = %(draft)s RETURNING token) "
-            f"DELETE FROM {files} WHERE draft_id = %(draft)s AND case_id IS NULL "
-            f"  AND NOT (id = ANY(%(named)s::uuid[])) RETURNING storage_name",
-            {"case": case.pk, "draft": draft.token, "named": sorted(named), "now": now})
-        names = [row[0] for row in cursor.fetchall()]
+            f"  WHERE token = %(draft)s RETURNING token), "
+            f"dropped AS (DELETE FROM {files} WHERE draft_id = %(draft)s AND case_id IS NULL "
+            f"  AND NOT (id = ANY(%(named)s::uuid[])) RETURNING storage_name), "
+            f"logged AS (INSERT INTO {events} (case_id, kind, actor_id, actor_role, public, "
+            f"  data, at) VALUES (%(case)s, %(kind)s, %(actor)s, %(role)s, %(public)s, "
+            f"  %(data)s::jsonb, %(now)s) RETURNING id) "
+            f"SELECT (SELECT id FROM logged), ARRAY(SELECT storage_name FROM dropped)",
+            {"case": case.pk, "draft": draft.token, "named": sorted(named), "now": now,
+             "kind": event.kind, "actor": event.actor_id, "role": event.actor_role,
+             "public": event.public, "data": json.dumps(event.data)})
+        event.pk, names = cursor.fetchone()
+    event._state.adding, event._state.db = False, using
     draft.case, draft.updated_at = case, now
+    signals.post_save.send(sender=CaseEvent, instance=event, created=True, update_fields=None,
+                           raw=False, using=using)
     if names:
         transaction.on_commit(lambda: _delete_stored(names))
+    return event
 
 
 def _locked_draft(token):
@@ -239,12 +264,7 @@ def submit_application(draft_token, service=None, *, on_created=None):
             workflow_version=workflow_version, status=status, due_date=due_date)
         if on_created is not None:
             on_created(case)
-        _hand_over(draft, case, answered_file_ids(answers))
-        CaseEvent.objects.create(
-            case=case, kind=CaseEvent.Kind.SUBMITTED, public=True,
-            actor_id=draft.entered_by_id,
-            actor_role="staff" if draft.entered_by_id else "applicant",
-            data={"channel": case.channel, "form_version": draft.form_version.number})
+        _hand_over(draft, case, answered_file_ids(answers))  # with the "submitted" event
         fee = draft.service.fee
         if fee:
             Payment.objects.create(case=case, amount=fee, provider=provider().name)

@@ -6,9 +6,10 @@ call; if the broker is unreachable the message waits for `notifications.resend_p
 """
 
 import logging
+from contextlib import nullcontext
 from datetime import timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
@@ -41,7 +42,11 @@ def enqueue(message_ids: list[int], tenant, *, together: bool = False) -> list[i
     else:
         tasks = [(deliver, message_id) for message_id in message_ids]
     failed: list[int] = []
-    with tenant_context(tenant):
+    # Already in the tenant's schema (a request's commit, the usual caller): no switch, so
+    # the connection keeps its search path; tenant_context would set it again on the way
+    # out, one more `SET search_path` statement on the request's next query.
+    same = getattr(connection, "schema_name", None) == tenant.schema_name
+    with nullcontext() if same else tenant_context(tenant):
         for position, (task, argument) in enumerate(tasks):
             try:
                 task.apply_async((argument,), headers={"_schema_name": tenant.schema_name},

@@ -13,16 +13,38 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from .. import tenant_cache
 from ..api.models import ApiClient
 from . import signing
 from .events import EventType
 
 
 class SubscriptionQuerySet(models.QuerySet):
+    """Every way of changing rows in bulk makes the tenant's cached "any active
+    subscription?" stale (`any_active`), like a save or a delete (tenant_cache.watch below):
+    a subscription made or enabled is seen by the very next case event."""
+
     def receiving(self, event_type: str):
         """Active subscriptions of active clients that asked for `event_type`."""
         return self.filter(is_active=True, client__is_active=True,
                            event_types__contains=[event_type])
+
+    def update(self, **kwargs):
+        rows = super().update(**kwargs)
+        tenant_cache.changed()
+        return rows
+
+    def bulk_create(self, *args, **kwargs):
+        made = super().bulk_create(*args, **kwargs)
+        tenant_cache.changed()
+        return made
+
+    def delete(self):
+        deleted = super().delete()
+        tenant_cache.changed()
+        return deleted
+
+    delete.queryset_only = True  # type: ignore[attr-defined]
 
 
 class Subscription(models.Model):
@@ -61,6 +83,17 @@ class Subscription(models.Model):
         self.secret = signing.new_secret()
         self.save(update_fields=["secret", "updated_at"])
         return self.secret
+
+
+tenant_cache.watch(Subscription)
+
+
+def any_active() -> bool:
+    """Whether the tenant has an active subscription at all (most have none, and then a case
+    event costs no query): from the tenant's cache, which every saved, deleted, updated or
+    bulk-created subscription makes stale at once and again at commit."""
+    return tenant_cache.remember(
+        "webhooks:any-active", lambda: Subscription.objects.filter(is_active=True).exists())
 
 
 class DeliveryQuerySet(models.QuerySet):
