@@ -22,8 +22,13 @@ production settings, the cache as in production: Redis when REDIS_URL is set), t
 as a signed-in national operator whose session is verified with a second factor. Pages:
 portal first page, portal search (lower-case Cyrillic), portal page 100; console home sorted
 by name, by a usage figure (API calls), a search, and its last page. Each page is timed
-"cold" (the console's cached fleet figures deleted before every request) and "warm"; rounds
-alternate the order of the two. Per page: p50/p95 of wall time, this process's CPU per
+"cold" and "warm"; rounds alternate the order of the two. On a commit with the usage summary
+(tenants/metering/summary.py, issue 18) "warm" is after the beat job has run (run here, timed
+and printed, whenever its figures are missing) and "cold" before it ever ran (its figures
+deleted, the job already queued: the page answers without them); on an earlier commit "cold"
+deletes the cached fleet figures before every request (the request sums them) and "warm" has
+them cached. A database built before the summary's migration: migrate its public schema once
+(`migrate_schemas --shared`; a full migrate would look for the absent tenant schemas). Per page: p50/p95 of wall time, this process's CPU per
 request, the PostgreSQL backend's CPU per request, queries and response bytes; with the load
 average. Figures are printed and written to bench/results/portal_console.json. A
 measurement, never a test.
