@@ -22,8 +22,13 @@ production settings, the cache as in production: Redis when REDIS_URL is set), t
 as a signed-in national operator whose session is verified with a second factor. Pages:
 portal first page, portal search (lower-case Cyrillic), portal page 100; console home sorted
 by name, by a usage figure (API calls), a search, and its last page. Each page is timed
-"cold" (the console's cached fleet figures deleted before every request) and "warm"; rounds
-alternate the order of the two. Per page: p50/p95 of wall time, this process's CPU per
+"cold" and "warm"; rounds alternate the order of the two. On a commit with the usage summary
+(tenants/metering/summary.py, issue 18) "warm" is after the beat job has run (run here, timed
+and printed, whenever its figures are missing) and "cold" before it ever ran (its figures
+deleted, the job already queued: the page answers without them); on an earlier commit "cold"
+deletes the cached fleet figures before every request (the request sums them) and "warm" has
+them cached. A database built before the summary's migration: migrate its public schema once
+(`migrate_schemas --shared`; a full migrate would look for the absent tenant schemas). Per page: p50/p95 of wall time, this process's CPU per
 request, the PostgreSQL backend's CPU per request, queries and response bytes; with the load
 average. Figures are printed and written to bench/results/portal_console.json. A
 measurement, never a test.
@@ -157,14 +162,50 @@ class PublicOnly:
                              f"{self.named[:2]}")
 
 
+def _summary():
+    """tenants.metering.summary (issue 18: figures computed ahead by a beat job), or None on a
+    commit from before it, so the same script measures both sides."""
+    try:
+        from tenants.metering import summary
+    except ImportError:
+        return None
+    return summary
+
+
 def forget_cached_figures() -> None:
-    """What a cold console request finds: none of the console's cached fleet figures."""
+    """What a cold console request finds: none of the console's cached fleet figures (before
+    the summary: the cache's; with it, also kept from queueing the job again, as every view
+    but one per interval is: the job runs in a worker, never in the timed request)."""
     from django.core.cache import cache
 
     if hasattr(cache, "delete_pattern"):  # django-redis: only the console's keys, not others'
         cache.delete_pattern("*console:*")
     else:
         cache.clear()  # a per-process cache: this process's only
+    if (summary := _summary()) is not None:
+        cache.set(summary.QUEUED_KEY, True, 3600)
+
+
+def prepare_batch(mode: str, jobs: list[dict[str, float]]) -> None:
+    """With the summary: "warm" is after the beat job has run (run here when its figures are
+    missing, timed into `jobs`), "cold" is before it ever ran (its figures deleted)."""
+    from django.db import connection
+
+    if (summary := _summary()) is None:
+        return
+    from tenants.models import FleetUsage, UsageSummary
+
+    if mode == "cold":
+        UsageSummary.objects.all().delete()
+        FleetUsage.objects.all().delete()
+    elif not FleetUsage.objects.exists():
+        db0, wall, cpu = backend_cpu(), time.perf_counter(), time.process_time()
+        summary.refresh()
+        jobs.append({"ms": (time.perf_counter() - wall) * 1000,
+                     "cpu_ms": (time.process_time() - cpu) * 1000,
+                     "db_cpu_ms": (backend_cpu() - db0) * 1000})
+        with connection.cursor() as cursor:  # as autovacuum would after the job's writes
+            cursor.execute(f"VACUUM ANALYZE {UsageSummary._meta.db_table}")
 
 
 def backend_cpu() -> float:
@@ -186,6 +227,8 @@ def measure(client, pages, requests, rounds, guard, console):
     results = {name: {mode: {"ms": [], "cpu_ms": [], "db_cpu_ms": []}
                       for mode in ("cold", "warm")} for name in pages}
     facts = {}
+    jobs: list[dict[str, float]] = []
+    prepare_batch("warm", jobs)
     for path in pages.values():  # warm up templates, the host cache, the session
         response = client.get(path, HTTP_HOST=host)
         if response.status_code != 200:
@@ -196,6 +239,7 @@ def measure(client, pages, requests, rounds, guard, console):
         for name, path in pages.items():
             for mode in modes:
                 samples = results[name][mode]
+                prepare_batch(mode, jobs)
                 if mode == "warm":
                     client.get(path, HTTP_HOST=host)
                 # The backend's CPU is counted in clock ticks (10 ms): per batch, not per request.
@@ -216,6 +260,7 @@ def measure(client, pages, requests, rounds, guard, console):
                       f"{os.getloadavg()[0]:.2f}")
     for name, path in pages.items():
         for mode in ("cold", "warm"):
+            prepare_batch(mode, jobs)
             if mode == "cold":
                 forget_cached_figures()
             with CaptureQueriesContext(connection) as ctx:
@@ -223,7 +268,7 @@ def measure(client, pages, requests, rounds, guard, console):
             facts[name, mode] = {"queries": len(ctx.captured_queries),
                                  "bytes": len(response.content)}
     guard.check()
-    return {name: {mode: {"p50_ms": statistics.median(s["ms"]),
+    return jobs, {name: {mode: {"p50_ms": statistics.median(s["ms"]),
                           "p95_ms": percentile(s["ms"], 0.95),
                           "cpu_ms": statistics.median(s["cpu_ms"]),
                           "db_cpu_ms": statistics.median(s["db_cpu_ms"]),
@@ -279,7 +324,7 @@ def main() -> None:
     client = signed_in_operator()
     load_before = os.getloadavg()
     guard = PublicOnly(connections["default"], schemas)  # the wrapper, not the proxy
-    figures = measure(client, pages, args.requests, args.rounds, guard, console)
+    jobs, figures = measure(client, pages, args.requests, args.rounds, guard, console)
     load_after = os.getloadavg()
 
     table = Table(title=f"Portal and console, {len(schemas):,} tenants ({args.regions:,} "
@@ -294,6 +339,9 @@ def main() -> None:
                           f"{f['cpu_ms']:.1f}", f"{f['db_cpu_ms']:.1f}", str(f["queries"]),
                           f"{f['bytes']:,}")
     console.print(table)
+    for job in jobs:
+        console.print(f"The beat job tenants.summarise_usage (3 periods): {job['ms']:,.0f} ms, "
+                      f"CPU {job['cpu_ms']:,.0f} ms, DB CPU {job['db_cpu_ms']:,.0f} ms")
     console.print(f"Public schema only: {guard.statements:,} statements, the backend's "
                   f"search_path checked {len(guard.paths):,} times, always "
                   f"{sorted(set(guard.paths)) or ['(never set)']}; no statement names a tenant "
@@ -302,7 +350,7 @@ def main() -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({
         "tenants": len(schemas), "regions": args.regions, "days": args.days,
-        "pages": figures, "statements": guard.statements,
+        "pages": figures, "summary_job": jobs, "statements": guard.statements,
         "search_path": sorted(set(guard.paths)),
         "python": platform.python_version(), "cpus": os.cpu_count(),
         "load_average": [load_before, load_after],

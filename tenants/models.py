@@ -4,6 +4,7 @@ from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVector, SearchVectorField
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
@@ -451,6 +452,62 @@ class UsageRecord(models.Model):
 
     def __str__(self) -> str:
         return f"usage of {self.schema_name} on {self.day}"
+
+
+class UsageSummary(models.Model):
+    """One tenant's usage over one of the console's periods (the last `days` days): counters
+    summed, gauges as of its latest measurement. Computed ahead of operators, with the fleet's
+    `FleetUsage`, by the beat job `tenants.summarise_usage` (tenants/console/figures.py), so
+    that the console's home page sorts and pages tenants in SQL and reads only the figures of
+    the page it shows, whatever the size of the fleet. Derived data: rebuilt on every run."""
+
+    days = models.PositiveSmallIntegerField(verbose_name=_("days"))
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE,
+                               related_name="usage_summaries", verbose_name=_("tenant"))
+    schema_name = models.CharField(max_length=63, verbose_name=_("schema"))
+    cases_new = models.PositiveBigIntegerField(default=0, verbose_name=_("new cases"))
+    notifications_sent = models.PositiveBigIntegerField(default=0,
+                                                        verbose_name=_("messages sent"))
+    sms_sent = models.PositiveBigIntegerField(default=0, verbose_name=_("SMS sent"))
+    api_calls = models.PositiveBigIntegerField(default=0, verbose_name=_("API calls"))
+    cases_total = models.PositiveIntegerField(null=True, verbose_name=_("cases held"))
+    cases_open = models.PositiveIntegerField(null=True, verbose_name=_("open cases"))
+    storage_objects = models.PositiveBigIntegerField(null=True,
+                                                     verbose_name=_("private files"))
+    storage_bytes = models.PositiveBigIntegerField(null=True,
+                                                   verbose_name=_("private files (bytes)"))
+    media_bytes = models.PositiveBigIntegerField(null=True,
+                                                 verbose_name=_("public media (bytes)"))
+    day = models.DateField(null=True, verbose_name=_("day"))  # of the latest gauges
+    collected_at = models.DateTimeField(null=True, verbose_name=_("collected"))
+    computed_at = models.DateTimeField(verbose_name=_("computed"))
+
+    class Meta:
+        verbose_name = _("usage over a period")
+        verbose_name_plural = _("usage over a period")
+        constraints = [models.UniqueConstraint(fields=["days", "tenant"],
+                                               name="usage_summary_one_per_tenant_period")]
+
+    def __str__(self) -> str:
+        return f"usage of {self.schema_name} over {self.days} days"
+
+
+class FleetUsage(models.Model):
+    """The whole fleet's usage over one of the console's periods: its counters per day (the
+    charts) and their totals, and when they were computed (the page says how old they are).
+    Written with the tenants' `UsageSummary` rows by `tenants.summarise_usage`."""
+
+    days = models.PositiveSmallIntegerField(unique=True, verbose_name=_("days"))
+    series = models.JSONField(encoder=DjangoJSONEncoder, verbose_name=_("counters per day"))
+    totals = models.JSONField(verbose_name=_("totals"))
+    computed_at = models.DateTimeField(verbose_name=_("computed"))
+
+    class Meta:
+        verbose_name = _("fleet usage over a period")
+        verbose_name_plural = _("fleet usage over a period")
+
+    def __str__(self) -> str:
+        return f"fleet usage over {self.days} days"
 
 
 # --- National catalogue (tenants/catalogue/) ------------------------------------------------------

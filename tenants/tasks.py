@@ -15,12 +15,12 @@ from django.core.management import call_command
 from .db import connection
 from .launch.tasks import replenish_spares
 from .lifecycle.tasks import backup_all
-from .metering.tasks import meter_usage
+from .metering.tasks import meter_usage, summarise_usage
 from .models import Tenant
 from .platform_task import platform_task
 
 __all__ = ["backup_all", "clear_expired_sessions", "fan_out", "health_probe", "meter_usage",
-           "replenish_spares", "send_to_tenant"]
+           "replenish_spares", "send_to_tenant", "summarise_usage"]
 
 
 def send_to_tenant(task: "Task[..., Any]", tenant: Tenant, *args: Any,

@@ -673,10 +673,16 @@ DEFAULT_FROM_EMAIL = env("DGBOX_FROM_EMAIL", default="no-reply@" + BASE_DOMAIN)
 # archiving, suspending or revoking an invitation when it was last checked longer ago than
 # this (tenants/console/reauth.py).
 DGBOX_CONSOLE_REAUTH_MINUTES = env.int("DGBOX_CONSOLE_REAUTH_MINUTES", default=5)
-# DGBOX_CONSOLE_USAGE_CACHE_SECONDS: how long the console's home page reuses the fleet's usage
-# figures (collected hourly; summing them for thousands of tenants is most of the page's
-# cost). 0: read them on every view.
-DGBOX_CONSOLE_USAGE_CACHE_SECONDS = env.int("DGBOX_CONSOLE_USAGE_CACHE_SECONDS", default=60)
+# DGBOX_CONSOLE_USAGE_CACHE_SECONDS: how often the beat job `tenants.summarise_usage` computes
+# the fleet's usage figures the console's home page shows (collected hourly; summing them for
+# thousands of tenants would be most of the page's cost), so no page view computes them;
+# figures older than twice this are shown with their age and the job is queued.
+# 0: the page computes them on every view (tests, a handful of tenants).
+DGBOX_CONSOLE_USAGE_CACHE_SECONDS = env.int("DGBOX_CONSOLE_USAGE_CACHE_SECONDS", default=300)
+CELERY_BEAT_SCHEDULE["summarise-usage"] = {  # tenants/metering/summary.py
+    "task": "tenants.summarise_usage",
+    "schedule": float(DGBOX_CONSOLE_USAGE_CACHE_SECONDS or 300),
+}
 # DGBOX_CONSOLE_KPI_CACHE_SECONDS: how long the console's KPI pages reuse a roll-up (the
 # nation's or a region's per-tenant totals, a trend) for the same period and category; the
 # figures change once a day (tenants/kpis/rollup.py). 0: compute them on every view.

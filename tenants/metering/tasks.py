@@ -1,9 +1,14 @@
 """The hourly usage collection as a Celery task, fanned out to every active tenant by the
-beat entry `meter-usage`. Registered with Celery through `tenants.tasks`."""
+beat entry `meter-usage`, and the console's usage figures (`tenants.summarise_usage`, beat
+entry `summarise-usage`, defined beside the code that reads them: `summary`). Registered with
+Celery through `tenants.tasks`."""
 
 from celery import shared_task
 
 from .collect import collect_usage
+from .summary import summarise_usage
+
+__all__ = ["meter_usage", "summarise_usage"]
 
 
 @shared_task(name="tenants.meter_usage")
