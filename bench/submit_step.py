@@ -216,6 +216,9 @@ def main() -> int:  # one linear script
     drafts = django_step(args, url, "prepare")["drafts"][0]
     host = drafts[0]["host"]
     queue = redis.Redis.from_url(os.environ["REDIS_URL"])
+    # Start from an empty queue: what an earlier, interrupted run left would be counted as
+    # this run's receipts by the check at the end.
+    queue.delete(QUEUE, *queue.scan_iter(f"{QUEUE}\x06\x16*"))
     plain_url = plain_database(args)
     logs = Path(os.environ.get("DGBOX_STATE_DIR") or ROOT / ".state")
     logs.mkdir(parents=True, exist_ok=True)
