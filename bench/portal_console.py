@@ -28,10 +28,10 @@ and printed, whenever its figures are missing) and "cold" before it ever ran (it
 deleted, the job already queued: the page answers without them); on an earlier commit "cold"
 deletes the cached fleet figures before every request (the request sums them) and "warm" has
 them cached. A database built before the summary's migration: migrate its public schema once
-(`migrate_schemas --shared`; a full migrate would look for the absent tenant schemas). Per page: p50/p95 of wall time, this process's CPU per
-request, the PostgreSQL backend's CPU per request, queries and response bytes; with the load
-average. Figures are printed and written to bench/results/portal_console.json. A
-measurement, never a test.
+(`migrate_schemas --shared`; a full migrate would look for the absent tenant schemas). Per
+page: p50/p95 of wall time, this process's CPU per request, the PostgreSQL backend's CPU per
+request, queries and response bytes; with the load average. Figures are printed and
+written to bench/results/portal_console.json. A measurement, never a test.
 """
 
 import argparse
