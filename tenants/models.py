@@ -457,7 +457,7 @@ class UsageRecord(models.Model):
 class UsageSummary(models.Model):
     """One tenant's usage over one of the console's periods (the last `days` days): counters
     summed, gauges as of its latest measurement. Computed ahead of operators, with the fleet's
-    `FleetUsage`, by the beat job `tenants.summarise_usage` (tenants/console/figures.py), so
+    `FleetUsage`, by the beat job `tenants.summarise_usage` (tenants/metering/summary.py), so
     that the console's home page sorts and pages tenants in SQL and reads only the figures of
     the page it shows, whatever the size of the fleet. Derived data: rebuilt on every run."""
 
