@@ -37,6 +37,9 @@ time per request, the serving process's CPU time per request (which other load o
 machine disturbs less), the tenant sides as a share of plain (median and same round), the
 queries per request of each side (from CaptureQueriesContext over a separate sample) split
 by kind, which is what explains the gap, and the load average before and after each round.
+After the rounds each side serves every host once more, untimed, reading its PostgreSQL
+backend's memory after each request (pg_backend_memory_contexts, and RssAnon from /proc): the
+most its connection held and how many tenant schemas it had visited then.
 Figures are printed and written to bench/results/serve.json. It is a measurement, never a
 test.
 """
@@ -219,6 +222,8 @@ def main():
             console.print(f"  round {r + 1}: " + ", ".join(line) + f" req/s; load {loads[-1]}")
         queries = {side: workers[side].ask(queries=args.query_sample, seed=999)
                    for side in args.sides}
+        with console.status("Reading each side's backend memory over one more rotation..."):
+            memory = {side: workers[side].ask(memory=998, seed=998) for side in args.sides}
     finally:
         for worker in workers.values():
             worker.close()
@@ -231,7 +236,7 @@ def main():
                          "cpu_ms_median": statistics.median(cpu), "cpu_ms_rounds": cpu,
                          "statuses": dict(sum((Counter(r["statuses"]) for r in rounds[side]),
                                               Counter())),
-                         **queries[side]}
+                         **queries[side], **memory[side]}
     plain = results["plain"]
     for side, r in results.items():
         # Same round, back to back: less exposed to load that drifts over the run.
@@ -242,7 +247,7 @@ def main():
                         f"median of {args.rounds} rounds x {args.requests} requests",
                   title_justify="left")
     for column in ("side", "req/s", "wall ms/req", "of plain", "paired", "CPU ms/req",
-                   "CPU of plain", "queries/req", "of which"):
+                   "CPU of plain", "queries/req", "of which", "backend MB (schemas)"):
         table.add_column(column, justify="left" if column in ("side", "of which") else "right")
     for side, r in results.items():
         r["share_of_plain"] = r["rps_median"] / plain["rps_median"]
@@ -253,11 +258,15 @@ def main():
                       f"{r['share_of_plain']:.0%}",
                       f"{r['paired_share_of_plain']:.0%}", f"{r['cpu_ms_median']:.2f}",
                       f"{r['cpu_share_of_plain']:.0%}",
-                      f"{r['queries_per_request']:.2f}", kinds or "-")
+                      f"{r['queries_per_request']:.2f}", kinds or "-",
+                      f"{r['backend_contexts_mb']:.0f} ({r['schemas_at_peak']})")
     console.print(table)
     console.print("'of plain': median req/s relative to plain's (target >= 90% for dgbox); "
                   "'paired': median over rounds of req/s relative to plain's in the same "
-                  "round; 'CPU of plain': plain's CPU time per request divided by the side's.")
+                  "round; 'CPU of plain': plain's CPU time per request divided by the side's; "
+                  "'backend MB': the most the side's PostgreSQL connection held "
+                  "(pg_backend_memory_contexts) over one more rotation of every host, and the "
+                  "tenant schemas it had visited then.")
     out = ROOT / "bench" / "results" / "serve.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps({
@@ -468,6 +477,8 @@ def serve_side(side: str, tenants: int, path: str) -> int:
             wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
             _reply(rps=len(sequence) / wall, cpu_ms=1000 * cpu / len(sequence),
                    statuses={str(k): v for k, v in statuses.items()})
+        elif "memory" in command:
+            _reply(**_memory_over_rotation(handler, hosts, path, command["memory"]))
         elif "queries" in command:
             n = command["queries"]
             kinds: Counter = Counter()
@@ -481,6 +492,38 @@ def serve_side(side: str, tenants: int, path: str) -> int:
                    queries_by_kind={k: kinds[k] / n for k in
                                     ("domain", "search_path", "content_type", "page")})
     return 0
+
+
+def _backend_memory() -> tuple[float, float]:
+    """The current connection's PostgreSQL backend: what its memory contexts hold and its
+    private resident memory (RssAnon, from /proc: the server runs on this machine), in MB."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid(), "
+                       "(SELECT sum(total_bytes) FROM pg_backend_memory_contexts)")
+        pid, contexts = cursor.fetchone()
+    anon = 0.0
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("RssAnon:"):
+            anon = int(line.split()[1]) / 1024
+    return float(contexts) / 2**20, anon
+
+
+def _memory_over_rotation(handler, hosts: list[str], path: str, seed: int) -> dict:
+    """Serve every host once more (untimed) and read the backend's memory after each request:
+    the most a connection held, and how many tenant schemas it had visited then (dgbox's
+    wrapper counts them; 1 on the plain side)."""
+    from django.db import connection
+
+    peak = (0.0, 0.0, 0)
+    for host in _rotation(hosts, len(hosts), random.Random(seed)):  # noqa: S311
+        _get(handler, host, path)
+        contexts, anon = _backend_memory()
+        if contexts > peak[0]:
+            peak = (contexts, anon, len(getattr(connection, "schemas_visited", ())) or 1)
+    return {"backend_contexts_mb": round(peak[0], 1), "backend_rss_anon_mb": round(peak[1], 1),
+            "schemas_at_peak": peak[2]}
 
 
 def _rotation(hosts: list[str], n: int, rng: random.Random) -> list[str]:
