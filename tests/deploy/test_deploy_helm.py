@@ -552,6 +552,21 @@ def test_ingress_routes_the_base_domain_and_every_tenant_subdomain(production_do
     assert service["spec"]["selector"] == web["spec"]["selector"]["matchLabels"]
 
 
+def test_host_affinity_hashes_each_host_to_one_pod(production_docs):
+    """Off by default; on, ingress-nginx hashes the Host header (docs/scaling.md), and the
+    Ingress's other annotations stay."""
+    (ingress,) = by_kind(production_docs, "Ingress").values()
+    assert "nginx.ingress.kubernetes.io/upstream-hash-by" not in (
+        ingress["metadata"].get("annotations") or {})
+    values = production_values()
+    values["ingress"]["hostAffinity"] = True
+    (ingress,) = by_kind(render(values), "Ingress").values()
+    annotations = ingress["metadata"]["annotations"]
+    assert annotations["nginx.ingress.kubernetes.io/upstream-hash-by"] == "$host"
+    for key, value in production_values()["ingress"].get("annotations", {}).items():
+        assert annotations[key] == value
+
+
 def test_network_policies(production_docs):
     policies = by_kind(production_docs, "NetworkPolicy")
     web = policies["gov-dgbox-web"]["spec"]
