@@ -15,8 +15,9 @@ class CmsConfig(AppConfig):
         from tenants.staffauth import policy  # noqa: PLC0415 - as above
 
         # provisioning connects the tenant signals; security reads the cms models; catalogue
-        # connects the page signals that keep the national catalogue up to date.
-        from . import catalogue, provisioning, security  # noqa: F401, PLC0415
+        # connects the page signals that keep the national catalogue up to date; chrome
+        # registers what the tenant's cache watches for the site's chrome, in every process.
+        from . import catalogue, chrome, provisioning, security  # noqa: F401, PLC0415
         from .admin_csp import install  # noqa: PLC0415 - imports Wagtail's admin widgets
 
         install()  # the request's CSP nonce on Wagtail's inline widget scripts

@@ -1,10 +1,12 @@
 """Language: the URL prefix (/ru/, /en/) wins, then the language cookie, then the tenant's
 default language from its record (not the browser's Accept-Language: a municipality chooses
-the language its site opens in)."""
+the language its site opens in). Then the request's Wagtail site, from the tenant's cache."""
 
 from django.conf import settings
 from django.middleware.locale import LocaleMiddleware
 from django.utils import translation
+
+from .chrome import site_for
 
 # Paths outside i18n_patterns: a 404 there is a real 404, not a page missing its /ru/ prefix
 # (the APIs included: a 404 problem of /api/v1/ is never redirected to /ru/api/v1/).
@@ -31,3 +33,17 @@ class TenantLocaleMiddleware(LocaleMiddleware):
             response.headers.setdefault("Content-Language", translation.get_language())
             return response
         return super().process_response(request, response)
+
+
+class SiteMiddleware:
+    """Finds the Wagtail site of a tenant's request in the tenant's cache (cms/chrome.py), where
+    Wagtail's views, tags and settings then find it (`Site.find_for_request`): no query on a
+    warm page. The national portal (the public schema's URLconf) has no Wagtail site."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if getattr(request, "urlconf", None) != settings.PUBLIC_SCHEMA_URLCONF:
+            site_for(request)
+        return self.get_response(request)

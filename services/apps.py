@@ -24,7 +24,7 @@ class ServicesConfig(AppConfig):
         from tenants import staff  # noqa: PLC0415
         from tenants.metering import register_meter  # noqa: PLC0415
 
-        # engine, published, api: what the tenant's cache watches (services/tenant_cache.py)
+        # engine, published, api: what the tenant's cache watches (tenants/tenant_cache.py)
         # is registered in every process.
         from .cases import engine  # noqa: F401, PLC0415
         from .cases.metering import case_and_message_usage  # noqa: PLC0415

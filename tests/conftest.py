@@ -41,9 +41,9 @@ def _public_schema_each_test():
 @pytest.fixture(autouse=True)
 def _tenant_cache_forgotten():
     """What applications read and editors change is cached between requests
-    (services/tenant_cache.py); a test's rolled-back rows must not reach the next."""
+    (tenants/tenant_cache.py); a test's rolled-back rows must not reach the next."""
     yield
-    from services import tenant_cache  # with the app, after Django's set-up
+    from tenants import tenant_cache  # with the app, after Django's set-up
 
     tenant_cache.forget_all()
 

@@ -151,7 +151,7 @@ def test_double_submission_makes_one_case(client, tenant_a, north_service):
 #: session saved with one UPDATE (dgbox/sessions.py; a new session would be one INSERT). The
 #: service at its address, the workflow version, the tracking link's domain, the receipt
 #: templates and whether the tenant has an active webhook subscription come from the
-#: tenant's cache (services/tenant_cache.py). bench/submit_step.py measures what each costs;
+#: tenant's cache (tenants/tenant_cache.py). bench/submit_step.py measures what each costs;
 #: a change that adds one should say why.
 SUBMIT_QUERIES = 9
 

@@ -1,5 +1,5 @@
 """The published service at each address, kept in the tenant's cache between requests
-(services/forms/published.py on services/tenant_cache.py): read from the cache until a page,
+(services/forms/published.py on tenants/tenant_cache.py): read from the cache until a page,
 a service or a form version of the tenant changes, then from the database again; never
 another tenant's. Real PostgreSQL; the cache is the test settings' per-process one, keyed
 like Redis by schema. The other entries (workflow version, templates, domain) at the end."""
@@ -13,11 +13,11 @@ from django.db import close_old_connections, connection
 from django_tenants.utils import tenant_context
 
 from cms.models import ServicePage
-from services import tenant_cache
 from services.forms import published
 from services.forms.blocks import stream_data_from_spec
 from services.models import OnlineService
 from services.notifications.models import Message, NotificationTemplate
+from tenants import tenant_cache
 from tenants.models import Domain
 
 from .factories import NORTH, SOUTH, OnlineServiceFactory, SubmittedCaseFactory

@@ -21,9 +21,16 @@ MIN_CONTRAST = 4.5  # WCAG 2.2 SC 1.4.3, normal text
 
 class AlertQuerySet(models.QuerySet):
     def active(self, now=None):
+        """Banners shown at `now`: started (or without a start) and not ended."""
         now = now or timezone.now()
-        return (self.filter(models.Q(starts_at__isnull=True) | models.Q(starts_at__lte=now))
-                .filter(models.Q(ends_at__isnull=True) | models.Q(ends_at__gt=now)))
+        return (self.not_ended(now)
+                .filter(models.Q(starts_at__isnull=True) | models.Q(starts_at__lte=now)))
+
+    def not_ended(self, now=None):
+        """Banners shown at `now` or later: those not started yet included (the site's
+        chrome keeps these, and picks the ones shown with AlertBanner.is_shown_at)."""
+        now = now or timezone.now()
+        return self.filter(models.Q(ends_at__isnull=True) | models.Q(ends_at__gt=now))
 
 
 class AlertBanner(TranslatableMixin, models.Model):
@@ -55,6 +62,11 @@ class AlertBanner(TranslatableMixin, models.Model):
 
     def __str__(self):
         return self.title
+
+    def is_shown_at(self, now):
+        """Whether the banner is shown at `now` (what AlertQuerySet.active selects)."""
+        return ((self.starts_at is None or self.starts_at <= now)
+                and (self.ends_at is None or self.ends_at > now))
 
     def clean(self):
         if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
@@ -118,6 +130,10 @@ class BrandingSettings(BaseSiteSetting):
         MultiFieldPanel([FieldPanel("vk_url"), FieldPanel("telegram_url"), FieldPanel("ok_url")],
                         heading=_("Social media")),
     ]
+
+    #: Read with the branding (Wagtail's for_site/for_request), so that the copy kept in the
+    #: tenant's cache (cms/chrome.py) shows both images without a query.
+    select_related = ["logo", "coat_of_arms"]
 
     class Meta:
         verbose_name = _("branding")

@@ -5,38 +5,25 @@ from django import template
 from django.conf import settings
 from django.urls import translate_url
 from django.utils.translation import get_language
-from wagtail.models import Locale
 
 from tenants import staff
 
+from .. import chrome
 from ..contrast import darken, tint
-from ..models import AlertBanner, FooterLink
 
 register = template.Library()
 
 
-def _in_current_locale(context, queryset):
-    """Filter by the active language's Locale, looked up once per request (every page renders
-    both the alerts and the footer links)."""
-    request = context.get("request")
-    language = get_language()
-    cached = getattr(request, "_dgbox_locale", None)
-    if cached is None or cached[0] != language:
-        cached = (language, Locale.objects.filter(language_code=language).first())
-        if request is not None:
-            request._dgbox_locale = cached
-    locale = cached[1]
-    return list(queryset.filter(locale=locale) if locale else queryset)
+@register.simple_tag
+def active_alerts():
+    """The active language's alert banners shown now (from the tenant's cache)."""
+    return chrome.alerts(get_language())
 
 
-@register.simple_tag(takes_context=True)
-def active_alerts(context):
-    return _in_current_locale(context, AlertBanner.objects.active())
-
-
-@register.simple_tag(takes_context=True)
-def footer_links(context):
-    return _in_current_locale(context, FooterLink.objects.all())
+@register.simple_tag
+def footer_links():
+    """The active language's footer links (from the tenant's cache)."""
+    return chrome.footer_links(get_language())
 
 
 @register.simple_tag(takes_context=True)

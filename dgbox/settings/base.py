@@ -201,6 +201,8 @@ MIDDLEWARE = [
     "tenants.middleware.TenantMiddleware",
     "tenants.staffauth.middleware.SessionMiddleware",
     "cms.middleware.TenantLocaleMiddleware",
+    # The tenant site's Wagtail site from the tenant's cache (none on the national portal).
+    "cms.middleware.SiteMiddleware",
     "dgbox.middleware.MalformedInputMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -233,7 +235,9 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
-                "wagtail.contrib.settings.context_processors.settings",
+                # `branding`: the tenant site's, from the tenant's cache (cms/chrome.py), in
+                # place of Wagtail's `settings` context processor (a query on every page)
+                "cms.chrome.template_context",
             ],
             # {% csp_nonce %}, {% request_id %}, {% incident_reference %} in every template,
             # with or without a request context (dgbox/templatetags/dgbox_headers.py).

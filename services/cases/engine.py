@@ -12,7 +12,8 @@ from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
-from .. import tenant_cache
+from tenants import tenant_cache
+
 from ..notifications.api import notify
 from ..rules import logic as rules_engine
 from ..workflows import spec as workflowspec

@@ -7,7 +7,8 @@ engine, payments and tracking codes."""
 from django.conf import settings
 from django.db import connection
 
-from .. import tenant_cache
+from tenants import tenant_cache
+
 from ..notifications.placeholders import PLACEHOLDERS
 
 

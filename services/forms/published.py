@@ -4,7 +4,7 @@ Every step of an application (form, check your answers, submit, confirmation) st
 finding the published service at /<lang>/apply/<slug>/: a join of the service with its
 Wagtail page, a language-preferring ORDER BY and the page model built, about a fifth of the
 CPU of a submit. `service_at(slug, language)` keeps what that lookup found in the tenant's
-cache (services/tenant_cache.py) until any page, online service or form version of the
+cache (tenants/tenant_cache.py) until any page, online service or form version of the
 tenant is saved or deleted: publishing, unpublishing, renaming, moving or deleting a page and
 closing a form take effect on the next request, in every process.
 """
@@ -13,7 +13,8 @@ import hashlib
 
 from wagtail.models import Page
 
-from .. import tenant_cache
+from tenants import tenant_cache
+
 from .models import FormVersion, OnlineService
 
 # Any page (its slug, live flag and locale decide the address; a service page's fields are

@@ -20,7 +20,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django_tenants.utils import get_public_schema_name
 
-from .. import tenant_cache
+from tenants import tenant_cache
+
 from . import placeholders
 from .choices import Channel, MessageKind, Status, channels_for
 from .defaults import DEFAULT_TEMPLATES

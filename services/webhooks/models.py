@@ -13,7 +13,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .. import tenant_cache
+from tenants import tenant_cache
+
 from ..api.models import ApiClient
 from . import signing
 from .events import EventType

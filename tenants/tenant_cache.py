@@ -1,20 +1,23 @@
-"""What every application reads and only editors change, kept in the tenant's cache.
+"""What every request of a tenant reads and only editors change, kept in the tenant's cache.
 
 Each step of an application reads the published service at its address, and each submission
 also the current version of its workflow, the tenant's own receipt templates and its primary
-domain (for the tracking link): rows that change when someone edits a page, a form, a
-workflow, a template or a domain, not when citizens apply. `remember(name, compute)` keeps
-what `compute()` returned in the "default" cache, whose keys carry the tenant's schema
-(django_tenants.cache.make_key), until the next such change.
+domain (for the tracking link); every page of the tenant's site reads its Wagtail site, its
+branding, its locale, alert banners and footer links (cms/chrome.py): rows that change when
+someone edits a page, a form, a workflow, a template, the site's chrome or a domain, not when
+citizens apply or read. `remember(name, compute)` keeps what `compute()` returned in the
+"default" cache, whose keys carry the tenant's schema (django_tenants.cache.make_key), until
+the next such change. The apps that use it (cms, services) register what they read with
+`watch()`; this module knows none of their models.
 
 Freshness: each entry remembers the tenant's *generation*, a random token that every saved or
 deleted row of a watched model (`watch()`; a domain: its tenant's) replaces, at
 once and again when its transaction commits (`changed()`); an entry of an older generation
-is a miss. A change made around the ORM (raw SQL, a restored backup) or a generation lost
-with Redis is bounded by `SECONDS`, the longest an entry lives. Entries also carry the
-tenant's id, so a schema name taken again by another tenant never reads the first one's.
-None is never kept (an address with no service is looked up every time), and a Redis that
-is down is a miss (the "default" cache ignores its errors): the database answers.
+is a miss. A change made around the ORM (raw SQL, a queryset's update(), a restored backup)
+or a generation lost with Redis is bounded by `SECONDS`, the longest an entry lives. Entries
+also carry the tenant's id, so a schema name taken again by another tenant never reads the
+first one's. None is never kept (an address with no service is looked up every time), and a
+Redis that is down is a miss (the "default" cache ignores its errors): the database answers.
 
 Within a web request the generation is read from the cache once (the first `remember()` of
 each schema), and entries are also held in the process (`HELD` of them, pickled, each for
@@ -34,36 +37,40 @@ from typing import Any
 
 from django.core.cache import cache
 from django.core.signals import request_finished, request_started
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django_tenants.utils import get_public_schema_name, schema_context
 
-from tenants.host_cache import BoundedCache
-from tenants.models import Domain, Tenant
+from .db import connection
+from .host_cache import BoundedCache
+from .models import Domain, Tenant
 
 #: The longest an entry is trusted (seconds): the bound on staleness when a change did not
 #: go through the ORM's signals or its new generation did not reach the cache.
 SECONDS = 60
+#: The keys still say "services" (where this module began): processes of the previous release,
+#: during a rollout, read and renew the same generation.
 GENERATION = "services:generation"
 #: Models whose saved or deleted rows make every entry of their tenant stale (`watch`).
 _watched: list[type] = []
 #: Part of every key; only `forget_all()` (the tests' rolled-back databases) changes it.
 _epoch = [0]
 #: Entries held in the process (pickled), evicted at random beyond this: a few per tenant
-#: (the service at each address, the workflow version, templates, domain, webhooks).
+#: (the service at each address, the workflow version, templates, domain, webhooks, the
+#: site's chrome in each language).
 HELD = 2000
 _held: BoundedCache[tuple[str, str, Any], tuple[str, float, bytes]] = BoundedCache(HELD)
 #: The generations read by this thread's current request, by schema (None between requests).
 _request = threading.local()
 
 
-@receiver(request_started, dispatch_uid="services.tenant_cache.request_started")
+@receiver(request_started, dispatch_uid="tenants.tenant_cache.request_started")
 def _request_started(**kwargs: Any) -> None:
     _request.generations = {}
 
 
-@receiver(request_finished, dispatch_uid="services.tenant_cache.request_finished")
+@receiver(request_finished, dispatch_uid="tenants.tenant_cache.request_finished")
 def _request_finished(**kwargs: Any) -> None:
     _request.generations = None
 
@@ -75,7 +82,7 @@ def _hold(entry_key: str, schema: str, tenant_id: Any, generation: str, value: A
 
 def watch(*models: type) -> None:
     """Make every save or delete of a row of `models` (in a tenant's schema) a change."""
-    _watched.extend(models)
+    _watched.extend(model for model in models if model not in _watched)
 
 
 def key(name: str) -> str:
@@ -165,8 +172,8 @@ def _forget_all_generations() -> None:
         _request.generations = {}
 
 
-@receiver(post_save, sender=Domain, dispatch_uid="services.tenant_cache.domain_saved")
-@receiver(post_delete, sender=Domain, dispatch_uid="services.tenant_cache.domain_deleted")
+@receiver(post_save, sender=Domain, dispatch_uid="tenants.tenant_cache.domain_saved")
+@receiver(post_delete, sender=Domain, dispatch_uid="tenants.tenant_cache.domain_deleted")
 def _domain_changed(sender: type, instance: Domain, **kwargs: Any) -> None:
     # Saved in the public schema: the entries to forget are its tenant's (no query when the
     # domain came with its tenant, as at a launch).
@@ -179,8 +186,8 @@ def _domain_changed(sender: type, instance: Domain, **kwargs: Any) -> None:
         changed(schema_name)
 
 
-@receiver(post_save, dispatch_uid="services.tenant_cache.saved")
-@receiver(post_delete, dispatch_uid="services.tenant_cache.deleted")
+@receiver(post_save, dispatch_uid="tenants.tenant_cache.saved")
+@receiver(post_delete, dispatch_uid="tenants.tenant_cache.deleted")
 def _model_changed(sender: type, instance: object, **kwargs: Any) -> None:
     # Other models' saves cost one isinstance check.
     if _watched and isinstance(instance, tuple(_watched)):
