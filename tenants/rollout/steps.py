@@ -13,6 +13,7 @@ from django.db import close_old_connections, connections
 from django.db.models import F
 from django.utils import timezone
 
+from tenants import tenant_cache
 from tenants.db import connection
 from tenants.host_cache import host_cache
 from tenants.launch import template
@@ -86,6 +87,9 @@ def _upgrade_tenant(job: dict[str, Any], result: StepResult) -> None:
         connection.set_schema_to_public()
         Tenant.objects.filter(pk=tenant.pk).update(maintenance=False)
         tenant.maintenance = False
+    if result.applied:
+        # What the tenant's cache pickled before holds the models as they were: stale now.
+        tenant_cache.changed(tenant.schema_name)
     if job["health"]:
         connection.set_tenant(tenant)
         try:
