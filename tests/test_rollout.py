@@ -487,6 +487,25 @@ def test_a_failed_template_snapshot_leaves_the_tenants_migrated_and_a_rerun_take
     assert TemplateSnapshot.objects.filter(fingerprint=fingerprint).exists()
     assert set(SpareSchema.objects.values_list("fingerprint", flat=True)) == {fingerprint}
 
+def test_a_migrated_tenant_has_its_cached_entries_made_stale(release_v2):
+    """The tenant's cache (tenants/tenant_cache.py) holds pickled model instances: a step that
+    migrated a tenant gives it a new generation; a tenant left alone keeps its own."""
+    from django.core.cache import cache
+
+    from tenants import tenant_cache
+
+    for schema in ("ro_canary", "ro_b"):
+        with schema_context(schema):
+            cache.set(tenant_cache.GENERATION, f"before-{schema}", timeout=None)
+    report, error, _ = rollout("--tenants", "ro-canary")
+    assert error is None, error
+    assert steps(report)["ro-canary"]["applied"] == ["rollout_fixture.0002_unique_code"]
+    with schema_context("ro_canary"):
+        assert cache.get(tenant_cache.GENERATION) not in (None, "before-ro_canary")
+    with schema_context("ro_b"):
+        assert cache.get(tenant_cache.GENERATION) == "before-ro_b"
+
+
 def test_signals_are_sent_when_models_may_change():
     from django.db import migrations, models
 
