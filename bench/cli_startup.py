@@ -1,7 +1,7 @@
 """Start-up of `dgbox` commands: this tree against another (e.g. the previous commit), each
 command a whole process, as an operator waits for it.
 
-    python bench/cli_startup.py --before DIR [--rounds 10]
+    python bench/cli_startup.py --before DIR [--rounds 10] [--only 'tenant list' ...]
 
 DIR is another dgbox source tree (`git archive <commit> | tar -x -C DIR`), run by the same
 interpreter and packages (PYTHONPATH), so the only difference is the code. Every round runs
@@ -73,9 +73,14 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--before", type=Path, required=True, help="the tree to compare with")
     parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--only", action="append", metavar="WORDS",
+                        help="only the commands that start with WORDS, e.g. 'tenant list' "
+                             "(repeatable; default: every command)")
     args = parser.parse_args()
     trees = {"before": args.before.resolve(), "after": ROOT}
-    runs: dict = {" ".join(c): {t: [] for t in trees} for c in COMMANDS}
+    commands = [c for c in COMMANDS
+                if not args.only or any(" ".join(c).startswith(w) for w in args.only)]
+    runs: dict = {" ".join(c): {t: [] for t in trees} for c in commands}
     if not os.environ.get("DGBOX_S3_ENDPOINT_URL"):
         print("note: no DGBOX_S3_ENDPOINT_URL: the trees may not start with the same storage "
               "(see the docstring)")
@@ -87,7 +92,7 @@ def main():
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     for round_no in range(args.rounds):
         order = list(trees) if round_no % 2 == 0 else list(reversed(trees))
-        for command in COMMANDS:
+        for command in commands:
             for name in order:
                 measured = run(trees[name], argv_in(trees[name], command))
                 runs[" ".join(command)][name].append(measured)
