@@ -14,6 +14,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils.translation import gettext
 
+from tenants.management.commands.tenant import list_footer
 from tenants.models import Domain, Tenant
 
 pytestmark = pytest.mark.django_db
@@ -130,6 +131,12 @@ def test_nothing_found_is_one_line_saying_so(search):
     add_regions("find", ["Верхние Дворики"])
     assert listing("--search", search) == ([], gettext(NO_MATCH))
     assert listing("--search", "дворики", "--status", "suspended") == ([], gettext(NO_MATCH))
+
+
+def test_an_empty_fleet_is_told_how_to_launch_a_tenant():
+    assert list_footer(total=0, offset=0, shown=0, limit=50, filtered=False) == gettext(
+        "There are no tenants yet: launch one with dgbox tenant create.")
+    assert list_footer(total=0, offset=0, shown=0, limit=50, filtered=True) == gettext(NO_MATCH)
 
 
 @pytest.mark.parametrize("args", [("--limit", "-1"), ("--limit", "x"), ("--page", "0"),
