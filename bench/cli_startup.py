@@ -1,15 +1,17 @@
 """Start-up of `dgbox` commands: this tree against another (e.g. the previous commit), each
 command a whole process, as an operator waits for it.
 
-    python bench/cli_startup.py --before DIR [--rounds 10]
+    python bench/cli_startup.py --before DIR [--rounds 10] [--only 'tenant list' ...]
 
 DIR is another dgbox source tree (`git archive <commit> | tar -x -C DIR`), run by the same
 interpreter and packages (PYTHONPATH), so the only difference is the code. Every round runs
 each command once from each tree, the trees' order alternating from round to round; a line
 per run gives wall time, CPU time (user + system of the process and what it waited for) and
-the 1-minute load average. The commands: `dgbox --help`, `dgbox tenant list`, `dgbox rollout
-plan`, a no-op `dgbox rollout run` (nothing to migrate: it still takes the lock, checks every
-schema's state and writes its report), `dgbox template status`, `dgbox rollout history`. They
+the 1-minute load average. The commands: `dgbox --help`, `dgbox tenant list` (a page of 50
+since it pages; `tenant list --all` prints every tenant, and runs as plain `tenant list` in a
+tree whose `tenant list` has no `--all`, which printed them all), `dgbox rollout plan`, a no-op
+`dgbox rollout run` (nothing to migrate: it still takes the lock, checks every schema's state
+and writes its report), `dgbox template status`, `dgbox rollout history`. They
 read the database of DATABASE_URL (default: the rollout benchmark's, which bench/rollout.py
 builds; any database migrated by `dgbox migrate` with a tenant or two will do). Figures go to
 bench/results/cli_startup.json. A measurement, never a test: on a shared machine compare CPU
@@ -38,8 +40,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("dgbox", "tenants", "cms", "services", "infra", "demo")
-COMMANDS = (("--help",), ("tenant", "list"), ("rollout", "plan"), ("rollout", "run"),
-            ("template", "status"), ("rollout", "history", "--limit", "1"))
+COMMANDS = (("--help",), ("tenant", "list"), ("tenant", "list", "--all"), ("rollout", "plan"),
+            ("rollout", "run"), ("template", "status"), ("rollout", "history", "--limit", "1"))
+
+
+def argv_in(tree: Path, argv: tuple[str, ...]) -> tuple[str, ...]:
+    """`argv` as `tree` takes it: without `--all` where its `tenant list` does not page."""
+    command = tree / "tenants" / "management" / "commands" / "tenant.py"
+    if argv[:2] == ("tenant", "list") and '"--all"' not in command.read_text():
+        return tuple(a for a in argv if a != "--all")
+    return argv
 
 
 def run(tree: Path, argv: tuple[str, ...]) -> dict:
@@ -63,9 +73,14 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--before", type=Path, required=True, help="the tree to compare with")
     parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--only", action="append", metavar="WORDS",
+                        help="only the commands that start with WORDS, e.g. 'tenant list' "
+                             "(repeatable; default: every command)")
     args = parser.parse_args()
     trees = {"before": args.before.resolve(), "after": ROOT}
-    runs: dict = {" ".join(c): {t: [] for t in trees} for c in COMMANDS}
+    commands = [c for c in COMMANDS
+                if not args.only or any(" ".join(c).startswith(w) for w in args.only)]
+    runs: dict = {" ".join(c): {t: [] for t in trees} for c in commands}
     if not os.environ.get("DGBOX_S3_ENDPOINT_URL"):
         print("note: no DGBOX_S3_ENDPOINT_URL: the trees may not start with the same storage "
               "(see the docstring)")
@@ -77,9 +92,9 @@ def main():
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     for round_no in range(args.rounds):
         order = list(trees) if round_no % 2 == 0 else list(reversed(trees))
-        for command in COMMANDS:
+        for command in commands:
             for name in order:
-                measured = run(trees[name], command)
+                measured = run(trees[name], argv_in(trees[name], command))
                 runs[" ".join(command)][name].append(measured)
                 print(f"round {round_no + 1}  dgbox {' '.join(command):28} {name:6} "
                       f"{measured['wall']:6.2f} s wall {measured['cpu']:6.2f} s CPU "

@@ -19,6 +19,16 @@ class TenantQuerySet(models.QuerySet["Tenant"]):
         """Every tenant that owns a schema (the national operator's public row excluded)."""
         return self.exclude(kind=Tenant.Kind.NATIONAL)
 
+    def matching(self, text: str) -> "TenantQuerySet":
+        """Tenants whose slug, schema name, name or one of whose domains contains `text`, in
+        any case: PostgreSQL's upper() folds Cyrillic under the database's UTF-8 locale, and
+        Django escapes `%` and `_`. A NUL (which no stored text holds) matches nothing."""
+        if "\x00" in text:
+            return self.none()
+        domains = Domain.objects.filter(tenant=models.OuterRef("pk"), domain__icontains=text)
+        return self.filter(models.Q(slug__icontains=text) | models.Q(schema_name__icontains=text)
+                           | models.Q(name__icontains=text) | models.Exists(domains))
+
 
 class ReleaseChannel(models.TextChoices):
     """Which ring of a rollout a tenant is in, and which feature flag defaults it gets."""

@@ -1,19 +1,39 @@
 """`dgbox tenant create|list|show|suspend|resume|archive|backup|restore|delete`."""
 
+from argparse import ArgumentTypeError
+from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils.translation import gettext as _
 from rich.table import Table
 
 from tenants import lifecycle
 from tenants.addresses import site_url
 from tenants.launch import LaunchRequest, launch_tenant
 from tenants.lifecycle import backup
-from tenants.models import Tenant
-from tenants.terminal import console_for
+from tenants.models import Domain, Tenant
+from tenants.terminal import columns, console_for
 
 LAUNCH_STEPS = ["validated", "template", "registered", "schema", "site", "administrator"]
+#: Tenants `tenant list` prints unless told otherwise (`--limit N`, `--all`).
+LIST_LIMIT = 50
+LIST_COLUMNS = ("Slug", "Name", "Kind", "Parent", "Status", "Domain", "Created")
+
+
+def whole_number(minimum: int) -> Callable[[str], int]:
+    """An argparse type: a whole number of `minimum` or more."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = minimum - 1
+        if value < minimum:
+            raise ArgumentTypeError(f"{text!r} is not a whole number of {minimum} or more")
+        return value
+    return parse
 
 
 class Command(BaseCommand):
@@ -36,8 +56,22 @@ class Command(BaseCommand):
         create.add_argument("--reference-prefix",
                             help="Starts its case references, 2-5 capital latin letters, "
                                  "unique on the platform (default: from the slug).")
-        lst = sub.add_parser("list", help="List tenants.")
+        lst = sub.add_parser("list", help="List tenants by kind and name, "
+                                          f"{LIST_LIMIT} at a time.")
         lst.add_argument("--status", choices=[s.value for s in Tenant.Status])
+        lst.add_argument("--search", metavar="TEXT",
+                         help="Only tenants whose slug, schema, name or a domain contains TEXT, "
+                              "in any case.")
+        size = lst.add_mutually_exclusive_group()
+        size.add_argument("--limit", type=whole_number(0), default=LIST_LIMIT, metavar="N",
+                          help=f"Tenants per page (default {LIST_LIMIT}; 0: every one).")
+        size.add_argument("--all", dest="limit", action="store_const", const=0,
+                          help="Every tenant (as --limit 0).")
+        start = lst.add_mutually_exclusive_group()
+        start.add_argument("--page", type=whole_number(1), metavar="P",
+                           help="Page P of N tenants each (default 1).")
+        start.add_argument("--offset", type=whole_number(0), default=0, metavar="N",
+                           help="Skip the first N tenants.")
         for name, text in [("show", "Show one tenant."), ("suspend", "Show a maintenance page."),
                            ("resume", "Serve the site again."),
                            ("archive", "Answer 410 'no longer available'; keep all data.")]:
@@ -92,18 +126,38 @@ class Command(BaseCommand):
                            "(valid 3 days, send it to them):")
         self.console.print(f"  {result.set_password_url}", markup=False)
 
-    def do_list(self, status: str | None = None, **_o: Any) -> None:
-        tenants = Tenant.objects.launched().select_related("parent").prefetch_related("domains")
+    def do_list(self, status: str | None = None, search: str | None = None,
+                limit: int = LIST_LIMIT, offset: int = 0, page: int | None = None,
+                **_o: Any) -> None:
+        """A page of tenants, sorted, filtered and sliced in SQL: three queries (the count,
+        the page, its domains) and plain columns, whatever the size of the fleet."""
+        if page is not None:
+            if not limit and page > 1:
+                raise CommandError("--page counts pages of --limit tenants; with --all (or "
+                                   "--limit 0) there is only page 1.")
+            offset = (page - 1) * limit
+        search = (search or "").strip()
+        tenants = Tenant.objects.launched()
         if status:
             tenants = tenants.filter(status=status)
-        table = Table(title=f"{tenants.count()} tenants", title_justify="left")
-        for column in ("Slug", "Name", "Kind", "Parent", "Status", "Domain", "Created"):
-            table.add_column(column)
-        for t in tenants.order_by("kind", "name"):
-            table.add_row(t.slug, t.name, t.kind, t.parent.slug if t.parent else "",
-                          t.status, ", ".join(d.domain for d in t.domains.all()),
-                          f"{t.created_at:%Y-%m-%d}")
-        self.console.print(table)
+        if search:
+            tenants = tenants.matching(search)
+        total = tenants.count()
+        ordered = tenants.order_by("kind", "name", "slug")
+        rows = list((ordered[offset:offset + limit] if limit else ordered[offset:]).values_list(
+            "pk", "slug", "name", "kind", "parent__slug", "status", "created_at"))
+        domains: dict[int, list[str]] = defaultdict(list)
+        if rows:
+            for tenant_id, domain in Domain.objects.filter(
+                    tenant__in=[row[0] for row in rows]).order_by("domain").values_list(
+                    "tenant_id", "domain"):
+                domains[tenant_id].append(domain)
+            self.stdout.write(columns(LIST_COLUMNS, [
+                (slug, name, kind, parent or "-", state, ", ".join(domains[pk]) or "-",
+                 f"{created:%Y-%m-%d}")
+                for pk, slug, name, kind, parent, state, created in rows]))
+        self.stdout.write(list_footer(total=total, offset=offset, shown=len(rows), limit=limit,
+                                      filtered=bool(status or search)))
 
     def do_show(self, slug: str, **_o: Any) -> None:
         t = lifecycle.get_tenant(slug)
@@ -160,3 +214,21 @@ class Command(BaseCommand):
         self.console.print(f"  Export: {result.backup_key} ({result.backup_size} bytes)",
                            markup=False)
         self.console.print(f"  Audit:  {result.audit_key}", markup=False)
+
+
+def list_footer(*, total: int, offset: int, shown: int, limit: int, filtered: bool) -> str:
+    """The line under `tenant list`: what was shown of how many, and how to see more."""
+    if not total:
+        return (_("No tenant matches the search or status given.") if filtered else
+                _("There are no tenants yet: launch one with dgbox tenant create."))
+    if not shown:
+        pages = -(-total // limit) if limit else 1
+        return _("Nothing from number %(first)s on: there are %(total)s; the last page is "
+                 "--page %(pages)s.") % {"first": offset + 1, "total": total, "pages": pages}
+    figures = {"first": offset + 1, "last": offset + shown, "total": total}
+    if offset + shown < total:  # there is more, so limit > 0
+        more = f"--page {offset // limit + 2}" if offset % limit == 0 else \
+            f"--offset {offset + shown}"
+        return _("Showing %(first)s-%(last)s of %(total)s; next: %(next)s, all: --all.") % {
+            **figures, "next": more}
+    return _("Showing %(first)s-%(last)s of %(total)s.") % figures
