@@ -141,7 +141,11 @@ def test_an_empty_fleet_is_told_how_to_launch_a_tenant():
 
 @pytest.mark.parametrize("args", [("--limit", "-1"), ("--limit", "x"), ("--page", "0"),
                                   ("--offset", "-5"), ("--all", "--page", "2"),
-                                  ("--limit", "5", "--all"), ("--page", "2", "--offset", "3")])
+                                  ("--limit", "5", "--all"), ("--page", "2", "--offset", "3"),
+                                  # past PostgreSQL's bigint (an OFFSET): refused, not a DataError
+                                  ("--page", "999999999999999999999"),
+                                  ("--offset", "99999999999999999999999"),
+                                  ("--limit", "1000000001")])
 def test_bad_paging_options_are_refused(args):
     with pytest.raises(CommandError):
         listing(*args)

@@ -23,15 +23,21 @@ LIST_LIMIT = 50
 LIST_COLUMNS = ("Slug", "Name", "Kind", "Parent", "Status", "Domain", "Created")
 
 
+#: The largest page, page size or offset `tenant list` takes: (page - 1) x size stays within
+#: PostgreSQL's bigint, which an OFFSET is (a larger one was a DataError and a traceback).
+LIST_MAXIMUM = 10**9
+
+
 def whole_number(minimum: int) -> Callable[[str], int]:
-    """An argparse type: a whole number of `minimum` or more."""
+    """An argparse type: a whole number from `minimum` to LIST_MAXIMUM."""
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
             value = minimum - 1
-        if value < minimum:
-            raise ArgumentTypeError(f"{text!r} is not a whole number of {minimum} or more")
+        if not minimum <= value <= LIST_MAXIMUM:
+            raise ArgumentTypeError(
+                f"{text!r} is not a whole number from {minimum} to {LIST_MAXIMUM:,}")
         return value
     return parse
 
