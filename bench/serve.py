@@ -23,6 +23,14 @@ database connections and the cache as in production (Redis when REDIS_URL is set
           the previous commit (`git archive HEAD~1 | tar -x -C /tmp/before`), for a before
           and after in the same run
 
+Every side but "before" (run from an older tree) serves Wagtail's pages from the tenant cache
+(cms/page_cache.py, tenants/tenant_cache.py): a warm page runs no SQL, and each tenant's
+entries are computed again at its renewal, once per DGBOX_CONTENT_CACHE_SECONDS (3600 by
+default; set it in the environment to change it for every side). Those renewals are where
+many tenants cost more than one: plain Wagtail's one site renews once a period, 1,000
+tenants a thousand times, and since a renewal is due by the clock, the ones that fell due
+while a side waited for the others' turn in the round are paid in its own.
+
 Requests rotate over every tenant in a shuffled order, so consecutive requests go to
 different hosts and every host comes back only after all the others (the worst case for a
 per-process cache smaller than the fleet). The benchmark first prepares both databases (kept

@@ -10,6 +10,7 @@ from wagtail.admin.views import account
 from wagtail.documents.views import serve as wagtaildocs_serve
 
 from cms import media as cms_media
+from cms import page_cache
 from cms import views as cms_views
 from cms.api import api_router
 from dgbox.metrics import views as metrics
@@ -51,6 +52,9 @@ urlpatterns += i18n_patterns(
     # The site's KPIs for citizens, linked from the footer (services/kpis/public_page.py).
     path("how-we-are-doing/", how_we_are_doing, name="how-we-are-doing"),
     path("", include("services.applications.urls")),
-    path("", include(wagtail_urls)),
+    # Wagtail's front-end URLs (wagtail.urls), its pages served from the tenant's cache
+    # (cms/page_cache.py): the same pattern and name.
+    *(pattern for pattern in wagtail_urls.urlpatterns if pattern.name != "wagtail_serve"),
+    re_path(wagtail_urls.serve_pattern, page_cache.serve, name="wagtail_serve"),
     prefix_default_language=True,
 )

@@ -21,6 +21,7 @@ import random
 import threading
 import time
 import uuid
+import zlib
 from collections.abc import Callable, Hashable
 from typing import Any, Generic, TypeVar
 
@@ -192,7 +193,8 @@ class HostCache:
         entry = self.known.get(hostname) or self.unknown.get(hostname)
         if entry is not None:
             row, seen_notice, read_at, read_scope = entry
-            if seen_notice == notice and now - read_at < ttl and read_scope is scope:
+            if (seen_notice == notice and now < self.ends(hostname, read_at, ttl)
+                    and read_scope is scope):
                 return row
         self.lookups += 1
         row = lookup(hostname)
@@ -201,6 +203,17 @@ class HostCache:
         else:
             self.known.put(hostname, (row, notice, now, scope))
         return row
+
+    def ends(self, hostname: str, read_at: float, ttl: float) -> float:
+        """When an entry read at `read_at` stops being trusted: `ttl` later with the short
+        ttl; with the shared one, at the host's next renewal, a moment in every period of
+        `ttl` at a phase of the host's own, so that the hosts of a fleet read together (a
+        warm-up, a restart) are not all read again together (at 1,000 hosts that was one
+        whole rotation of lookups, five minutes after a warm-up)."""
+        if ttl != self.shared_ttl:
+            return read_at + ttl
+        phase = zlib.crc32(hostname.encode()) % 1000 / 1000 * ttl
+        return read_at + ttl - (read_at - phase) % ttl
 
     def clear(self) -> None:
         self.known.clear()

@@ -11,30 +11,47 @@ the next such change. The apps that use it (cms, services) register what they re
 `watch()`; this module knows none of their models.
 
 Freshness: each entry remembers the tenant's *generation*, a random token that every saved or
-deleted row of a watched model (`watch()`; a domain: its tenant's) replaces, at
-once and again when its transaction commits (`changed()`); an entry of an older generation
-is a miss. A change made around the ORM (raw SQL, a queryset's update(), a restored backup)
-or a generation lost with Redis is bounded by `SECONDS`, the longest an entry lives. Entries
-also carry the tenant's id, so a schema name taken again by another tenant never reads the
-first one's. None is never kept (an address with no service is looked up every time), and a
-Redis that is down is a miss (the "default" cache ignores its errors): the database answers.
+deleted row of a watched model (`watch()`; a domain: its tenant's) replaces, at once and
+again when its transaction commits (`changed()`); an entry of an older generation is a
+miss. A new generation the cache did not take (Redis unreachable) is written again by the
+same process at its next requests (`_write_unwritten`), so the change is seen once Redis
+answers. Keys carry the release (`release()`, a digest of the code and templates): a new
+release never reads the previous one's pickles or HTML. What is left (raw SQL, a queryset's
+update(), a change whose process ended before Redis came back) is bounded by `SECONDS`
+(DGBOX_CONTENT_CACHE_SECONDS, an hour), the longest an entry lives, or ended at once by
+`dgbox tenant refresh`. Each entry carries the moment it ends, which the copies held in
+processes keep too (a copy read late does not live longer), and that moment is the tenant's
+next *renewal* (`ends_for`): every `SECONDS`, at a phase of its own drawn from its schema
+name. So the entries of one tenant end together, and one request computes them all again,
+paying the tenant's catalog load in PostgreSQL once; and tenants end at different moments,
+spread over the period, where entries computed together (after a deploy, a flush of Redis,
+a benchmark's warm-up) would otherwise all be computed again at the same moment: every page
+of a thousand tenants at once. Entries also carry the tenant's id, so a schema name taken
+again by another tenant never reads the first one's. None is never kept (an address with no
+service is looked up every time), and a Redis that is down is a miss (the "default" cache
+ignores its errors): the database answers.
 
 Within a web request the generation is read from the cache once (the first `remember()` of
-each schema), and entries are also held in the process (`HELD` of them, pickled, each for
-`SECONDS` at most), so a submit that reads five entries makes one cache round trip instead
+each schema), and entries are also held in the process (`HELD` of them, pickled, each until
+its entry ends), so a submit that reads five entries makes one cache round trip instead
 of five. What another process changes during a request is seen from the next request on
 (as if the request had read everything at its start); what this process changes (`changed()`)
 is seen at once, in the same request too. Outside requests (Celery, the CLI) every call reads
 the generation again.
 """
 
+import functools
+import hashlib
 import pickle
 import threading
 import time
 import uuid
+import zlib
 from collections.abc import Callable
+from importlib.metadata import version
 from typing import Any
 
+from django.conf import settings
 from django.core.cache import cache
 from django.core.signals import request_finished, request_started
 from django.db import transaction
@@ -48,7 +65,7 @@ from .models import Domain, Tenant
 
 #: The longest an entry is trusted (seconds): the bound on staleness when a change did not
 #: go through the ORM's signals or its new generation did not reach the cache.
-SECONDS = 300
+SECONDS: int = settings.DGBOX_CONTENT_CACHE_SECONDS
 #: The keys still say "services" (where this module began): processes of the previous release,
 #: during a rollout, read and renew the same generation.
 GENERATION = "services:generation"
@@ -56,12 +73,18 @@ GENERATION = "services:generation"
 _watched: list[type] = []
 #: Part of every key; only `forget_all()` (the tests' rolled-back databases) changes it.
 _epoch = [0]
-#: Entries held in the process (pickled), evicted at random beyond this: a few per tenant
+#: Entries held in the process (pickled, each until the end its entry carries), evicted at
+#: random beyond this: a few per tenant
 #: (the service at each address, the workflow version, templates, domain, webhooks, the
 #: site's chrome in each language: five entries, about 2.8 KB). 20,000 hold every entry of
 #: a process serving 1,000 tenants or more (a few MB); beyond, entries come from Redis.
 HELD = 20_000
 _held: BoundedCache[tuple[str, str, Any], tuple[str, float, bytes]] = BoundedCache(HELD)
+#: Schemas whose new generation the cache did not take (`_write_generation`), and when this
+#: process last tried them again.
+_unwritten: set[str] = set()
+_retried_at = [0.0]
+RETRY_SECONDS = 5
 #: The generations read by this thread's current request, by schema (None between requests).
 _request = threading.local()
 
@@ -69,6 +92,7 @@ _request = threading.local()
 @receiver(request_started, dispatch_uid="tenants.tenant_cache.request_started")
 def _request_started(**kwargs: Any) -> None:
     _request.generations = {}
+    _write_unwritten()
 
 
 @receiver(request_finished, dispatch_uid="tenants.tenant_cache.request_finished")
@@ -76,9 +100,16 @@ def _request_finished(**kwargs: Any) -> None:
     _request.generations = None
 
 
-def _hold(entry_key: str, schema: str, tenant_id: Any, generation: str, value: Any) -> None:
-    _held.put((entry_key, schema, tenant_id),
-              (generation, time.monotonic() + SECONDS, pickle.dumps(value)))
+def _hold(entry_key: str, schema: str, tenant_id: Any, generation: str, value: Any,
+          ends: float) -> None:
+    _held.put((entry_key, schema, tenant_id), (generation, ends, pickle.dumps(value)))
+
+
+def ends_for(schema: str, now: float) -> float:
+    """When an entry of `schema` computed at `now` (epoch seconds) ends: the tenant's next
+    renewal, a moment in each period of `SECONDS` at the schema's own phase."""
+    phase = zlib.crc32(schema.encode()) % SECONDS
+    return now + SECONDS - (now - phase) % SECONDS
 
 
 def watch(*models: type) -> None:
@@ -87,7 +118,32 @@ def watch(*models: type) -> None:
 
 
 def key(name: str) -> str:
-    return f"services:{_epoch[0]}:{name}"
+    return f"services:{_epoch[0]}:{release()}:{name}"
+
+
+#: What `release()` reads: the project's code, templates and translations, and the versions
+#: of the libraries that render with them.
+RELEASE_SOURCES = ("cms", "services", "tenants", "dgbox")
+RELEASE_FILES = (".py", ".html", ".mo")
+RELEASE_LIBRARIES = ("django", "wagtail")
+
+
+@functools.cache
+def release() -> str:
+    """A digest of the code this process runs, part of every entry's key: processes of two
+    releases side by side (a rolling deploy) never read each other's entries, which hold
+    pickled models and rendered HTML, and a new release starts from fresh entries; the
+    tenant's generation stays shared, so a change made in either is seen by both. Read once
+    per process, on the first use of the cache (about 20 ms: some 450 files, 3 MB)."""
+    digest = hashlib.blake2b(digest_size=8)
+    for library in RELEASE_LIBRARIES:
+        digest.update(f"{library}=={version(library)}\n".encode())
+    root = settings.BASE_DIR
+    for path in sorted(path for source in RELEASE_SOURCES for path in (root / source).rglob("*")
+                       if path.suffix in RELEASE_FILES and path.is_file()):
+        digest.update(f"{path.relative_to(root)}\n".encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
 
 
 def remember(name: str, compute: Callable[[], Any]) -> Any:
@@ -103,7 +159,7 @@ def remember(name: str, compute: Callable[[], Any]) -> Any:
     generation = generations.get(schema) if generations is not None else None
     if generation is not None:
         held = _held.get((entry_key, schema, tenant_id))
-        if held is not None and held[0] == generation and held[1] > time.monotonic():
+        if held is not None and held[0] == generation and held[1] > time.time():
             return pickle.loads(held[2])  # noqa: S301 - pickled by this process (_hold) # nosec B301
         entry = cache.get(entry_key)
     else:
@@ -116,17 +172,22 @@ def remember(name: str, compute: Callable[[], Any]) -> Any:
             generation = cache.get(GENERATION)
         if generations is not None and generation is not None:
             generations[schema] = generation
-    if entry is not None and generation is not None and entry[:2] == (generation, tenant_id):
+    # (generation, tenant id, value, when it ends): the end is wall-clock time, the same in
+    # every process; an entry of another shape (a previous release's) is a miss.
+    if (entry is not None and generation is not None and len(entry) == 4
+            and entry[:2] == (generation, tenant_id) and entry[3] > time.time()):
         if generations is not None:
-            _hold(entry_key, schema, tenant_id, generation, entry[2])
+            _hold(entry_key, schema, tenant_id, generation, entry[2], entry[3])
         return entry[2]
     # The generation is read before the database: a change committed after this read
     # replaces it, so what is stored below is already stale and never served.
     value = compute()
     if value is not None and generation is not None:
-        cache.set(entry_key, (generation, tenant_id, value), SECONDS)
+        now = time.time()
+        ends = ends_for(schema, now)
+        cache.set(entry_key, (generation, tenant_id, value, ends), max(1, round(ends - now)))
         if generations is not None:
-            _hold(entry_key, schema, tenant_id, generation, value)
+            _hold(entry_key, schema, tenant_id, generation, value, ends)
     return value
 
 
@@ -142,15 +203,43 @@ def changed(schema_name: str | None = None) -> None:
 
     def renew() -> None:
         _forget_generation(schema_name)
-        if connection.schema_name == schema_name:
-            cache.set(GENERATION, uuid.uuid4().hex, timeout=None)
-            return
-        with schema_context(schema_name):  # the key carries the schema (make_key)
-            cache.set(GENERATION, uuid.uuid4().hex, timeout=None)
+        _write_generation(schema_name)
 
     if connection.in_atomic_block:
         renew()
     transaction.on_commit(renew)  # right away outside a transaction
+
+
+def _write_generation(schema_name: str) -> None:
+    """A new generation for `schema_name`, read back: one the cache did not take (Redis
+    unreachable) is written again by this process's next requests (`_write_unwritten`);
+    otherwise, once Redis is back, its entries from before the change would be served until
+    the tenant's renewal."""
+    token = uuid.uuid4().hex
+
+    def write() -> bool:
+        cache.set(GENERATION, token, timeout=None)
+        return bool(cache.get(GENERATION) == token)
+
+    if connection.schema_name == schema_name:
+        written = write()
+    else:
+        with schema_context(schema_name):  # the key carries the schema (make_key)
+            written = write()
+    if written:
+        _unwritten.discard(schema_name)
+    else:
+        _unwritten.add(schema_name)
+
+
+def _write_unwritten() -> None:
+    """At the start of a request: the generations the cache did not take, again (at most
+    once every `RETRY_SECONDS`, since each try waits for Redis's timeout while it is down)."""
+    if not _unwritten or time.monotonic() - _retried_at[0] < RETRY_SECONDS:
+        return
+    _retried_at[0] = time.monotonic()
+    for schema_name in list(_unwritten):
+        _write_generation(schema_name)
 
 
 def _forget_generation(schema_name: str) -> None:
@@ -165,6 +254,7 @@ def forget_all() -> None:
     database is rolled back between them without a signal (tests/conftest.py)."""
     _epoch[0] += 1
     _held.clear()
+    _unwritten.clear()
     _forget_all_generations()
 
 

@@ -35,9 +35,11 @@ def live_db(session_tenants, django_db_blocker):
 
 def serve(host: dict[str, str]) -> list[int]:
     """GET the home page on `host` through Django's WSGI handler; the backend pid of every
-    query the request ran (read from the driver: no query of its own)."""
-    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/ru/", "wsgi.input": io.BytesIO(),
-               **host}
+    query the request ran (read from the driver: no query of its own). With a query string,
+    so that its content is rendered and each request runs queries (a page kept in the
+    tenant's cache runs none: cms/page_cache.py)."""
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/ru/", "QUERY_STRING": "from=test",
+               "wsgi.input": io.BytesIO(), **host}
     setup_testing_defaults(environ)
     pids: list[int] = []
     statuses: list[str] = []

@@ -4,7 +4,9 @@ a service or a form version of the tenant changes, then from the database again;
 another tenant's. Real PostgreSQL; the cache is the test settings' per-process one, keyed
 like Redis by schema. The other entries (workflow version, templates, domain) at the end."""
 
+import time
 from contextlib import contextmanager
+from types import SimpleNamespace
 
 import pytest
 from django.core.cache import cache
@@ -152,6 +154,44 @@ def test_a_request_reads_the_generation_once_and_sees_its_own_changes_at_once(
                 assert published.service_at("building-permit", "ru").sla_days == 11
 
 
+def test_an_entry_is_not_trusted_past_its_end_in_any_process(
+        tenant_a, django_assert_num_queries, monkeypatch):
+    """An entry carries when it ends (the tenant's next renewal), and the copy a process
+    holds ends then too (a copy read from the cache late does not live longer): past it, the
+    database is read again, which bounds what a change without signals leaves stale."""
+    with tenant_context(tenant_a):
+        OnlineServiceFactory()
+        OnlineService.objects.exists()  # the schema's search path set before counting
+        computed = time.time()
+        with a_request():
+            published.service_at("building-permit", "ru")
+        ends = cache.get(tenant_cache.key(published.entry_name("building-permit", "ru")))[3]
+        assert computed < ends <= time.time() + tenant_cache.SECONDS
+        assert tenant_cache.ends_for(tenant_a.schema_name, ends - 0.5) == pytest.approx(ends)
+        for now, queries in ((ends - 1, 0), (ends - 1, 0), (ends + 1, 1)):
+            monkeypatch.setattr(tenant_cache, "time", SimpleNamespace(time=lambda now=now: now))
+            with a_request(), django_assert_num_queries(queries):
+                assert published.service_at("building-permit", "ru") is not None
+
+
+def test_a_tenants_entries_end_together_and_tenants_end_apart():
+    """One renewal per period for each tenant (all its entries are computed again by one
+    request), at a moment of its own: a thousand tenants warmed up together are not all
+    computed again together."""
+    seconds = tenant_cache.SECONDS
+    now = 1_800_000_000.0
+    ends = tenant_cache.ends_for("serve-001", now)
+    assert now < ends <= now + seconds
+    assert all(tenant_cache.ends_for("serve-001", moment) == ends
+               for moment in (now + 1, ends - 0.001))
+    assert tenant_cache.ends_for("serve-001", ends) == ends + seconds  # the next period
+    fleet = [tenant_cache.ends_for(f"serve-{i:03d}", now) - now for i in range(1000)]
+    assert all(0 < each <= seconds for each in fleet)
+    tenths = [sum(1 for each in fleet if k * seconds / 10 < each <= (k + 1) * seconds / 10)
+              for k in range(10)]
+    assert max(tenths) < 200  # about 100 in each tenth of the period, none with most
+
+
 def test_each_tenant_reads_its_own_service_at_the_same_address(client, tenant_a, tenant_b):
     """Both tenants have a building-permit page: each serves its own form, whichever was
     cached first; a tenant without one answers 404 after the other's was cached."""
@@ -177,7 +217,8 @@ def test_an_entry_of_another_tenant_under_the_same_schema_is_never_served(tenant
         published.service_at("building-permit", "ru")
         generation = cache.get(tenant_cache.GENERATION)
         cache.set(tenant_cache.key(published.entry_name("building-permit", "ru")),
-                  (generation, tenant_b.pk, "another tenant's service"), tenant_cache.SECONDS)
+                  (generation, tenant_b.pk, "another tenant's service",
+                   time.time() + tenant_cache.SECONDS), tenant_cache.SECONDS)
         assert published.service_at("building-permit", "ru").pk == service.pk
     connection.set_schema_to_public()
 
@@ -210,3 +251,44 @@ def test_a_new_primary_domain_is_in_the_next_tracking_link(tenant_a):
 
 def receipt(case):
     return Message.objects.get(topic=case.reference, channel="email")
+
+
+def test_the_release_is_a_digest_of_the_code_and_templates(settings, tmp_path):
+    """Entries carry the release in their key: another release's code reads other entries."""
+    for source in tenant_cache.RELEASE_SOURCES:
+        (tmp_path / source / "templates").mkdir(parents=True)
+        (tmp_path / source / "models.py").write_text("x = 1\n")
+    page = tmp_path / "cms" / "templates" / "page.html"
+    page.write_text("<h1>{{ page.title }}</h1>")
+    (tmp_path / "cms" / "notes.txt").write_text("not code")
+    settings.BASE_DIR = tmp_path
+
+    def release():
+        tenant_cache.release.cache_clear()
+        return tenant_cache.release()
+
+    try:
+        first = release()
+        assert release() == first  # the same files: the same release, in any process
+        (tmp_path / "cms" / "notes.txt").write_text("still not code")
+        assert release() == first
+        page.write_text("<h1 class='new'>{{ page.title }}</h1>")
+        assert release() != first
+    finally:
+        tenant_cache.release.cache_clear()
+    assert tenant_cache.release() in tenant_cache.key("anything")
+
+
+def test_processes_of_two_releases_keep_their_own_entries_and_share_changes(
+        tenant_a, django_assert_num_queries, monkeypatch):
+    with tenant_context(tenant_a):
+        service = OnlineServiceFactory()
+        OnlineService.objects.exists()  # the schema's search path set before counting
+        for name, queries in (("old", 1), ("old", 0), ("new", 1), ("new", 0), ("old", 0)):
+            monkeypatch.setattr(tenant_cache, "release", lambda name=name: name)
+            with django_assert_num_queries(queries):
+                assert published.service_at("building-permit", "ru").pk == service.pk
+        service.sla_days = 9  # saved by a process of the new release
+        service.save()
+        monkeypatch.setattr(tenant_cache, "release", lambda: "old")
+        assert published.service_at("building-permit", "ru").sla_days == 9

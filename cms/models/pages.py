@@ -4,6 +4,7 @@ import datetime
 
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils.functional import SimpleLazyObject
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 from modelcluster.fields import ParentalKey, ParentalManyToManyField
@@ -26,6 +27,14 @@ from tenants import registers
 from ..fields import RegisterCodeField, RegisterCodesField
 from ..forms import ONLINE_FORM, ServicePageForm
 from ..panels import InlinePanel
+
+
+def shown(compute):
+    """A context value computed when the template shows it, not at all when the page's
+    content comes from the tenant's cache (cms/page_cache.py): querysets of other pages
+    (`.public()` reads every view restriction at once) and register names."""
+    return SimpleLazyObject(compute)
+
 
 CONTENT_BLOCKS = [
     ("heading", blocks.CharBlock(form_classname="title", label=_("Heading"))),
@@ -57,23 +66,30 @@ class HomePage(Page):
 
     def get_context(self, request, *args, **kwargs):
         context = super().get_context(request, *args, **kwargs)
+        context["top_tasks"] = shown(self.shown_tasks)
+        context["latest_news"] = shown(lambda: list(
+            NewsPage.objects.live().public().descendant_of(self).order_by("-date")[:3]))
+        context["service_index"] = shown(
+            lambda: ServiceIndexPage.objects.live().descendant_of(self).first())
+        context["life_events"] = shown(self.used_life_events)
+        return context
+
+    def shown_tasks(self):
+        """The top tasks chosen (live ones, up to 8), else the first six services by title."""
         tasks = [block.value.specific for block in self.top_tasks if block.value and
                  block.value.live][:8]
-        if not tasks:
-            tasks = list(ServicePage.objects.live().public().descendant_of(self)
-                         .filter(locale=self.locale).order_by("title")[:6])
-        context["top_tasks"] = tasks
-        context["latest_news"] = (NewsPage.objects.live().public().descendant_of(self)
-                                  .order_by("-date")[:3])
-        context["service_index"] = ServiceIndexPage.objects.live().descendant_of(self).first()
+        return tasks or list(ServicePage.objects.live().public().descendant_of(self)
+                             .filter(locale=self.locale).order_by("title")[:6])
+
+    def used_life_events(self):
+        """(code, name) of the life events the site's live services are filed under."""
         used = set()
         for codes in (ServicePage.objects.live().descendant_of(self)
                       .values_list("life_events", flat=True)):
             used.update(codes or [])
         language = self.locale.language_code
-        context["life_events"] = [(code, name) for code, name in
-                                  registers.choices("life_events", language) if code in used]
-        return context
+        return [(code, name) for code, name in registers.choices("life_events", language)
+                if code in used]
 
 
 class StandardPage(Page):
@@ -106,21 +122,29 @@ class ServiceIndexPage(Page):
 
     def get_context(self, request, *args, **kwargs):
         context = super().get_context(request, *args, **kwargs)
-        services = ServicePage.objects.child_of(self).live().public().order_by("title")
-        life_event = request.GET.get("life_event", "")
         language = self.locale.language_code
-        events = dict(registers.choices("life_events", language))
-        if life_event in events:
-            services = services.filter(life_events__contains=[life_event])
-            context["life_event"] = (life_event, events[life_event])
+        life_event = None
+        if code := request.GET.get("life_event", ""):  # a query string: never cached
+            events = dict(registers.choices("life_events", language))
+            if code in events:
+                life_event = context["life_event"] = (code, events[code])
+        listing = shown(lambda: self.listing(language, life_event))
+        context["groups"] = shown(lambda: listing[0])
+        context["service_count"] = shown(lambda: listing[1])
+        return context
+
+    def listing(self, language, life_event=None):
+        """(category name, its live public services by title) by category name, and how many
+        services that is; only those filed under `life_event` (code, name) if given."""
+        services = ServicePage.objects.child_of(self).live().public().order_by("title")
+        if life_event:
+            services = services.filter(life_events__contains=[life_event[0]])
         categories = dict(registers.choices("categories", language))
         groups: dict[str, list] = {}
         for service in services:
             groups.setdefault(categories.get(service.category, _("Other services")),
                               []).append(service)
-        context["groups"] = sorted(groups.items(), key=lambda item: str(item[0]))
-        context["service_count"] = len(services)
-        return context
+        return sorted(groups.items(), key=lambda item: str(item[0])), len(services)
 
 
 class ServicePage(Page):
@@ -229,9 +253,12 @@ class ServicePage(Page):
 
     def get_context(self, request, *args, **kwargs):
         context = super().get_context(request, *args, **kwargs)
+        # Read when the template shows them: not at all when the page's content comes from
+        # the tenant's cache (cms/page_cache.py).
         language = self.locale.language_code
-        context["life_event_names"] = registers.names("life_events", self.life_events, language)
-        context["offices"] = self.offices.live().public().order_by("title")
+        context["life_event_names"] = shown(
+            lambda: registers.names("life_events", self.life_events, language))
+        context["offices"] = shown(lambda: list(self.offices.live().public().order_by("title")))
         return context
 
 
@@ -328,7 +355,8 @@ class NewsIndexPage(Page):
 
     def get_context(self, request, *args, **kwargs):
         context = super().get_context(request, *args, **kwargs)
-        context["items"] = NewsPage.objects.child_of(self).live().public().order_by("-date")[:50]
+        context["items"] = shown(lambda: list(
+            NewsPage.objects.child_of(self).live().public().order_by("-date")[:50]))
         return context
 
 
@@ -362,7 +390,8 @@ class OfficeIndexPage(Page):
 
     def get_context(self, request, *args, **kwargs):
         context = super().get_context(request, *args, **kwargs)
-        context["offices"] = OfficePage.objects.child_of(self).live().public().order_by("title")
+        context["offices"] = shown(lambda: list(
+            OfficePage.objects.child_of(self).live().public().order_by("title")))
         return context
 
 
@@ -411,10 +440,11 @@ class OfficePage(Page):
 
     def get_context(self, request, *args, **kwargs):
         context = super().get_context(request, *args, **kwargs)
-        today = datetime.date.today()
-        context["upcoming_exceptions"] = self.exceptions.filter(
-            date__gte=today, date__lte=today + datetime.timedelta(days=60)).order_by("date")
-        context["live_services"] = self.services.live().public().order_by("title")
+        today = datetime.date.today()  # the content's cache entry is the day's (page_cache)
+        context["upcoming_exceptions"] = shown(lambda: list(self.exceptions.filter(
+            date__gte=today, date__lte=today + datetime.timedelta(days=60)).order_by("date")))
+        context["live_services"] = shown(
+            lambda: list(self.services.live().public().order_by("title")))
         return context
 
 

@@ -8,10 +8,32 @@ from django.utils.translation import get_language
 
 from tenants import staff
 
-from .. import chrome
+from .. import chrome, page_cache
 from ..contrast import darken, tint
 
 register = template.Library()
+
+
+class PageFragmentNode(template.Node):
+    def __init__(self, name, nodelist):
+        self.name, self.nodelist = name, nodelist
+
+    def render(self, context):
+        return page_cache.render_fragment(context.get("request"), context.get("page"),
+                                          self.name, lambda: self.nodelist.render(context))
+
+
+@register.tag
+def page_fragment(parser, token):
+    """{% page_fragment "name" %}...{% endpage_fragment %}: what the body renders for the
+    page being served, kept in the tenant's cache (cms/page_cache.py says when and what it
+    must not hold). Blocks inside it are overridden by child templates as usual."""
+    bits = token.split_contents()
+    if len(bits) != 2 or bits[1][0] not in "\"'" or bits[1][0] != bits[1][-1]:
+        raise template.TemplateSyntaxError(f"{bits[0]} takes one quoted name")
+    nodelist = parser.parse(("endpage_fragment",))
+    parser.delete_first_token()
+    return PageFragmentNode(bits[1][1:-1], nodelist)
 
 
 @register.simple_tag

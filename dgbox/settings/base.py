@@ -841,6 +841,18 @@ DGBOX_TENANT_CACHE_SECONDS = env.float("DGBOX_TENANT_CACHE_SECONDS", default=5)
 # every ORM save of a tenant or domain show at once; this bounds only what sends no notice
 # (a queryset .update(), raw SQL).
 DGBOX_TENANT_CACHE_SHARED_SECONDS = env.float("DGBOX_TENANT_CACHE_SHARED_SECONDS", default=300)
+# DGBOX_CONTENT_CACHE_SECONDS: the longest an entry of a tenant's cache (tenants/
+# tenant_cache.py: published pages and their content, the site's chrome, published forms,
+# workflows, receipt templates) is trusted. Every ORM save or delete shows at once (also one
+# saved while Redis was unreachable, once it is back), a new release starts from fresh
+# entries, and `dgbox tenant refresh` renews a tenant by hand; this bounds only what is left:
+# SQL by hand, a change whose process ended before Redis came back. Each tenant's entries
+# are computed again once per period: with many tenants per process a short one costs
+# throughput (docs/scaling.md, "Published pages": 64% of plain Wagtail at 300 s, 96% at
+# 3600 s, 1,000 tenants in one process).
+DGBOX_CONTENT_CACHE_SECONDS = env.int("DGBOX_CONTENT_CACHE_SECONDS", default=3600)
+if DGBOX_CONTENT_CACHE_SECONDS < 1:
+    raise ImproperlyConfigured("DGBOX_CONTENT_CACHE_SECONDS must be 1 or more (seconds).")
 # DGBOX_TENANT_NOTICE_SECONDS: how often a process reads that change notice from Redis (at
 # most once per this many seconds, not on every request): a change made in another process
 # shows within it (in the process that made it, at once); 0 reads it on every request.

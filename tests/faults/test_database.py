@@ -110,6 +110,11 @@ def backend_terminated_during(sql_fragment: str, times: int = 1):
     assert not errors, errors
 
 
+#: The home page with a query string: its content is rendered on every request, so each one
+#: reads the database (a page kept in the tenant's cache reads none: cms/page_cache.py).
+READS = "/ru/?from=test"
+
+
 def backend_pid() -> int:
     connection.ensure_connection()
     return connection.connection.info.backend_pid
@@ -134,10 +139,10 @@ def test_only_lost_connections_and_unreachable_storage_count_as_outages():
 
 
 def test_a_page_whose_connection_is_lost_is_read_again_on_a_new_one(live_db, client, caplog):
-    assert served(client, "get", "/ru/", **NORTH).status_code == 200
+    assert served(client, "get", READS, **NORTH).status_code == 200
     with backend_terminated_during('"wagtailcore_page"') as terminated, \
             caplog.at_level(logging.WARNING):
-        response = served(client, "get", "/ru/", **NORTH)
+        response = served(client, "get", READS, **NORTH)
     assert len(terminated) == 1
     assert response.status_code == 200 and "Северная область" in response.content.decode()
     assert "lost its database connection" in caplog.text
@@ -185,11 +190,11 @@ def test_the_api_answers_problem_json(live_db, client):
 
 def test_a_connection_terminated_between_requests_is_replaced_unnoticed(live_db, client,
                                                                         caplog):
-    assert served(client, "get", "/ru/", **NORTH).status_code == 200
+    assert served(client, "get", READS, **NORTH).status_code == 200
     before = backend_pid()
     terminate(before)
     with caplog.at_level(logging.WARNING):
-        response = served(client, "get", "/ru/", **NORTH)
+        response = served(client, "get", READS, **NORTH)
     assert response.status_code == 200
     # CONN_HEALTH_CHECKS found the dead connection before the first query: no retry needed.
     assert "lost its database connection" not in caplog.text
@@ -254,3 +259,25 @@ def test_a_submission_that_loses_its_connection_is_not_repeated_and_can_be_sent_
             ("email", "sent", 1), ("sms", "sent", 1)]
     assert [m.to for m in mail.outbox] == [[ANSWERS["applicant_email"]]]
     assert len((tmp_path / "sms.log").read_text(encoding="utf-8").splitlines()) == 1
+
+
+def test_a_page_kept_in_the_tenants_cache_is_read_while_the_server_refuses_connections(
+        live_db, client):
+    """A published page a process already serves from the tenant's cache (cms/page_cache.py)
+    needs no database: citizens keep reading it while the server restarts; a page that needs
+    the database gets the try-again page."""
+    kept = "/ru/services/building-permit/"
+    for _ in range(2):
+        assert served(client, "get", kept, **NORTH).status_code == 200
+    port = connection.settings_dict["PORT"]
+    connection.close()
+    connection.settings_dict["PORT"] = str(free_port())
+    try:
+        response = served(client, "get", kept, **NORTH)
+        uncached = served(client, "get", READS, **NORTH)
+    finally:
+        connection.settings_dict["PORT"] = port
+        connection.close()
+    assert response.status_code == 200
+    assert "Разрешение на строительство" in response.content.decode()
+    assert uncached.status_code == 503

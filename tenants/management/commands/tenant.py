@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext as _
 from rich.table import Table
 
-from tenants import lifecycle
+from tenants import lifecycle, tenant_cache
 from tenants.addresses import site_url
 from tenants.launch import LaunchRequest, launch_tenant
 from tenants.lifecycle import backup
@@ -83,6 +83,14 @@ class Command(BaseCommand):
                            ("archive", "Answer 410 'no longer available'; keep all data.")]:
             p = sub.add_parser(name, help=text)
             p.add_argument("slug")
+        rfr = sub.add_parser("refresh", help=(
+            "Show every change now: what the tenant's cache keeps (published pages, the "
+            "site's chrome, forms, workflows, templates) is read from the database again on "
+            "the next request. Only needed after a change made around dgbox (SQL by hand), or "
+            "one saved while Redis was unreachable; other changes show at once."))
+        which = rfr.add_mutually_exclusive_group(required=True)
+        which.add_argument("slug", nargs="?")
+        which.add_argument("--all", dest="every", action="store_true", help="Every tenant.")
         bkp = sub.add_parser("backup", help="Back up one tenant (schema, files, metadata).")
         bkp.add_argument("slug")
         bkp.add_argument("--output", default="s3", metavar="s3|PATH",
@@ -192,6 +200,18 @@ class Command(BaseCommand):
         t = lifecycle.archive(slug)
         self.console.print(f"{t.name} is archived: its site answers 'no longer available' "
                            "(410); all data is kept.")
+
+    def do_refresh(self, slug: str | None = None, every: bool = False, **_o: Any) -> None:
+        if every:
+            schemas = list(Tenant.objects.order_by("slug").values_list("schema_name", flat=True))
+        else:
+            if not slug:
+                raise CommandError("Give a tenant's slug, or --all.")
+            schemas = [lifecycle.get_tenant(slug).schema_name]
+        for schema in schemas:
+            tenant_cache.changed(schema)
+        self.console.print(f"Refreshed {len(schemas)} tenant(s): their next page views read "
+                           "the database again.")
 
     def do_backup(self, slug: str, output: str = "s3", **_o: Any) -> None:
         with self.console.status(f"Backing up {slug}..."):
