@@ -130,6 +130,15 @@ def notices_are_shared() -> bool:
 Row = tuple[Any, ...]
 
 
+def renewal(name: str, now: float, period: float) -> float:
+    """The first moment after `now` at which what is kept under `name` is read again: one in
+    every `period` seconds, at a phase of `name`'s own (from its CRC-32), so that names kept
+    at the same moment are not all read again at the same moment. Never more than `period`
+    after `now`. Used for host rows here and for tenants' entries (tenant_cache.py)."""
+    phase = zlib.crc32(name.encode()) % 1000 / 1000 * period
+    return now + period - (now - phase) % period
+
+
 class HostCache:
     """host name -> its tenant's row (None: no such host), per process, bounded.
 
@@ -192,28 +201,21 @@ class HostCache:
         scope = transaction_scope()
         entry = self.known.get(hostname) or self.unknown.get(hostname)
         if entry is not None:
-            row, seen_notice, read_at, read_scope = entry
-            if (seen_notice == notice and now < self.ends(hostname, read_at, ttl)
-                    and read_scope is scope):
+            row, seen_notice, ends, read_scope = entry
+            if seen_notice == notice and now < ends and read_scope is scope:
                 return row
         self.lookups += 1
         row = lookup(hostname)
+        # Trusted `ttl` with the short ttl; with the shared one, until the host's next
+        # renewal (`renewal`), so that the hosts of a fleet read together (a warm-up, a
+        # restart) are not all read again together: at 1,000 hosts that was one whole
+        # rotation of lookups, five minutes after a warm-up.
+        ends = renewal(hostname, now, ttl) if ttl == self.shared_ttl else now + ttl
         if row is None:
-            self.unknown.put(hostname, (None, notice, now, scope))
+            self.unknown.put(hostname, (None, notice, ends, scope))
         else:
-            self.known.put(hostname, (row, notice, now, scope))
+            self.known.put(hostname, (row, notice, ends, scope))
         return row
-
-    def ends(self, hostname: str, read_at: float, ttl: float) -> float:
-        """When an entry read at `read_at` stops being trusted: `ttl` later with the short
-        ttl; with the shared one, at the host's next renewal, a moment in every period of
-        `ttl` at a phase of the host's own, so that the hosts of a fleet read together (a
-        warm-up, a restart) are not all read again together (at 1,000 hosts that was one
-        whole rotation of lookups, five minutes after a warm-up)."""
-        if ttl != self.shared_ttl:
-            return read_at + ttl
-        phase = zlib.crc32(hostname.encode()) % 1000 / 1000 * ttl
-        return read_at + ttl - (read_at - phase) % ttl
 
     def clear(self) -> None:
         self.known.clear()

@@ -46,7 +46,6 @@ import pickle
 import threading
 import time
 import uuid
-import zlib
 from collections.abc import Callable
 from importlib.metadata import version
 from typing import Any
@@ -60,7 +59,7 @@ from django.dispatch import receiver
 from django_tenants.utils import get_public_schema_name, schema_context
 
 from .db import connection
-from .host_cache import BoundedCache
+from .host_cache import BoundedCache, renewal
 from .models import Domain, Tenant
 
 #: The longest an entry is trusted (seconds): the bound on staleness when a change did not
@@ -108,8 +107,7 @@ def _hold(entry_key: str, schema: str, tenant_id: Any, generation: str, value: A
 def ends_for(schema: str, now: float) -> float:
     """When an entry of `schema` computed at `now` (epoch seconds) ends: the tenant's next
     renewal, a moment in each period of `SECONDS` at the schema's own phase."""
-    phase = zlib.crc32(schema.encode()) % SECONDS
-    return now + SECONDS - (now - phase) % SECONDS
+    return renewal(schema, now, SECONDS)
 
 
 def watch(*models: type) -> None:
