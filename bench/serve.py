@@ -25,8 +25,10 @@ database connections and the cache as in production (Redis when REDIS_URL is set
 
 Every side but "before" (run from an older tree) serves Wagtail's pages from the tenant cache
 (cms/page_cache.py, tenants/tenant_cache.py): a warm page runs no SQL, and each tenant's
-entries are computed again at its renewal, once per DGBOX_CONTENT_CACHE_SECONDS (3600 by
-default; set it in the environment to change it for every side). Those renewals are where
+entries are renewed at its renewal, once per DGBOX_CONTENT_CACHE_SECONDS (3600 by default;
+set it in the environment to change it for every side): one query on the public schema when
+the tenant's content did not change (tenants/content_changes.py), and computed again once a
+day. Those renewals, and the host rows' every DGBOX_TENANT_CACHE_SHARED_SECONDS, are where
 many tenants cost more than one: plain Wagtail's one site renews once a period, 1,000
 tenants a thousand times, and since a renewal is due by the clock, the ones that fell due
 while a side waited for the others' turn in the round are paid in its own.

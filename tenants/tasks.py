@@ -12,6 +12,7 @@ from celery import Task, current_app, shared_task
 from celery.result import AsyncResult
 from django.core.management import call_command
 
+from . import content_changes
 from .db import connection
 from .launch.tasks import replenish_spares
 from .lifecycle.tasks import backup_all
@@ -19,8 +20,9 @@ from .metering.tasks import meter_usage, summarise_usage
 from .models import Tenant
 from .platform_task import platform_task
 
-__all__ = ["backup_all", "clear_expired_sessions", "fan_out", "health_probe", "meter_usage",
-           "replenish_spares", "send_to_tenant", "summarise_usage"]
+__all__ = ["backup_all", "clear_expired_sessions", "compact_content_changes", "fan_out",
+           "health_probe", "meter_usage", "replenish_spares", "send_to_tenant",
+           "summarise_usage"]
 
 
 def send_to_tenant(task: "Task[..., Any]", tenant: Tenant, *args: Any,
@@ -41,6 +43,12 @@ def fan_out(task_name: str, *args: Any) -> dict[str, str]:
         schema: task.apply_async(args, headers={"_schema_name": schema}).id
         for schema in schemas
     }
+
+
+@platform_task("tenants.compact_content_changes")
+def compact_content_changes() -> int:
+    """Fold the log of content changes to a row per tenant schema (tenants/content_changes.py)."""
+    return content_changes.compact()
 
 
 @shared_task(name="tenants.clear_expired_sessions")

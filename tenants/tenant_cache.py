@@ -17,19 +17,25 @@ miss. A new generation the cache did not take (Redis unreachable) is written aga
 same process at its next requests (`_write_unwritten`), so the change is seen once Redis
 answers. Keys carry the release (`release()`, a digest of the code and templates): a new
 release never reads the previous one's pickles or HTML. What is left (raw SQL, a queryset's
-update(), a change whose process ended before Redis came back) is bounded by `SECONDS`
-(DGBOX_CONTENT_CACHE_SECONDS, an hour), the longest an entry lives, or ended at once by
-`dgbox tenant refresh`. Each entry carries the moment it ends, which the copies held in
-processes keep too (a copy read late does not live longer), and that moment is the tenant's
-next *renewal* (`ends_for`): every `SECONDS`, at a phase of its own drawn from its schema
-name. So the entries of one tenant end together, and one request computes them all again,
-paying the tenant's catalog load in PostgreSQL once; and tenants end at different moments,
-spread over the period, where entries computed together (after a deploy, a flush of Redis,
-a benchmark's warm-up) would otherwise all be computed again at the same moment: every page
-of a thousand tenants at once. Entries also carry the tenant's id, so a schema name taken
-again by another tenant never reads the first one's. None is never kept (an address with no
-service is looked up every time), and a Redis that is down is a miss (the "default" cache
-ignores its errors): the database answers.
+update(), a change whose process ended before Redis came back) is found at the tenant's
+*renewal*, every `SECONDS` (DGBOX_CONTENT_CACHE_SECONDS, an hour), or at once by `dgbox
+tenant refresh`. Each entry carries the moment of that renewal, which the copies held in
+processes keep too (a copy read late does not live longer), at a phase of the tenant's own
+drawn from its schema name (`ends_for`), so that tenants renew at different moments spread
+over the period, where entries computed together (after a deploy, a flush of Redis, a
+benchmark's warm-up) would otherwise all come due at the same moment.
+
+At its renewal an entry is *revalidated*, not computed again: it also carries the tenant's
+content version (tenants/content_changes.py: PostgreSQL counts the transactions that wrote
+to the tables in `content_tables()`, by trigger), read before it was computed; if the version
+is unchanged, no change committed since, and the entry is kept for another period. That is
+one query on the public schema (memoised for the request) instead of the tenant's catalog
+load and rendering, some 50 ms a tenant. An entry older than `LONGEST` (a day) is computed
+again whatever the version says: the bound for a change to a table without the trigger.
+Entries also carry the tenant's id, so a schema name taken again by another tenant never
+reads the first one's. None is never kept (an address with no service is looked up every
+time), and a Redis that is down is a miss (the "default" cache ignores its errors): the
+database answers.
 
 Within a web request the generation is read from the cache once (the first `remember()` of
 each schema), and entries are also held in the process (`HELD` of them, pickled, each until
@@ -50,6 +56,7 @@ from collections.abc import Callable
 from importlib.metadata import version
 from typing import Any
 
+from django.apps import apps
 from django.conf import settings
 from django.core.cache import cache
 from django.core.signals import request_finished, request_started
@@ -57,7 +64,9 @@ from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django_tenants.utils import get_public_schema_name, schema_context
+from modelcluster.fields import ParentalKey
 
+from . import content_changes
 from .db import connection
 from .host_cache import BoundedCache, renewal
 from .models import Domain, Tenant
@@ -65,6 +74,11 @@ from .models import Domain, Tenant
 #: The longest an entry is trusted (seconds): the bound on staleness when a change did not
 #: go through the ORM's signals or its new generation did not reach the cache.
 SECONDS: int = settings.DGBOX_CONTENT_CACHE_SECONDS
+#: The longest an entry is kept by revalidation (seconds): then it is computed again even if
+#: the tenant's content version did not change (a table without the trigger changed).
+LONGEST: int = max(SECONDS, 86_400)
+#: Tables of watched models that are not content: Wagtail's comments on drafts.
+NOT_CONTENT = frozenset({"wagtailcore_comment"})
 #: The keys still say "services" (where this module began): processes of the previous release,
 #: during a rollout, read and renew the same generation.
 GENERATION = "services:generation"
@@ -91,12 +105,14 @@ _request = threading.local()
 @receiver(request_started, dispatch_uid="tenants.tenant_cache.request_started")
 def _request_started(**kwargs: Any) -> None:
     _request.generations = {}
+    _request.versions = {}
     _write_unwritten()
 
 
 @receiver(request_finished, dispatch_uid="tenants.tenant_cache.request_finished")
 def _request_finished(**kwargs: Any) -> None:
     _request.generations = None
+    _request.versions = None
 
 
 def _hold(entry_key: str, schema: str, tenant_id: Any, generation: str, value: Any,
@@ -113,6 +129,29 @@ def ends_for(schema: str, now: float) -> float:
 def watch(*models: type) -> None:
     """Make every save or delete of a row of `models` (in a tenant's schema) a change."""
     _watched.extend(model for model in models if model not in _watched)
+
+
+def content_tables() -> set[str]:
+    """The tables whose rows the entries are made of, which need the trigger that counts
+    content changes (tenants/content_changes.py): those of the watched models and their
+    subclasses (every page type), and the inline rows a page or a service keeps with it
+    (a ParentalKey to one of them)."""
+    models = [model for model in apps.get_models()
+              if issubclass(model, tuple(_watched)) and not model._meta.proxy]
+    children = [model for model in apps.get_models() if not model._meta.proxy and any(
+        isinstance(field, ParentalKey) and field.related_model in models
+        for field in model._meta.fields)]
+    return {model._meta.db_table for model in models + children} - NOT_CONTENT
+
+
+def _version(schema: str) -> int:
+    """The tenant's content version, read once per request (and at every call outside one)."""
+    versions = getattr(_request, "versions", None)
+    if versions is None:
+        return content_changes.version(schema)
+    if schema not in versions:
+        versions[schema] = content_changes.version(schema)
+    return int(versions[schema])
 
 
 def key(name: str) -> str:
@@ -170,23 +209,42 @@ def remember(name: str, compute: Callable[[], Any]) -> Any:
             generation = cache.get(GENERATION)
         if generations is not None and generation is not None:
             generations[schema] = generation
-    # (generation, tenant id, value, when it ends): the end is wall-clock time, the same in
-    # every process; an entry of another shape (a previous release's) is a miss.
-    if (entry is not None and generation is not None and len(entry) == 4
-            and entry[:2] == (generation, tenant_id) and entry[3] > time.time()):
-        if generations is not None:
-            _hold(entry_key, schema, tenant_id, generation, entry[2], entry[3])
-        return entry[2]
-    # The generation is read before the database: a change committed after this read
-    # replaces it, so what is stored below is already stale and never served.
+    # (generation, tenant id, value, when it ends, content version, when it was computed):
+    # times are wall-clock, the same in every process; an entry of another shape (a previous
+    # release's) is a miss.
+    now = time.time()
+    if (entry is not None and generation is not None and len(entry) == 6
+            and entry[:2] == (generation, tenant_id)):
+        if entry[3] > now:
+            if generations is not None:
+                _hold(entry_key, schema, tenant_id, generation, entry[2], entry[3])
+            return entry[2]
+        if now - entry[5] < LONGEST and entry[4] == _version(schema):
+            # Renewed as it is: no change to the tenant's content committed since the version
+            # was read, before the entry was computed.
+            _store(entry_key, schema, tenant_id, generation, entry[2], entry[4], entry[5], now)
+            return entry[2]
+    # The generation and the version are read before the database: a change committed after
+    # these reads replaces the one and raises the other, so what is stored below is already
+    # stale and never served, nor renewed.
+    content_version = _version(schema) if generation is not None else 0
     value = compute()
     if value is not None and generation is not None:
         now = time.time()
-        ends = ends_for(schema, now)
-        cache.set(entry_key, (generation, tenant_id, value, ends), max(1, round(ends - now)))
-        if generations is not None:
-            _hold(entry_key, schema, tenant_id, generation, value, ends)
+        _store(entry_key, schema, tenant_id, generation, value, content_version, now, now)
     return value
+
+
+def _store(entry_key: str, schema: str, tenant_id: Any, generation: str, value: Any,
+           content_version: int, made: float, now: float) -> None:
+    """Keep `value` until the tenant's next renewal, in the cache for one period more (so
+    that it can be revalidated then) but never beyond `LONGEST` after it was `made`."""
+    ends = ends_for(schema, now)
+    timeout = min(ends + SECONDS, made + LONGEST) - now
+    cache.set(entry_key, (generation, tenant_id, value, ends, content_version, made),
+              max(1, round(timeout)))
+    if getattr(_request, "generations", None) is not None:
+        _hold(entry_key, schema, tenant_id, generation, value, ends)
 
 
 def changed(schema_name: str | None = None) -> None:

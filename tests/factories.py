@@ -28,6 +28,7 @@ import json
 import re
 import time
 import uuid
+from contextlib import contextmanager
 from datetime import timedelta
 from html import unescape
 from urllib.parse import quote
@@ -36,7 +37,8 @@ import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connection
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections, connection
 from django.utils import timezone
 from django.utils.text import slugify
 from django_otp.plugins.otp_static.models import StaticDevice
@@ -619,3 +621,18 @@ def audit_triggers(schema):
             "WHERE c.relname = 'audit_auditevent' AND n.nspname = %s AND NOT t.tgisinternal "
             "ORDER BY 1", [schema])
         return cursor.fetchall()
+
+
+@contextmanager
+def a_request():
+    """What a request's start and end signal, as Django's test client sends them (without
+    closing the test's connection): the tenant's cache reads per request (tenant_cache.py)."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    request_started.send(sender=None)
+    try:
+        yield
+    finally:
+        request_finished.send(sender=None)
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)

@@ -490,6 +490,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "tenants.backup_all",
         "schedule": 24 * 3600.0,
     },
+    "compact-content-changes": {  # the tenant cache's change log (tenants/content_changes.py)
+        "task": "tenants.compact_content_changes",
+        "schedule": 24 * 3600.0,
+    },
     "clean-up-personal-data": {  # abandoned drafts, orphaned uploads, delivered codes
         "task": "tenants.fan_out",
         "schedule": 24 * 3600.0,
@@ -846,10 +850,11 @@ DGBOX_TENANT_CACHE_SHARED_SECONDS = env.float("DGBOX_TENANT_CACHE_SHARED_SECONDS
 # workflows, receipt templates) is trusted. Every ORM save or delete shows at once (also one
 # saved while Redis was unreachable, once it is back), a new release starts from fresh
 # entries, and `dgbox tenant refresh` renews a tenant by hand; this bounds only what is left:
-# SQL by hand, a change whose process ended before Redis came back. Each tenant's entries
-# are computed again once per period: with many tenants per process a short one costs
-# throughput (docs/scaling.md, "Published pages": 64% of plain Wagtail at 300 s, 96% at
-# 3600 s, 1,000 tenants in one process).
+# SQL by hand, a change whose process ended before Redis came back. At each renewal (once
+# per period, at a moment of each tenant's own) an entry is kept if the tenant's content
+# version did not move (tenants/content_changes.py: PostgreSQL counts its content changes),
+# one query on the public schema, and computed again otherwise or a day after it was
+# computed (docs/scaling.md, "What a page reads: the tenant's cache").
 DGBOX_CONTENT_CACHE_SECONDS = env.int("DGBOX_CONTENT_CACHE_SECONDS", default=3600)
 if DGBOX_CONTENT_CACHE_SECONDS < 1:
     raise ImproperlyConfigured("DGBOX_CONTENT_CACHE_SECONDS must be 1 or more (seconds).")
