@@ -106,7 +106,10 @@ class PrivateSeaweedFS:
         self.access_key = "dgbox-faults"
         self.secret_key = secrets.token_urlsafe(24)
         for _attempt in range(50):
-            base = random.randrange(20_000, 40_000)  # noqa: S311 - a port, not a secret
+            # Below the kernel's ephemeral range (32768 and up here): the server is stopped and
+            # started again on the same ports, and meanwhile any client's outgoing connection
+            # could take one of them (a CI run failed so: "bind: address already in use").
+            base = random.randrange(20_000, 32_700)  # noqa: S311 - a port, not a secret
             self.ports = seaweed_ports(base)
             if not any(answers(port) for port in self.ports.values()):
                 break
