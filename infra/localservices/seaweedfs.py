@@ -128,8 +128,11 @@ def _given_port() -> int:
 
 
 def _own_s3_ports(count: int = 12) -> list[int]:
-    first = zlib.crc32(str(state_dir().resolve()).encode()) % 2_000
-    return [21_000 + (first + 137 * i) % 2_000 * 10 for i in range(count)]
+    # Blocks of ten from 21,000 to 30,990, all below Linux's ephemeral range (32,768 and up):
+    # a port there can be held by any client's outgoing connection at the moment the server
+    # binds it (a CI run failed so: "bind: address already in use" on the S3 gRPC port).
+    first = zlib.crc32(str(state_dir().resolve()).encode()) % 1_000
+    return [21_000 + (first + 137 * i) % 1_000 * 10 for i in range(count)]
 
 
 def _ensure_s3_on(port: int) -> tuple[str, str, str]:
