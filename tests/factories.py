@@ -636,3 +636,15 @@ def a_request():
         request_finished.send(sender=None)
         request_started.connect(close_old_connections)
         request_finished.connect(close_old_connections)
+
+
+def own_connection(**options):
+    """A psycopg connection of the test's own to the test database: what it commits is
+    committed (the test's transaction does not hold it), e.g. to change rows as another
+    process would."""
+    import psycopg
+
+    settings = connection.settings_dict
+    return psycopg.connect(host=settings["HOST"] or "127.0.0.1", port=settings["PORT"] or 5432,
+                           user=settings["USER"], password=settings["PASSWORD"] or None,
+                           dbname=settings["NAME"], **options)

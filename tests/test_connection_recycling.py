@@ -12,13 +12,12 @@ import io
 import time
 from wsgiref.util import setup_testing_defaults
 
-import psycopg
 import pytest
 from django.core.handlers.wsgi import WSGIHandler
 from django.db import close_old_connections, connection, connections, transaction
 from django_tenants.utils import schema_context
 
-from tests.factories import NORTH, SOUTH
+from tests.factories import NORTH, SOUTH, own_connection
 
 RYABINOVKA = {"HTTP_HOST": "ryabinovka.localhost"}
 
@@ -64,10 +63,7 @@ def backend_pid() -> int | None:
 def backend_gone(pid: int) -> bool:
     """True once PostgreSQL no longer lists the backend (a closed client's backend exits
     shortly after, not at once)."""
-    settings = connection.settings_dict
-    with psycopg.connect(host=settings["HOST"] or "127.0.0.1", port=settings["PORT"] or 5432,
-                         user=settings["USER"], password=settings["PASSWORD"] or None,
-                         dbname=settings["NAME"], autocommit=True) as other:
+    with own_connection(autocommit=True) as other:
         for _ in range(50):
             if not other.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s",
                                  [pid]).fetchone():

@@ -10,7 +10,6 @@ import time
 from contextlib import contextmanager
 from types import SimpleNamespace
 
-import psycopg
 import pytest
 from django.db import connection
 from django.test import Client
@@ -21,19 +20,11 @@ from wagtail.models import Page
 from cms.models import ServicePage
 from tenants import content_changes, tenant_cache
 
-from .factories import NORTH, a_request, launch
+from .factories import NORTH, a_request, launch, own_connection
 
 pytestmark = pytest.mark.django_db
 SERVICE = "/ru/services/building-permit/"
 VERSION_QUERY = "FROM public.tenants_contentchange"
-
-
-def own_connection(**options):
-    """A connection of the test's own to the test database (its writes commit)."""
-    settings = connection.settings_dict
-    return psycopg.connect(host=settings["HOST"] or "127.0.0.1", port=settings["PORT"] or 5432,
-                           user=settings["USER"], password=settings["PASSWORD"] or None,
-                           dbname=settings["NAME"], **options)
 
 
 @contextmanager
@@ -80,11 +71,9 @@ def test_every_table_the_cache_reads_carries_the_trigger_in_every_tenant(tenant_
 def test_a_committed_transaction_moves_the_version_once(tenant_a, tenant_b):
     schema = tenant_a.schema_name
     page = f'"{schema}".wagtailcore_page'
-    with own_connection() as writer, own_connection(autocommit=True) as reader:
-        def version(of=schema):
-            return reader.execute("SELECT coalesce(sum(weight), 0) FROM "
-                                  "public.tenants_contentchange WHERE schema_name = %s",
-                                  [of]).fetchone()[0]
+    with own_connection() as writer:
+        def version(of=schema):  # this test's transaction reads what others committed
+            return content_changes.version(of)
 
         first, other_tenant = version(), version(tenant_b.schema_name)
         writer.execute(f"UPDATE {page} SET title = title WHERE depth = 2")
