@@ -3,16 +3,22 @@ Wagtail and stock django-tenants, in the same run.
 
     python -m infra.localservices run --redis required -- \\
         .venv/bin/python bench/serve.py [--tenants 100] [--requests 1000] [--rounds 5] \\
-        [--cache-size N] [--before-tree DIR]
+        [--sides plain stock dgbox wagtail] [--cache-size N] [--before-tree DIR]
 
-Three sides (four with --before-tree) serve the same demo service page
+Four sides (five with --before-tree) serve the same demo service page
 (/ru/services/building-permit/ by default), each in a process of its own (one Django process
 cannot be both), through Django's WSGI handler with a WSGI environ, DEBUG off, persistent
 database connections and the cache as in production (Redis when REDIS_URL is set):
 
   plain   a plain single-site Wagtail (bench/plain_site/settings.py: no django_tenants, plain
           PostgreSQL engine, no routing middleware) with the same demo content, in a database
-          of its own (--plain-database)
+          of its own (--plain-database), serving from dgbox's caches as a tenant does: the
+          strict baseline, which differs from dgbox by multi-tenancy alone
+  wagtail the same single site with dgbox's caches off (DGBOX_BENCH_PLAIN_CACHE=off: every
+          entry computed on every request), i.e. served the way plain Wagtail serves a page,
+          from the database (the route down the page tree, the specific page, the site,
+          the content's queries; stock Wagtail's own code does the work): the baseline the
+          serving goal was first set against (docs/benchmarks.md)
   stock   the same tenants routed by django-tenants' own TenantMainMiddleware, the library's
           class unmodified (bench/stock_site/settings.py): a domain query, two `SET
           search_path` and two ContentType cache clears per request
@@ -23,7 +29,7 @@ database connections and the cache as in production (Redis when REDIS_URL is set
           the previous commit (`git archive HEAD~1 | tar -x -C /tmp/before`), for a before
           and after in the same run
 
-Every side but "before" (run from an older tree) serves Wagtail's pages from the tenant cache
+Every side but "wagtail" (and "before", as its tree does) serves pages from the tenant cache
 (cms/page_cache.py, tenants/tenant_cache.py): a warm page runs no SQL, and each tenant's
 entries are renewed at its renewal, once per DGBOX_CONTENT_CACHE_SECONDS (3600 by default;
 set it in the environment to change it for every side): one query on the public schema when
@@ -72,9 +78,12 @@ from urllib.parse import urlsplit, urlunsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-SIDES = ["plain", "stock", "dgbox", "before"]
+SIDES = ["plain", "stock", "dgbox", "before", "wagtail"]
+#: The sides of the plain single site (one host, database --plain-database).
+SINGLE_SITE = ("plain", "wagtail")
 SETTINGS = {"plain": "bench.plain_site.settings", "stock": "bench.stock_site.settings",
-            "dgbox": "dgbox.settings.base", "before": "dgbox.settings.base"}
+            "dgbox": "dgbox.settings.base", "before": "dgbox.settings.base",
+            "wagtail": "bench.plain_site.settings"}
 SLUG = "serve-{:03d}"
 PLAIN_HOST = "localhost"
 DEFAULT_PATH = "/ru/services/building-permit/"
@@ -98,11 +107,13 @@ def side_env(side: str, urls: dict, args=None) -> dict:
     env = dict(os.environ)
     env.update({
         "DJANGO_SETTINGS_MODULE": SETTINGS[side],
-        "DATABASE_URL": urls["plain" if side == "plain" else "tenant"],
+        "DATABASE_URL": urls["plain" if side in SINGLE_SITE else "tenant"],
         "DGBOX_DEBUG": "0",
         "DGBOX_LOG_LEVEL": "ERROR",
         "PYTHONPATH": str(side_root(side, args)),
     })
+    if side == "wagtail":
+        env["DGBOX_BENCH_PLAIN_CACHE"] = "off"
     if side == "dgbox" and args is not None and args.cache_size:
         env["DGBOX_TENANT_CACHE_SIZE"] = str(args.cache_size)
     return env
@@ -171,7 +182,8 @@ def main():
     parser.add_argument("--path", default=DEFAULT_PATH)
     parser.add_argument("--query-sample", type=int, default=200,
                         help="requests per side whose queries are counted (not timed)")
-    parser.add_argument("--sides", nargs="+", choices=SIDES, default=SIDES[:3])
+    parser.add_argument("--sides", nargs="+", choices=SIDES,
+                        default=["plain", "stock", "dgbox", "wagtail"])
     parser.add_argument("--cache-size", type=int, default=0,
                         help="DGBOX_TENANT_CACHE_SIZE of the dgbox side (default: its own)")
     parser.add_argument("--before-tree", help="source tree the 'before' side runs from")
@@ -197,7 +209,7 @@ def main():
     urls = {"tenant": database_url(args.tenant_database),
             "plain": database_url(args.plain_database)}
     prepare("plain", args, urls, console)
-    if set(args.sides) - {"plain"}:
+    if set(args.sides) - set(SINGLE_SITE):
         prepare("dgbox", args, urls, console)
     if args.prepare_only:
         return 0
@@ -256,24 +268,35 @@ def main():
     table = Table(title=f"Serving {args.path}: {args.tenants} tenants vs plain Wagtail, "
                         f"median of {args.rounds} rounds x {args.requests} requests",
                   title_justify="left")
-    for column in ("side", "req/s", "wall ms/req", "of plain", "paired", "CPU ms/req",
-                   "CPU of plain", "queries/req", "of which", "backend MB (schemas)"):
+    wagtail = results.get("wagtail")
+    columns = ["side", "req/s", "wall ms/req", "of plain", "paired", "CPU ms/req",
+               "CPU of plain", "queries/req", "of which", "backend MB (schemas)"]
+    if wagtail:
+        columns[5:5] = ["of Wagtail", "paired W"]
+    for column in columns:
         table.add_column(column, justify="left" if column in ("side", "of which") else "right")
     for side, r in results.items():
         r["share_of_plain"] = r["rps_median"] / plain["rps_median"]
         r["cpu_share_of_plain"] = plain["cpu_ms_median"] / r["cpu_ms_median"]
         kinds = ", ".join(f"{k} {v:.2f}" for k, v in r["queries_by_kind"].items()
                           if k != "page" and v)
+        shares = [f"{r['share_of_plain']:.0%}", f"{r['paired_share_of_plain']:.0%}"]
+        if wagtail:
+            r["share_of_wagtail"] = r["rps_median"] / wagtail["rps_median"]
+            r["paired_share_of_wagtail"] = statistics.median(
+                mine["rps"] / base["rps"] for mine, base in zip(
+                    rounds[side], rounds["wagtail"], strict=True))
+            shares += [f"{r['share_of_wagtail']:.0%}", f"{r['paired_share_of_wagtail']:.0%}"]
         table.add_row(side, f"{r['rps_median']:.0f}", f"{1000 / r['rps_median']:.1f}",
-                      f"{r['share_of_plain']:.0%}",
-                      f"{r['paired_share_of_plain']:.0%}", f"{r['cpu_ms_median']:.2f}",
+                      *shares, f"{r['cpu_ms_median']:.2f}",
                       f"{r['cpu_share_of_plain']:.0%}",
                       f"{r['queries_per_request']:.2f}", kinds or "-",
                       f"{r['backend_contexts_mb']:.0f} ({r['schemas_at_peak']})")
     console.print(table)
     console.print("'of plain': median req/s relative to plain's (target >= 90% for dgbox); "
                   "'paired': median over rounds of req/s relative to plain's in the same "
-                  "round; 'CPU of plain': plain's CPU time per request divided by the side's; "
+                  "round; 'of Wagtail', 'paired W': the same against the wagtail side; "
+                  "'CPU of plain': plain's CPU time per request divided by the side's; "
                   "'backend MB': the most the side's PostgreSQL connection held "
                   "(pg_backend_memory_contexts) over one more rotation of every host, and the "
                   "tenant schemas it had visited then.")
@@ -460,7 +483,7 @@ def serve_side(side: str, tenants: int, path: str) -> int:
     from django.test.utils import CaptureQueriesContext
 
     handler = WSGIHandler()
-    hosts = ([PLAIN_HOST] if side == "plain" else
+    hosts = ([PLAIN_HOST] if side in SINGLE_SITE else
              [f"{SLUG.format(i)}.{settings.BASE_DOMAIN}" for i in range(tenants)])
 
     body = b""

@@ -21,8 +21,10 @@ deleted (at once and at commit):
   as private as before); a GET or HEAD only, and only a route without arguments (a
   RoutablePage's sub-route is routed by Wagtail every time).
 - **the content**: `{% page_fragment "name" %}...{% endpage_fragment %}` (cms/templatetags/
-  dgbox_tags.py) keeps what its body rendered for that page, site and language, on that
-  date (content may depend on the day, as an office's coming closures do). Only on a page
+  dgbox_tags.py) keeps what its body rendered for that page, site and language; for a page
+  type whose content depends on the day (`content_by_day = True`, as an office's coming
+  closures do) on that date only, so that no other page is rendered again at midnight
+  (every tenant's at once, in a process serving many). Only on a page
   served through `serve` without a query string (a filter or a thank-you message changes
   what is shown), never in a preview (a draft), and never a body that holds a CSRF token
   or a CSP nonce (each request's own): those are rendered every time. Not with DEBUG on
@@ -111,8 +113,10 @@ def fragment_key(request, page, name: str) -> str | None:
             or settings.DEBUG):
         return None
     site = chrome.site_for(request)
-    return (f"fragment:{name}:{site.pk}:{page.pk}:{translation.get_language()}:"
-            f"{datetime.date.today().isoformat()}")
+    key = f"fragment:{name}:{site.pk}:{page.pk}:{translation.get_language()}"
+    if getattr(page, "content_by_day", False):
+        key = f"{key}:{datetime.date.today().isoformat()}"
+    return key
 
 
 def render_fragment(request, page, name: str, render) -> str:

@@ -28,13 +28,14 @@ again on every request. Here:
   process cycling over more tenants still finds most of them (an LRU would find none).
 """
 
+import functools
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType, ContentTypeManager
 from django.core.exceptions import DisallowedHost
-from django.db import DEFAULT_DB_ALIAS
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.transaction import Atomic
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -49,6 +50,8 @@ from .models import Domain, Tenant
 if TYPE_CHECKING:
     from django.core.handlers.asgi import ASGIRequest
     from django.core.handlers.wsgi import WSGIRequest
+
+    from .db import TenantDatabaseWrapper
 
 class SchemaContentTypeCache:
     """Stands in for `ContentTypeManager._cache` ({db alias: {key: ContentType}}) so that each
@@ -99,10 +102,11 @@ class SchemaContentTypeCache:
     def clear(self) -> None:
         self._mine().clear()
 
-    def attach(self, tenant: Tenant, alias: str = DEFAULT_DB_ALIAS) -> None:
+    def attach(self, tenant: Tenant, alias: str = DEFAULT_DB_ALIAS, db: Any = None) -> None:
         """Make `tenant`'s schema's dict this thread's cache for `alias`; call only while that
-        connection is in the tenant's schema."""
-        key = (tenant.schema_name, getattr(tenant, "pk", None), transaction_scope())
+        connection is in the tenant's schema (`db`: the default connection, if the caller
+        has it at hand)."""
+        key = (tenant.schema_name, getattr(tenant, "pk", None), transaction_scope(db))
         cache = self._by_schema.get(key)
         if cache is None:
             cache = {}
@@ -136,29 +140,67 @@ def _set_manager_cache(manager: ContentTypeManager, value: Any) -> None:
 ContentTypeManager._cache = property(_manager_cache, _set_manager_cache)  # type: ignore[attr-defined]
 
 
-def use_tenant(tenant: Tenant) -> None:
-    """Point the connection at `tenant`'s schema (search path: tenant, public) unless it is
-    already there."""
-    if (connection.schema_name == tenant.schema_name and connection.include_public_schema
-            and not getattr(settings, "EXTRA_SET_TENANT_METHOD_PATH", None)):
+def use_tenant(tenant: Tenant, db: "TenantDatabaseWrapper | None" = None) -> None:
+    """Point the connection (`db`: this thread's default one, if the caller has it at hand)
+    at `tenant`'s schema (search path: tenant, public) unless it is already there."""
+    db = db or _this_threads_connection()
+    if (db.schema_name == tenant.schema_name and db.include_public_schema
+            and not settings.EXTRA_SET_TENANT_METHOD_PATH):
         # Same schema: the search path already sent stays valid (django-tenants re-sends it
         # after a rollback by itself), and so do the schema's content types.
-        connection.tenant = tenant
-        content_types.attach(tenant, connection.alias)
-        return
-    connection.set_tenant(tenant)
-    content_types.attach(tenant, connection.alias)
+        db.tenant = tenant
+    else:
+        db.set_tenant(tenant)
+    content_types.attach(tenant, db.alias, db)
+
+
+def _this_threads_connection() -> "TenantDatabaseWrapper":
+    """The default connection itself, not the proxy `connection`, which looks up the
+    thread's connection again at every attribute read (about a microsecond each)."""
+    return cast("TenantDatabaseWrapper", connections[DEFAULT_DB_ALIAS])
 
 
 _TENANT_FIELDS = [f.attname for f in Tenant._meta.concrete_fields]
 
 
+@functools.cache
+def _lookup_sql() -> tuple[str, tuple[tuple[int, Any, list[Any]], ...]]:
+    """The host lookup's statement, and the converters the ORM applies to its columns (a
+    JSON column arrives as text and is read by the field), built once."""
+    quote = connection.ops.quote_name
+    tenant, domain = Tenant._meta, Domain._meta
+    fields = tenant.concrete_fields
+    columns = ", ".join(f"t.{quote(field.column)}" for field in fields)
+    sql = (f"SELECT {columns} FROM {quote(domain.db_table)} d "  # noqa: S608 - names quoted with quote_name, values passed as parameters # nosec B608
+           f"JOIN {quote(tenant.db_table)} t ON t.{quote(tenant.pk.column)} = "
+           f"d.{quote(domain.get_field('tenant').column)} "
+           f"WHERE d.{quote(domain.get_field('domain').column)} = %s LIMIT 1")  # unique
+    converters = []
+    for index, field in enumerate(fields):
+        column = field.get_col(tenant.db_table)
+        found = [*connection.ops.get_db_converters(column), *field.get_db_converters(connection)]
+        if found:
+            converters.append((index, column, found))
+    return sql, tuple(converters)
+
+
 def _look_up_host(hostname: str) -> Row | None:
-    """The row of the tenant serving `hostname` (one indexed query), or None."""
+    """The row of the tenant serving `hostname` (one indexed query), or None: what
+    `Domain.objects.filter(domain=hostname).values_list(tenant fields...)` returns, without
+    building that query each time (about 0.7 ms of the ORM's 1.1 ms a lookup, measured at
+    1,000 tenants, where a process renews a few host rows a second)."""
     connection.set_schema_to_public()  # the tenant list lives in the public schema
-    rows = list(Domain.objects.filter(domain=hostname).values_list(
-        *(f"tenant__{name}" for name in _TENANT_FIELDS))[:1])  # unique: no ORDER BY needed
-    return rows[0] if rows else None
+    sql, converters = _lookup_sql()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [hostname])
+        found = cursor.fetchone()
+    if found is None:
+        return None
+    row = list(found)
+    for index, column, functions in converters:
+        for function in functions:
+            row[index] = function(row[index], column, connection)
+    return tuple(row)
 
 
 class TenantMiddleware(TenantMainMiddleware):
@@ -167,16 +209,17 @@ class TenantMiddleware(TenantMainMiddleware):
             hostname = self.hostname_from_request(request)
         except DisallowedHost:
             return self._not_found(request, request.META.get("HTTP_HOST", ""))
-        row = host_cache.get(hostname, _look_up_host)
+        db = _this_threads_connection()
+        row = host_cache.get(hostname, _look_up_host, db)
         if row is None:
             return self._not_found(request, hostname)
 
-        tenant = Tenant.from_db(connection.alias, _TENANT_FIELDS, row)
+        tenant = Tenant.from_db(db.alias, _TENANT_FIELDS, row)
         tenant.domain_url = hostname
         request.tenant = tenant
         if tenant.schema_name != get_public_schema_name() and not tenant.is_serving:
             return self._unavailable(request, tenant)
-        use_tenant(tenant)
+        use_tenant(tenant, db)
         self.setup_url_routing(request)
         return None
 

@@ -229,6 +229,31 @@ def test_an_offices_coming_closures_follow_the_day(client, tenant_a, monkeypatch
     assert "Санитарный день" in get(client, path)
 
 
+def test_only_content_that_depends_on_the_day_is_rendered_again_the_next_day(
+        client, tenant_a, monkeypatch):
+    """At midnight a process serving many tenants renders again only their offices (whose
+    closures follow the day), not every page of every tenant."""
+    paths = tree_paths(tenant_a)
+    office = next(p for p in paths if p.startswith("/ru/offices/") and p != "/ru/offices/")
+    for path in paths:
+        get(client, path)
+
+    class NextDay(datetime.date):
+        @classmethod
+        def today(cls):
+            return datetime.date.today() + datetime.timedelta(days=1)
+
+    monkeypatch.setattr(page_cache, "datetime", SimpleNamespace(date=NextDay))
+    for path in paths:
+        with CaptureQueriesContext(connection) as next_day:
+            get(client, path)
+        if path == office:
+            assert any("cms_openingexception" in query["sql"]
+                       for query in next_day.captured_queries)
+        else:
+            assert next_day.captured_queries == [], path
+
+
 def test_a_fragment_holding_a_requests_own_token_is_never_kept(tenant_a):
     template = Template('{% load dgbox_tags %}{% page_fragment "form" %}{% csrf_token %}'
                         '{{ page.title }}{% endpage_fragment %}')

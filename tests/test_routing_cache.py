@@ -16,7 +16,7 @@ from django_tenants.utils import schema_context
 
 from dgbox.settings.base import cache_settings
 from tenants import host_cache as host_cache_module
-from tenants import lifecycle
+from tenants import lifecycle, middleware
 from tenants.host_cache import NOTICE_CACHE, NOTICE_KEY, BoundedCache, HostCache, host_cache
 from tenants.middleware import content_types
 from tenants.models import Domain, Tenant
@@ -85,6 +85,25 @@ def test_each_host_is_served_by_its_own_tenant(client, session_tenants):
         tenant.name = "changed by a view"
     assert get(client, "north.localhost").wsgi_request.tenant.name == "Северная область"
     assert host_cache.lookups == lookups + 3  # one indexed query per host, then none
+
+
+def test_a_host_lookup_reads_the_row_as_the_orm_does(session_tenants):
+    """The lookup's own SQL (tenants/middleware.py) gives what the ORM's query gives, with
+    the ORM's conversions (feature flags from JSON, times with their zone, a parent)."""
+    north = Tenant.objects.get(slug="north")
+    Tenant.objects.filter(pk=north.pk).update(
+        flags={"new_inbox": True, "имя": "значение"}, population=1_234_567)
+    fields = [field.attname for field in Tenant._meta.concrete_fields]
+    for host in ("north.localhost", "ryabinovka.localhost"):  # a region; a municipality
+        expected = Domain.objects.filter(domain=host).values_list(
+            *(f"tenant__{name}" for name in fields)).get()
+        row = middleware._look_up_host(host)
+        assert row == expected
+        assert [type(value) for value in row] == [type(value) for value in expected]
+    assert dict(zip(fields, middleware._look_up_host("north.localhost"), strict=True))[
+        "flags"] == {"new_inbox": True, "имя": "значение"}
+    assert middleware._look_up_host("нет-такого.localhost") is None
+    assert middleware._look_up_host("north.localhost'; --") is None
 
 
 def test_warm_requests_skip_the_lookup_the_switch_and_content_type_queries(client,

@@ -425,6 +425,9 @@ class OfficePage(Page):
         "exceptions")]
     parent_page_types = ["cms.OfficeIndexPage"]
     subpage_types = []
+    #: What the page shows depends on the day (its closures of the next 60 days): its kept
+    #: content is the day's (cms/page_cache.py); other pages' is kept across days.
+    content_by_day = True
 
     class Meta:
         verbose_name = _("office")
@@ -440,7 +443,7 @@ class OfficePage(Page):
 
     def get_context(self, request, *args, **kwargs):
         context = super().get_context(request, *args, **kwargs)
-        today = datetime.date.today()  # the content's cache entry is the day's (page_cache)
+        today = datetime.date.today()  # the kept content is the day's (content_by_day)
         context["upcoming_exceptions"] = shown(lambda: list(self.exceptions.filter(
             date__gte=today, date__lte=today + datetime.timedelta(days=60)).order_by("date")))
         context["live_services"] = shown(
