@@ -5,6 +5,10 @@ the language its site opens in). Then the request's Wagtail site, from the tenan
 from django.conf import settings
 from django.middleware.locale import LocaleMiddleware
 from django.utils import translation
+from django_tenants.utils import get_public_schema_name
+from wagtail.contrib.redirects.middleware import RedirectMiddleware as WagtailRedirectMiddleware
+
+from tenants.db import connection
 
 from .chrome import site_for
 
@@ -47,3 +51,16 @@ class SiteMiddleware:
         if getattr(request, "urlconf", None) != settings.PUBLIC_SCHEMA_URLCONF:
             site_for(request)
         return self.get_response(request)
+
+
+class RedirectMiddleware(WagtailRedirectMiddleware):
+    """Wagtail's redirects for a tenant's 404s: those its editors add under Settings >
+    Redirects, and those Wagtail adds itself when a published page's address changes (its
+    slug, or a move), so that old links and bookmarks lead to the page. One query on the
+    tenant's redirects, on a 404 only. Not on the national portal or an unknown host: the
+    public schema has no redirects."""
+
+    def process_response(self, request, response):
+        if response.status_code != 404 or connection.schema_name == get_public_schema_name():
+            return response
+        return super().process_response(request, response)

@@ -203,6 +203,9 @@ MIDDLEWARE = [
     "cms.middleware.TenantLocaleMiddleware",
     # The tenant site's Wagtail site from the tenant's cache (none on the national portal).
     "cms.middleware.SiteMiddleware",
+    # A tenant's 404 at an address with a redirect (an editor's, or one Wagtail made when a
+    # page moved or changed its slug) answers with the redirect.
+    "cms.middleware.RedirectMiddleware",
     "dgbox.middleware.MalformedInputMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
