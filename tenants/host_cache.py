@@ -96,10 +96,9 @@ class BoundedCache(Generic[K, V]):
         return len(self._data)
 
 
-def transaction_scope(db: Any = None) -> Atomic | None:
-    """The outermost open transaction on the default connection (`db`, if the caller has it
-    at hand), or None (autocommit)."""
-    blocks = (db or connection).atomic_blocks
+def transaction_scope() -> Atomic | None:
+    """The outermost open transaction on the default connection, or None (autocommit)."""
+    blocks = connection.atomic_blocks
     return blocks[0] if blocks else None
 
 
@@ -190,18 +189,16 @@ class HostCache:
         """This process gave `notice`: use it from the next request on, without a read."""
         self._notice = (notice, self.clock())
 
-    def get(self, hostname: str, lookup: Callable[[str], Row | None], db: Any = None
-            ) -> Row | None:
+    def get(self, hostname: str, lookup: Callable[[str], Row | None]) -> Row | None:
         """The row of the tenant serving `hostname` (None: unknown host); `lookup(hostname)`
-        reads it from the database when the cached entry cannot be used (`db`: the default
-        connection, if the caller has it at hand)."""
+        reads it from the database when the cached entry cannot be used."""
         now = self.clock()
         notice = self.notice(now)
         ttl = self.ttl(notice)
         if ttl <= 0:
             self.lookups += 1
             return lookup(hostname)
-        scope = transaction_scope(db)
+        scope = transaction_scope()
         entry = self.known.get(hostname) or self.unknown.get(hostname)
         if entry is not None:
             row, seen_notice, ends, read_scope = entry

@@ -30,12 +30,12 @@ again on every request. Here:
 
 import functools
 import threading
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType, ContentTypeManager
 from django.core.exceptions import DisallowedHost
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS
 from django.db.transaction import Atomic
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -50,8 +50,6 @@ from .models import Domain, Tenant
 if TYPE_CHECKING:
     from django.core.handlers.asgi import ASGIRequest
     from django.core.handlers.wsgi import WSGIRequest
-
-    from .db import TenantDatabaseWrapper
 
 class SchemaContentTypeCache:
     """Stands in for `ContentTypeManager._cache` ({db alias: {key: ContentType}}) so that each
@@ -102,11 +100,10 @@ class SchemaContentTypeCache:
     def clear(self) -> None:
         self._mine().clear()
 
-    def attach(self, tenant: Tenant, alias: str = DEFAULT_DB_ALIAS, db: Any = None) -> None:
+    def attach(self, tenant: Tenant, alias: str = DEFAULT_DB_ALIAS) -> None:
         """Make `tenant`'s schema's dict this thread's cache for `alias`; call only while that
-        connection is in the tenant's schema (`db`: the default connection, if the caller
-        has it at hand)."""
-        key = (tenant.schema_name, getattr(tenant, "pk", None), transaction_scope(db))
+        connection is in the tenant's schema."""
+        key = (tenant.schema_name, getattr(tenant, "pk", None), transaction_scope())
         cache = self._by_schema.get(key)
         if cache is None:
             cache = {}
@@ -140,24 +137,18 @@ def _set_manager_cache(manager: ContentTypeManager, value: Any) -> None:
 ContentTypeManager._cache = property(_manager_cache, _set_manager_cache)  # type: ignore[attr-defined]
 
 
-def use_tenant(tenant: Tenant, db: "TenantDatabaseWrapper | None" = None) -> None:
-    """Point the connection (`db`: this thread's default one, if the caller has it at hand)
-    at `tenant`'s schema (search path: tenant, public) unless it is already there."""
-    db = db or _this_threads_connection()
-    if (db.schema_name == tenant.schema_name and db.include_public_schema
-            and not settings.EXTRA_SET_TENANT_METHOD_PATH):
+def use_tenant(tenant: Tenant) -> None:
+    """Point the connection at `tenant`'s schema (search path: tenant, public) unless it is
+    already there."""
+    if (connection.schema_name == tenant.schema_name and connection.include_public_schema
+            and not getattr(settings, "EXTRA_SET_TENANT_METHOD_PATH", None)):
         # Same schema: the search path already sent stays valid (django-tenants re-sends it
         # after a rollback by itself), and so do the schema's content types.
-        db.tenant = tenant
-    else:
-        db.set_tenant(tenant)
-    content_types.attach(tenant, db.alias, db)
-
-
-def _this_threads_connection() -> "TenantDatabaseWrapper":
-    """The default connection itself, not the proxy `connection`, which looks up the
-    thread's connection again at every attribute read (about a microsecond each)."""
-    return cast("TenantDatabaseWrapper", connections[DEFAULT_DB_ALIAS])
+        connection.tenant = tenant
+        content_types.attach(tenant, connection.alias)
+        return
+    connection.set_tenant(tenant)
+    content_types.attach(tenant, connection.alias)
 
 
 _TENANT_FIELDS = [f.attname for f in Tenant._meta.concrete_fields]
@@ -209,17 +200,16 @@ class TenantMiddleware(TenantMainMiddleware):
             hostname = self.hostname_from_request(request)
         except DisallowedHost:
             return self._not_found(request, request.META.get("HTTP_HOST", ""))
-        db = _this_threads_connection()
-        row = host_cache.get(hostname, _look_up_host, db)
+        row = host_cache.get(hostname, _look_up_host)
         if row is None:
             return self._not_found(request, hostname)
 
-        tenant = Tenant.from_db(db.alias, _TENANT_FIELDS, row)
+        tenant = Tenant.from_db(connection.alias, _TENANT_FIELDS, row)
         tenant.domain_url = hostname
         request.tenant = tenant
         if tenant.schema_name != get_public_schema_name() and not tenant.is_serving:
             return self._unavailable(request, tenant)
-        use_tenant(tenant, db)
+        use_tenant(tenant)
         self.setup_url_routing(request)
         return None
 
